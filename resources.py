@@ -1,0 +1,123 @@
+"""Every cached loader of the app: the one module that imports both streamlit and vae.
+
+Caches are keyed on simple values (model name + weights version, dataset name, split), so a
+retrained model is reloaded. A cached model is shared by every user: read-only, used under
+torch.inference_mode(), never trained in place (training builds a new model in vae.jobs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae import data, jobs, latent, objectives, store
+from vae.model import VAE
+
+MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
+
+
+def models_dir() -> str:
+    return str(store.models_dir())
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def model_list(directory: str) -> list[store.ModelInfo]:
+    """The store's models; re-read every few seconds so new models appear."""
+    return store.list_models(directory)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model…")
+def model(name: str, version: str, directory: str) -> VAE:
+    loaded, _ = store.load(name, directory)
+    for p in loaded.parameters():
+        p.requires_grad_(False)  # shared and read-only
+    return loaded
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the dataset…")
+def dataset(source: str, split: str) -> data.Dataset:
+    """A named dataset or a saved upload (a path), "train" or "test" split."""
+    train, test = data.load_splits(source)
+    return train if split == "train" else test
+
+
+@st.cache_resource(max_entries=8, show_spinner="Encoding the dataset…")
+def encoded(name: str, version: str, directory: str, source: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of every image of a split, (N, D) each."""
+    return latent.encode_dataset(model(name, version, directory), dataset(source, split).images)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Projecting the latent space (t-SNE takes ~20 s)…")
+def projection(name: str, version: str, directory: str, source: str, split: str, method: str):
+    mu, _ = encoded(name, version, directory, source, split)
+    key = f"{name}-{version}-{Path(source).stem}-{split}-{method}"
+    return latent.cached_project(mu, method, key, data.default_data_dir() / "projections")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Projecting the raw pixels…")
+def pixel_projection(source: str, split: str, method: str):
+    x = dataset(source, split).images
+    key = f"pixels-{Path(source).stem}-{split}-{method}-{len(x)}"
+    return latent.cached_project(x.reshape(len(x), -1), method, key, data.default_data_dir() / "projections")
+
+
+@st.cache_resource(max_entries=6, show_spinner="Scoring the test set…")
+def test_scores(name: str, version: str, directory: str, source: str, iw_samples: int = 50) -> dict:
+    """Per-example ELBO and IW log-likelihood of the test split: the reference distribution for
+    'how typical is this input' (a plain out-of-distribution signal)."""
+    m = model(name, version, directory)
+    x = torch.from_numpy(dataset(source, "test").images)
+    gen = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        elbo = torch.cat([objectives.elbo(m, x[i:i + 500], gen).elbo for i in range(0, len(x), 500)])
+        iw = torch.cat([objectives.iw_bound(m, x[i:i + 500], iw_samples, gen) for i in range(0, len(x), 500)])
+    return {"elbo": elbo.numpy(), "iw": iw.numpy(), "iw_samples": iw_samples}
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def kl_order(name: str, version: str, directory: str, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, active, kl_per_dim): latent dimensions by decreasing average KL on the test split."""
+    mu, sigma = encoded(name, version, directory, source, "test")
+    kl = objectives.kl_standard_normal(torch.from_numpy(mu), torch.from_numpy(2 * np.log(sigma))).mean(0).numpy()
+    order, active = latent.order_by_kl(kl)
+    return order, active, kl
+
+
+@st.cache_resource
+def training_jobs() -> dict[str, jobs.Job]:
+    """Every training job started in this server process, by model name (shared by all sessions,
+    so a run survives leaving the page or reloading the browser)."""
+    return {}
+
+
+@dataclass(frozen=True)
+class Current:
+    """What the sidebar picked: the model and the dataset the pages show."""
+    name: str
+    version: str
+    directory: str
+    info: store.ModelInfo
+    source: str  # dataset name or path of a saved upload
+    label: str  # how to show the dataset
+
+    @property
+    def model(self) -> VAE:
+        return model(self.name, self.version, self.directory)
+
+    def dataset(self, split: str = "test") -> data.Dataset:
+        return dataset(self.source, split)
+
+    def encoded(self, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+        return encoded(self.name, self.version, self.directory, self.source, split)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.info.config.latent_dim
+
+
+def current() -> Current | None:
+    """The selection the sidebar stored for this session (None before the sidebar ran)."""
+    return st.session_state.get("current")

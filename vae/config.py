@@ -1,0 +1,114 @@
+"""Settings for models and training, as plain dataclasses.
+
+A model is rebuilt from its ModelConfig alone (the store writes it next to the weights), so every
+constructor argument of vae.model.VAE lives here and nowhere else.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+ARCHS = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+ACTIVATIONS = ("relu", "tanh", "elu", "gelu")
+
+
+class ConfigError(ValueError):
+    """A setting is out of range or unknown."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
+    latent_dim: int = 2  # 2 is the default because a 2-D latent is seen without a projection
+    arch: str = "mlp"
+    hidden: tuple[int, ...] = (512,)  # MLP hidden sizes, encoder order; the decoder mirrors them
+    conv_channels: tuple[int, ...] = (32, 64)  # the Keras example: two stride-2 3x3 convolutions
+    conv_dense: int = 16  # the Keras example's dense layer between convolutions and (mu, logvar)
+    activation: str = "relu"
+    likelihood: str = "bernoulli"
+    # Gaussian likelihood only: a fixed observation std, or None for one learned scalar std
+    # (the "sigma-VAE" of Rybkin et al. 2021), which sets the reconstruction/KL balance itself.
+    gaussian_std: float | None = None
+    # Reserved for conditional VAEs (a later issue). 0 = unconditional, the only value built today.
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
+        c, h, w = self.image_shape
+        if c not in (1, 3) or h < 4 or w < 4 or h > 256 or w > 256:
+            raise ConfigError(f"image_shape must be (1 or 3, 4..256, 4..256), got {self.image_shape}")
+        if not 1 <= self.latent_dim <= 64:
+            raise ConfigError(f"latent_dim must be between 1 and 64, got {self.latent_dim}")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.arch == "mlp" and (not self.hidden or min(self.hidden) < 1):
+            raise ConfigError("an MLP needs at least one hidden layer of size >= 1")
+        if self.arch == "conv" and (not self.conv_channels or min(self.conv_channels) < 1):
+            raise ConfigError("a conv model needs at least one conv layer")
+        if self.gaussian_std is not None and not self.gaussian_std > 0:
+            raise ConfigError(f"gaussian_std must be positive, got {self.gaussian_std}")
+        if self.num_classes != 0:
+            raise ConfigError("conditional models (num_classes > 0) are not built yet")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown model settings: {sorted(unknown)}")
+        return cls(**d)
+
+    def describe(self) -> str:
+        """A short human label, e.g. 'mlp 784-512-2 bernoulli'."""
+        c, h, w = self.image_shape
+        body = "-".join(str(n) for n in (c * h * w, *self.hidden)) if self.arch == "mlp" else \
+            f"conv{'-'.join(map(str, self.conv_channels))}"
+        return f"{self.arch} {body}-{self.latent_dim} {self.likelihood}"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0  # weight on the KL term; 1 is the true ELBO
+    warmup_epochs: float = 0.0  # KL warm-up: beta rises linearly from 0 over this many epochs
+    seed: int = 0
+    binarize: bool = False  # dynamic binarization: resample Bernoulli pixels every epoch
+    iw_samples: int = 1  # K > 1 trains on the importance-weighted bound (IWAE); 1 is the ELBO
+    patience: int | None = None  # early stopping after this many epochs without val improvement
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    lr_decay: float = 1.0  # multiply the learning rate by this after every epoch
+    extra: dict = field(default_factory=dict)  # free-form notes stored with the run
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.beta < 0:
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        if self.iw_samples < 1:
+            raise ConfigError(f"iw_samples must be >= 1, got {self.iw_samples}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience must be >= 1, got {self.patience}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

