@@ -50,7 +50,7 @@ def test_default_data_dir(monkeypatch, data_dir):
 @pytest.mark.parametrize("split, n", [("train", 4000), ("test", 1000), ("all", 5000)])
 def test_mnist5k_splits(mnist5k_dir, split, n):
     ds = data.load_dataset("mnist-5k", split, data_dir=mnist5k_dir)
-    assert ds.images.shape == (n, 1, 28, 28) and ds.shape == (1, 28, 28) and len(ds) == n
+    assert ds.images.shape == (n, 1, 28, 28) and ds.shape == data.shape_of("mnist-5k") and len(ds) == n
     assert ds.images.dtype == np.float32 and ds.labels.dtype == np.int64
     assert ds.images.min() == 0.0 and ds.images.max() == 1.0
     assert np.bincount(ds.labels).tolist() == [n // 10] * 10  # stratified

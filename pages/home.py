@@ -1,0 +1,51 @@
+"""Overview: what the selected model is, how good it is, and a first look at what it does."""
+import numpy as np
+import streamlit as st
+
+import resources
+from vae import images, latent, plots
+
+st.title("VAE Latent Explorer")
+st.write("See inside a variational autoencoder: where it puts each image in its latent space, what "
+         "it decodes from every point, and how well it models the data. Pick a model and dataset in "
+         "the sidebar, then choose a page.")
+
+ctx = resources.current()
+if ctx is None:
+    st.info("Pick a model with a compatible dataset in the sidebar.")
+    st.stop()
+
+cfg, m = ctx.info.config, ctx.info.metrics
+st.subheader(f"Model '{ctx.name}' · {cfg.describe()}")
+cols = st.columns(4)
+if m:
+    cols[0].metric("Test ELBO (nats)", f"{m['elbo']:.1f}", help="E_q[log p(x|z)] - KL, per example, "
+                   "summed over pixels. Higher is better.")
+    cols[1].metric(f"log p(x) ≥ (IW, K={m.get('iw_samples')})", f"{m['iw_log_likelihood']:.1f}",
+                   help="Importance-weighted bound (Burda et al. 2016): tighter than the ELBO.")
+    cols[2].metric("KL (nats)", f"{m['kl']:.1f}", help="KL(q(z|x) || p(z)): information the latent carries.")
+    cols[3].metric("Active units", f"{m.get('active_units')}/{cfg.latent_dim}",
+                   help="Dimensions whose posterior mean varies across the data (Cov > 0.01).")
+    st.caption("Grey-level Bernoulli numbers are not comparable with published binarized-MNIST ones."
+               if not m.get("binarized") else "Measured on a dynamically binarized test set.")
+else:
+    st.caption("This model has no stored test metrics.")
+
+ds = ctx.dataset("test")
+rng = np.random.default_rng(0)
+idx = np.sort(rng.choice(len(ds), size=min(12, len(ds)), replace=False))
+mu, _ = ctx.encoded("test")
+recon = latent.decode(ctx.model, mu[idx])
+left, right = st.columns([3, 2])
+with left:
+    st.markdown(f"**Test images from {ctx.label} (top) and their reconstructions from the posterior mean "
+                "(bottom)**")
+    grid = images.tile(np.concatenate([ds.images[idx], recon]), ncols=len(idx), pad=2)
+    st.image(images.upscale(grid, 3), width="stretch")
+with right:
+    order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+    st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title="KL per latent dimension"),
+                    width="stretch")
+history = ctx.info.meta.get("history") or []
+if history:
+    st.plotly_chart(plots.loss_curves(history).update_layout(height=300), width="stretch")

@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("interpolate")
+st.info("Under construction.")

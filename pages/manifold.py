@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("manifold")
+st.info("Under construction.")

@@ -1,0 +1,89 @@
+"""Playground: one slider per latent dimension; the decoded image follows every change."""
+import numpy as np
+import streamlit as st
+
+import resources
+from vae import images, latent, plots
+
+LIMIT = 4.0  # slider range in prior standard deviations
+
+st.title("Playground")
+st.write("Move a latent coordinate and watch the decoder's image change. Sliders are ordered by how much "
+         "information each dimension carries (average KL); unused dimensions are marked. The position "
+         "is kept in the URL, so a view can be shared.")
+
+ctx = resources.current()
+if ctx is None:
+    st.info("Pick a model with a compatible dataset in the sidebar.")
+    st.stop()
+
+d = ctx.latent_dim
+order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+keys = [f"pg_{ctx.name}_{i}" for i in range(d)]
+
+
+def _set_z(z) -> None:
+    for k, v in zip(keys, np.clip(np.asarray(z, dtype=float), -LIMIT, LIMIT)):
+        st.session_state[k] = round(float(v), 2)
+
+
+def _z_from_url() -> np.ndarray | None:
+    text = st.query_params.get("z")
+    if not text:
+        return None
+    try:
+        z = np.array([float(t) for t in text.split(",")])
+    except ValueError:
+        st.warning(f"Ignored the URL's z={text!r}: it is not a list of numbers.")
+        return None
+    if len(z) != d or not np.isfinite(z).all():
+        st.warning(f"Ignored the URL's z: it has {len(z)} values, this model has {d} dimensions.")
+        return None
+    return z
+
+
+if keys[0] not in st.session_state:
+    start = _z_from_url()
+    _set_z(start if start is not None else np.zeros(d))
+
+buttons = st.columns([1, 1, 4])
+if buttons[0].button("Sample z ~ N(0, I)", key="pg_sample"):
+    _set_z(np.random.default_rng().standard_normal(d))
+if buttons[1].button("Reset to 0", key="pg_reset"):
+    _set_z(np.zeros(d))
+
+if d == 2:
+    mu, _ = ctx.encoded("test")
+    ds = ctx.dataset("test")
+    z_now = np.array([st.session_state[k] for k in keys])
+    fig = plots.latent_map(mu, labels=ds.labels, class_names=ds.class_names, title="Click a point to jump there")
+    plots.add_point(fig, z_now, name="z")
+    fig.update_layout(height=420, dragmode="pan", margin=dict(t=40, b=40))
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points",), key="pg_map", width="stretch")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points:
+        clicked = np.array([points[0]["x"], points[0]["y"]])
+        if not np.allclose(clicked, z_now, atol=1e-3) and st.session_state.get("pg_last_click") != clicked.tolist():
+            st.session_state["pg_last_click"] = clicked.tolist()
+            _set_z(clicked)
+            st.rerun()
+
+
+@st.fragment
+def sliders_and_image() -> None:
+    left, right = st.columns([3, 2])
+    with left:
+        cols = st.columns(2 if d > 4 else 1)
+        for n, i in enumerate(order):
+            note = "" if active[i] else " · inactive"
+            cols[n % len(cols)].slider(f"z{i + 1} (KL {kl[i]:.2f} nats{note})", -LIMIT, LIMIT, step=0.05,
+                                       key=keys[i], format="%.2f")
+    z = np.array([st.session_state[k] for k in keys], dtype=np.float32)
+    st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
+    x = latent.decode(ctx.model, z)[0]  # (C, H, W)
+    with right:
+        st.image(images.to_png(x, scale=max(1, 280 // x.shape[-1])), caption=f"decode(z), z = {np.round(z, 2).tolist()}"
+                 if d <= 8 else "decode(z)", width=280)
+
+
+sliders_and_image()
