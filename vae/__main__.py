@@ -190,7 +190,8 @@ def _cmd_data(args) -> int:
         return 0
 
     def progress(done, total, filename):
-        print(f"\r{filename}: {done / 1e6:.1f}/{(total or 0) / 1e6:.1f} MB", end="", file=sys.stderr)
+        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        print(f"\r{filename}: {size}", end="\n" if total and done >= total else "", file=sys.stderr)
 
     path = data.fetch(args.name, args.data_dir, progress=progress)
     print(f"\n{args.name} is ready in {path}")

@@ -238,6 +238,9 @@ def load_splits(source: str | Path, *, data_dir: str | Path | None = None,
     if str(source) in DATASETS:
         return (load_dataset(str(source), "train", data_dir=data_dir),
                 load_dataset(str(source), "test", data_dir=data_dir))
+    if isinstance(source, (str, Path)) and not Path(source).exists():
+        raise DataError(f"unknown dataset {str(source)!r}: use one of {', '.join(DATASETS)}, or a path "
+                        "to a .npz, .npy, .zip or folder of images")
     ds = load_user_data(source)
     labels = ds.labels if ds.labels is not None else np.zeros(len(ds), np.int64)
     parts = [_split(ds.images, labels, s, seed) for s in ("train", "test")]

@@ -3,19 +3,35 @@
 A Job runs vae.training.fit in a daemon thread, records progress as it goes, can be asked to stop
 (fit then keeps the best weights), and saves the result into the model store itself when training
 ends, so a finished model is never lost when the person who started it leaves the page.
+
+The helpers below the Job prepare a run the way a UI needs it: keep an upload on disk so the saved
+model can reload its data, split off a seeded validation set, parse settings, and name the model.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import tempfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
+import numpy as np
 import torch
 
-from . import objectives, store
-from .config import ModelConfig, TrainConfig
+from . import data, latent, objectives, store
+from .config import ConfigError, ModelConfig, TrainConfig
+from .model import VAE
 from .training import FitResult, Progress, fit
+
+VAL_FRACTION = 0.1  # of the train split, held out (seeded) for validation curves and best weights
+PREVIEW = 1000  # validation images encoded for a live latent map
+TEST_BINARIZE_SEED = 12345  # the CLI's fixed Bernoulli sample of the test set for binarized runs
+UPLOAD_TYPES = ("zip", "npz", "npy")
+_registry_lock = threading.Lock()
 
 
 @dataclass
@@ -37,6 +53,9 @@ class Job:
     error: str | None = None
     saved: store.ModelInfo | None = None
     result: FitResult | None = field(default=None, repr=False)
+    preview: torch.Tensor | None = field(default=None, repr=False)  # (<=PREVIEW, C, H, W) val images
+    preview_labels: np.ndarray | None = field(default=None, repr=False)
+    _preview_mu: tuple[int, np.ndarray] | None = field(default=None, repr=False)  # (epochs, (N, D))
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -56,6 +75,28 @@ class Job:
         if self._thread is not None:
             self._thread.join(timeout)
         return not self.running
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def snapshot_model(self) -> VAE | None:
+        """A fresh model holding the latest epoch's weights (None before the first epoch ends)."""
+        state = self.snapshot
+        if state is None:
+            return None
+        model = VAE(self.model_config)
+        model.load_state_dict(state)
+        return model.eval()
+
+    def preview_latents(self) -> np.ndarray | None:
+        """Posterior means (N, D) of the preview images under the latest snapshot, once per epoch."""
+        n, cached = self.epochs_done, self._preview_mu
+        if self.preview is None or self.snapshot is None:
+            return None
+        if cached is None or cached[0] != n:
+            cached = self._preview_mu = (n, latent.encode_dataset(self.snapshot_model(), self.preview)[0])
+        return cached[1]
 
     def _on_progress(self, p: Progress) -> bool:
         self.state, self.step, self.total_steps = "running", p.step, p.total_steps
@@ -77,7 +118,12 @@ class Job:
                 return
             metrics = {}
             if test_images is not None:
+                if self.train_config.binarize:
+                    test_images = torch.bernoulli(test_images,
+                                                  generator=torch.Generator().manual_seed(TEST_BINARIZE_SEED))
                 metrics = objectives.evaluate(self.result.model, test_images, iw_samples=iw_samples)
+                metrics.update(split="test", binarized=self.train_config.binarize,
+                               samples_per_second=round(self.result.samples_per_second))
             self.saved = store.save(self.result.model, self.name, self.models_dir, dataset=self.dataset,
                                     metrics=metrics, history=self.result.history,
                                     train_config=self.train_config.to_dict())
@@ -89,8 +135,28 @@ class Job:
 
 def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
           val_images: torch.Tensor | None = None, test_images: torch.Tensor | None = None, *,
-          dataset: dict | None = None, models_dir: str | None = None, iw_samples: int = 100) -> Job:
-    """Check the name and shapes now (so mistakes show at once), then train in a daemon thread."""
+          dataset: dict | None = None, models_dir: str | None = None, iw_samples: int = 100,
+          preview_labels: np.ndarray | None = None, registry: dict[str, Job] | None = None) -> Job:
+    """Check the name and shapes now (so mistakes show at once), then train in a daemon thread.
+
+    registry: jobs by name shared by several users (a server's sessions); a name whose job is still
+    running is refused, and the new job is added to it. The first PREVIEW validation images (and
+    preview_labels) are kept for live latent maps.
+    """
+    if registry is None:
+        return _start(name, model_config, train_config, train_images, val_images, test_images,
+                      dataset, models_dir, iw_samples, preview_labels)
+    with _registry_lock:
+        if name in registry and registry[name].running:
+            raise store.StoreError(f"a model named {name!r} is being trained; choose another name")
+        job = _start(name, model_config, train_config, train_images, val_images, test_images,
+                     dataset, models_dir, iw_samples, preview_labels)
+        registry[name] = job
+        return job
+
+
+def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
+           iw_samples, preview_labels) -> Job:
     store.check_name(name)
     if name == store.DEFAULT_MODEL:
         raise store.StoreError("'default' is the bundled model's name; choose another")
@@ -100,7 +166,91 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
         raise ValueError(f"the images are {tuple(train_images.shape[1:])}, the model expects "
                          f"{model_config.image_shape}")
     job = Job(name, model_config, train_config, dataset or {}, models_dir)
+    if val_images is not None and len(val_images):
+        job.preview = val_images[:PREVIEW]
+        job.preview_labels = None if preview_labels is None else np.asarray(preview_labels)[:PREVIEW]
     job._thread = threading.Thread(target=job._run, args=(train_images, val_images, test_images, iw_samples),
                                    name=f"train-{name}", daemon=True)
     job._thread.start()
     return job
+
+
+# --- preparing a run -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    """Tensors for start(): train minus a seeded validation share, the val labels, the test split."""
+    train: torch.Tensor  # (N, C, H, W)
+    val: torch.Tensor | None
+    val_labels: np.ndarray | None
+    test: torch.Tensor
+    dataset: dict  # stored with the model so the explorer can reload its data
+
+
+def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fraction: float = VAL_FRACTION,
+               name: str | None = None, path: str | None = None) -> TrainingData:
+    """Hold out val_fraction of the train split (seeded), as `python -m vae train` does."""
+    x = torch.from_numpy(train.images)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = int(round(len(x) * val_fraction)) if len(x) > 1 else 0
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    labels = None if train.labels is None else train.labels[val_idx.numpy()]
+    dataset = {"name": name or train.name, "shape": list(train.shape), "class_names": train.class_names}
+    if path:
+        dataset["path"] = str(path)
+    return TrainingData(x[train_idx], x[val_idx] if n_val else None, labels if n_val else None,
+                        torch.from_numpy(test.images), dataset)
+
+
+def save_upload(content: bytes, filename: str, directory: str | os.PathLike | None = None
+                ) -> tuple[Path, data.Dataset, data.Dataset]:
+    """Keep uploaded data as <data dir>/uploads/<sha256[:12]>.<ext> (so a model trained on it can
+    reload it by path) and read its (train, test) splits. Unreadable data is not kept (DataError)."""
+    ext = PurePosixPath(filename or "").suffix.lower().lstrip(".")
+    if ext not in UPLOAD_TYPES:
+        raise data.DataError(f"{filename!r}: upload a .zip of images, an .npz or an .npy file")
+    folder = Path(directory or data.default_data_dir()) / "uploads"
+    path = folder / f"{hashlib.sha256(content).hexdigest()[:12]}.{ext}"
+    fresh = not path.is_file()
+    if fresh:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=f".{ext}")
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    try:
+        train, test = data.load_splits(path)
+    except (ValueError, OSError):
+        if fresh:
+            path.unlink(missing_ok=True)
+        raise
+    return path, train, test
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """'512, 256' -> (512, 256): MLP hidden sizes, encoder order."""
+    try:
+        sizes = tuple(int(t) for t in re.split(r"[\s,;x]+", text.strip()) if t)
+    except ValueError:
+        raise ConfigError(f"hidden sizes {text!r}: write whole numbers separated by commas, e.g. 512, 256") from None
+    if not sizes or min(sizes) < 1 or max(sizes) > 8192 or len(sizes) > 8:
+        raise ConfigError(f"hidden sizes {text!r}: give 1-8 layers of 1-8192 units")
+    return sizes
+
+
+def model_config(image_shape, **settings) -> ModelConfig:
+    """A ModelConfig for images of image_shape, with an error that says what the data is."""
+    try:
+        return ModelConfig(image_shape=tuple(image_shape), **settings)
+    except ConfigError as e:
+        if "image_shape" in str(e):
+            raise ConfigError(f"this data has images of shape {tuple(image_shape)} (C, H, W); a model "
+                              "takes 1 or 3 channels and 4-256 pixels a side") from None
+        raise
+
+
+def auto_name(dataset: str, latent_dim: int, when: float | None = None) -> str:
+    """A fresh model name like 'mnist-5k-2d-142501' (dataset, latent size, time of day)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", PurePosixPath(dataset).stem).strip("-._")[:40] or "data"
+    return f"{stem}-{latent_dim}d-{time.strftime('%H%M%S', time.localtime(when))}"

@@ -111,6 +111,13 @@ def add_path(fig: go.Figure, coords, name: str = "path", color: str = "#111111")
     return fig
 
 
+def highlight(fig: go.Figure, coords, name: str = "selected", color: str = "#111111") -> go.Figure:
+    """Ring the points (N, 2) of a selection, e.g. to show on a second map where they lie."""
+    coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+    fig.add_trace(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", name=name, hoverinfo="skip",
+                               marker=dict(size=9, color="rgba(0,0,0,0)", line=dict(color=color, width=1.5))))
+    return fig
+
 def _as_hwc(array) -> np.ndarray:
     """(H, W), (H, W, C), (C, H, W) or a tile grid (n, m, C, H, W) -> (H, W) or (H, W, 3)."""
     a = np.asarray(array)

@@ -65,15 +65,24 @@ def _binarize(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.bernoulli(x, generator=gen)
 
 
+def _adam(model: VAE, tc: TrainConfig) -> torch.optim.Adam:
+    """Adam with the fused kernel where this torch has it for the CPU (about 15% faster here)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+
+
 def _step_loss(model, x, beta, k, gen) -> tuple[torch.Tensor, dict]:
     if k == 1:
         parts = objectives.elbo(model, x, gen)
         loss = parts.loss(beta)
-        return loss, {"elbo": parts.elbo.mean().item(), "reconstruction": parts.reconstruction.mean().item(),
-                      "kl": parts.kl.mean().item()}
+        stats = torch.stack([parts.reconstruction.mean(), parts.kl.mean()]).tolist()  # one read-out
+        return loss, {"elbo": stats[0] - stats[1], "reconstruction": stats[0], "kl": stats[1]}
     logw = objectives.log_weights(model, x, k, gen)  # (k, B)
     bound = torch.logsumexp(logw, 0) - math.log(k)
-    return -bound.mean(), {"elbo": logw.mean().item(), "iw_bound": bound.mean().item()}
+    elbo_value, bound_value = torch.stack([logw.mean(), bound.mean()]).tolist()
+    return -bound.mean(), {"elbo": elbo_value, "iw_bound": bound_value}
 
 
 def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
@@ -89,7 +98,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     if init_state is not None:
         model.load_state_dict(init_state)
     gen = torch.Generator().manual_seed(tc.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    opt = _adam(model, tc)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=tc.lr_decay)
     history = list(history or [])
     first_epoch = len(history) + 1
@@ -142,7 +151,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         if result.stopped == "cancelled":
             break  # a partial epoch is not recorded as an epoch
         history.append(record)
-        score = record.get("val_elbo", record.get("train_elbo", -math.inf))
+        score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
         if score > best_val:
             best_val, best_state, result.best_epoch, stale = score, last_good, epoch, 0
         else:
