@@ -1,0 +1,60 @@
+"""python -m bench [NAME ...] [--full]: run benchmarks, then rewrite docs/benchmarks.md.
+
+Without names it runs the quick ones (a few minutes); --full adds the full-MNIST log-likelihood run
+(about 15 minutes, needs `python -m vae data fetch mnist`). `python -m bench --render` only rewrites
+the page from the results already recorded in bench/results/.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from .common import load_results, machine
+
+QUICK = ["training", "latency", "architectures", "app"]
+FULL = ["mnist_ll"]
+DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
+TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
+          "app": "The app: server and browser", "architectures": "Seed architectures on mnist-5k",
+          "mnist_ll": "Full MNIST, binarized, 2-D latent"}
+
+
+def render() -> str:
+    m = machine()
+    out = ["# Benchmarks", "",
+           "Written by `python -m bench` (`--full` adds the 15-minute full-MNIST run); each section is the "
+           "latest recorded run of that benchmark (bench/results/*.json). These are measurements, not "
+           "tests: nothing fails when a number moves.", "",
+           f"This machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
+           f"torch {m['torch']} ({m['torch_threads']} threads).", ""]
+    for r in sorted(load_results(), key=lambda r: list(TITLES).index(r["name"]) if r["name"] in TITLES else 99):
+        out += [f"## {TITLES.get(r['name'], r['name'])}", "",
+                f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores).", "",
+                f"How: {r['method']}", ""]
+        if r.get("command"):
+            out += ["```", r["command"], "```", ""]
+        out += ["| what | value | notes |", "| --- | --- | --- |"]
+        out += [f"| {row['what']} | {row['value']} {row.get('unit', '')} | {row.get('note', '')} |"
+                for row in r["rows"]]
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(QUICK + FULL)}")
+    p.add_argument("--full", action="store_true", help="also run the full-MNIST benchmark")
+    p.add_argument("--render", action="store_true", help="only rewrite docs/benchmarks.md")
+    args = p.parse_args()
+    names = [] if args.render else (args.names or QUICK + (FULL if args.full else []))
+    for name in names:
+        print(f"== {name}")
+        importlib.import_module(f"bench.{name}").main()
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(render())
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()

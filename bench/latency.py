@@ -1,0 +1,48 @@
+"""Decode latency and projection time with the bundled default model.
+
+Decode: wall time of latent.decode for 1 z and for a 20x20 grid (decode_grid), median over 200 and
+50 repeats after warm-up. Projections: PCA and t-SNE (scikit-learn, seed 0) of the 5000 mnist-5k
+latent means (train + test), one timed run each, uncached.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from vae import data, latent, store
+
+from .common import percentiles, record
+
+
+def _time(fn, repeats: int) -> dict:
+    for _ in range(5):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    return percentiles(samples)
+
+
+def main() -> dict:
+    model, _ = store.load(store.DEFAULT_MODEL)
+    z = np.zeros(model.latent_dim, np.float32)
+    one = _time(lambda: latent.decode(model, z), 200)
+    grid = _time(lambda: latent.decode_grid(model, 20), 50)
+    x = data.load_dataset("mnist-5k", "all").images
+    mu, _ = latent.encode_dataset(model, x)
+    rows = [{"what": "decode 1 z", "value": round(one["p50"], 3), "unit": "ms", "note": f"p95 {one['p95']:.3f} ms"},
+            {"what": "decode a 20x20 grid", "value": round(grid["p50"], 2), "unit": "ms",
+             "note": f"p95 {grid['p95']:.2f} ms"}]
+    for method in ("pca", "tsne"):
+        t = time.perf_counter()
+        latent.project(mu, method, seed=0)
+        rows.append({"what": f"{method.upper() if method == 'pca' else 't-SNE'} of {len(mu)} latent points",
+                     "value": round(time.perf_counter() - t, 2), "unit": "s", "note": "uncached; cached afterwards"})
+    return record("latency", rows, __doc__.strip().split("\n\n", 1)[1].replace("\n", " "))
+
+
+if __name__ == "__main__":
+    main()
