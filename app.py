@@ -44,9 +44,11 @@ def sidebar() -> None:
     usable = [m for m in models if not m.error]
     broken = [m for m in models if m.error]
     names = [m.name for m in usable]
-    wanted = st.session_state.get("model_name", store.DEFAULT_MODEL)
-    st.sidebar.selectbox("Model", names, index=names.index(wanted) if wanted in names else 0,
-                         key="model_name", help="Models in the store; train new ones on the Train page.")
+    # a page may ask for a model to be selected (the Train page after saving): set before the widget
+    wanted = st.session_state.pop("pending_model", None) or st.session_state.get("model_name")
+    st.session_state["model_name"] = wanted if wanted in names else store.DEFAULT_MODEL
+    st.sidebar.selectbox("Model", names, key="model_name",
+                         help="Models in the store; train new ones on the Train page.")
     info = next(m for m in usable if m.name == st.session_state["model_name"])
     choices = _dataset_choices(info)
     if not choices:

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import data, jobs, latent, objectives, store
+from vae import data, jobs, latent, objectives, store, views
 from vae.model import VAE
 
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
@@ -84,6 +84,29 @@ def kl_order(name: str, version: str, directory: str, source: str) -> tuple[np.n
     kl = objectives.kl_standard_normal(torch.from_numpy(mu), torch.from_numpy(2 * np.log(sigma))).mean(0).numpy()
     order, active = latent.order_by_kl(kl)
     return order, active, kl
+
+
+@st.cache_resource(max_entries=6, show_spinner="Scoring every point (reconstruction, KL)…")
+def point_scores(name: str, version: str, directory: str, source: str, split: str) -> dict:
+    """Per-example reconstruction E_q[log p(x|z)], KL and ELBO in nats, to colour a latent map by."""
+    return views.point_scores(model(name, version, directory), dataset(source, split).images)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def manifold_grid(name: str, version: str, directory: str, source: str, n: int, spacing: str,
+                  extent: float, dims: tuple[int, int], base: tuple | None, plane: bool) -> latent.Grid:
+    """latent.decode_grid over two dims or (plane=True) the PCA plane of the test split's mu, the
+    other dims held at base (a tuple of floats, None = 0). Cached: other widgets do not re-decode."""
+    pca = projection(name, version, directory, source, "test", "pca") if plane else None
+    return latent.decode_grid(model(name, version, directory), n, dims=dims, spacing=spacing, extent=extent,
+                              base=None if base is None else np.asarray(base, np.float32), plane=pca)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: tuple, n: int) -> np.ndarray:
+    """The decoded manifold tiling a 2-D latent map's window: one image, row 0 at the top."""
+    grid = views.decode_window(model(name, version, directory), n, x_range, y_range)
+    return views.grid_picture(grid.images)
 
 
 @st.cache_resource

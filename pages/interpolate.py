@@ -1,4 +1,109 @@
+"""Interpolate: walk the latent space between two endpoints and decode every step."""
+import numpy as np
 import streamlit as st
 
-st.title("interpolate")
-st.info("Under construction.")
+import resources
+from vae import images, plots, scoring, strip
+
+SOURCES = ("Dataset item", "Upload", "Point on the map")
+
+st.title("Interpolate")
+st.write("Pick two endpoints (test images, uploads or points on the map) and decode the straight or "
+         "spherical path between their latent codes: smooth changes mean a well-organised latent space.")
+
+ctx = resources.current()
+if ctx is None:
+    st.info("Pick a model with a compatible dataset in the sidebar.")
+    st.stop()
+
+d, model, shape = ctx.latent_dim, ctx.model, tuple(ctx.info.config.image_shape)
+ds = ctx.dataset("test")
+mu, _ = ctx.encoded("test")
+plane = None if d == 2 else resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
+coords, axes = (mu, ("z1", "z2")) if plane is None else (plane.coords, plane.axis_names)
+for tag, x in (("A", -1.5), ("B", 1.5)):  # defaults for map points (session state, so clicks can set them)
+    st.session_state.setdefault(f"ip_x_{tag}", x)
+    st.session_state.setdefault(f"ip_y_{tag}", 0.0)
+
+
+def _to_z(xy) -> np.ndarray:
+    """A point on the map -> a latent code (2-D: itself; else back through the PCA plane)."""
+    return np.asarray(xy, np.float32) if plane is None else plane.inverse(np.asarray([xy]))[0]
+
+
+def _show(x, caption: str) -> None:
+    st.image(images.to_png(x, scale=max(1, 112 // shape[2])), caption=caption, width=112)
+
+
+def endpoint_ui(tag: str, default_index: int) -> np.ndarray | None:
+    """Widgets for one endpoint; returns its latent code, or None while it is not chosen."""
+    source = st.radio(f"Endpoint {tag}", SOURCES, key=f"ip_src_{tag}", horizontal=True)
+    if source == "Dataset item":
+        i = int(st.number_input(f"Test-split index (0-{len(ds) - 1})", 0, len(ds) - 1, default_index % len(ds),
+                                key=f"ip_idx_{tag}"))
+        _show(ds.images[i], f"#{i}" + (f" · label {ds.labels[i]}" if ds.labels is not None else ""))
+        return mu[i]
+    if source == "Upload":
+        f = st.file_uploader("Picture", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"ip_up_{tag}")
+        if f is None:
+            return None
+        try:
+            prepared = images.prepare(f.getvalue(), shape)
+        except images.ImageError as e:
+            st.error(f"**{f.name}**: {e}")
+            return None
+        _show(prepared.array, f"{f.name}, prepared")
+        return scoring.encode(model, prepared.array)[0]
+    a, b = st.columns(2)
+    x = a.number_input(axes[0], step=0.1, format="%.2f", key=f"ip_x_{tag}")
+    y = b.number_input(axes[1], step=0.1, format="%.2f", key=f"ip_y_{tag}")
+    return _to_z((x, y))
+
+
+def _clicked() -> None:
+    """Map click -> the coordinates of the endpoint that takes clicks (runs before the script)."""
+    points = st.session_state["ip_map"]["selection"]["points"]
+    target = st.session_state.get("ip_target", "A")
+    if points:
+        st.session_state[f"ip_x_{target}"] = round(float(points[0]["x"]), 2)
+        st.session_state[f"ip_y_{target}"] = round(float(points[0]["y"]), 2)
+
+
+cols = st.columns(2)
+with cols[0]:
+    z_a = endpoint_ui("A", 0)
+with cols[1]:
+    z_b = endpoint_ui("B", 1)
+opts = st.columns([2, 3, 2])
+method = opts[0].radio("Path", ("linear", "spherical"), key="ip_method", horizontal=True,
+                       help="Spherical (slerp) keeps the norm typical of N(0, I) samples in high dimensions.")
+steps = opts[1].slider("Steps N", 3, 30, 10, key="ip_steps")
+pointed = [t for t in ("A", "B") if st.session_state[f"ip_src_{t}"] == SOURCES[2]]
+if pointed:
+    if st.session_state.get("ip_target") not in pointed:
+        st.session_state["ip_target"] = pointed[0]
+    opts[2].radio("A click on the map sets", pointed, key="ip_target", horizontal=True)
+if z_a is None or z_b is None:
+    st.info("Upload a picture for each endpoint set to 'Upload'.")
+    st.stop()
+
+path = strip.interpolate(model, z_a, z_b, steps, method)
+picture = path.image()
+st.image(images.upscale(picture, max(1, -(-900 // picture.shape[1]))), width="stretch",
+         caption=f"{steps} steps, {method}, from A (left) to B (right)")
+dl = st.columns([1, 1, 4])
+dl[0].download_button("Strip (PNG)", path.png(), "interpolation.png", "image/png", key="ip_png")
+dl[1].download_button("Animation (GIF)", path.gif(), "interpolation.gif", "image/gif", key="ip_gif",
+                      help="Ping-pong: A to B and back, looping.")
+
+fig = plots.latent_map(coords, labels=ds.labels, class_names=ds.class_names, axis_names=axes, marker_size=3,
+                       title="The path on the latent map" + ("" if plane is None else " (PCA of the latent)"))
+plots.add_path(fig, path.zs if plane is None else plane.transform(path.zs))
+for tag, z in (("A", z_a), ("B", z_b)):
+    plots.add_point(fig, z[:2] if plane is None else plane.transform(z)[0], name=tag)
+st.plotly_chart(fig.update_layout(height=520, dragmode="pan"), key="ip_map", width="stretch",
+                on_select=_clicked if pointed else "ignore", selection_mode=("points",))
+if pointed:
+    st.caption(f"Click a point to move endpoint {st.session_state['ip_target']} there.")
+if plane is not None:
+    st.caption("Points set on the PCA map are mapped back through it: their off-plane part is the data mean's.")

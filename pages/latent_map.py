@@ -1,4 +1,106 @@
+"""Latent map: every image at its encoded mean; select points to see them and their reconstructions."""
+import numpy as np
 import streamlit as st
 
-st.title("latent_map")
-st.info("Under construction.")
+import resources
+from vae import images, latent, plots, views
+
+METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+COLOURS = {"label": "label", "reconstruction": "reconstruction E_q[log p(x|z)] (nats)", "kl": "KL (nats)",
+           "elbo": "ELBO (nats)"}
+BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
+
+st.title("Latent map")
+st.write("Each dot is one image at the mean of its posterior q(z|x). Click, box- or lasso-select dots to "
+         "see those images beside their reconstructions and the image decoded from their mean.")
+
+ctx = resources.current()
+if ctx is None:
+    st.info("Pick a model with a compatible dataset in the sidebar.")
+    st.stop()
+d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
+
+top = st.columns([1, 2, 2, 2])
+split = top[0].radio("Split", ["test", "train"], key="lm_split")
+try:
+    ds, (mu, _) = ctx.dataset(split), ctx.encoded(split)
+except Exception as e:  # a bad upload or an unreadable model
+    st.error(f"Could not encode the {split} split of {ctx.label}: {e}")
+    st.stop()
+options = (["label"] if ds.labels is not None else []) + ["reconstruction", "kl", "elbo"]
+colour = top[1].selectbox("Colour by", options, format_func=COLOURS.get, key="lm_colour")
+method, backdrop = "z", None
+if d > 2:
+    usable = [m for m in METHODS if m in latent.available_projections()]
+    method = top[2].radio("Projection", usable, format_func=METHODS.get, horizontal=True, key="lm_method",
+                          help=f"{d}-D latent means shown in 2-D; computed once per model and split.")
+    if "umap" not in usable:
+        top[2].caption("UMAP: unavailable here (install umap-learn).")
+elif d == 2:
+    if top[2].toggle("Decoded manifold under the points", key="lm_backdrop"):
+        (x0, x1), (y0, y1) = views.square_window(mu)
+        backdrop = dict(image=resources.backdrop(ctx.name, ctx.version, ctx.directory, (x0, x1), (y0, y1),
+                                                 BACKDROP_CELLS), x_range=(x0, x1), y_range=(y0, y1))
+show_pixels = top[3].toggle("Compare with raw pixels", key="lm_pixels",
+                            help="The same images projected straight from pixel space: what the VAE adds.")
+pixel_method = top[3].radio("Pixel projection", ["tsne", "pca"], format_func=METHODS.get, horizontal=True,
+                            key="lm_pixel_method", disabled=not show_pixels)
+
+try:
+    if d > 2:
+        proj = resources.projection(*args, split, method)
+        coords, axes = proj.coords, proj.axis_names
+    elif d == 2:
+        coords, axes = mu, ("z1", "z2")
+    else:  # one dimension: spread the points vertically so they can be told apart
+        coords = np.c_[mu[:, 0], np.random.default_rng(0).uniform(-0.5, 0.5, len(mu))]
+        axes = ("z1", "jitter (no meaning)")
+    values = None if colour == "label" else resources.point_scores(*args, split)[colour]
+except Exception as e:
+    st.error(f"Could not compute the map: {e}")
+    st.stop()
+
+fig = plots.latent_map(coords, labels=ds.labels if colour == "label" else None, class_names=ds.class_names,
+                       color_values=values, color_title=COLOURS[colour].split(" (")[0], axis_names=axes,
+                       title=f"{ctx.label}, {split} split: {len(ds)} images", backdrop=backdrop)
+left, right = st.columns(2) if show_pixels else (st.container(), None)
+with left:
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch",
+                            key=f"lm_map_{ctx.name}_{ctx.version}_{split}_{method}")
+ids = views.selected_rows(event, len(ds))
+
+if right is not None:
+    with right:
+        try:
+            pix = resources.pixel_projection(ctx.source, split, pixel_method)  # t-SNE: ~4 s per 1000
+            pfig = plots.latent_map(pix.coords, labels=ds.labels if colour == "label" else None,
+                                    class_names=ds.class_names, color_values=values, axis_names=pix.axis_names,
+                                    title=f"Raw pixels ({METHODS[pixel_method]}), selection ringed")
+            st.plotly_chart(plots.highlight(pfig, pix.coords[ids]) if len(ids) else pfig, width="stretch",
+                            key="lm_pixel_map")
+        except Exception as e:
+            st.error(f"Could not project the pixels: {e}")
+
+if not len(ids):
+    st.caption("Select points on the map to see them here (double-click empty space to clear).")
+    st.stop()
+shown, more = views.capped(ids)
+st.subheader(f"{len(ids)} selected")
+if more:
+    st.caption(f"Showing the first {len(shown)} of {len(ids)} images; the means use all {len(ids)}.")
+try:
+    recon = latent.decode(ctx.model, mu[shown])
+    mean_z = mu[ids].mean(0)
+    decoded_mean = latent.decode(ctx.model, mean_z)[0]
+except Exception as e:
+    st.error(f"Could not decode the selection: {e}")
+    st.stop()
+ncols, scale = min(8, len(shown)), 3 if len(shown) > 2 else 5
+cols = st.columns([3, 3, 2])
+cols[0].image(images.upscale(images.tile(ds.images[shown], ncols=ncols, pad=2), scale), caption="originals")
+cols[1].image(images.upscale(images.tile(recon, ncols=ncols, pad=2), scale),
+              caption="reconstructions: decode(μ), same order")
+cols[2].image(images.upscale(images.tile(np.stack([decoded_mean, ds.images[ids].mean(0)]), ncols=2, pad=2), 4),
+              caption="decode(mean of the selected μ) · pixel average")
+if d <= 8:
+    st.caption(f"Mean of the selected μ: {np.round(mean_z, 2).tolist()}")

@@ -83,7 +83,7 @@ def sliders_and_image() -> None:
     x = latent.decode(ctx.model, z)[0]  # (C, H, W)
     with right:
         st.image(images.to_png(x, scale=max(1, 280 // x.shape[-1])), caption=f"decode(z), z = {np.round(z, 2).tolist()}"
-                 if d <= 8 else "decode(z)", width=280)
+                 if d <= 8 else "decode(z)", width=280, output_format="PNG")
 
 
 sliders_and_image()

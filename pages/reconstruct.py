@@ -1,4 +1,112 @@
+"""Reconstruct: upload pictures or draw one; see how each is prepared, what the model makes of it,
+where it lands in the latent space, its nearest training images, and how typical it is."""
+import numpy as np
 import streamlit as st
 
-st.title("reconstruct")
-st.info("Under construction.")
+import canvas
+import resources
+from vae import images, latent, plots, scoring
+
+FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+NEIGHBOURS = 8
+
+st.title("Reconstruct")
+st.write("Upload pictures or draw a digit. Each is prepared the way MNIST was made, encoded to "
+         "q(z|x), decoded from its posterior mean, placed on the latent map with its 1σ and 2σ "
+         "ellipses, and scored: a log-likelihood far below the test set's says 'not like the training data'.")
+
+ctx = resources.current()
+if ctx is None:
+    st.info("Pick a model with a compatible dataset in the sidebar.")
+    st.stop()
+
+shape = tuple(ctx.info.config.image_shape)
+left, right = st.columns([3, 2])
+files = left.file_uploader(f"Pictures ({', '.join(t.upper() for t in FILE_TYPES)})", type=FILE_TYPES,
+                           accept_multiple_files=True, key="rc_files", max_upload_size=50,
+                           help=f"Any size; each is converted to the model's {shape[2]}x{shape[1]} input.")
+with right:
+    st.caption("…or draw (white on black):")
+    drawn = canvas.drawing_canvas_ui("rc_canvas")
+
+inputs = [(f.name, f.getvalue) for f in files or []]
+if drawn:
+    inputs.append(("your drawing", lambda: scoring.decode_data_url(drawn)))
+if not inputs:
+    st.info("Upload a picture or draw one to see its reconstruction.")
+    st.stop()
+
+d, model = ctx.latent_dim, ctx.model
+test_mu, _ = ctx.encoded("test")
+test = ctx.dataset("test")
+train_mu, _ = ctx.encoded("train")
+train = ctx.dataset("train")
+plane = None if d == 2 else resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
+coords, axes = (test_mu, ("z1", "z2")) if plane is None else (plane.coords, plane.axis_names)
+reference = resources.test_scores(ctx.name, ctx.version, ctx.directory, ctx.source, scoring.IW_SAMPLES)
+
+
+def _label(ds, i: int) -> str:
+    if ds.labels is None:
+        return f"#{i}"
+    names = ds.class_names
+    return names[ds.labels[i]] if names and 0 <= ds.labels[i] < len(names) else str(ds.labels[i])
+
+
+def latent_map_ui(s: scoring.Scored, name: str, key: str) -> None:
+    fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axes,
+                           title="Where it lands (test set for reference)", marker_size=3)
+    centre, cov = scoring.on_plane(s.mu, s.sigma, plane)
+    for k, dash in ((1, "dash"), (2, "dot")):
+        xs, ys = scoring.ellipse(centre, cov, k)
+        fig.add_scatter(x=xs, y=ys, mode="lines", name=f"{k}σ of q(z|x)", hoverinfo="skip",
+                        line=dict(color="#111111", dash=dash, width=1.5))
+    plots.add_point(fig, centre, name=name)
+    st.plotly_chart(fig.update_layout(height=440, dragmode="pan"), key=key, width="stretch")
+    if plane is not None:
+        st.caption(f"{d}-D latent shown on its first two principal components. The ellipses are exact: "
+                   "a linear projection of the Gaussian q(z|x) is the Gaussian N(P mu, P Σ Pᵀ).")
+
+
+def scores_ui(s: scoring.Scored, key: str) -> None:
+    pct = scoring.percentile(reference["iw"], s.iw)
+    a, b, c = st.columns(3)
+    a.metric("ELBO (nats)", f"{s.elbo:.1f}", help="One-sample E_q[log p(x|z)] - KL, summed over pixels.")
+    b.metric(f"log p(x) ≥ (IW, K={s.iw_samples})", f"{s.iw:.1f}",
+             help="Importance-weighted bound (Burda et al. 2016); the test set is scored the same way.")
+    c.metric("Test images scoring lower", f"{pct:.1f}%")
+    words = scoring.verdict(pct, f"test images of {ctx.label}")
+    (st.warning if pct < scoring.UNUSUAL_PERCENTILE else st.success)(f"This input is **{words}**.")
+    fig = plots.histogram_with_marker(reference["iw"], s.iw, f"log p(x) of the test set (IW, K={s.iw_samples})")
+    st.plotly_chart(fig.update_layout(height=280), key=key, width="stretch")
+
+
+def input_ui(n: int, name: str, read) -> None:
+    try:
+        s = scoring.score(model, read(), shape)
+    except images.ImageError as e:
+        st.error(f"**{name}**: {e}")
+        return
+    except Exception as e:  # a model or data fault must not take the other inputs down
+        st.error(f"**{name}**: could not be processed ({type(e).__name__}: {e})")
+        return
+    with st.container(border=True):
+        st.subheader(name)
+        steps = st.columns(len(s.prepared.steps))
+        for col, (title, picture) in zip(steps, s.prepared.steps):
+            col.image(scoring.thumbnail(picture), caption=title, width="stretch")
+        pair, where = st.columns([2, 3])
+        pair.image(images.to_png(images.tile(np.stack([s.prepared.array, s.reconstruction]), ncols=2, pad=1),
+                                 scale=max(1, 320 // (2 * shape[2]))),
+                   caption="model input (left) and its reconstruction, decode(mu) (right)", width="stretch")
+        with where:
+            latent_map_ui(s, name, key=f"rc_map_{n}")
+        idx, dist = latent.nearest_neighbours(train_mu, s.mu, NEIGHBOURS)
+        st.markdown(f"**Nearest training images in latent space** ({ctx.label}, train split)")
+        st.image([images.to_png(train.images[j], scale=3) for j in idx[0]], width=84,
+                 caption=[f"{_label(train, j)} · {r:.2f}" for j, r in zip(idx[0], dist[0])])
+        scores_ui(s, key=f"rc_hist_{n}")
+
+
+for n, (name, read) in enumerate(inputs):
+    input_ui(n, name, read)

@@ -1,4 +1,127 @@
+"""Train: fit a new VAE on a named dataset or an upload, watch it learn, and keep it in the store."""
+import time
+
 import streamlit as st
 
-st.title("train")
-st.info("Under construction.")
+import resources
+from vae import data, jobs, plots
+from vae.config import ARCHS, LIKELIHOODS, TrainConfig
+
+UPLOAD = "Upload a file…"
+LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+
+st.title("Train")
+st.write("Train a new VAE and watch its ELBO, reconstruction and KL (and, with a 2-D latent, its "
+         "latent map) change epoch by epoch. Training runs in the background: leave the page and come "
+         "back, the model is saved to the store when it ends.")
+
+registry = resources.training_jobs()
+named = [n for n in data.DATASETS if data.is_available(n)]
+missing = [n for n in data.DATASETS if n not in named]
+
+
+def settings_ui() -> dict:
+    """The form's widgets -> their values (plain dict)."""
+    s = {}
+    left, mid, right = st.columns(3)
+    s["source"] = left.selectbox("Dataset", named + [UPLOAD], key="tr_source",
+                                 format_func=lambda n: n if n == UPLOAD else f"{n} · {data.DATASETS[n]}")
+    if missing:
+        left.caption("Not downloaded: " + ", ".join(missing) + ". Fetch one with "
+                     "`python -m vae data fetch NAME`, then reload.")
+    s["upload"] = left.file_uploader("A .zip of images (a subfolder per class), .npz or .npy", key="tr_upload",
+                                     type=list(jobs.UPLOAD_TYPES)) if s["source"] == UPLOAD else None
+    s["arch"] = mid.radio("Architecture", ARCHS, horizontal=True, key="tr_arch")
+    s["hidden"] = mid.text_input("MLP hidden sizes", "512", key="tr_hidden", disabled=s["arch"] != "mlp",
+                                 help="Encoder layers, e.g. 512, 256; the decoder mirrors them.")
+    s["latent_dim"] = mid.number_input("Latent size", 1, 64, 2, key="tr_latent",
+                                       help="2 shows the latent map live while training.")
+    s["likelihood"] = mid.radio("Likelihood p(x|z)", LIKELIHOODS, horizontal=True, key="tr_likelihood")
+    s["beta"] = mid.number_input("β (KL weight; 1 = the true ELBO)", 0.0, 100.0, 1.0, 0.1, key="tr_beta")
+    s["epochs"] = right.number_input("Epochs", 1, 1000, 10, key="tr_epochs")
+    s["batch_size"] = right.number_input("Batch size", 1, 4096, 128, key="tr_batch")
+    s["lr"] = right.select_slider("Learning rate", LRS, value=1e-3, key="tr_lr", format_func=lambda v: f"{v:g}")
+    s["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed")
+    s["binarize"] = right.checkbox("Dynamic binarization", key="tr_binarize",
+                                   help="Resample 0/1 pixels each epoch (Bernoulli, p = intensity).")
+    s["name"] = st.text_input("Model name", key="tr_name", placeholder="leave empty for e.g. " +
+                              jobs.auto_name(s["source"] if s["source"] != UPLOAD else "upload", s["latent_dim"]))
+    return s
+
+
+def start(s: dict) -> jobs.Job:
+    """Load and split the data, build the configs and start the job (raises ValueError/OSError)."""
+    if s["source"] == UPLOAD:
+        if s["upload"] is None:
+            raise ValueError("choose a file to upload first")
+        path, train, test = jobs.save_upload(s["upload"].getvalue(), s["upload"].name)
+        label, source = s["upload"].name, str(path)
+    else:
+        label = source = s["source"]
+        train, test = resources.dataset(source, "train"), resources.dataset(source, "test")
+    td = jobs.split_data(train, test, seed=s["seed"], name=label, path=source if s["source"] == UPLOAD else None)
+    hidden = jobs.parse_hidden(s["hidden"]) if s["arch"] == "mlp" else (512,)
+    mc = jobs.model_config(train.shape, arch=s["arch"], hidden=hidden, latent_dim=int(s["latent_dim"]),
+                           likelihood=s["likelihood"])
+    tc = TrainConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=s["lr"], beta=s["beta"],
+                     seed=int(s["seed"]), binarize=s["binarize"])
+    name = s["name"].strip() or jobs.auto_name(label, mc.latent_dim)
+    return jobs.start(name, mc, tc, td.train, td.val, td.test, dataset=td.dataset, registry=registry,
+                      models_dir=resources.models_dir(), preview_labels=td.val_labels)
+
+
+def _select(name: str) -> None:
+    resources.model_list.clear()  # the new model shows up in the sidebar at once
+    st.session_state["model_name"] = name
+
+
+def job_ui(job: jobs.Job, polling: bool) -> None:
+    """Progress, curves and live latent map of one job; redrawn every second while it runs."""
+    tc, h = job.train_config, job.history
+    st.subheader(f"{job.name} · {job.model_config.describe()} · {job.dataset.get('name')}")
+    if job.running:
+        elbo = (job.last_metrics or {}).get("elbo")
+        st.progress(job.fraction, text=f"{job.state} · epoch {len(h)}/{tc.epochs} · step {job.step}/"
+                    f"{job.total_steps}" + (f" · batch ELBO {elbo:.1f} nats" if elbo is not None else ""))
+        st.button("Stop (keeps the best weights)", key="tr_stop", on_click=job.stop)
+    if h:
+        st.caption(f"Last epoch: {h[-1]['seconds']:.1f} s · validation ELBO {h[-1].get('val_elbo', float('nan')):.1f} nats")
+    st.plotly_chart(plots.loss_curves(h), width="stretch", key="tr_curves")
+    mu = job.preview_latents() if job.model_config.latent_dim == 2 else None
+    if mu is not None:
+        fig = plots.latent_map(mu, labels=job.preview_labels, class_names=job.dataset.get("class_names"),
+                               title=f"Validation images in the latent space after epoch {len(h)}")
+        st.plotly_chart(fig.update_layout(height=460), width="stretch", key="tr_map")
+    if job.state == "done":
+        m = job.saved.metrics
+        st.success(f"Saved as **{job.name}** ({job.outcome}: {job.message}). Test ELBO {m['elbo']:.1f} nats, "
+                   f"log p(x) ≥ {m['iw_log_likelihood']:.1f} (IW, K={m['iw_samples']}).")
+        st.button(f"Explore {job.name}", key="tr_select", on_click=_select, args=(job.name,), type="primary",
+                  help="Make it the model selected in the sidebar.")
+    elif job.state == "failed":
+        st.error(f"Training failed: {job.error}")
+    if polling and not job.running:
+        st.rerun(scope="app")  # the whole page once more, without polling
+
+
+s = settings_ui()
+mine = registry.get(st.session_state.get("tr_job", ""))
+if st.button("Start training", type="primary", key="tr_start", disabled=bool(mine and mine.running)):
+    try:
+        mine = start(s)
+    except (ValueError, OSError) as e:
+        st.error(str(e))
+    else:
+        st.session_state["tr_job"] = st.session_state["tr_shown"] = mine.name
+        st.rerun()
+
+if registry:
+    names = sorted(registry, key=lambda n: registry[n].started, reverse=True)
+    st.dataframe([{"model": n, "state": j.state, "epochs": f"{len(j.history)}/{j.train_config.epochs}",
+                   "outcome": j.outcome or "", "started": time.strftime("%H:%M:%S", time.localtime(j.started))}
+                  for n, j in ((n, registry[n]) for n in names)], hide_index=True, height=min(35 * len(names) + 38, 220))
+    if st.session_state.get("tr_shown") not in names:
+        st.session_state["tr_shown"] = mine.name if mine else names[0]
+    job = registry[st.selectbox("Show the run of", names, key="tr_shown")]
+    polling = job.running
+    st.fragment(job_ui, run_every=1.0 if polling else None)(job, polling)

@@ -133,3 +133,11 @@ def test_histogram_with_marker():
     assert fig.layout.shapes[0].x0 == -130.0
     assert fig.layout.title.text == "log p(x)"
     assert "below" in fig.layout.annotations[0].text
+
+
+def test_highlight_rings_points_without_customdata():
+    fig = plots.latent_map(np.zeros((3, 2)), labels=np.array([0, 1, 1]))
+    plots.highlight(fig, np.array([[1.0, 2.0]]))
+    ring = fig.data[-1]
+    assert ring.name == "selected" and ring.customdata is None  # never counted as a selected row
+    assert list(ring.x) == [1.0] and ring.marker.line.width > 0

@@ -118,6 +118,7 @@ def highlight(fig: go.Figure, coords, name: str = "selected", color: str = "#111
                                marker=dict(size=9, color="rgba(0,0,0,0)", line=dict(color=color, width=1.5))))
     return fig
 
+
 def _as_hwc(array) -> np.ndarray:
     """(H, W), (H, W, C), (C, H, W) or a tile grid (n, m, C, H, W) -> (H, W) or (H, W, 3)."""
     a = np.asarray(array)

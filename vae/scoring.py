@@ -94,6 +94,16 @@ def ellipse(centre, cov, n_sigma: float, n_points: int = 64) -> tuple[np.ndarray
     return pts[0], pts[1]
 
 
+def thumbnail(picture, min_side: int = 112) -> np.ndarray:
+    """A step image (uint8 (h, w[, C])) enlarged by a whole factor, nearest neighbour, until its
+    shorter side reaches min_side (the longer one stays under 4 * min_side): small pictures stay
+    sharp instead of being blurred by the browser."""
+    picture = np.asarray(picture)
+    short, long = max(1, min(picture.shape[:2])), max(picture.shape[:2])
+    factor = max(1, min(-(-min_side // short), 4 * min_side // long))  # the longer side stays modest
+    return images.upscale(picture, factor)
+
+
 def decode_data_url(url: str) -> bytes:
     """A data:image/...;base64 URL (what a canvas's toDataURL gives) -> the image file's bytes."""
     if not isinstance(url, str) or not _DATA_URL.match(url):

@@ -1,0 +1,90 @@
+"""AppTest: the entry point, the shared sidebar, the Overview and Playground pages."""
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vae import store
+from vae.config import ModelConfig
+from vae.model import build
+
+
+@pytest.fixture
+def app():
+    return AppTest.from_file("../app.py", default_timeout=60).run()
+
+
+def _image_urls(at):
+    return [u for im in at.get("image") for u in im.value]
+
+
+def test_app_opens_on_the_default_model(app):
+    assert not app.exception
+    picker = app.sidebar.selectbox(key="model_name")
+    assert picker.value == "default"
+    assert app.title[0].value == "VAE Latent Explorer"
+    labels = [m.label for m in app.metric]
+    assert any("ELBO" in label for label in labels) and any("Active units" in label for label in labels)
+    assert _image_urls(app), "the overview shows reconstructions"
+
+
+def test_the_picker_offers_saved_models_and_switching_works(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path))
+    store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path,
+               dataset={"name": "mnist-5k"})
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    picker = at.sidebar.selectbox(key="model_name")
+    assert picker.options == ["default", "three-d"]
+    picker.set_value("three-d").run()
+    assert not at.exception
+    at.switch_page("pages/playground.py").run()
+    assert not at.exception
+    assert len(at.slider) == 3
+
+
+def test_a_broken_model_is_reported_not_fatal(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path))
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "model.json").write_text("{oops")
+    (tmp_path / "junk" / "model.safetensors").write_bytes(b"not weights")
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert not at.exception
+    assert any("junk" in w.value for w in at.sidebar.warning)
+
+
+def test_playground_slider_changes_the_decoded_image(app):
+    app.switch_page("pages/playground.py").run()
+    assert not app.exception
+    assert len(app.slider) == 2
+    before = _image_urls(app)
+    app.slider[0].set_value(2.0).run()
+    after = _image_urls(app)
+    assert before != after  # the media URL is a hash of the image bytes
+    z = app.query_params["z"]
+    z = z[0] if isinstance(z, list) else z
+    assert "2.00" in z.split(",")
+
+
+def test_playground_reads_z_from_the_url():
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.query_params["z"] = "1.25,-0.5"
+    at.run()
+    at.switch_page("pages/playground.py").run()
+    values = sorted(s.value for s in at.slider)
+    assert values == [-0.5, 1.25]
+
+
+def test_playground_rejects_a_bad_url_z():
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.query_params["z"] = "1,2,3"
+    at.run()
+    at.switch_page("pages/playground.py").run()
+    assert not at.exception
+    assert any("dimensions" in w.value for w in at.warning)
+    assert all(s.value == 0 for s in at.slider)
+
+
+def test_playground_sample_button_moves_z(app):
+    app.switch_page("pages/playground.py").run()
+    app.button(key="pg_sample").click().run()
+    z = np.array([s.value for s in app.slider])
+    assert np.abs(z).sum() > 0
