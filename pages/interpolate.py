@@ -99,8 +99,8 @@ dl[1].download_button("Animation (GIF)", path.gif(), "interpolation.gif", "image
 fig = plots.latent_map(coords, labels=ds.labels, class_names=ds.class_names, axis_names=axes, marker_size=3,
                        title="The path on the latent map" + ("" if plane is None else " (PCA of the latent)"))
 plots.add_path(fig, path.zs if plane is None else plane.transform(path.zs))
-for tag, z in (("A", z_a), ("B", z_b)):
-    plots.add_point(fig, z[:2] if plane is None else plane.transform(z)[0], name=tag)
+for tag, z, color in (("A", z_a, "#111111"), ("B", z_b, "#ff00ff")):
+    plots.add_point(fig, z[:2] if plane is None else plane.transform(z)[0], name=tag, color=color)
 st.plotly_chart(fig.update_layout(height=520, dragmode="pan"), key="ip_map", width="stretch",
                 on_select=_clicked if pointed else "ignore", selection_mode=("points",))
 if pointed:

@@ -44,7 +44,7 @@ def media(monkeypatch):
 
 def _open(page: str, model: str | None = None) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    if model:  # after switch_page AppTest reruns only the page, not the sidebar: pick it first
+    if model:  # the sidebar's model picker reads this key
         at.session_state["model_name"] = model
     at.run()
     at.switch_page(page).run()

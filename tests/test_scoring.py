@@ -112,7 +112,11 @@ def test_a_canvas_drawing_prepares():
     assert not prepared.inverted and prepared.array.max() == 1.0
 
 
-@pytest.mark.parametrize("shape, factor", [((28, 28), 4), ((256, 200), 1), ((8, 250), 1), ((10, 20), 12)])
-def test_thumbnail_enlarges_small_pictures_by_whole_factors(shape, factor):
-    out = scoring.thumbnail(np.zeros(shape, np.uint8))
-    assert out.shape == (shape[0] * factor, shape[1] * factor)
+@pytest.mark.parametrize("shape, factor", [((28, 28), 4), ((256, 200), 1), ((8, 250), 1), ((10, 20), 12),
+                                           ((191, 18, 3), 2), ((20, 30, 4), 6)])
+def test_thumbnail_enlarges_by_whole_factors_and_pads_to_a_square(shape, factor):
+    picture = np.full(shape, 7, np.uint8)
+    out = scoring.thumbnail(picture)
+    side = max(shape[:2]) * factor
+    assert out.shape == (side, side, *shape[2:])
+    assert (out == 7).sum() == picture.size * factor ** 2  # the picture, whole; the rest is padding

@@ -94,14 +94,23 @@ def ellipse(centre, cov, n_sigma: float, n_points: int = 64) -> tuple[np.ndarray
     return pts[0], pts[1]
 
 
-def thumbnail(picture, min_side: int = 112) -> np.ndarray:
-    """A step image (uint8 (h, w[, C])) enlarged by a whole factor, nearest neighbour, until its
-    shorter side reaches min_side (the longer one stays under 4 * min_side): small pictures stay
-    sharp instead of being blurred by the browser."""
+def thumbnail(picture, min_side: int = 112, pad_value: int = 128) -> np.ndarray:
+    """A step image (uint8 (h, w[, C])) for a row of equal tiles: enlarged by a whole factor
+    (nearest neighbour, so small pictures stay sharp) until its shorter side reaches min_side or
+    its longer side 4 * min_side, then centred on a square of mid-grey so a thin crop does not
+    become a very tall tile."""
     picture = np.asarray(picture)
     short, long = max(1, min(picture.shape[:2])), max(picture.shape[:2])
-    factor = max(1, min(-(-min_side // short), 4 * min_side // long))  # the longer side stays modest
-    return images.upscale(picture, factor)
+    factor = max(1, min(-(-min_side // short), 4 * min_side // long))
+    picture = images.upscale(picture, factor)
+    h, w = picture.shape[:2]
+    side = max(h, w)
+    out = np.full((side, side, *picture.shape[2:]), pad_value, dtype=picture.dtype)
+    if picture.ndim == 3 and picture.shape[2] == 4:
+        out[..., 3] = 255  # the padding is opaque
+    top, left = (side - h) // 2, (side - w) // 2
+    out[top:top + h, left:left + w] = picture
+    return out
 
 
 def decode_data_url(url: str) -> bytes:
