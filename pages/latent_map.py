@@ -39,8 +39,8 @@ if d > 2:
 elif d == 2:
     if top[2].toggle("Decoded manifold under the points", key="lm_backdrop"):
         (x0, x1), (y0, y1) = views.square_window(mu)
-        backdrop = dict(image=resources.backdrop(ctx.name, ctx.version, ctx.directory, (x0, x1), (y0, y1),
-                                                 BACKDROP_CELLS), x_range=(x0, x1), y_range=(y0, y1))
+        picture = resources.backdrop(ctx.name, ctx.version, ctx.directory, (x0, x1), (y0, y1), BACKDROP_CELLS)
+        backdrop = dict(image=1 - picture, x_range=(x0, x1), y_range=(y0, y1))  # inverted: dots stay visible
 show_pixels = top[3].toggle("Compare with raw pixels", key="lm_pixels",
                             help="The same images projected straight from pixel space: what the VAE adds.")
 pixel_method = top[3].radio("Pixel projection", ["tsne", "pca"], format_func=METHODS.get, horizontal=True,
@@ -65,8 +65,8 @@ fig = plots.latent_map(coords, labels=ds.labels if colour == "label" else None, 
                        title=f"{ctx.label}, {split} split: {len(ds)} images", backdrop=backdrop)
 left, right = st.columns(2) if show_pixels else (st.container(), None)
 with left:
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch",
-                            key=f"lm_map_{ctx.name}_{ctx.version}_{split}_{method}")
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            width="stretch", key=f"lm_map_{ctx.name}_{ctx.version}_{split}_{method}")
 ids = views.selected_rows(event, len(ds))
 
 if right is not None:
@@ -74,7 +74,8 @@ if right is not None:
         try:
             pix = resources.pixel_projection(ctx.source, split, pixel_method)  # t-SNE: ~4 s per 1000
             pfig = plots.latent_map(pix.coords, labels=ds.labels if colour == "label" else None,
-                                    class_names=ds.class_names, color_values=values, axis_names=pix.axis_names,
+                                    class_names=ds.class_names, color_values=values,
+                                    axis_names=pix.axis_names,
                                     title=f"Raw pixels ({METHODS[pixel_method]}), selection ringed")
             st.plotly_chart(plots.highlight(pfig, pix.coords[ids]) if len(ids) else pfig, width="stretch",
                             key="lm_pixel_map")
@@ -100,7 +101,8 @@ cols = st.columns([3, 3, 2])
 cols[0].image(images.upscale(images.tile(ds.images[shown], ncols=ncols, pad=2), scale), caption="originals")
 cols[1].image(images.upscale(images.tile(recon, ncols=ncols, pad=2), scale),
               caption="reconstructions: decode(μ), same order")
-cols[2].image(images.upscale(images.tile(np.stack([decoded_mean, ds.images[ids].mean(0)]), ncols=2, pad=2), 4),
+means = np.stack([decoded_mean, ds.images[ids].mean(0)])
+cols[2].image(images.upscale(images.tile(means, ncols=2, pad=2), 4),
               caption="decode(mean of the selected μ) · pixel average")
 if d <= 8:
-    st.caption(f"Mean of the selected μ: {np.round(mean_z, 2).tolist()}")
+    st.caption(f"Mean of the selected μ: {[round(float(v), 2) for v in mean_z]}")

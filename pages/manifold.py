@@ -24,7 +24,7 @@ d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
 top = st.columns(3)
 n = top[0].slider("Grid size N", 5, 40, 20, key="mf_n", help="N x N decoded images.")
 spacing = top[1].radio("Spacing", list(SPACINGS), format_func=SPACINGS.get, horizontal=True, key="mf_spacing",
-                       help="Percentiles: norm.ppf(linspace(1/2N, 1 - 1/2N, N)); range: N evenly spaced values.")
+                       help="Percentiles: norm.ppf(linspace(1/2N, 1 - 1/2N, N)); range: N even steps.")
 extent = top[2].slider("a (prior standard deviations)", 0.5, 6.0, 3.0, 0.5, key="mf_extent",
                        disabled=spacing != "range")
 
@@ -49,20 +49,24 @@ if d > 2:
     pick = st.columns(3)
     plane = pick[0].radio("Plane", ["dims", "pca"], key="mf_plane", format_func={
         "dims": "two latent dimensions", "pca": "the PCA plane of the data's μ"}.get) == "pca"
-    name = lambda i: f"z{i + 1} (KL {kl[i]:.2f} nats{'' if active[i] else ', inactive'})"  # noqa: E731
-    dx = pick[1].selectbox("x dimension", range(d), index=int(order[0]), format_func=name, key="mf_dx",
-                           disabled=plane, help="Default: the two dimensions with the most KL.")
-    dy = pick[1].selectbox("y dimension", range(d), index=int(order[1]), format_func=name, key="mf_dy",
-                           disabled=plane)
+
+    def name(i: int) -> str:
+        return f"z{i + 1} (KL {kl[i]:.2f} nats{'' if active[i] else ', inactive'})"
+
+    dx = pick[1].selectbox("x dimension", range(d), index=int(order[0]), format_func=name, disabled=plane,
+                           key=f"mf_dx_{ctx.name}", help="Default: the two dimensions with the most KL.")
+    dy = pick[1].selectbox("y dimension", range(d), index=int(order[1]), format_func=name, disabled=plane,
+                           key=f"mf_dy_{ctx.name}")
     held = pick[2].radio("Other dimensions held at", list(HELD), format_func=HELD.get, key="mf_held")
     if held != "zero":
         mu = ctx.encoded("test")[0]
         if held == "mean":
             z = mu.mean(0)
         else:
-            item = pick[2].number_input("Test image #", 0, len(mu) - 1, 0, key="mf_item")
+            item = pick[2].number_input("Test image #", 0, len(mu) - 1, 0, key=f"mf_item_{ctx.source}")
             z = mu[int(item)]
-            pick[2].image(images.to_png(ctx.dataset("test").images[int(item)], scale=3), caption=f"test #{item}")
+            picture = images.to_png(ctx.dataset("test").images[int(item)], scale=3)
+            pick[2].image(picture, caption=f"test #{item}")
         base = tuple(float(v) for v in z)
     if not plane and dx == dy:
         st.error("Pick two different dimensions for x and y.")

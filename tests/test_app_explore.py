@@ -1,9 +1,8 @@
 """AppTest of the Latent map and Manifold pages on the bundled 2-D model and on tiny 1-D / 4-D models.
 
 AppTest cannot set a plotly_chart selection (its state is read-only and AppTest has no plotly
-element), so selection -> rows is tested as vae.views.selected_rows in test_views.py.
-AppTest reruns only the page script after the first run (not app.py's sidebar), so a model is
-picked by presetting the sidebar's session-state key before the first run.
+element), so selection -> rows is tested as vae.views.selected_rows in test_views.py, and the
+selection display is driven by stubbing that function.
 """
 import base64
 import io
@@ -32,10 +31,9 @@ def tiny_models():
 
 
 def _open(page: str, model: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = AppTest.from_file(APP, default_timeout=60).run()
     if model:
-        at.session_state["model_name"] = model
-    at.run()
+        at.sidebar.selectbox(key="model_name").set_value(model).run()
     at.switch_page(page).run()
     _ok(at)
     return at
@@ -78,7 +76,7 @@ def test_latent_map_opens_with_colour_choices():
     colour.set_value("kl").run()
     _ok(at)
     trace = _figure(at)["data"][0]
-    assert trace["marker"]["showscale"] and len(_array(trace["x"])) == 1000  # the test split, coloured by value
+    assert trace["marker"]["showscale"] and len(_array(trace["x"])) == 1000  # the test split, by value
     at.toggle(key="lm_backdrop").set_value(True).run()
     _ok(at)
     assert _figure(at)["layout"]["images"][0]["source"].startswith("data:image/png")
@@ -112,17 +110,17 @@ def test_four_d_model_offers_projections_and_dimension_pickers(tiny_models):
 
     at.switch_page("pages/manifold.py").run()
     _ok(at)
-    dx, dy = at.selectbox(key="mf_dx"), at.selectbox(key="mf_dy")
+    dx, dy = at.selectbox(key="mf_dx_tiny4"), at.selectbox(key="mf_dy_tiny4")
     assert len(dx.options) == 4 and dx.value != dy.value
     assert _figure(at)["layout"]["xaxis"]["title"]["text"] == f"z{dx.value + 1}"
     at.radio(key="mf_held").set_value("item").run()
-    at.number_input(key="mf_item").set_value(3).run()
+    at.number_input(key="mf_item_mnist-5k").set_value(3).run()
     _ok(at)
     at.radio(key="mf_plane").set_value("pca").run()
     _ok(at)
     assert _figure(at)["layout"]["xaxis"]["title"]["text"] == "PC1"
     at.radio(key="mf_plane").set_value("dims").run()
-    at.selectbox(key="mf_dy").set_value(at.selectbox(key="mf_dx").value).run()
+    at.selectbox(key="mf_dy_tiny4").set_value(at.selectbox(key="mf_dx_tiny4").value).run()
     assert "two different" in at.error[0].value and not at.exception
 
 
