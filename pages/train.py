@@ -1,6 +1,4 @@
 """Train: fit a new VAE on a named dataset or an upload, watch it learn, and keep it in the store."""
-import time
-
 import streamlit as st
 
 import resources
@@ -22,15 +20,16 @@ missing = [n for n in data.DATASETS if n not in named]
 
 def settings_ui() -> dict:
     """The form's widgets -> their values (plain dict)."""
-    s = {}
+    s = {"upload": None}
     left, mid, right = st.columns(3)
     s["source"] = left.selectbox("Dataset", named + [UPLOAD], key="tr_source",
                                  format_func=lambda n: n if n == UPLOAD else f"{n} · {data.DATASETS[n]}")
     if missing:
         left.caption("Not downloaded: " + ", ".join(missing) + ". Fetch one with "
                      "`python -m vae data fetch NAME`, then reload.")
-    s["upload"] = left.file_uploader("A .zip of images (a subfolder per class), .npz or .npy", key="tr_upload",
-                                     type=list(jobs.UPLOAD_TYPES)) if s["source"] == UPLOAD else None
+    if s["source"] == UPLOAD:
+        s["upload"] = left.file_uploader("A .zip of images (a subfolder per class), .npz or .npy",
+                                         type=list(jobs.UPLOAD_TYPES), key="tr_upload")
     s["arch"] = mid.radio("Architecture", ARCHS, horizontal=True, key="tr_arch")
     s["hidden"] = mid.text_input("MLP hidden sizes", "512", key="tr_hidden", disabled=s["arch"] != "mlp",
                                  help="Encoder layers, e.g. 512, 256; the decoder mirrors them.")
@@ -40,12 +39,12 @@ def settings_ui() -> dict:
     s["beta"] = mid.number_input("β (KL weight; 1 = the true ELBO)", 0.0, 100.0, 1.0, 0.1, key="tr_beta")
     s["epochs"] = right.number_input("Epochs", 1, 1000, 10, key="tr_epochs")
     s["batch_size"] = right.number_input("Batch size", 1, 4096, 128, key="tr_batch")
-    s["lr"] = right.select_slider("Learning rate", LRS, value=1e-3, key="tr_lr", format_func=lambda v: f"{v:g}")
+    s["lr"] = right.select_slider("Learning rate", LRS, value=1e-3, key="tr_lr", format_func="{:g}".format)
     s["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed")
     s["binarize"] = right.checkbox("Dynamic binarization", key="tr_binarize",
                                    help="Resample 0/1 pixels each epoch (Bernoulli, p = intensity).")
-    s["name"] = st.text_input("Model name", key="tr_name", placeholder="leave empty for e.g. " +
-                              jobs.auto_name(s["source"] if s["source"] != UPLOAD else "upload", s["latent_dim"]))
+    example = jobs.auto_name(s["source"] if s["source"] != UPLOAD else "upload", s["latent_dim"])
+    s["name"] = st.text_input("Model name", key="tr_name", placeholder=f"leave empty for e.g. {example}")
     return s
 
 
@@ -59,7 +58,8 @@ def start(s: dict) -> jobs.Job:
     else:
         label = source = s["source"]
         train, test = resources.dataset(source, "train"), resources.dataset(source, "test")
-    td = jobs.split_data(train, test, seed=s["seed"], name=label, path=source if s["source"] == UPLOAD else None)
+    td = jobs.split_data(train, test, seed=s["seed"], name=label,
+                         path=source if s["source"] == UPLOAD else None)
     hidden = jobs.parse_hidden(s["hidden"]) if s["arch"] == "mlp" else (512,)
     mc = jobs.model_config(train.shape, arch=s["arch"], hidden=hidden, latent_dim=int(s["latent_dim"]),
                            likelihood=s["likelihood"])
@@ -72,11 +72,14 @@ def start(s: dict) -> jobs.Job:
 
 def _select(name: str) -> None:
     resources.model_list.clear()  # the new model shows up in the sidebar at once
-    st.session_state["model_name"] = name
+    st.session_state["pending_model"] = name  # app.py selects it before drawing the sidebar
 
 
 def job_ui(job: jobs.Job, polling: bool) -> None:
-    """Progress, curves and live latent map of one job; redrawn every second while it runs."""
+    """Every run of this server, then the progress, curves and live latent map of one; redrawn every
+    second while that one runs."""
+    runs = sorted(registry.values(), key=lambda j: j.started, reverse=True)
+    st.dataframe([j.summary() for j in runs], hide_index=True, height=min(35 * len(runs) + 38, 250))
     tc, h = job.train_config, job.history
     st.subheader(f"{job.name} · {job.model_config.describe()} · {job.dataset.get('name')}")
     if job.running:
@@ -85,23 +88,16 @@ def job_ui(job: jobs.Job, polling: bool) -> None:
                     f"{job.total_steps}" + (f" · batch ELBO {elbo:.1f} nats" if elbo is not None else ""))
         st.button("Stop (keeps the best weights)", key="tr_stop", on_click=job.stop)
     if h:
-        st.caption(f"Last epoch: {h[-1]['seconds']:.1f} s · validation ELBO {h[-1].get('val_elbo', float('nan')):.1f} nats")
+        st.caption(f"Last epoch: {h[-1]['seconds']:.1f} s · validation ELBO "
+                   f"{h[-1].get('val_elbo', float('nan')):.1f} nats")
     st.plotly_chart(plots.loss_curves(h), width="stretch", key="tr_curves")
     mu = job.preview_latents() if job.model_config.latent_dim == 2 else None
     if mu is not None:
         fig = plots.latent_map(mu, labels=job.preview_labels, class_names=job.dataset.get("class_names"),
                                title=f"Validation images in the latent space after epoch {len(h)}")
         st.plotly_chart(fig.update_layout(height=460), width="stretch", key="tr_map")
-    if job.state == "done":
-        m = job.saved.metrics
-        st.success(f"Saved as **{job.name}** ({job.outcome}: {job.message}). Test ELBO {m['elbo']:.1f} nats, "
-                   f"log p(x) ≥ {m['iw_log_likelihood']:.1f} (IW, K={m['iw_samples']}).")
-        st.button(f"Explore {job.name}", key="tr_select", on_click=_select, args=(job.name,), type="primary",
-                  help="Make it the model selected in the sidebar.")
-    elif job.state == "failed":
-        st.error(f"Training failed: {job.error}")
     if polling and not job.running:
-        st.rerun(scope="app")  # the whole page once more, without polling
+        st.rerun(scope="app")  # the whole page once more: stops polling, shows the result
 
 
 s = settings_ui()
@@ -117,11 +113,17 @@ if st.button("Start training", type="primary", key="tr_start", disabled=bool(min
 
 if registry:
     names = sorted(registry, key=lambda n: registry[n].started, reverse=True)
-    st.dataframe([{"model": n, "state": j.state, "epochs": f"{len(j.history)}/{j.train_config.epochs}",
-                   "outcome": j.outcome or "", "started": time.strftime("%H:%M:%S", time.localtime(j.started))}
-                  for n, j in ((n, registry[n]) for n in names)], hide_index=True, height=min(35 * len(names) + 38, 220))
     if st.session_state.get("tr_shown") not in names:
         st.session_state["tr_shown"] = mine.name if mine else names[0]
-    job = registry[st.selectbox("Show the run of", names, key="tr_shown")]
+    job = registry[st.selectbox("Runs on this server", names, key="tr_shown",
+                                help="Pick a run to see its curves.")]
     polling = job.running
     st.fragment(job_ui, run_every=1.0 if polling else None)(job, polling)
+    if job.state == "done":  # outside the fragment: the button must rerun the sidebar too
+        m = job.saved.metrics
+        st.success(f"Saved as **{job.name}** ({job.outcome}: {job.message}). Test ELBO {m['elbo']:.1f} nats, "
+                   f"log p(x) ≥ {m['iw_log_likelihood']:.1f} (IW, K={m['iw_samples']}).")
+        st.button(f"Explore {job.name}", key="tr_select", on_click=_select, args=(job.name,), type="primary",
+                  help="Make it the model selected in the sidebar.")
+    elif job.state == "failed":
+        st.error(f"Training failed: {job.error}")

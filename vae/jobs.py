@@ -80,6 +80,13 @@ class Job:
     def epochs_done(self) -> int:
         return len(self.history)
 
+    def summary(self) -> dict:
+        """One row of a table of runs."""
+        return {"model": self.name, "state": self.state,
+                "epochs": f"{self.epochs_done}/{self.train_config.epochs}",
+                "outcome": self.outcome or self.error or "", "data": self.dataset.get("name", ""),
+                "started": time.strftime("%H:%M:%S", time.localtime(self.started))}
+
     def snapshot_model(self) -> VAE | None:
         """A fresh model holding the latest epoch's weights (None before the first epoch ends)."""
         state = self.snapshot
@@ -233,7 +240,8 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(t) for t in re.split(r"[\s,;x]+", text.strip()) if t)
     except ValueError:
-        raise ConfigError(f"hidden sizes {text!r}: write whole numbers separated by commas, e.g. 512, 256") from None
+        raise ConfigError(f"hidden sizes {text!r}: write whole numbers separated by commas, "
+                          "e.g. 512, 256") from None
     if not sizes or min(sizes) < 1 or max(sizes) > 8192 or len(sizes) > 8:
         raise ConfigError(f"hidden sizes {text!r}: give 1-8 layers of 1-8192 units")
     return sizes

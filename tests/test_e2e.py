@@ -1,0 +1,220 @@
+"""The real app in a real browser: `streamlit run app.py` on a free loopback port, driven by headless
+Chromium (Python playwright). One server and one browser for the module; each test opens its own
+page (a new browser session). Waits are on page state (expect, wait_for_*), never fixed sleeps.
+
+Skipped when playwright or /usr/bin/chromium is missing (.ci/run installs both).
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageDraw
+
+import browser
+
+pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
+
+if browser.chromium_available():
+    from playwright.sync_api import expect, sync_playwright
+
+PAGE_H1 = {title: title for title in browser.PAGES} | {"Overview": "VAE Latent Explorer"}
+SLOW = 120_000  # ms: a first visit encodes and scores mnist-5k on 2 busy cores
+IMAGE = '[data-testid="stImageContainer"] img'
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def server(state_dir):
+    env = browser.isolated_env(state_dir)
+    with browser.serving(env, log_dir=state_dir) as srv:
+        srv.env = env
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as p:
+        b = browser.launch(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def warm(server, chromium):
+    """Visit / once: it switches Streamlit from its pages/ auto-discovery to st.navigation (see
+    test_first_visit_by_url_path) and fills the dataset and model caches every page needs."""
+    page = browser.new_page(chromium)
+    try:
+        browser.open_page(page, server, "Overview", timeout=SLOW)
+    finally:
+        page.context.close()
+    return server
+
+
+@pytest.fixture
+def page(chromium, warm):
+    p = browser.new_page(chromium)
+    yield p
+    p.context.close()
+
+
+def _no_exception(page) -> None:
+    expect(page.locator(browser.EXCEPTION)).to_have_count(0)
+
+
+def _open(page, server, title: str) -> None:
+    browser.open_page(page, server, title, timeout=SLOW)
+    expect(page.locator("h1").first).to_have_text(PAGE_H1[title])
+    _no_exception(page)
+
+
+def _digit_png() -> bytes:
+    """A black '3'-ish scrawl on white, 160x160: nothing like MNIST until images.prepare is done."""
+    im = Image.new("L", (160, 160), 255)
+    draw = ImageDraw.Draw(im)
+    draw.arc((40, 20, 120, 80), 200, 90, fill=0, width=12)
+    draw.arc((40, 76, 120, 140), 270, 160, fill=0, width=12)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("title", list(browser.PAGES))
+def test_page_loads_by_url_path(page, warm, title):
+    _open(page, warm, title)
+    expect(page.get_by_test_id("stSidebar").get_by_text("Model", exact=True)).to_be_visible()
+
+
+def test_sidebar_links_navigate(page, warm):
+    _open(page, warm, "Overview")
+    for title in ("Manifold", "Interpolate"):
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        page.wait_for_url(f"**/{browser.PAGES[title]}")
+        expect(page.locator("h1").first).to_have_text(PAGE_H1[title], timeout=SLOW)
+        browser.wait_rendered(page, SLOW)
+        _no_exception(page)
+
+
+def test_playground_slider_keyboard_changes_image(page, warm):
+    _open(page, warm, "Playground")
+    image = page.locator(IMAGE).first
+    expect(image).to_be_visible()
+    before_src, before_png = browser.image_src(page, IMAGE), image.screenshot()
+    thumb = page.get_by_role("slider").first  # react-aria's input[type=range] inside the thumb
+    thumb.focus()
+    for _ in range(10):  # 10 steps of 0.05: z1 0.00 -> 0.50
+        thumb.press("ArrowRight")
+    expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("0.50")
+    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel);"
+                           " return i && i.complete && (i.currentSrc || i.src) !== old; }",
+                           arg=[IMAGE, before_src], timeout=30_000)
+    browser.wait_rendered(page)
+    assert image.screenshot() != before_png
+    assert "z=0.50" in page.url.replace("%2C", ",")  # the position is kept in the URL
+    _no_exception(page)
+
+
+def test_reconstruct_upload_shows_reconstruction(page, warm):
+    _open(page, warm, "Reconstruct")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        files=[{"name": "three.png", "mimeType": "image/png", "buffer": _digit_png()}])
+    caption = page.get_by_text("its reconstruction, decode(mu)")
+    expect(caption).to_be_visible(timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+    expect(page.get_by_role("heading", name="three.png")).to_be_visible()
+    _no_exception(page)
+    pair = page.locator('[data-testid="stImage"]', has=caption).locator("img").first
+    box = pair.bounding_box()
+    assert box and box["width"] > 100, box  # the input/reconstruction pair is drawn, not a speck
+
+
+# A scattergl point's pixel, from the chart's own axes: l2p maps data to the plot area, _size
+# is the plot area's offset inside the chart element. Picks the first point of the first trace
+# that lies well inside the plot area.
+POINT_PIXEL = """(root) => {
+  const gd = root.querySelector('.js-plotly-plot');
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, rect = gd.getBoundingClientRect();
+  for (const [t, trace] of gd._fullData.entries()) {  // decoded arrays (data holds base64)
+    if (!trace.visible || !trace.x) continue;
+    for (let i = 0; i < trace.x.length; i++) {
+      const px = xa.l2p(trace.x[i]), py = ya.l2p(trace.y[i]);
+      if (px > 10 && px < xa._length - 10 && py > 10 && py < ya._length - 10)
+        return {x: rect.left + fl._size.l + px, y: rect.top + fl._size.t + py, id: trace.customdata[i],
+                trace: t};
+    }
+  }
+  return null;
+}"""
+
+
+def test_latent_map_click_selects_point(page, warm):
+    _open(page, warm, "Latent map")
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.scroll_into_view_if_needed()
+    # Streamlit makes a click select a point only when clickmode has "select"; it forces plain
+    # "event" while the figure's dragmode is lasso or box select. Then a person must pick Pan first.
+    modes = chart.evaluate("r => { const f = r.querySelector('.js-plotly-plot')._fullLayout;"
+                           " return [f.clickmode, f.dragmode]; }")
+    problem = None
+    if "select" not in modes[0]:
+        problem = (f"a click on the Latent map selects nothing in its default drag mode {modes[1]!r} "
+                   f"(Streamlit sets clickmode={modes[0]!r}); it works after choosing Pan in the modebar")
+        chart.hover()
+        chart.get_by_role("button", name="Pan").click()
+        page.wait_for_function("r => r.querySelector('.js-plotly-plot')._fullLayout.clickmode.includes('select')",
+                               arg=chart.element_handle())
+    target = chart.evaluate(POINT_PIXEL)
+    assert target, "no point inside the plot area"
+    page.mouse.move(target["x"], target["y"])
+    expect(chart.locator(".hoverlayer .hovertext")).to_have_count(1)  # plotly found the point: click it
+    page.mouse.click(target["x"], target["y"])
+    expect(page.get_by_role("heading", name="1 selected")).to_be_visible(timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+    expect(page.get_by_test_id("stImageCaption").filter(has_text="originals")).to_be_visible()
+    _no_exception(page)
+    if problem:
+        pytest.xfail(problem)
+
+
+def test_train_one_epoch_lands_in_model_picker(page, warm):
+    _open(page, warm, "Train")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("1")
+    epochs.press("Enter")
+    name = page.get_by_label("Model name")
+    name.fill("e2e-one-epoch")
+    name.press("Enter")
+    browser.wait_rendered(page)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Saved as e2e-one-epoch")).to_be_visible(timeout=SLOW)
+    _no_exception(page)
+    picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
+    page.get_by_role("button", name="Explore e2e-one-epoch").click()
+    expect(picker).to_contain_text("e2e-one-epoch", timeout=30_000)
+    picker.locator("input, [role='combobox']").first.click()
+    options = page.get_by_role("option")
+    expect(options.filter(has_text="e2e-one-epoch")).to_have_count(1)
+    expect(options.filter(has_text="default")).to_have_count(1)
+    models = warm.env["VAE_MODELS_DIR"]
+    assert (browser.Path(models) / "e2e-one-epoch" / "model.json").is_file()
+
+
+@pytest.mark.xfail((browser.ROOT / "pages").is_dir(), strict=True,
+                   reason="Streamlit 1.67 runs in pages/-directory (MPA v1) mode until a run calls "
+                          "st.navigation: a fresh server's first visitor at /playground gets "
+                          "pages/playground.py alone, without app.py's sidebar. Rename pages/ to fix.")
+def test_first_visit_by_url_path(chromium, tmp_path):
+    with browser.serving(browser.isolated_env(tmp_path), log_dir=tmp_path) as fresh:
+        p = browser.new_page(chromium)
+        try:
+            browser.open_page(p, fresh, "Playground", timeout=SLOW)
+            expect(p.get_by_test_id("stSidebar").get_by_text("Model", exact=True)).to_be_visible(timeout=5_000)
+        finally:
+            p.context.close()
