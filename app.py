@@ -1,75 +1,56 @@
-"""VAE Latent Explorer: the entry point (`streamlit run app.py`).
+"""VAE Latent Explorer: the entry point (`streamlit run app.py`) and its Overview page.
 
-Sets up the page, draws the shared sidebar (model picker, dataset, model card) and runs the page
-the person chose. Each page is a thin script in pages/.
+The other pages are the scripts in pages/ (Streamlit's multipage folder); shell.py draws the frame
+every page shares: page config, navigation and the sidebar (model picker, dataset, model card).
 """
-from __future__ import annotations
-
+import numpy as np
 import streamlit as st
 
 import resources
-from vae import data, store
+import shell
+from vae import images, latent, plots
 
-st.set_page_config(page_title="VAE Latent Explorer", page_icon="🧭", layout="wide")
+ctx = shell.page("Overview")
+st.title("VAE Latent Explorer")
+st.write("See inside a variational autoencoder: where it puts each image in its latent space, what "
+         "it decodes from every point, and how well it models the data. Pick a model and dataset in "
+         "the sidebar, then choose a page.")
 
-PAGES = [
-    st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/latent_map.py", title="Latent map", icon="🗺️"),
-    st.Page("pages/manifold.py", title="Manifold", icon="🧩"),
-    st.Page("pages/playground.py", title="Playground", icon="🎛️"),
-    st.Page("pages/reconstruct.py", title="Reconstruct", icon="🔁"),
-    st.Page("pages/interpolate.py", title="Interpolate", icon="〰️"),
-]
+if ctx is None:
+    st.info("Pick a model with a compatible dataset in the sidebar.")
+    st.stop()
 
+cfg, m = ctx.info.config, ctx.info.metrics
+st.subheader(f"Model '{ctx.name}' · {cfg.describe()}")
+cols = st.columns(4)
+if m:
+    cols[0].metric("Test ELBO (nats)", f"{m['elbo']:.1f}", help="E_q[log p(x|z)] - KL, per example, "
+                   "summed over pixels. Higher is better.")
+    cols[1].metric(f"log p(x) ≥ (IW, K={m.get('iw_samples')})", f"{m['iw_log_likelihood']:.1f}",
+                   help="Importance-weighted bound (Burda et al. 2016): tighter than the ELBO.")
+    cols[2].metric("KL (nats)", f"{m['kl']:.1f}", help="KL(q(z|x) || p(z)): information the latent carries.")
+    cols[3].metric("Active units", f"{m.get('active_units')}/{cfg.latent_dim}",
+                   help="Dimensions whose posterior mean varies across the data (Cov > 0.01).")
+    st.caption("Grey-level Bernoulli numbers are not comparable with published binarized-MNIST ones."
+               if not m.get("binarized") else "Measured on a dynamically binarized test set.")
+else:
+    st.caption("This model has no stored test metrics.")
 
-def _dataset_choices(info: store.ModelInfo) -> dict[str, str]:
-    """label -> source for datasets whose images fit the model, the model's own first."""
-    shape = info.config.image_shape
-    own = (info.meta.get("dataset") or {})
-    choices = {}
-    if own.get("path"):
-        choices[f"{own.get('name', 'upload')} (its training data)"] = own["path"]
-    elif own.get("name") in data.DATASETS:
-        choices[own["name"]] = own["name"]
-    for name in data.DATASETS:
-        if name not in choices.values() and data.is_available(name) and shape == data.shape_of(name):
-            choices[name] = name
-    return choices
-
-
-def sidebar() -> None:
-    directory = resources.models_dir()
-    models = resources.model_list(directory)
-    usable = [m for m in models if not m.error]
-    broken = [m for m in models if m.error]
-    names = [m.name for m in usable]
-    # a page may ask for a model to be selected (the Train page after saving): set before the widget
-    wanted = st.session_state.pop("pending_model", None) or st.session_state.get("model_name")
-    st.session_state["model_name"] = wanted if wanted in names else store.DEFAULT_MODEL
-    st.sidebar.selectbox("Model", names, key="model_name",
-                         help="Models in the store; train new ones on the Train page.")
-    info = next(m for m in usable if m.name == st.session_state["model_name"])
-    choices = _dataset_choices(info)
-    if not choices:
-        st.session_state["current"] = None
-        st.sidebar.error(f"No available dataset has images of shape {info.config.image_shape}.")
-    else:
-        label = st.sidebar.selectbox("Dataset", list(choices), key=f"dataset_for_{info.name}",
-                                     help="Images of the same size as the model's input.")
-        st.session_state["current"] = resources.Current(info.name, info.version, directory, info,
-                                                        choices[label], label)
-    with st.sidebar.expander("Model card", expanded=False):
-        m = info.metrics
-        st.caption(info.config.describe())
-        if m:
-            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · log p(x) ≥ **{m['iw_log_likelihood']:.1f}** "
-                     f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
-                     f"{m.get('active_units')}/{info.config.latent_dim}")
-        st.caption(f"Trained on {info.dataset or 'unknown data'}; created {info.meta.get('created', '?')}")
-    for m in broken:
-        st.sidebar.warning(f"Model '{m.name}' cannot be opened: {m.error}")
-
-
-sidebar()
-st.navigation(PAGES).run()
+ds = ctx.dataset("test")
+rng = np.random.default_rng(0)
+idx = np.sort(rng.choice(len(ds), size=min(12, len(ds)), replace=False))
+mu, _ = ctx.encoded("test")
+recon = latent.decode(ctx.model, mu[idx])
+left, right = st.columns([3, 2])
+with left:
+    st.markdown(f"**Test images from {ctx.label} (top) and their reconstructions from the posterior mean "
+                "(bottom)**")
+    grid = images.tile(np.concatenate([ds.images[idx], recon]), ncols=len(idx), pad=2)
+    st.image(images.upscale(grid, 3), width="stretch")
+with right:
+    order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+    st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title="KL per latent dimension"),
+                    width="stretch")
+history = ctx.info.meta.get("history") or []
+if history:
+    st.plotly_chart(plots.loss_curves(history).update_layout(height=300), width="stretch")

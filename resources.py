@@ -140,7 +140,3 @@ class Current:
     def latent_dim(self) -> int:
         return self.info.config.latent_dim
 
-
-def current() -> Current | None:
-    """The selection the sidebar stored for this session (None before the sidebar ran)."""
-    return st.session_state.get("current")

@@ -3,15 +3,16 @@ import numpy as np
 import streamlit as st
 
 import resources
+import shell
 from vae import images, plots, scoring, strip
 
 SOURCES = ("Dataset item", "Upload", "Point on the map")
 
+ctx = shell.page("Interpolate")
 st.title("Interpolate")
 st.write("Pick two endpoints (test images, uploads or points on the map) and decode the straight or "
          "spherical path between their latent codes: smooth changes mean a well-organised latent space.")
 
-ctx = resources.current()
 if ctx is None:
     st.info("Pick a model with a compatible dataset in the sidebar.")
     st.stop()

@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 import resources
+import shell
 from vae import images, latent, plots, views
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
@@ -10,11 +11,11 @@ COLOURS = {"label": "label", "reconstruction": "reconstruction E_q[log p(x|z)] (
            "elbo": "ELBO (nats)"}
 BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
 
+ctx = shell.page("Latent map")
 st.title("Latent map")
 st.write("Each dot is one image at the mean of its posterior q(z|x). Click, box- or lasso-select dots to "
          "see those images beside their reconstructions and the image decoded from their mean.")
 
-ctx = resources.current()
 if ctx is None:
     st.info("Pick a model with a compatible dataset in the sidebar.")
     st.stop()

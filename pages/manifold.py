@@ -5,17 +5,18 @@ import numpy as np
 import streamlit as st
 
 import resources
+import shell
 from vae import images, latent, plots, views
 
 SPACINGS = {"percentile": "Gaussian percentiles", "range": "Range [-a, a]"}
 HELD = {"zero": "zero", "mean": "the mean of the data's μ", "item": "a test image's μ"}
 DOWNLOAD_PX = 1400  # about this many pixels across the downloaded grid
 
+ctx = shell.page("Manifold")
 st.title("Manifold")
 st.write("What the decoder makes of every point of a grid in latent space. Gaussian percentiles give each "
          "cell the same prior mass, as in Kingma & Welling (2014), Figure 4.")
 
-ctx = resources.current()
 if ctx is None:
     st.info("Pick a model with a compatible dataset in the sidebar.")
     st.stop()

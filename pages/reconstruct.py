@@ -5,17 +5,18 @@ import streamlit as st
 
 import canvas
 import resources
+import shell
 from vae import images, latent, plots, scoring
 
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 NEIGHBOURS = 8
 
+ctx = shell.page("Reconstruct")
 st.title("Reconstruct")
 st.write("Upload pictures or draw a digit. Each is prepared the way MNIST was made, encoded to "
          "q(z|x), decoded from its posterior mean, placed on the latent map with its 1σ and 2σ "
          "ellipses, and scored: a log-likelihood far below the test set's says 'not like the training data'.")
 
-ctx = resources.current()
 if ctx is None:
     st.info("Pick a model with a compatible dataset in the sidebar.")
     st.stop()

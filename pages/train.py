@@ -2,12 +2,14 @@
 import streamlit as st
 
 import resources
+import shell
 from vae import data, jobs, plots
 from vae.config import ARCHS, LIKELIHOODS, TrainConfig
 
 UPLOAD = "Upload a file…"
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 
+shell.page("Train")
 st.title("Train")
 st.write("Train a new VAE and watch its ELBO, reconstruction and KL (and, with a 2-D latent, its "
          "latent map) change epoch by epoch. Training runs in the background: leave the page and come "

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from streamlit.runtime.pages_manager import PagesManager
 
 
 @pytest.fixture(autouse=True)
@@ -33,19 +32,3 @@ def blobs():
     x += gen.uniform(0, 0.2, x.shape).astype(np.float32)
     return torch.from_numpy(x), labels
 
-
-@pytest.fixture(autouse=True)
-def _navigation_as_on_the_server(monkeypatch):
-    """Make AppTest run app.py on every rerun, as the real server does.
-
-    The app uses st.navigation with its page scripts in pages/. A server sets
-    PagesManager.uses_pages_directory to False at the first st.navigation call and keeps it; AppTest
-    resets it before every run, finds pages/ and falls back to the old pages-directory mode, which
-    runs the page script alone on reruns (no app.py, so no sidebar). Streamlit 1.67."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -19,7 +19,7 @@ def _image_urls(at):
 
 def test_app_opens_on_the_default_model(app):
     assert not app.exception
-    picker = app.sidebar.selectbox(key="model_name")
+    picker = app.sidebar.selectbox(key="_model_name")
     assert picker.value == "default"
     assert app.title[0].value == "VAE Latent Explorer"
     labels = [m.label for m in app.metric]
@@ -32,7 +32,7 @@ def test_the_picker_offers_saved_models_and_switching_works(tmp_path, monkeypatc
     store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path,
                dataset={"name": "mnist-5k"})
     at = AppTest.from_file("../app.py", default_timeout=60).run()
-    picker = at.sidebar.selectbox(key="model_name")
+    picker = at.sidebar.selectbox(key="_model_name")
     assert picker.options == ["default", "three-d"]
     picker.set_value("three-d").run()
     assert not at.exception

@@ -33,7 +33,7 @@ def tiny_models():
 def _open(page: str, model: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
     if model:
-        at.sidebar.selectbox(key="model_name").set_value(model).run()
+        at.sidebar.selectbox(key="_model_name").set_value(model).run()
     at.switch_page(page).run()
     _ok(at)
     return at

@@ -53,10 +53,10 @@ def test_one_epoch_on_mnist_is_saved_and_offered_in_the_sidebar():
     at.run()
     assert any("Saved as **app-mnist**" in s.value for s in at.success)
     at.button(key="tr_select").click().run()
-    picker = at.sidebar.selectbox(key="model_name")
+    picker = at.sidebar.selectbox(key="_model_name")
     assert "app-mnist" in picker.options and picker.value == "app-mnist"
     home = AppTest.from_file(APP, default_timeout=60).run()  # another session sees it too
-    assert "app-mnist" in home.selectbox(key="model_name").options
+    assert "app-mnist" in home.selectbox(key="_model_name").options
     assert job.dataset["name"] == "mnist-5k" and len(job.history) == 1
 
 

@@ -141,3 +141,13 @@ def test_highlight_rings_points_without_customdata():
     ring = fig.data[-1]
     assert ring.name == "selected" and ring.customdata is None  # never counted as a selected row
     assert list(ring.x) == [1.0] and ring.marker.line.width > 0
+
+
+def test_click_targets_cover_the_plane_under_the_data():
+    fig = plots.latent_map(np.zeros((3, 2)), labels=np.array([0, 1, 1]))
+    plots.add_click_targets(fig, 4.0, n=5)
+    targets = fig.data[0]
+    assert targets.name == "click target" and len(targets.x) == 25
+    assert min(targets.x) == -4.0 and max(targets.y) == 4.0
+    assert targets.customdata is None  # selections of targets never map to dataset rows
+    assert [t.name for t in fig.data[1:]] == ["0", "1"]

@@ -100,6 +100,18 @@ def add_point(fig: go.Figure, xy, *, sigma=None, name: str = "you", color: str =
     return fig
 
 
+def add_click_targets(fig: go.Figure, extent: float, n: int = 81) -> go.Figure:
+    """An invisible n x n grid over [-extent, extent]^2, drawn first, so a click on empty space still
+    selects a point (Plotly reports clicks on points only) and the page can read its (x, y)."""
+    values = np.linspace(-extent, extent, n)
+    gx, gy = np.meshgrid(values, values)
+    fig.add_trace(go.Scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click target",
+                               marker=dict(size=8, color="rgba(0,0,0,0)"), showlegend=False,
+                               hovertemplate="set z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    fig.data = fig.data[-1:] + fig.data[:-1]  # under the data points
+    return fig
+
+
 def add_path(fig: go.Figure, coords, name: str = "path", color: str = "#111111") -> go.Figure:
     """An interpolation path (steps, 2): a line with markers numbered 0..steps-1."""
     coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)

@@ -1,0 +1,105 @@
+"""The frame every page is drawn in: page config, navigation links and the shared sidebar (model
+picker, dataset, model card).
+
+Pages are discovered from pages/ (Streamlit's multipage folder), so any page URL works on its own,
+a shared /playground?z=... link included; each page starts with `ctx = shell.page("Title")`.
+"""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+import resources
+from vae import data, store
+
+NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need a system font
+    ("app.py", "Overview", ":material/home:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/latent_map.py", "Latent map", ":material/scatter_plot:"),
+    ("pages/manifold.py", "Manifold", ":material/grid_view:"),
+    ("pages/playground.py", "Playground", ":material/tune:"),
+    ("pages/reconstruct.py", "Reconstruct", ":material/image_search:"),
+    ("pages/interpolate.py", "Interpolate", ":material/timeline:"),
+]
+MODEL_KEY = "model_name"  # the chosen model; a plain key, so it survives page changes
+
+
+def _dataset_choices(info: store.ModelInfo) -> dict[str, str]:
+    """label -> source for datasets whose images fit the model, the model's own first."""
+    shape = info.config.image_shape
+    own = info.meta.get("dataset") or {}
+    choices = {}
+    if own.get("path"):
+        choices[f"{own.get('name', 'upload')} (its training data)"] = own["path"]
+    elif own.get("name") in data.DATASETS:
+        choices[own["name"]] = own["name"]
+    for name in data.DATASETS:
+        if name not in choices.values() and data.is_available(name) and shape == data.shape_of(name):
+            choices[name] = name
+    return choices
+
+
+def _keep(src: str, dst: str) -> None:
+    st.session_state[dst] = st.session_state[src]
+
+
+def _picker(key: str, label: str, options: list[str], default: str, **kwargs) -> str:
+    """A selectbox whose choice lives in a plain session key, so every page shows the same one
+    (widget state itself is dropped when the page changes)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+    st.session_state[f"_{key}"] = st.session_state[key]
+    st.sidebar.selectbox(label, options, key=f"_{key}", on_change=_keep, args=(f"_{key}", key), **kwargs)
+    return st.session_state[key]
+
+
+def _model_card(info: store.ModelInfo) -> None:
+    with st.sidebar.expander("Model card", expanded=False):
+        m = info.metrics
+        st.caption(info.config.describe())
+        if m:
+            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · log p(x) ≥ **{m['iw_log_likelihood']:.1f}** "
+                     f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
+                     f"{m.get('active_units')}/{info.config.latent_dim}")
+        st.caption(f"Trained on {info.dataset or 'unknown data'}; created {info.meta.get('created', '?')}")
+
+
+def sidebar() -> resources.Current | None:
+    """Draw the navigation and the model/dataset pickers; return the selection (None if no dataset
+    fits the model)."""
+    for script, label, icon in NAV:
+        st.sidebar.page_link(script, label=label, icon=icon)
+    st.sidebar.divider()
+    directory = resources.models_dir()
+    models = resources.model_list(directory)
+    usable = {m.name: m for m in models if not m.error}
+    pending = st.session_state.pop("pending_model", None)  # a page asked for this one (Train)
+    if pending in usable:
+        st.session_state[MODEL_KEY] = pending
+    name = _picker(MODEL_KEY, "Model", list(usable), store.DEFAULT_MODEL,
+                   help="Models in the store; train new ones on the Train page.")
+    info = usable[name]
+    choices = _dataset_choices(info)
+    current = None
+    if not choices:
+        st.sidebar.error(f"No available dataset has images of shape {info.config.image_shape}.")
+    else:
+        label = _picker(f"dataset_for_{name}", "Dataset", list(choices), next(iter(choices)),
+                        help="Images of the same size as the model's input.")
+        current = resources.Current(name, info.version, directory, info, choices[label], label)
+    st.session_state["current"] = current
+    _model_card(info)
+    for m in models:
+        if m.error:
+            st.sidebar.warning(f"Model '{m.name}' cannot be opened: {m.error}")
+    return current
+
+
+def page(title: str) -> resources.Current | None:
+    """Start a page: its browser title and icon, the sidebar; returns the current selection."""
+    icon = next(i for _, label, i in NAV if label == title)
+    st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=icon, layout="wide")
+    # One torch thread per process: the server shares its cores between sessions and training
+    # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
+    torch.set_num_threads(1)
+    return sidebar()
