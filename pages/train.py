@@ -74,7 +74,7 @@ def start(s: dict) -> jobs.Job:
 
 def _select(name: str) -> None:
     resources.model_list.clear()  # the new model shows up in the sidebar at once
-    st.session_state["pending_model"] = name  # app.py selects it before drawing the sidebar
+    st.session_state["pending_model"] = name  # shell.py selects it before drawing the sidebar
 
 
 def job_ui(job: jobs.Job, polling: bool) -> None:

@@ -11,7 +11,7 @@ import sys
 import torch
 
 from . import data, objectives, store
-from .config import ConfigError, ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
@@ -179,7 +179,7 @@ def _cmd_list(args) -> int:
             continue
         elbo = m.metrics.get("elbo")
         print(f"{m.name:24s} {m.config.describe():32s} {m.dataset or '?':14s} "
-              f"{'test ELBO %.2f' % elbo if elbo is not None else ''}{' (bundled)' if m.bundled else ''}")
+              f"{f'test ELBO {elbo:.2f}' if elbo is not None else ''}{' (bundled)' if m.bundled else ''}")
     return 0
 
 
