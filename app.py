@@ -10,15 +10,11 @@ import resources
 import shell
 from vae import images, latent, plots
 
-ctx = shell.page("Overview")
-st.title("VAE Latent Explorer")
-st.write("See inside a variational autoencoder: where it puts each image in its latent space, what "
-         "it decodes from every point, and how well it models the data. Pick a model and dataset in "
-         "the sidebar, then choose a page.")
-
-if ctx is None:
-    st.info("Pick a model with a compatible dataset in the sidebar.")
-    st.stop()
+ctx = shell.page(
+    "Overview",
+    "See inside a variational autoencoder: where it puts each image in its latent space, what it "
+    "decodes from every point, and how well it models the data. Pick a model and dataset in the "
+    "sidebar, then choose a page.", heading="VAE Latent Explorer")
 
 cfg, m = ctx.info.config, ctx.info.metrics
 st.subheader(f"Model '{ctx.name}' · {cfg.describe()}")

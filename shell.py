@@ -95,11 +95,19 @@ def sidebar() -> resources.Current | None:
     return current
 
 
-def page(title: str) -> resources.Current | None:
-    """Start a page: its browser title and icon, the sidebar; returns the current selection."""
+def page(title: str, intro: str, *, heading: str | None = None,
+         needs_model: bool = True) -> resources.Current | None:
+    """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
+    Returns the sidebar's selection; a page that needs one stops with a note when there is none."""
     icon = next(i for _, label, i in NAV if label == title)
     st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=icon, layout="wide")
     # One torch thread per process: the server shares its cores between sessions and training
     # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
     torch.set_num_threads(1)
-    return sidebar()
+    current = sidebar()
+    st.title(heading or title)
+    st.write(intro)
+    if needs_model and current is None:
+        st.info("Pick a model with a compatible dataset in the sidebar.")
+        st.stop()
+    return current

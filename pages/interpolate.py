@@ -8,14 +8,10 @@ from vae import images, plots, scoring, strip
 
 SOURCES = ("Dataset item", "Upload", "Point on the map")
 
-ctx = shell.page("Interpolate")
-st.title("Interpolate")
-st.write("Pick two endpoints (test images, uploads or points on the map) and decode the straight or "
-         "spherical path between their latent codes: smooth changes mean a well-organised latent space.")
-
-if ctx is None:
-    st.info("Pick a model with a compatible dataset in the sidebar.")
-    st.stop()
+ctx = shell.page(
+    "Interpolate",
+    "Pick two endpoints (test images, uploads or points on the map) and decode the straight or "
+    "spherical path between their latent codes: smooth changes mean a well-organised latent space.")
 
 d, model, shape = ctx.latent_dim, ctx.model, tuple(ctx.info.config.image_shape)
 ds = ctx.dataset("test")

@@ -11,14 +11,10 @@ COLOURS = {"label": "label", "reconstruction": "reconstruction E_q[log p(x|z)] (
            "elbo": "ELBO (nats)"}
 BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
 
-ctx = shell.page("Latent map")
-st.title("Latent map")
-st.write("Each dot is one image at the mean of its posterior q(z|x). Click, box- or lasso-select dots to "
-         "see those images beside their reconstructions and the image decoded from their mean.")
-
-if ctx is None:
-    st.info("Pick a model with a compatible dataset in the sidebar.")
-    st.stop()
+ctx = shell.page(
+    "Latent map",
+    "Each dot is one image at the mean of its posterior q(z|x). Click, box- or lasso-select dots to "
+    "see those images beside their reconstructions and the image decoded from their mean.")
 d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
 
 top = st.columns([1, 2, 2, 2])

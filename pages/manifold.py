@@ -12,14 +12,10 @@ SPACINGS = {"percentile": "Gaussian percentiles", "range": "Range [-a, a]"}
 HELD = {"zero": "zero", "mean": "the mean of the data's μ", "item": "a test image's μ"}
 DOWNLOAD_PX = 1400  # about this many pixels across the downloaded grid
 
-ctx = shell.page("Manifold")
-st.title("Manifold")
-st.write("What the decoder makes of every point of a grid in latent space. Gaussian percentiles give each "
-         "cell the same prior mass, as in Kingma & Welling (2014), Figure 4.")
-
-if ctx is None:
-    st.info("Pick a model with a compatible dataset in the sidebar.")
-    st.stop()
+ctx = shell.page(
+    "Manifold",
+    "What the decoder makes of every point of a grid in latent space. Gaussian percentiles give each "
+    "cell the same prior mass, as in Kingma & Welling (2014), Figure 4.")
 d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
 
 top = st.columns(3)

@@ -8,15 +8,11 @@ from vae import images, latent, plots
 
 LIMIT = 4.0  # slider range in prior standard deviations
 
-ctx = shell.page("Playground")
-st.title("Playground")
-st.write("Move a latent coordinate and watch the decoder's image change. Sliders are ordered by how much "
-         "information each dimension carries (average KL); unused dimensions are marked. The position "
-         "is kept in the URL, so a view can be shared.")
-
-if ctx is None:
-    st.info("Pick a model with a compatible dataset in the sidebar.")
-    st.stop()
+ctx = shell.page(
+    "Playground",
+    "Move a latent coordinate and watch the decoder's image change. Sliders are ordered by how much "
+    "information each dimension carries (average KL); unused dimensions are marked. The position is "
+    "kept in the URL, so a view can be shared.")
 
 d = ctx.latent_dim
 order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)

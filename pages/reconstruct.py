@@ -11,15 +11,11 @@ from vae import images, latent, plots, scoring
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 NEIGHBOURS = 8
 
-ctx = shell.page("Reconstruct")
-st.title("Reconstruct")
-st.write("Upload pictures or draw a digit. Each is prepared the way MNIST was made, encoded to "
-         "q(z|x), decoded from its posterior mean, placed on the latent map with its 1σ and 2σ "
-         "ellipses, and scored: a log-likelihood far below the test set's says 'not like the training data'.")
-
-if ctx is None:
-    st.info("Pick a model with a compatible dataset in the sidebar.")
-    st.stop()
+ctx = shell.page(
+    "Reconstruct",
+    "Upload pictures or draw a digit. Each is prepared the way MNIST was made, encoded to q(z|x), "
+    "decoded from its posterior mean, placed on the latent map with its 1σ and 2σ ellipses, and "
+    "scored: a log-likelihood far below the test set's says 'not like the training data'.")
 
 shape = tuple(ctx.info.config.image_shape)
 left, right = st.columns([3, 2])

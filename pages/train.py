@@ -9,11 +9,11 @@ from vae.config import ARCHS, LIKELIHOODS, TrainConfig
 UPLOAD = "Upload a file…"
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 
-shell.page("Train")
-st.title("Train")
-st.write("Train a new VAE and watch its ELBO, reconstruction and KL (and, with a 2-D latent, its "
-         "latent map) change epoch by epoch. Training runs in the background: leave the page and come "
-         "back, the model is saved to the store when it ends.")
+shell.page(
+    "Train",
+    "Train a new VAE and watch its ELBO, reconstruction and KL (and, with a 2-D latent, its latent "
+    "map) change epoch by epoch. Training runs in the background: leave the page and come back, the "
+    "model is saved to the store when it ends.", needs_model=False)
 
 registry = resources.training_jobs()
 named = [n for n in data.DATASETS if data.is_available(n)]

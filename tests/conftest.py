@@ -5,6 +5,16 @@ import torch
 
 
 @pytest.fixture(autouse=True)
+def _one_thread():
+    """Tests use one torch thread, as the app does: tiny models train faster on one, and the tests
+    share two cores with a browser and a server."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory, monkeypatch):
     """Tests never touch ./models; the data cache is shared across the session (parsing is slow)."""
     monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path_factory.mktemp("models")))

@@ -14,13 +14,6 @@ from vae.model import build
 MC = ModelConfig(image_shape=(1, 8, 8), hidden=(32,), latent_dim=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _start(name, x, epochs=2, **kw):
     tc = TrainConfig(epochs=epochs, batch_size=32, lr=3e-3)

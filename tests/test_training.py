@@ -12,14 +12,6 @@ from vae.config import ModelConfig, TrainConfig
 SMALL = ModelConfig(image_shape=(1, 8, 8), hidden=(32,), latent_dim=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train faster on one thread, and the machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _fit(x, val=None, **kw):
     tc = TrainConfig(**{"epochs": 2, "batch_size": 32, "lr": 3e-3, **kw.pop("tc", {})})
