@@ -6,6 +6,8 @@ a shared /playground?z=... link included; each page starts with `ctx = shell.pag
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 import torch
 
@@ -21,6 +23,8 @@ NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need
     ("pages/reconstruct.py", "Reconstruct", ":material/image_search:"),
     ("pages/interpolate.py", "Interpolate", ":material/timeline:"),
 ]
+ICON = str(Path(__file__).parent / "assets" / "icon.png")  # a local file: a Material page_icon is
+# fetched from Google's font CDN by the browser, which fails offline
 MODEL_KEY = "model_name"  # the chosen model; a plain key, so it survives page changes
 
 
@@ -99,8 +103,7 @@ def page(title: str, intro: str, *, heading: str | None = None,
          needs_model: bool = True) -> resources.Current | None:
     """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
     Returns the sidebar's selection; a page that needs one stops with a note when there is none."""
-    icon = next(i for _, label, i in NAV if label == title)
-    st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=ICON, layout="wide")
     # One torch thread per process: the server shares its cores between sessions and training
     # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
     torch.set_num_threads(1)

@@ -34,7 +34,8 @@ if d > 2:
     if "umap" not in usable:
         top[2].caption("UMAP: unavailable here (install umap-learn).")
 elif d == 2:
-    if top[2].toggle("Decoded manifold under the points", key="lm_backdrop"):
+    if top[2].toggle("Decoded backdrop", key="lm_backdrop", help="The manifold and the data on one picture: "
+                     "images decoded on a grid, drawn under the points."):
         (x0, x1), (y0, y1) = views.square_window(mu)
         picture = resources.backdrop(ctx.name, ctx.version, ctx.directory, (x0, x1), (y0, y1), BACKDROP_CELLS)
         backdrop = dict(image=1 - picture, x_range=(x0, x1), y_range=(y0, y1))  # inverted: dots stay visible

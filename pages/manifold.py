@@ -81,7 +81,7 @@ fig = plots.image(grid.images, x=grid.xs, y=grid.ys, axis_titles=grid.axis_names
 step = math.ceil(n / 20)  # at most ~20 tick labels per axis
 for axis in (fig.layout.xaxis, fig.layout.yaxis):
     axis.update(tickvals=axis.tickvals[::step], ticktext=axis.ticktext[::step])
-fig.update_layout(width=780, height=750)
+fig.update_layout(width=700, height=680)  # the whole grid fits a 900 px high window
 st.plotly_chart(fig, width="content", key="mf_grid")
 held_at = "zero" if base is None else np.round(base, 2).tolist() if d <= 8 else "the chosen μ"
 st.caption(f"{n} x {n} decoded images" + (f"; other dimensions held at {held_at}." if d > 2 else "."))

@@ -50,46 +50,48 @@ if buttons[1].button("Reset to 0", key="pg_reset"):
     _set_z(np.zeros(d))
 
 
+def sliders_ui(container) -> np.ndarray:
+    """One slider per dimension, by decreasing KL; returns z in dimension order."""
+    cols = container.columns(2 if d > 4 else 1)
+    for n, i in enumerate(order):
+        note = "" if active[i] else " · inactive"
+        cols[n % len(cols)].slider(f"z{i + 1} (KL {kl[i]:.2f} nats{note})", -LIMIT, LIMIT, step=0.05,
+                                   key=keys[i], format="%.2f")
+    return np.array([st.session_state[k] for k in keys], dtype=np.float32)
+
+
+def map_ui(z: np.ndarray) -> None:
+    """The 2-D latent map with z marked; a click anywhere moves z there."""
+    mu, _ = ctx.encoded("test")
+    ds = ctx.dataset("test")
+    fig = plots.latent_map(mu, labels=ds.labels, class_names=ds.class_names, title="Click anywhere to move z there")
+    plots.add_click_targets(fig, LIMIT)
+    plots.add_point(fig, z, name="z")
+    fig.update_layout(height=520, margin=dict(t=40, b=40))
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points",), key="pg_map", width="stretch")
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points:
+        clicked = [points[0]["x"], points[0]["y"]]
+        if st.session_state.get("pg_last_click") != clicked:  # a new click, not the same event again
+            st.session_state["pg_last_click"] = clicked
+            _set_z(clicked)
+            st.rerun(scope="fragment")
+
+
 @st.fragment
-def sliders_and_image(side_by_side: bool) -> None:
-    """Reruns alone on a slider change: sliders, the URL and the decoded image."""
-    image_col, slider_col = st.columns([2, 3]) if side_by_side else (st.container(), st.container())
-    with slider_col:
-        cols = st.columns(2 if d > 4 else 1)
-        for n, i in enumerate(order):
-            note = "" if active[i] else " · inactive"
-            cols[n % len(cols)].slider(f"z{i + 1} (KL {kl[i]:.2f} nats{note})", -LIMIT, LIMIT, step=0.05,
-                                       key=keys[i], format="%.2f")
-    z = np.array([st.session_state[k] for k in keys], dtype=np.float32)
+def explore() -> None:
+    """Reruns alone on a slider change or a map click: sliders, URL, decoded image and map."""
+    left, right = st.columns([2, 3])
+    image_slot = left.empty()
+    z = sliders_ui(left if d == 2 else right)
     st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
     x = latent.decode(ctx.model, z)[0]  # (C, H, W)
     caption = f"decode(z), z = {np.round(z, 2).tolist()}" if d <= 8 else "decode(z)"
-    with image_col:
-        st.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
-                 output_format="PNG")
+    image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
+                     output_format="PNG")
+    if d == 2:
+        with right:
+            map_ui(z)
 
 
-if d != 2:
-    sliders_and_image(side_by_side=True)
-    st.stop()
-
-left, right = st.columns([2, 3])
-with left:
-    sliders_and_image(side_by_side=False)
-with right:
-    mu, _ = ctx.encoded("test")
-    ds = ctx.dataset("test")
-    z_now = np.array([st.session_state[k] for k in keys])
-    fig = plots.latent_map(mu, labels=ds.labels, class_names=ds.class_names,
-                           title="Click anywhere to move z there")
-    plots.add_click_targets(fig, LIMIT)
-    plots.add_point(fig, z_now, name="z")
-    fig.update_layout(height=520, dragmode="pan", margin=dict(t=40, b=40))
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points",), key="pg_map", width="stretch")
-points = (event or {}).get("selection", {}).get("points", [])
-if points:
-    clicked = np.array([points[0]["x"], points[0]["y"]])
-    if st.session_state.get("pg_last_click") != clicked.tolist():  # a new click, not the same event again
-        st.session_state["pg_last_click"] = clicked.tolist()
-        _set_z(clicked)
-        st.rerun()
+explore()

@@ -24,8 +24,9 @@ def settings_ui() -> dict:
     """The form's widgets -> their values (plain dict)."""
     s = {"upload": None}
     left, mid, right = st.columns(3)
-    s["source"] = left.selectbox("Dataset", named + [UPLOAD], key="tr_source",
-                                 format_func=lambda n: n if n == UPLOAD else f"{n} · {data.DATASETS[n]}")
+    s["source"] = left.selectbox("Dataset", named + [UPLOAD], key="tr_source")
+    if s["source"] != UPLOAD:
+        left.caption(data.DATASETS[s["source"]])
     if missing:
         left.caption("Not downloaded: " + ", ".join(missing) + ". Fetch one with "
                      "`python -m vae data fetch NAME`, then reload.")

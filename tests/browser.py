@@ -43,6 +43,15 @@ CHARTS_DRAWN = """() => {
 }"""
 
 
+# True once every <img> in the page has loaded and has pixels.
+IMAGES_LOADED = """() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"""
+# True when no element is a placeholder: no loading skeletons, no stale elements of a previous run.
+SETTLED = """() => !document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"],'
+  + ' [data-testid="stAppSkeleton"], [data-stale="true"]')"""
+NOT_RUNNING = """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+  return !w || !/Running/i.test(w.innerText); }"""
+
+
 def chromium_available() -> bool:
     try:
         import playwright  # noqa: F401
@@ -89,6 +98,16 @@ def _health(port: int) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when the process that started it dies, so
+    a test run killed by a timeout does not leave a server behind."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_server(env: dict[str, str] | None = None, *, log_dir: str | os.PathLike | None = None,
                  timeout: float = START_TIMEOUT) -> Server:
     """Start the app on a free loopback port with `env` added to this process's environment and
@@ -102,7 +121,7 @@ def start_server(env: dict[str, str] | None = None, *, log_dir: str | os.PathLik
     started = time.perf_counter()
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
     deadline = started + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -169,18 +188,25 @@ def new_page(browser, viewport: dict | None = None):
 
 
 def wait_rendered(page, timeout: float = 90_000) -> None:
-    """Wait until the script finished its run (no "Running..." state) and every plotly chart is drawn."""
+    """Wait until the script finished its run (no "Running..." state), its elements are all drawn
+    (no skeletons or stale elements), every plotly chart is laid out and every image loaded."""
     page.wait_for_selector(IDLE_APP, timeout=timeout)
+    page.wait_for_function(NOT_RUNNING, timeout=timeout)
+    page.wait_for_function(SETTLED, timeout=timeout)
     page.wait_for_function(CHARTS_DRAWN, timeout=timeout)
+    page.wait_for_function(IMAGES_LOADED, timeout=timeout)
     page.wait_for_function("() => document.fonts ? document.fonts.status === 'loaded' : true", timeout=timeout)
 
 
 def open_page(page, server: Server, title: str, timeout: float = 90_000) -> None:
     """Load a page by its URL path and wait until it is rendered and shows its title."""
     page.goto(server.page_url(title), wait_until="domcontentloaded")
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout)
+    page.wait_for_selector(f'[data-testid="stMainBlockContainer"] h1, {EXCEPTION}', timeout=timeout)
     wait_rendered(page, timeout)
+    if page.locator(EXCEPTION).count():
+        raise AssertionError(f"{title}: the page shows an exception:\n{page.locator(EXCEPTION).first.inner_text()}")
 
 
 def image_src(page, selector: str) -> str:
-    return page.eval_on_selector(selector, "el => el.currentSrc || el.src")
+    """The src of the first element matching selector (its attribute; currentSrc lags until loaded)."""
+    return page.eval_on_selector(selector, "el => el.src")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import io
 
+import browser
 import pytest
 from PIL import Image, ImageDraw
-
-import browser
 
 pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
 
@@ -48,8 +47,8 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def warm(server, chromium):
-    """Visit / once: it switches Streamlit from its pages/ auto-discovery to st.navigation (see
-    test_first_visit_by_url_path) and fills the dataset and model caches every page needs."""
+    """Visit / once: fills the dataset and model caches every page needs, so the per-page
+    timeouts measure the page, not the first load of mnist-5k."""
     page = browser.new_page(chromium)
     try:
         browser.open_page(page, server, "Overview", timeout=SLOW)
@@ -95,7 +94,7 @@ def test_page_loads_by_url_path(page, warm, title):
 def test_sidebar_links_navigate(page, warm):
     _open(page, warm, "Overview")
     for title in ("Manifold", "Interpolate"):
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True).click()
         page.wait_for_url(f"**/{browser.PAGES[title]}")
         expect(page.locator("h1").first).to_have_text(PAGE_H1[title], timeout=SLOW)
         browser.wait_rendered(page, SLOW)
@@ -113,12 +112,15 @@ def test_playground_slider_keyboard_changes_image(page, warm):
         thumb.press("ArrowRight")
     expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("0.50")
     page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel);"
-                           " return i && i.complete && (i.currentSrc || i.src) !== old; }",
+                           " return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
                            arg=[IMAGE, before_src], timeout=30_000)
     browser.wait_rendered(page)
     assert image.screenshot() != before_png
     assert "z=0.50" in page.url.replace("%2C", ",")  # the position is kept in the URL
     _no_exception(page)
+    page.wait_for_function("() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))"
+                           " for (const t of gd._fullData) if (t.name === 'z') return Math.abs(t.x[0] - 0.5) < 1e-6;"
+                           " return false; }", timeout=30_000)  # the star on the map follows z
 
 
 def test_reconstruct_upload_shows_reconstruction(page, warm):
@@ -162,14 +164,7 @@ def test_latent_map_click_selects_point(page, warm):
     # "event" while the figure's dragmode is lasso or box select. Then a person must pick Pan first.
     modes = chart.evaluate("r => { const f = r.querySelector('.js-plotly-plot')._fullLayout;"
                            " return [f.clickmode, f.dragmode]; }")
-    problem = None
-    if "select" not in modes[0]:
-        problem = (f"a click on the Latent map selects nothing in its default drag mode {modes[1]!r} "
-                   f"(Streamlit sets clickmode={modes[0]!r}); it works after choosing Pan in the modebar")
-        chart.hover()
-        chart.get_by_role("button", name="Pan").click()
-        page.wait_for_function("r => r.querySelector('.js-plotly-plot')._fullLayout.clickmode.includes('select')",
-                               arg=chart.element_handle())
+    assert "select" in modes[0], f"a click selects nothing in drag mode {modes[1]!r} (clickmode {modes[0]!r})"
     target = chart.evaluate(POINT_PIXEL)
     assert target, "no point inside the plot area"
     page.mouse.move(target["x"], target["y"])
@@ -179,8 +174,6 @@ def test_latent_map_click_selects_point(page, warm):
     browser.wait_rendered(page, SLOW)
     expect(page.get_by_test_id("stImageCaption").filter(has_text="originals")).to_be_visible()
     _no_exception(page)
-    if problem:
-        pytest.xfail(problem)
 
 
 def test_train_one_epoch_lands_in_model_picker(page, warm):
@@ -195,10 +188,10 @@ def test_train_one_epoch_lands_in_model_picker(page, warm):
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Saved as e2e-one-epoch")).to_be_visible(timeout=SLOW)
     _no_exception(page)
-    picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
+    picker = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
     page.get_by_role("button", name="Explore e2e-one-epoch").click()
-    expect(picker).to_contain_text("e2e-one-epoch", timeout=30_000)
-    picker.locator("input, [role='combobox']").first.click()
+    expect(picker).to_have_value("e2e-one-epoch", timeout=30_000)
+    picker.click()
     options = page.get_by_role("option")
     expect(options.filter(has_text="e2e-one-epoch")).to_have_count(1)
     expect(options.filter(has_text="default")).to_have_count(1)
@@ -206,15 +199,17 @@ def test_train_one_epoch_lands_in_model_picker(page, warm):
     assert (browser.Path(models) / "e2e-one-epoch" / "model.json").is_file()
 
 
-@pytest.mark.xfail((browser.ROOT / "pages").is_dir(), strict=True,
-                   reason="Streamlit 1.67 runs in pages/-directory (MPA v1) mode until a run calls "
-                          "st.navigation: a fresh server's first visitor at /playground gets "
-                          "pages/playground.py alone, without app.py's sidebar. Rename pages/ to fix.")
 def test_first_visit_by_url_path(chromium, tmp_path):
+    """A fresh server's first visitor arrives by a shared link to a page, not by /: the page must
+    still come with the app's sidebar (Streamlit 1.67 once ran pages/x.py alone in this case)."""
     with browser.serving(browser.isolated_env(tmp_path), log_dir=tmp_path) as fresh:
         p = browser.new_page(chromium)
         try:
-            browser.open_page(p, fresh, "Playground", timeout=SLOW)
-            expect(p.get_by_test_id("stSidebar").get_by_text("Model", exact=True)).to_be_visible(timeout=5_000)
+            p.goto(fresh.page_url("Playground") + "?z=1.00,-0.50", wait_until="domcontentloaded")
+            expect(p.locator("h1").first).to_have_text("Playground", timeout=SLOW)
+            browser.wait_rendered(p, SLOW)
+            expect(p.get_by_test_id("stSidebar").get_by_text("Model", exact=True)).to_be_visible()
+            expect(p.get_by_test_id("stSliderThumbValue")).to_have_text(["1.00", "-0.50"])  # z from the link
+            _no_exception(p)
         finally:
             p.context.close()

@@ -29,7 +29,7 @@ def test_latent_map_one_trace_per_class_with_global_ids(points):
         assert isinstance(trace, go.Scattergl)
         np.testing.assert_array_equal(trace.customdata, ids[labels == k])
         np.testing.assert_allclose(trace.x, coords[labels == k, 0])
-    assert fig.layout.dragmode == "lasso"
+    assert fig.layout.dragmode == "pan"  # a click selects; box and lasso are in the toolbar
     assert fig.layout.yaxis.scaleanchor == "x"
     assert fig.layout.xaxis.title.text == "z1" and fig.layout.title.text == "map"
 

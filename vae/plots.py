@@ -81,7 +81,9 @@ def latent_map(coords, *, labels=None, class_names=None, color_values=None, colo
                              sizex=x1 - x0, sizey=y1 - y0, sizing="stretch", layer="below", opacity=0.6)
         fig.update_xaxes(range=[x0, x1])
         fig.update_yaxes(range=[y0, y1])
-    fig.update_layout(dragmode="lasso", legend=dict(itemsizing="constant"), height=600)
+    # pan, not lasso: Streamlit reports a click on a point as a selection only outside the box and
+    # lasso drag modes; both stay one click away in the chart toolbar
+    fig.update_layout(dragmode="pan", legend=dict(itemsizing="constant"), height=600)
     return _equal_aspect(fig, axis_names, title)
 
 
@@ -100,7 +102,7 @@ def add_point(fig: go.Figure, xy, *, sigma=None, name: str = "you", color: str =
     return fig
 
 
-def add_click_targets(fig: go.Figure, extent: float, n: int = 81) -> go.Figure:
+def add_click_targets(fig: go.Figure, extent: float, n: int = 41) -> go.Figure:
     """An invisible n x n grid over [-extent, extent]^2, drawn first, so a click on empty space still
     selects a point (Plotly reports clicks on points only) and the page can read its (x, y)."""
     values = np.linspace(-extent, extent, n)
@@ -185,7 +187,7 @@ def loss_curves(history) -> go.Figure:
                                      showlegend=split not in in_legend, line=dict(color=color, dash=dash),
                                      marker=dict(size=5)), row=1, col=col)
             in_legend.add(split)
-        fig.update_xaxes(title_text="epoch", row=1, col=col)
+        fig.update_xaxes(title_text="epoch", row=1, col=col, dtick=1 if len(history) <= 15 else None)
     fig.update_yaxes(title_text="nats per example", row=1, col=1)
     if not fig.data:
         fig.add_annotation(text="no epochs yet", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
