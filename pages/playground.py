@@ -64,7 +64,8 @@ def map_ui(z: np.ndarray) -> None:
     """The 2-D latent map with z marked; a click anywhere moves z there."""
     mu, _ = ctx.encoded("test")
     ds = ctx.dataset("test")
-    fig = plots.latent_map(mu, labels=ds.labels, class_names=ds.class_names, title="Click anywhere to move z there")
+    fig = plots.latent_map(mu, labels=ds.labels, class_names=ds.class_names, webgl=False,
+                           title="Click anywhere to move z there")
     plots.add_click_targets(fig, LIMIT)
     plots.add_point(fig, z, name="z")
     fig.update_layout(height=520, margin=dict(t=40, b=40))

@@ -46,13 +46,15 @@ def _equal_aspect(fig: go.Figure, axis_names, title) -> go.Figure:
 
 
 def latent_map(coords, *, labels=None, class_names=None, color_values=None, color_title=None, ids=None,
-               axis_names=("z1", "z2"), title=None, backdrop=None, marker_size: int = 4) -> go.Figure:
+               axis_names=("z1", "z2"), title=None, backdrop=None, marker_size: int = 4,
+               webgl: bool = True) -> go.Figure:
     """Scatter of 2-D latent coords (N, 2): one trace per class with labels, else one trace coloured
     by color_values. customdata holds the global row id (ids, default arange(N)), since a
     selection's point_index counts within its trace. backdrop: dict(image=(H, W[, 3]) array with
     row 0 at the top, x_range=(x0, x1), y_range=(y0, y1)) drawn under the points."""
     coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
     ids = np.arange(len(coords)) if ids is None else np.asarray(ids)
+    scatter = go.Scattergl if webgl else go.Scatter  # SVG redraws faster for small N without a GPU
     fig = go.Figure()
     if labels is not None:
         labels = np.asarray(labels)
@@ -62,7 +64,7 @@ def latent_map(coords, *, labels=None, class_names=None, color_values=None, colo
             color_index = int(c) if integer else i
             named = integer and class_names is not None and 0 <= c < len(class_names)
             name = str(class_names[int(c)]) if named else str(c)
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(scatter(
                 x=coords[m, 0], y=coords[m, 1], mode="markers", name=name, customdata=ids[m],
                 marker=dict(size=marker_size, color=label_color(color_index)),
                 hovertemplate=f"id %{{customdata}}<br>{name}<extra></extra>"))
@@ -73,7 +75,7 @@ def latent_map(coords, *, labels=None, class_names=None, color_values=None, colo
             marker.update(color=np.asarray(color_values), colorscale="Viridis", showscale=True,
                           colorbar=dict(title=color_title or ""))
             hover += f"<br>{color_title or 'value'} %{{marker.color:.3g}}"
-        fig.add_trace(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", name="points",
+        fig.add_trace(scatter(x=coords[:, 0], y=coords[:, 1], mode="markers", name="points",
                                    customdata=ids, marker=marker, hovertemplate=hover + "<extra></extra>"))
     if backdrop is not None:
         (x0, x1), (y0, y1) = backdrop["x_range"], backdrop["y_range"]
@@ -102,12 +104,12 @@ def add_point(fig: go.Figure, xy, *, sigma=None, name: str = "you", color: str =
     return fig
 
 
-def add_click_targets(fig: go.Figure, extent: float, n: int = 41) -> go.Figure:
+def add_click_targets(fig: go.Figure, extent: float, n: int = 33) -> go.Figure:
     """An invisible n x n grid over [-extent, extent]^2, drawn first, so a click on empty space still
     selects a point (Plotly reports clicks on points only) and the page can read its (x, y)."""
     values = np.linspace(-extent, extent, n)
     gx, gy = np.meshgrid(values, values)
-    fig.add_trace(go.Scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click target",
+    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click target",
                                marker=dict(size=8, color="rgba(0,0,0,0)"), showlegend=False,
                                hovertemplate="set z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
     fig.data = fig.data[-1:] + fig.data[:-1]  # under the data points
