@@ -157,7 +157,8 @@ def main() -> dict:
         {"what": "slider keyup -> new image painted (Chromium), p50", "value": round(moves["p50"], 1), "unit": "ms",
          "note": f"p95 {moves['p95']:.1f} ms, min {moves['min']:.1f} ms over {moves['n']} moves; of which keyup -> "
                  f"rerun request sent p50 {sent['p50']:.0f} ms, keyup -> new img src p50 {swapped['p50']:.0f} ms "
-                 "(fragment rerun and its delta), the rest fetching, decoding and painting the PNG"},
+                 "(fragment rerun and its delta); the rest is the browser redrawing the fragment's "
+                 "latent map (software rendering, no GPU) before it paints the PNG"},
         {"what": "server process start -> health ok, median", "value": round(health, 2), "unit": "s",
          "note": "runs: " + ", ".join(f"{h:.2f}" for h, _ in starts)},
         {"what": "server process start -> Playground usable, median", "value": round(usable, 2), "unit": "s",

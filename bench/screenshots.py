@@ -79,8 +79,7 @@ def latent_map(page, server, out):
     shots = [_shoot(page, "latent_map", out)]
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.hover()
-    if "select" not in chart.evaluate("r => r.querySelector('.js-plotly-plot')._fullLayout.clickmode"):
-        chart.get_by_role("button", name="Box Select").click()  # select a patch rather than one point
+    chart.get_by_role("button", name="Box Select").click()  # a patch, not one point: the toolbar's box tool
     box = chart.locator(".nsewdrag").first.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.40
     page.mouse.move(x0, y0)

@@ -13,8 +13,9 @@ BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
 
 ctx = shell.page(
     "Latent map",
-    "Each dot is one image at the mean of its posterior q(z|x). Click, box- or lasso-select dots to "
-    "see those images beside their reconstructions and the image decoded from their mean.")
+    "Each dot is one image at the mean of its posterior q(z|x). Click a dot, or pick box or lasso "
+    "select in the chart's toolbar, to see those images beside their reconstructions and the image "
+    "decoded from their mean.")
 d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
 
 top = st.columns([1, 2, 2, 2])
