@@ -156,7 +156,9 @@ def _cmd_train(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     model, info = store.load(args.name, args.models_dir)
-    train, test = data.load_splits(args.dataset or info.dataset or "mnist-5k", data_dir=args.data_dir,
+    own = info.meta.get("dataset") or {}  # an upload trained in the app is kept at own["path"]
+    source = args.dataset or own.get("path") or info.dataset or "mnist-5k"
+    train, test = data.load_splits(source, data_dir=args.data_dir,
                                    seed=info.meta.get("train_config", {}).get("seed", 0))
     ds = test if args.split == "test" else train
     if tuple(ds.shape) != model.config.image_shape:
