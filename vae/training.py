@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -73,16 +73,45 @@ def _adam(model: VAE, tc: TrainConfig) -> torch.optim.Adam:
         return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
 
 
-def _step_loss(model, x, beta, k, gen) -> tuple[torch.Tensor, dict]:
+class _StepMetrics(Mapping):
+    """A step's metrics, read out of their tensor only when someone looks (a callback that reads
+    every 20th step should not pay a read-out per step)."""
+
+    def __init__(self, stats: torch.Tensor, names: tuple[str, ...], beta: float):
+        self._stats, self._names, self._beta, self._values = stats, names, beta, None
+
+    def _dict(self) -> dict:
+        if self._values is None:
+            self._values = _named(dict(zip(self._names, self._stats.tolist())))
+            self._values["beta"] = self._beta
+        return self._values
+
+    def __getitem__(self, key):
+        return self._dict()[key]
+
+    def __iter__(self):
+        return iter(self._dict())
+
+    def __len__(self):
+        return len(self._dict())
+
+
+def _named(values: dict) -> dict:
+    """Add the ELBO where it is derived: reconstruction - KL."""
+    if "reconstruction" in values and "elbo" not in values:
+        values = {"elbo": values["reconstruction"] - values["kl"], **values}
+    return values
+
+
+def _step_loss(model, x, beta, k, gen) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """The loss to minimise and the step's batch-mean statistics as one detached tensor."""
     if k == 1:
         parts = objectives.elbo(model, x, gen)
-        loss = parts.loss(beta)
-        stats = torch.stack([parts.reconstruction.mean(), parts.kl.mean()]).tolist()  # one read-out
-        return loss, {"elbo": stats[0] - stats[1], "reconstruction": stats[0], "kl": stats[1]}
+        stats = torch.stack([parts.reconstruction.mean(), parts.kl.mean()]).detach()
+        return parts.loss(beta), stats, ("reconstruction", "kl")
     logw = objectives.log_weights(model, x, k, gen)  # (k, B)
     bound = torch.logsumexp(logw, 0) - math.log(k)
-    elbo_value, bound_value = torch.stack([logw.mean(), bound.mean()]).tolist()
-    return -bound.mean(), {"elbo": elbo_value, "iw_bound": bound_value}
+    return -bound.mean(), torch.stack([logw.mean(), bound.mean()]).detach(), ("elbo", "iw_bound")
 
 
 def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
@@ -116,12 +145,12 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         t_epoch = time.perf_counter()
         data = _binarize(train_images, gen) if tc.binarize else train_images
         perm = torch.randperm(n, generator=gen)
-        sums: dict[str, float] = {}
+        sums, names = torch.zeros(2), ()
         for start in range(0, n, tc.batch_size):
             x = data.index_select(0, perm[start:start + tc.batch_size])  # (B, C, H, W)
             warm = tc.warmup_epochs * steps_per_epoch
             beta = tc.beta * min(1.0, (step + 1) / warm) if warm > 0 else tc.beta
-            loss, metrics = _step_loss(model, x, beta, tc.iw_samples, gen)
+            loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen)
             if not math.isfinite(loss.item()):
                 model.load_state_dict(best_state or last_good)
                 result.stopped = "diverged"
@@ -134,16 +163,16 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
             step += 1
-            for key, v in metrics.items():
-                sums[key] = sums.get(key, 0.0) + v * len(x)
+            sums += stats * len(x)
             if callback and callback(Progress("step", epoch, step, total_steps,
-                                              {**metrics, "beta": beta}, time.perf_counter() - t0)):
+                                              _StepMetrics(stats, names, beta), time.perf_counter() - t0)):
                 result.stopped, result.message = "cancelled", f"stopped by the user at epoch {epoch}"
                 break
         samples_seen += n
         compute_time += time.perf_counter() - t_epoch
         sched.step()
-        record = {"epoch": epoch, **{f"train_{k}": v / n for k, v in sums.items()},
+        means = _named(dict(zip(names, (sums / n).tolist())))
+        record = {"epoch": epoch, **{f"train_{k}": v for k, v in means.items()},
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
         if val_images is not None:
             record.update({f"val_{k}": v for k, v in validate(model, val_images).items()})
