@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from vae import store
 from vae.__main__ import main
@@ -66,6 +67,69 @@ def test_resume_continues_the_history(tmp_path, tiny_npz, capsys):
     assert main(["--models-dir", models, "train", "--name", "r", "--epochs", "1", "--resume", "r", *common]) == 0
     history = store.load("r", models)[1].meta["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_resume_takes_the_saved_settings_and_continues_exactly(tmp_path, tiny_npz, capsys):
+    """2 epochs, then --resume for 2 more, equal one 4-epoch run: same settings (taken from the saved
+    run, not the defaults), same history, same weights. The dataset is the model's own."""
+    models = str(tmp_path / "models")
+    settings = ["--hidden", "16", "--batch-size", "16", "--lr", "0.004", "--lr-decay", "0.8", "--binarize",
+                "--warmup", "3", "--eval-iw-samples", "2", "--quiet"]
+    assert main(["--models-dir", models, "train", "--dataset", str(tiny_npz), "--name", "whole",
+                 "--epochs", "4", *settings]) == 0
+    assert main(["--models-dir", models, "train", "--dataset", str(tiny_npz), "--name", "part",
+                 "--epochs", "2", *settings]) == 0
+    assert store.find("part", models).meta["resumable"] is True
+    capsys.readouterr()
+    assert main(["--models-dir", models, "train", "--resume", "part", "--epochs", "2", "--quiet"]) == 0
+    assert "resuming mlp 64-16-2" in capsys.readouterr().err
+    (whole, w_info), (part, p_info) = store.load("whole", models), store.load("part", models)
+    settings_of = {n: {k: v for k, v in i.meta["train_config"].items() if k != "epochs"}
+                   for n, i in (("whole", w_info), ("part", p_info))}
+    assert settings_of["part"] == settings_of["whole"] == {
+        **settings_of["whole"], "batch_size": 16, "lr": 0.004, "lr_decay": 0.8, "binarize": True}
+    untimed = [[{k: v for k, v in h.items() if k != "seconds"} for h in i.meta["history"]] for i in (w_info, p_info)]
+    assert len(untimed[0]) == 4 and untimed[0] == untimed[1]
+    assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), part.state_dict().values()))
+
+
+def test_resume_refuses_a_new_architecture_and_a_taken_name_before_training(tmp_path, tiny_npz, capsys):
+    models = str(tmp_path / "models")
+    common = ["--dataset", str(tiny_npz), "--hidden", "16", "--epochs", "1", "--eval-iw-samples", "2", "--quiet"]
+    assert main(["--models-dir", models, "train", "--name", "a", *common]) == 0
+    assert main(["--models-dir", models, "train", "--name", "b", *common]) == 0
+    capsys.readouterr()
+    assert main(["--models-dir", models, "train", "--resume", "a", "--latent-dim", "3"]) == 2
+    assert "keeps its own architecture" in capsys.readouterr().err
+    for argv in (["--resume", "a", "--name", "b"], ["--name", "b", *common], ["--name", "default", *common]):
+        assert main(["--models-dir", models, "train", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "training" not in err  # refused before any training
+    history_b = store.find("b", models).meta["history"]
+    assert main(["--models-dir", models, "train", "--resume", "a", "--name", "a2", "--epochs", "1", "--quiet"]) == 0
+    assert len(store.find("a2", models).meta["history"]) == 2 and len(store.find("a", models).meta["history"]) == 1
+    assert store.find("b", models).meta["history"] == history_b
+
+
+def test_ctrl_c_stops_after_the_step_and_saves_the_finished_epochs(tmp_path, tiny_npz):
+    """A real SIGINT to a real `python -m vae train`, sent once the first epoch has finished."""
+    import os
+    import signal
+    import time
+    models = tmp_path / "models"
+    proc = subprocess.Popen([sys.executable, "-m", "vae", "--models-dir", str(models), "train", "--dataset",
+                             str(tiny_npz), "--name", "stopped", "--epochs", "100000", "--hidden", "16",
+                             "--eval-iw-samples", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen, deadline = b"", time.monotonic() + 120
+    while b"val_elbo" not in seen and time.monotonic() < deadline:  # tqdm's postfix after an epoch
+        seen += os.read(proc.stderr.fileno(), 4096)
+    proc.send_signal(signal.SIGINT)
+    out, rest = proc.communicate(timeout=120)
+    err = (seen + rest).decode()
+    assert proc.returncode == 0 and b"saved" in out, err
+    assert "stopping after this step" in err and "cancelled" in err
+    info = store.find("stopped", models)
+    assert 1 <= len(info.meta["history"]) < 100000 and info.meta["resumable"] is True
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -31,6 +31,7 @@ def test_a_finished_job_is_in_the_store_with_history_and_metrics(blobs):
     assert m["iw_samples"] == 5 and m["iw_log_likelihood"] >= m["elbo"] - 1 and m["binarized"] is False
     assert m["samples_per_second"] > 0 and info.dataset == "blobs"
     assert job.saved.name == "j-done" and job.outcome == "completed" and job.fraction == 1.0
+    assert info.meta["resumable"] and store.load_training_state("j-done") is not None  # the CLI can go on
     assert job.summary()["epochs"] == "2/2" and job.summary()["state"] == "done"
     assert job.preview_latents().shape == (56, 2) and len(job.preview_labels) == 56
     snap = job.snapshot_model().state_dict()

@@ -130,6 +130,23 @@ def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
         store.load("mismatch", tmp_path)
 
 
+def test_a_training_state_is_kept_beside_the_model_and_read_back(tmp_path):
+    tensors = {"weights.w": torch.arange(6.0).reshape(2, 3), "generator": torch.arange(5, dtype=torch.uint8)}
+    store.save(_model(), "plain", tmp_path)
+    info = store.save(_model(), "resumable", tmp_path, training_state=(tensors, {"state": "{}"}))
+    assert (info.path / store.TRAINING).is_file() and info.meta["resumable"] is True
+    assert store.find("plain", tmp_path).meta["resumable"] is False
+    assert store.load_training_state("plain", tmp_path) is None
+    back, metadata = store.load_training_state("resumable", tmp_path)
+    assert metadata["state"] == "{}" and back.keys() == tensors.keys()
+    assert all(torch.equal(back[k], v) for k, v in tensors.items())
+    store.rename("resumable", "moved", tmp_path)
+    assert store.load_training_state("moved", tmp_path) is not None
+    (tmp_path / "moved" / store.TRAINING).write_bytes(pickle.dumps({"not": "safetensors"}))
+    with pytest.raises(store.StoreError, match="not a valid safetensors"):
+        store.load_training_state("moved", tmp_path)
+
+
 def test_rename_and_delete(tmp_path):
     store.save(_model(), "a", tmp_path)
     info = store.rename("a", "b", tmp_path)

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 
 import torch
 
 from . import data, objectives, store
-from .config import ModelConfig, TrainConfig
+from .config import ACTIVATIONS, ARCHS, LIKELIHOODS, ModelConfig, TrainConfig
+from .jobs import VAL_FRACTION, split_data
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
+  python -m vae train --resume my-2d --epochs 20
   python -m vae evaluate my-2d --iw-samples 1000
   python -m vae data fetch mnist
   python -m vae list"""
@@ -34,33 +38,45 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", help="models folder (default: $VAE_MODELS_DIR or ./models)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a VAE and save it to the models folder",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--dataset", default="mnist-5k",
-                   help=f"one of {', '.join(data.DATASETS)}, or a .npz/.npy/.zip/folder of images")
-    t.add_argument("--name", required=True, help="name to save the model under")
-    t.add_argument("--latent-dim", type=int, default=2)
-    t.add_argument("--arch", choices=["mlp", "conv"], default="mlp")
-    t.add_argument("--hidden", type=_ints, default=(512,), help="MLP hidden sizes, e.g. 512,256")
-    t.add_argument("--activation", default="relu", choices=["relu", "tanh", "elu", "gelu"])
-    t.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli")
-    t.add_argument("--gaussian-std", type=float, default=None,
-                   help="fixed std of a Gaussian likelihood (default: learned)")
-    t.add_argument("--beta", type=float, default=1.0, help="weight on the KL term")
-    t.add_argument("--warmup", type=float, default=0.0, help="KL warm-up epochs")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--lr-decay", type=float, default=1.0, help="per-epoch learning-rate factor")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--binarize", action="store_true", help="dynamic binarization of the images")
-    t.add_argument("--train-iw-samples", type=int, default=1, help="K>1 trains the IWAE bound")
-    t.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
-    t.add_argument("--val-fraction", type=float, default=0.1,
-                   help="share of the training split held out for validation (0: none)")
+    t = sub.add_parser("train", help="train a VAE (or go on training one) and save it to the models folder",
+                       description="Train a VAE and save it to the models folder. With --resume NAME, "
+                       "go on training a saved model for --epochs more epochs with its own settings "
+                       "(any training option given overrides it); a model saved with its training state "
+                       "continues exactly where it stopped.")
+    t.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)}, or a .npz/.npy/.zip/folder of "
+                   "images (default: mnist-5k; with --resume, the model's own)")
+    t.add_argument("--name", help="name to save the model under (required; with --resume, defaults to "
+                   "the resumed model's name, which is then updated in place)")
+    t.add_argument("--epochs", type=int, default=TrainConfig.epochs,
+                   help=f"epochs to train (with --resume: more epochs) (default: {TrainConfig.epochs})")
+    arch = t.add_argument_group("architecture (not with --resume: a model keeps its own)")
+    arch.add_argument("--latent-dim", type=int, help=f"1 to 64 (default: {ModelConfig.latent_dim})")
+    arch.add_argument("--arch", choices=ARCHS, help=f"(default: {ModelConfig.arch})")
+    arch.add_argument("--hidden", type=_ints, help="MLP hidden sizes, e.g. 512,256 (default: "
+                      f"{','.join(map(str, ModelConfig.hidden))})")
+    arch.add_argument("--activation", choices=ACTIVATIONS, help=f"(default: {ModelConfig.activation})")
+    arch.add_argument("--likelihood", choices=LIKELIHOODS, help=f"(default: {ModelConfig.likelihood})")
+    arch.add_argument("--gaussian-std", type=float,
+                      help="fixed std of a Gaussian likelihood (default: one learned std)")
+    opt = t.add_argument_group("training (with --resume, the saved run's values unless given)")
+    opt.add_argument("--beta", type=float, help=f"weight on the KL term (default: {TrainConfig.beta})")
+    opt.add_argument("--warmup", type=float, help="KL warm-up epochs: beta rises linearly from 0 "
+                     f"(default: {TrainConfig.warmup_epochs})")
+    opt.add_argument("--batch-size", type=int, help=f"(default: {TrainConfig.batch_size})")
+    opt.add_argument("--lr", type=float, help=f"Adam learning rate (default: {TrainConfig.lr})")
+    opt.add_argument("--lr-decay", type=float,
+                     help=f"per-epoch learning-rate factor (default: {TrainConfig.lr_decay})")
+    opt.add_argument("--seed", type=int, help=f"(default: {TrainConfig.seed})")
+    opt.add_argument("--binarize", action=argparse.BooleanOptionalAction,
+                     help="dynamic binarization of the images, resampled each epoch (default: off)")
+    opt.add_argument("--train-iw-samples", type=int,
+                     help=f"K > 1 trains the importance-weighted bound (default: {TrainConfig.iw_samples})")
+    opt.add_argument("--patience", type=int, help="early stopping patience in epochs (default: none)")
+    opt.add_argument("--val-fraction", type=float, help="share of the training split held out for "
+                     f"validation, 0 for none (default: {VAL_FRACTION})")
     t.add_argument("--eval-iw-samples", type=int, default=100,
-                   help="K for the test log-likelihood reported after training")
-    t.add_argument("--resume", metavar="NAME", help="continue training a saved model")
+                   help="K for the test log-likelihood reported after training (default: 100)")
+    t.add_argument("--resume", metavar="NAME", help="go on training a saved model")
     t.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     t.add_argument("--data-dir", help="dataset cache folder (default: $VAE_DATA_DIR)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -97,30 +113,78 @@ def _progress_bar(total: int, quiet: bool):
     return tqdm(total=total, unit="step", disable=quiet, file=sys.stderr, dynamic_ncols=True)
 
 
+# CLI option -> TrainConfig field, for the options a resumed run takes from its saved settings
+_TRAIN_OPTIONS = {"beta": "beta", "warmup": "warmup_epochs", "batch_size": "batch_size", "lr": "lr",
+                  "lr_decay": "lr_decay", "seed": "seed", "binarize": "binarize",
+                  "train_iw_samples": "iw_samples", "patience": "patience"}
+_MODEL_OPTIONS = ("latent_dim", "arch", "hidden", "activation", "likelihood", "gaussian_std")
+
+
+def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
+    """(model options, train config, dataset, validation share) from the options given, then the
+    saved run's settings when resuming, then the defaults."""
+    given = {field: getattr(args, opt) for opt, field in _TRAIN_OPTIONS.items() if getattr(args, opt) is not None}
+    if not args.resume:
+        if not args.name:
+            raise store.StoreError("--name is required (the name to save the model under)")
+        tc = TrainConfig(**{**given, "epochs": args.epochs})
+        mc = {k: getattr(args, k) for k in _MODEL_OPTIONS if getattr(args, k) is not None}
+        val = VAL_FRACTION if args.val_fraction is None else args.val_fraction
+        return mc, tc, args.dataset or "mnist-5k", val
+    info = store.find(args.resume, args.models_dir)
+    if info.error:
+        raise store.StoreError(info.error)
+    own_arch = info.config
+    changed = [f"--{k.replace('_', '-')}" for k in _MODEL_OPTIONS
+               if getattr(args, k) is not None and getattr(args, k) != getattr(own_arch, k)]
+    if changed:
+        raise store.StoreError(f"{', '.join(changed)}: a resumed model keeps its own architecture "
+                               f"({own_arch.describe()})")
+    saved = dict(info.meta.get("train_config") or {})
+    tc = TrainConfig.from_dict({**saved, **given, "epochs": args.epochs})
+    val = saved.get("extra", {}).get("val_fraction", VAL_FRACTION) if args.val_fraction is None \
+        else args.val_fraction
+    own = info.meta.get("dataset") or {}
+    return {}, tc, args.dataset or own.get("path") or own.get("name") or "mnist-5k", val
+
+
 def _cmd_train(args) -> int:
-    from .training import fit
-    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-                     warmup_epochs=args.warmup, seed=args.seed, binarize=args.binarize,
-                     iw_samples=args.train_iw_samples, patience=args.patience, lr_decay=args.lr_decay)
-    train_ds, test_ds = data.load_splits(args.dataset, data_dir=args.data_dir, seed=args.seed)
-    init_state, history = None, None
+    from .training import TrainingState, fit
+    mc_options, tc, dataset, val_fraction = _train_settings(args)
+    if not 0 <= val_fraction < 1:
+        raise store.StoreError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    tc.extra["val_fraction"] = val_fraction
+    name = store.check_name(args.name or args.resume)
+    if not args.bundled:  # refuse a name now, not after the training it would throw away
+        if name == store.DEFAULT_MODEL:
+            raise store.StoreError("'default' is the bundled model's name; choose another with --name")
+        if (store.models_dir(args.models_dir) / name).exists() and not (args.overwrite or name == args.resume):
+            raise store.StoreError(f"a model named {name!r} already exists (--overwrite replaces it)")
+    train_ds, test_ds = data.load_splits(dataset, data_dir=args.data_dir, seed=tc.seed)
+    init_state, history, resume = None, None, None
     if args.resume:
         old, info = store.load(args.resume, args.models_dir)
         mc, init_state, history = old.config, old.state_dict(), info.meta.get("history")
+        saved_state = store.load_training_state(args.resume, args.models_dir)
+        if saved_state is None:
+            print(f"{args.resume} has no saved training state: its weights go on training with a fresh "
+                  "optimizer", file=sys.stderr)
+        else:
+            resume = TrainingState.from_tensors(*saved_state)
     else:
-        mc = ModelConfig(image_shape=train_ds.shape, latent_dim=args.latent_dim, arch=args.arch,
-                         hidden=args.hidden, activation=args.activation, likelihood=args.likelihood,
-                         gaussian_std=args.gaussian_std)
-    x = torch.from_numpy(train_ds.images)
-    gen = torch.Generator().manual_seed(args.seed)
-    perm = torch.randperm(len(x), generator=gen)
-    n_val = int(round(len(x) * args.val_fraction))
-    x_train, x_val = x[perm[n_val:]], (x[perm[:n_val]] if n_val else None)
-    print(f"training {mc.describe()} on {args.dataset}: {len(x_train)} train, {n_val} validation, "
-          f"{tc.epochs} epochs", file=sys.stderr)
+        mc = ModelConfig(image_shape=train_ds.shape, **mc_options)
+    split = split_data(train_ds, test_ds, seed=tc.seed, val_fraction=val_fraction, name=dataset)
+    x_train, x_val = split.train, split.val
+    n_val = 0 if x_val is None else len(x_val)
+    print(f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(x_train)} train, "
+          f"{n_val} validation, {tc.epochs} epochs", file=sys.stderr)
     bar = _progress_bar(tc.epochs * -(-len(x_train) // tc.batch_size), args.quiet)
 
+    interrupted = threading.Event()
+
     def on_progress(p):
+        if interrupted.is_set():
+            return True
         if p.event == "step":
             bar.update(1)
             if p.step % 20 == 0:
@@ -128,23 +192,40 @@ def _cmd_train(args) -> int:
         else:
             bar.set_postfix(epoch=p.epoch, val_elbo=f"{p.metrics.get('val_elbo', float('nan')):.1f}")
 
+    def on_interrupt(signum, frame):  # the first Ctrl-C stops after this step and saves; a second aborts
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        print("\nstopping after this step (Ctrl-C again aborts without saving)", file=sys.stderr)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if main_thread else None
     try:
-        result = fit(mc, tc, x_train, x_val, callback=on_progress, init_state=init_state, history=history)
+        result = fit(mc, tc, x_train, x_val, callback=on_progress, init_state=init_state, history=history,
+                     resume=resume)
     except KeyboardInterrupt:
         bar.close()
-        print("interrupted: nothing was saved", file=sys.stderr)
+        print("aborted: nothing was saved", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     bar.close()
+    if not result.history:
+        print(f"{result.message}; stopped before the first epoch finished: nothing was saved", file=sys.stderr)
+        return 1
     x_test = torch.from_numpy(test_ds.images)
     if tc.binarize:
         x_test = torch.bernoulli(x_test, generator=torch.Generator().manual_seed(12345))
     metrics = objectives.evaluate(result.model, x_test, iw_samples=args.eval_iw_samples)
     metrics.update(split="test", binarized=tc.binarize, samples_per_second=round(result.samples_per_second))
-    info = store.save(result.model, args.name, args.models_dir, overwrite=args.overwrite or bool(args.resume)
+    state = None if args.bundled or result.state is None else result.state.to_tensors()
+    info = store.save(result.model, name, args.models_dir, overwrite=args.overwrite or name == args.resume
                       or args.bundled, _root=store.BUNDLED_DIR if args.bundled else None,
-                      dataset={"name": args.dataset, "shape": list(train_ds.shape),
+                      dataset={"name": dataset, "shape": list(train_ds.shape),
                                "class_names": train_ds.class_names},
-                      metrics=metrics, history=result.history, train_config=tc.to_dict())
+                      metrics=metrics, history=result.history, train_config=tc.to_dict(),
+                      training_state=state)
     print(f"{result.stopped}: {result.message}".rstrip(": "), file=sys.stderr)
     print(f"saved {info.path}\n"
           f"test ELBO {metrics['elbo']:.2f} nats (reconstruction {metrics['reconstruction']:.2f}, "

@@ -133,7 +133,8 @@ class Job:
                                samples_per_second=round(self.result.samples_per_second))
             self.saved = store.save(self.result.model, self.name, self.models_dir, dataset=self.dataset,
                                     metrics=metrics, history=self.result.history,
-                                    train_config=self.train_config.to_dict())
+                                    train_config=self.train_config.to_dict(),
+                                    training_state=self.result.state and self.result.state.to_tensors())
             self.state = "done"
         except Exception as e:  # shown in the UI; the thread must never die silently
             self.state, self.error = "failed", f"{type(e).__name__}: {e}"

@@ -1,5 +1,6 @@
 """Models on disk: a folder per model holding model.safetensors (weights) and model.json (config,
-dataset, metrics, training history, creation time, format version).
+dataset, metrics, training history, creation time, format version), and, for a model that can be
+trained further exactly where it stopped, training.safetensors (optimizer and random state).
 
 Writes are atomic: a model is written into a hidden temporary folder and renamed into place, so a
 crash never leaves a half-written model visible. Nothing is ever unpickled: weights are read with
@@ -17,14 +18,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, ModelConfig
 from .model import VAE
 
 FORMAT_VERSION = 1
-WEIGHTS, META = "model.safetensors", "model.json"
+WEIGHTS, META, TRAINING = "model.safetensors", "model.json", "training.safetensors"
 DEFAULT_MODEL = "default"
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -138,8 +139,12 @@ def load(name: str, directory: str | os.PathLike | None = None) -> tuple[VAE, Mo
 
 def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, dataset: dict | None = None,
          metrics: dict | None = None, history: list | None = None, train_config: dict | None = None,
-         overwrite: bool = False, _root: Path | None = None) -> ModelInfo:
-    """Write a model atomically: into a hidden temporary folder, then renamed into place."""
+         training_state: tuple[dict, dict] | None = None, overwrite: bool = False,
+         _root: Path | None = None) -> ModelInfo:
+    """Write a model atomically: into a hidden temporary folder, then renamed into place.
+
+    training_state: (tensors, string metadata) from training.TrainingState.to_tensors(), kept in
+    training.safetensors so the run can be resumed exactly (see load_training_state)."""
     root = _root or models_dir(directory)
     if _root is None and check_name(name) == DEFAULT_MODEL:
         raise StoreError("'default' is the bundled model's name; choose another")
@@ -150,14 +155,18 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
     meta = {"format_version": FORMAT_VERSION, "name": name,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": model.config.to_dict(),
             "train_config": train_config or {}, "dataset": dataset or {}, "metrics": metrics or {},
-            "history": history or []}
+            "history": history or [], "resumable": training_state is not None}
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
     try:
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "vae-explorer", "name": name})
         (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        for path, mode in ((tmp / WEIGHTS, 0o644), (tmp / META, 0o644), (tmp, 0o755)):
-            os.chmod(path, mode)  # mkdtemp makes 0700: a model is readable like any saved file
+        if training_state is not None:
+            tensors, metadata = training_state
+            save_file(tensors, str(tmp / TRAINING), metadata={"format": "vae-explorer", **metadata})
+        for path in tmp.iterdir():
+            os.chmod(path, 0o644)  # mkdtemp makes 0700: a model is readable like any saved file
+        os.chmod(tmp, 0o755)
         if final.exists():
             trash = root / f".trash-{name}-{time.time_ns()}"
             os.rename(final, trash)
@@ -169,6 +178,21 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return _info(final, _root is not None)
+
+
+def load_training_state(name: str, directory: str | os.PathLike | None = None
+                        ) -> tuple[dict, dict[str, str]] | None:
+    """(tensors, string metadata) of a model's saved training state, or None if it has none."""
+    info = find(name, directory)
+    path = info.path / TRAINING
+    if info.error or not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        return load_file(str(path)), metadata
+    except (SafetensorError, OSError, ValueError) as e:
+        raise StoreError(f"{name}: {TRAINING} is not a valid safetensors file ({e})") from None
 
 
 def _user_model(name: str, directory) -> ModelInfo:

@@ -3,7 +3,9 @@
 The whole dataset is one tensor and each batch is an index_select of a seeded permutation: on a CPU
 this avoids the per-sample Dataset/collate cost of a DataLoader (bench/ measures the difference).
 The callback gets every step and every epoch and can stop the run; the best weights by validation
-ELBO are kept, and a non-finite loss stops the run with the last good weights.
+ELBO are kept, and a non-finite loss stops the run with the last good weights. The run's state at the
+end of its last finished epoch (weights, Adam's moments, learning-rate schedule, random state) comes
+back as a TrainingState, so a resumed run continues exactly: 5 epochs, then 5 more, equal 10.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ import torch
 from . import objectives
 from .config import ModelConfig, TrainConfig
 from .model import VAE, build
+from .resume import TrainingState, restore
+
+__all__ = ["Callback", "FitResult", "Progress", "TrainingState", "fit", "validate"]
 
 
 @dataclass
@@ -37,12 +42,13 @@ Callback = Callable[[Progress], object]  # return a truthy value to stop trainin
 
 @dataclass
 class FitResult:
-    model: VAE  # the best weights by validation ELBO (the last ones if there is no validation)
+    model: VAE  # the best weights by validation ELBO (by the training bound if there is no validation)
     history: list[dict] = field(default_factory=list)  # one dict per epoch
     stopped: str = "completed"  # completed | cancelled | early-stopped | diverged
     message: str = ""
     best_epoch: int | None = None
     samples_per_second: float = 0.0
+    state: TrainingState | None = None  # at the end of the last finished epoch; None if none finished
 
 
 @torch.inference_mode()
@@ -116,8 +122,15 @@ def _step_loss(model, x, beta, k, gen) -> tuple[torch.Tensor, torch.Tensor, tupl
 
 def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
         val_images: torch.Tensor | None = None, *, callback: Callback | None = None,
-        init_state: dict | None = None, history: list[dict] | None = None) -> FitResult:
-    """Train a new model (or resume from init_state) on images (N, C, H, W) in [0,1]."""
+        init_state: dict | None = None, history: list[dict] | None = None,
+        resume: TrainingState | None = None) -> FitResult:
+    """Train a new model on images (N, C, H, W) in [0,1], or go on with an earlier run.
+
+    init_state: weights to start from (a saved model's). history: the earlier epochs (numbering goes
+    on). resume: the earlier run's TrainingState; training then continues exactly where it ended, and
+    init_state (the earlier best weights) stays the result unless a new epoch beats its score. Settings
+    in train_config that differ from the earlier run's (learning rate, decay, weight decay) apply.
+    """
     tc = train_config
     if tuple(train_images.shape[1:]) != model_config.image_shape:
         raise ValueError(f"images of shape {tuple(train_images.shape[1:])} do not fit a model for "
@@ -138,7 +151,12 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         val_images = _binarize(val_images, torch.Generator().manual_seed(tc.seed + 1))
     result = FitResult(model=model, history=history)
     best_val, best_state, last_good = -math.inf, None, copy.deepcopy(model.state_dict())
-    stale, step, t0 = 0, 0, time.perf_counter()
+    stale, step, step0, t0 = 0, 0, 0, time.perf_counter()
+    if resume is not None:
+        best_state = last_good if init_state is not None and resume.best_epoch is not None else None
+        sched = restore(model, opt, sched, gen, resume, tc)
+        step0, best_val, result.best_epoch, stale = resume.step, resume.best_score, resume.best_epoch, resume.stale
+        last_good = copy.deepcopy(model.state_dict())
     samples_seen, compute_time = 0, 0.0
     model.train()
     for epoch in range(first_epoch, first_epoch + tc.epochs):
@@ -149,7 +167,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         for start in range(0, n, tc.batch_size):
             x = data.index_select(0, perm[start:start + tc.batch_size])  # (B, C, H, W)
             warm = tc.warmup_epochs * steps_per_epoch
-            beta = tc.beta * min(1.0, (step + 1) / warm) if warm > 0 else tc.beta
+            beta = tc.beta * min(1.0, (step0 + step + 1) / warm) if warm > 0 else tc.beta
             loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen)
             if not math.isfinite(loss.item()):
                 model.load_state_dict(best_state or last_good)
@@ -185,6 +203,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
             best_val, best_state, result.best_epoch, stale = score, last_good, epoch, 0
         else:
             stale += 1
+        result.state = TrainingState(last_good, copy.deepcopy(opt.state_dict()), sched.state_dict(),
+                                     gen.get_state(), step0 + step, best_val, result.best_epoch, stale)
         if callback and callback(Progress("epoch", epoch, step, total_steps, record,
                                           time.perf_counter() - t0, model)):
             result.stopped, result.message = "cancelled", f"stopped by the user after epoch {epoch}"
