@@ -137,6 +137,29 @@ def test_reconstruct_upload_shows_reconstruction(page, warm):
     assert box and box["width"] > 100, box  # the input/reconstruction pair is drawn, not a speck
 
 
+def test_reconstruct_drawing_on_the_canvas_shows_reconstruction_and_clear_removes_it(page, warm):
+    """Mouse strokes on the canvas component: the drawing is prepared and reconstructed like an upload."""
+    _open(page, warm, "Reconstruct")
+    pad = page.locator('canvas[aria-label^="Drawing canvas"]')
+    expect(pad).to_be_visible(timeout=SLOW)
+    box = pad.bounding_box()
+    assert box and box["width"] >= 200, box
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 0.3 * w, y0 + 0.25 * h)  # one stroke: a '7'
+    page.mouse.down()
+    for fx, fy in ((0.7, 0.25), (0.45, 0.8)):
+        page.mouse.move(x0 + fx * w, y0 + fy * h, steps=12)
+    page.mouse.up()
+    expect(page.get_by_role("heading", name="your drawing")).to_be_visible(timeout=SLOW)
+    caption = page.get_by_text("its reconstruction, decode(mu)")
+    expect(caption).to_be_visible(timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+    _no_exception(page)
+    page.get_by_role("button", name="Clear").click()
+    expect(page.get_by_text("Upload a picture or draw one to see its reconstruction.")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_role("heading", name="your drawing")).to_have_count(0)
+
+
 # A scattergl point's pixel, from the chart's own axes: l2p maps data to the plot area, _size
 # is the plot area's offset inside the chart element. Picks the first point of the first trace
 # that lies well inside the plot area.
