@@ -51,7 +51,7 @@ def _shoot(page, name: str, out: Path) -> Path:
     assert page.locator(browser.EXCEPTION).count() == 0, f"{name}: the page shows an exception"
     path = out / f"{name}.png"
     page.screenshot(path=str(path))
-    print(f"  {path.relative_to(ROOT)}")
+    print(f"  {path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path}")
     return path
 
 

@@ -18,71 +18,70 @@ ctx = shell.page(
     "cell the same prior mass, as in Kingma & Welling (2014), Figure 4.")
 d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
 
-top = st.columns(3)
-n = top[0].slider("Grid size N", 5, 40, 20, key="mf_n", help="N x N decoded images.")
-spacing = top[1].radio("Spacing", list(SPACINGS), format_func=SPACINGS.get, horizontal=True, key="mf_spacing",
-                       help="Percentiles: norm.ppf(linspace(1/2N, 1 - 1/2N, N)); range: N even steps.")
-extent = top[2].slider("a (prior standard deviations)", 0.5, 6.0, 3.0, 0.5, key="mf_extent",
-                       disabled=spacing != "range")
+ctl, view = st.columns([1, 3], gap="medium")  # controls beside the grid: the whole grid fits a 900 px window
+n = ctl.slider("Grid size N", 5, 40, 20, key="mf_n", help="N x N decoded images.")
+spacing = ctl.radio("Spacing", list(SPACINGS), format_func=SPACINGS.get, key="mf_spacing",
+                    help="Percentiles: norm.ppf(linspace(1/2N, 1 - 1/2N, N)); range: N even steps.")
+extent = ctl.slider("a (prior standard deviations)", 0.5, 6.0, 3.0, 0.5, key="mf_extent",
+                    disabled=spacing != "range")
 
 
 def _download(picture, name: str) -> None:
     scale = max(1, DOWNLOAD_PX // max(picture.shape[:2]))
-    st.download_button("Download PNG", images.to_png(picture, scale=scale), file_name=name, mime="image/png",
-                       key="mf_download")
+    ctl.download_button("Download PNG", images.to_png(picture, scale=scale), file_name=name, mime="image/png",
+                        key="mf_download")
 
 
 if d == 1:
-    st.info("This model has a 1-D latent, so there is no grid: here is a strip of decodes along z1.")
+    view.info("This model has a 1-D latent, so there is no grid: here is a strip of decodes along z1.")
     values = latent.gaussian_percentiles(n) if spacing == "percentile" else latent.linear_range(n, extent)
     strip = latent.decode(ctx.model, latent.traverse(np.zeros(1), 0, values))[None]  # (1, n, C, H, W)
-    st.plotly_chart(plots.image(strip, x=values, axis_titles=("z1", "")), width="content", key="mf_strip")
+    view.plotly_chart(plots.image(strip, x=values, axis_titles=("z1", "")), width="stretch", key="mf_strip")
     _download(views.grid_picture(strip), f"{ctx.name}-strip-{n}.png")
     st.stop()
 
 dims, base, plane = (0, 1), None, False
 if d > 2:
     order, active, kl = resources.kl_order(*args)
-    pick = st.columns(3)
-    plane = pick[0].radio("Plane", ["dims", "pca"], key="mf_plane", format_func={
+    plane = ctl.radio("Plane", ["dims", "pca"], key="mf_plane", format_func={
         "dims": "two latent dimensions", "pca": "the PCA plane of the data's μ"}.get) == "pca"
 
     def name(i: int) -> str:
         return f"z{i + 1} (KL {kl[i]:.2f} nats{'' if active[i] else ', inactive'})"
 
-    dx = pick[1].selectbox("x dimension", range(d), index=int(order[0]), format_func=name, disabled=plane,
+    dx = ctl.selectbox("x dimension", range(d), index=int(order[0]), format_func=name, disabled=plane,
                            key=f"mf_dx_{ctx.name}", help="Default: the two dimensions with the most KL.")
-    dy = pick[1].selectbox("y dimension", range(d), index=int(order[1]), format_func=name, disabled=plane,
+    dy = ctl.selectbox("y dimension", range(d), index=int(order[1]), format_func=name, disabled=plane,
                            key=f"mf_dy_{ctx.name}")
-    held = pick[2].radio("Other dimensions held at", list(HELD), format_func=HELD.get, key="mf_held")
+    held = ctl.radio("Other dimensions held at", list(HELD), format_func=HELD.get, key="mf_held")
     if held != "zero":
         mu = ctx.encoded("test")[0]
         if held == "mean":
             z = mu.mean(0)
         else:
-            item = pick[2].number_input("Test image #", 0, len(mu) - 1, 0, key=f"mf_item_{ctx.source}")
+            item = ctl.number_input("Test image #", 0, len(mu) - 1, 0, key=f"mf_item_{ctx.source}")
             z = mu[int(item)]
             picture = images.to_png(ctx.dataset("test").images[int(item)], scale=3)
-            pick[2].image(picture, caption=f"test #{item}")
+            ctl.image(picture, caption=f"test #{item}")
         base = tuple(float(v) for v in z)
     if not plane and dx == dy:
-        st.error("Pick two different dimensions for x and y.")
+        view.error("Pick two different dimensions for x and y.")
         st.stop()
     dims = (int(dx), int(dy))
     if plane:
-        st.caption("PCA axes are in units of each component's standard deviation over the test set's μ.")
+        ctl.caption("PCA axes are in units of each component's standard deviation over the test set's μ.")
 
 try:
     grid = resources.manifold_grid(*args, n, spacing, float(extent), dims, base, plane)
 except Exception as e:
-    st.error(f"Could not decode the grid: {e}")
+    view.error(f"Could not decode the grid: {e}")
     st.stop()
 fig = plots.image(grid.images, x=grid.xs, y=grid.ys, axis_titles=grid.axis_names)
 step = math.ceil(n / 20)  # at most ~20 tick labels per axis
 for axis in (fig.layout.xaxis, fig.layout.yaxis):
     axis.update(tickvals=axis.tickvals[::step], ticktext=axis.ticktext[::step])
-fig.update_layout(width=700, height=680)  # the whole grid fits a 900 px high window
-st.plotly_chart(fig, width="content", key="mf_grid")
+fig.update_layout(width=None, height=620)  # the grid and its axes fit a 900 px high window
+view.plotly_chart(fig, width="stretch", key="mf_grid")
 held_at = "zero" if base is None else np.round(base, 2).tolist() if d <= 8 else "the chosen μ"
-st.caption(f"{n} x {n} decoded images" + (f"; other dimensions held at {held_at}." if d > 2 else "."))
+view.caption(f"{n} x {n} decoded images" + (f"; other dimensions held at {held_at}." if d > 2 else "."))
 _download(views.grid_picture(grid.images), f"{ctx.name}-manifold-{n}x{n}.png")
