@@ -80,8 +80,23 @@ def sidebar() -> resources.Current | None:
     pending = st.session_state.pop("pending_model", None)  # a page asked for this one (Train)
     if pending in usable:
         st.session_state[MODEL_KEY] = pending
+    elif MODEL_KEY not in st.session_state:  # a new session: a shared link may name the model
+        wanted = st.query_params.get("model")
+        if wanted and wanted not in usable:  # maybe saved in the last seconds: read the store again
+            resources.model_list.clear()
+            models = resources.model_list(directory)
+            usable = {m.name: m for m in models if not m.error}
+        if wanted in usable:
+            st.session_state[MODEL_KEY] = wanted
+        elif wanted:
+            st.toast(f"This link's model '{wanted}' is not in the store here; showing the default model.",
+                     icon=":material/warning:")
     name = _picker(MODEL_KEY, "Model", list(usable), store.DEFAULT_MODEL,
                    help="Models in the store; train new ones on the Train page.")
+    if name == store.DEFAULT_MODEL:  # the URL names the model, so a shared link opens the same view
+        st.query_params.pop("model", None)
+    else:
+        st.query_params["model"] = name
     info = usable[name]
     choices = _dataset_choices(info)
     current = None

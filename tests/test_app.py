@@ -41,6 +41,42 @@ def test_the_picker_offers_saved_models_and_switching_works(tmp_path, monkeypatc
     assert len(at.slider) == 3
 
 
+def _param(at, key):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_shared_link_reopens_the_same_model_and_z(tmp_path, monkeypatch):
+    """The URL carries the model (when not the default) and z: a new session opens the same view."""
+    monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path))
+    store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path,
+               dataset={"name": "mnist-5k"})
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert _param(at, "model") is None  # the default model keeps the URL clean
+    at.sidebar.selectbox(key="_model_name").set_value("three-d").run()
+    assert _param(at, "model") == "three-d"
+    at.switch_page("pages/playground.py").run()
+    at.slider[0].set_value(1.5).run()
+    link = {k: _param(at, k) for k in ("model", "z")}
+    assert link["model"] == "three-d" and "1.50" in link["z"]
+
+    fresh = AppTest.from_file("../app.py", default_timeout=60)
+    fresh.query_params.update(link)
+    fresh.run()
+    fresh.switch_page("pages/playground.py").run()
+    assert not fresh.exception and fresh.sidebar.selectbox(key="_model_name").value == "three-d"
+    assert sorted(s.value for s in fresh.slider) == sorted(float(v) for v in link["z"].split(","))
+
+
+def test_a_link_to_a_model_not_in_the_store_opens_the_default_with_a_note():
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.query_params["model"] = "gone"
+    at.run()
+    assert not at.exception and at.sidebar.selectbox(key="_model_name").value == "default"
+    assert any("'gone' is not in the store" in t.value for t in at.toast)
+    assert _param(at, "model") is None
+
+
 def test_a_broken_model_is_reported_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path))
     (tmp_path / "junk").mkdir()

@@ -222,6 +222,28 @@ def test_train_one_epoch_lands_in_model_picker(page, warm):
     assert (browser.Path(models) / "e2e-one-epoch" / "model.json").is_file()
 
 
+def test_a_shared_link_opens_its_model_and_z_and_the_model_follows_navigation(page, warm):
+    from vae import store
+    from vae.config import ModelConfig
+    from vae.model import build
+    store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "shared-3d", warm.env["VAE_MODELS_DIR"],
+               dataset={"name": "mnist-5k", "shape": [1, 28, 28]})
+    page.goto(warm.page_url("Playground") + "?model=shared-3d&z=0.50,-1.00,0.25", wait_until="domcontentloaded")
+    expect(page.locator("h1").first).to_have_text("Playground", timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+    picker = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
+    expect(picker).to_have_value("shared-3d")
+    values = page.get_by_test_id("stSliderThumbValue")
+    expect(values).to_have_count(3)
+    assert sorted(float(v) for v in values.all_inner_texts()) == [-1.0, 0.25, 0.5]
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Manifold", exact=True).click()
+    expect(page.get_by_role("combobox", name="x dimension")).to_be_visible(timeout=SLOW)  # 3-D controls
+    browser.wait_rendered(page, SLOW)
+    expect(picker).to_have_value("shared-3d")
+    assert "model=shared-3d" in page.url
+    _no_exception(page)
+
+
 def test_first_visit_by_url_path(chromium, tmp_path):
     """A fresh server's first visitor arrives by a shared link to a page, not by /: the page must
     still come with the app's sidebar (Streamlit 1.67 once ran pages/x.py alone in this case)."""
