@@ -67,6 +67,11 @@ def test_resume_continues_the_history(tmp_path, tiny_npz, capsys):
     assert main(["--models-dir", models, "train", "--name", "r", "--epochs", "1", "--resume", "r", *common]) == 0
     history = store.load("r", models)[1].meta["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
+    (tmp_path / "models" / "r" / store.TRAINING).unlink()  # a model saved without its training state
+    capsys.readouterr()
+    assert main(["--models-dir", models, "train", "--epochs", "1", "--resume", "r", *common]) == 0
+    assert "no saved training state" in capsys.readouterr().err
+    assert [h["epoch"] for h in store.find("r", models).meta["history"]] == [1, 2, 3, 4]
 
 
 def test_resume_takes_the_saved_settings_and_continues_exactly(tmp_path, tiny_npz, capsys):
