@@ -50,7 +50,8 @@ def encoded(name: str, version: str, directory: str, source: str, split: str) ->
     return latent.encode_dataset(model(name, version, directory), dataset(source, split).images)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Projecting the latent space (t-SNE takes ~20 s)…")
+@st.cache_resource(max_entries=8,
+                   show_spinner="Projecting the latent space (a first t-SNE or UMAP takes 10-30 s)…")
 def projection(name: str, version: str, directory: str, source: str, split: str, method: str):
     mu, _ = encoded(name, version, directory, source, split)
     key = f"{name}-{version}-{Path(source).stem}-{split}-{method}"

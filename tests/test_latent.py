@@ -1,4 +1,6 @@
 """Tests for vae.latent: grids, interpolation, projections and their cache, neighbours, ellipses."""
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -177,13 +179,29 @@ def test_tsne_max_points_places_the_rest(z300):
     assert np.isfinite(p.coords).all()
 
 
-def test_unknown_and_missing_projection(z300):
+def test_unknown_and_missing_projection(z300, monkeypatch):
     with pytest.raises(ValueError, match="unknown"):
         latent.project(z300, "mds")
-    assert {"pca", "tsne", "identity"} <= set(latent.available_projections())
-    if "umap" not in latent.available_projections():
-        with pytest.raises(RuntimeError, match="umap-learn"):
-            latent.project(z300, "umap")
+    assert latent.available_projections() == ["pca", "tsne", "umap", "identity"]  # umap-learn is required
+    monkeypatch.setitem(sys.modules, "umap", None)  # as if it did not import
+    with pytest.raises(RuntimeError, match="umap-learn"):
+        latent.project(z300, "umap")
+
+
+def test_umap_keeps_clusters_apart_is_seeded_and_places_new_points():
+    rng = np.random.default_rng(5)
+    centres = np.zeros((2, 6), np.float32)
+    centres[1, 0] = 12.0
+    labels = np.arange(200) % 2
+    z = (centres[labels] + rng.normal(size=(200, 6))).astype(np.float32)
+    p = latent.project(z, "umap", seed=0, max_points=150)  # 150 fitted, 50 placed by UMAP's transform
+    assert p.coords.shape == (200, 2) and np.isfinite(p.coords).all() and p.axis_names == ("UMAP 1", "UMAP 2")
+    a, b = p.coords[labels == 0], p.coords[labels == 1]
+    gap = np.linalg.norm(a.mean(0) - b.mean(0))
+    assert gap > 3 * max(a.std(0).max(), b.std(0).max())  # two blobs stay two blobs
+    new = p.transform(centres)  # each centre lands with its own cluster
+    assert np.linalg.norm(new[0] - a.mean(0)) < gap / 2 and np.linalg.norm(new[1] - b.mean(0)) < gap / 2
+    np.testing.assert_array_equal(p.coords, latent.project(z, "umap", seed=0, max_points=150).coords)
 
 
 def test_cached_project_writes_then_reads(z300, tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ Manifold grids follow Kingma & Welling 2014, Fig. 4: z at Gaussian percentiles o
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import zipfile
@@ -129,13 +130,11 @@ def _tsne(fit: np.ndarray, seed: int) -> np.ndarray:
 
 
 def available_projections() -> list[str]:
-    """Projection methods that work in this environment (UMAP only if umap-learn imports)."""
+    """Projection methods that work in this environment (UMAP only if umap-learn is installed; it
+    is found, not imported: importing it loads numba, about a second)."""
     methods = ["pca", "tsne", "identity"]
-    try:
-        import umap  # noqa: F401
+    if importlib.util.find_spec("umap") is not None:
         methods.insert(2, "umap")
-    except ImportError:
-        pass
     return methods
 
 
@@ -157,10 +156,12 @@ def project(z, method: str = "pca", *, seed: int = 0, max_points: int | None = N
         p = Projection("tsne", empty, ("t-SNE 1", "t-SNE 2"), reference=fit,
                        reference_coords=_tsne(fit, seed).astype(np.float32))
     elif method == "umap":
-        if "umap" not in available_projections():
-            raise RuntimeError("UMAP needs the umap-learn package, which is not installed here")
-        import umap
-        reducer = umap.UMAP(n_components=2, random_state=seed).fit(fit)
+        try:
+            import umap
+        except ImportError as e:
+            raise RuntimeError(f"UMAP needs the umap-learn package, which does not import here ({e})") from None
+        # random_state makes it reproducible (and single-threaded, which it would say in a warning)
+        reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit(fit)
         p = Projection("umap", empty, ("UMAP 1", "UMAP 2"), reference=fit,
                        reference_coords=reducer.embedding_.astype(np.float32), reducer=reducer)
     else:
