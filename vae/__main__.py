@@ -262,7 +262,8 @@ def _cmd_list(args) -> int:
             continue
         elbo = m.metrics.get("elbo")
         print(f"{m.name:24s} {m.config.describe():32s} {m.dataset or '?':14s} "
-              f"{f'test ELBO {elbo:.2f}' if elbo is not None else ''}{' (bundled)' if m.bundled else ''}")
+              f"{f'test ELBO {elbo:.2f}' if elbo is not None else ''}{' (bundled)' if m.bundled else ''}"
+              f"{' resumable' if m.meta.get('resumable') else ''}")
     return 0
 
 
