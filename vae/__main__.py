@@ -5,6 +5,7 @@ Run `python -m vae COMMAND --help` for each command's options.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -15,6 +16,7 @@ import torch
 from . import data, objectives, store
 from .config import ACTIVATIONS, ARCHS, LIKELIHOODS, ModelConfig, TrainConfig
 from .jobs import VAL_FRACTION, split_data
+from .training import TrainingState, fit, test_metrics
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
@@ -148,77 +150,88 @@ def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
     return {}, tc, args.dataset or own.get("path") or own.get("name") or "mnist-5k", val
 
 
-def _cmd_train(args) -> int:
-    from .training import TrainingState, fit
-    mc_options, tc, dataset, val_fraction = _train_settings(args)
-    if not 0 <= val_fraction < 1:
-        raise store.StoreError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    tc.extra["val_fraction"] = val_fraction
-    name = store.check_name(args.name or args.resume)
-    if not args.bundled:  # refuse a name now, not after the training it would throw away
-        if name == store.DEFAULT_MODEL:
-            raise store.StoreError("'default' is the bundled model's name; choose another with --name")
-        if (store.models_dir(args.models_dir) / name).exists() and not (args.overwrite or name == args.resume):
-            raise store.StoreError(f"a model named {name!r} already exists (--overwrite replaces it)")
-    train_ds, test_ds = data.load_splits(dataset, data_dir=args.data_dir, seed=tc.seed)
-    init_state, history, resume = None, None, None
-    if args.resume:
-        old, info = store.load(args.resume, args.models_dir)
-        mc, init_state, history = old.config, old.state_dict(), info.meta.get("history")
-        saved_state = store.load_training_state(args.resume, args.models_dir)
-        if saved_state is None:
-            print(f"{args.resume} has no saved training state: its weights go on training with a fresh "
-                  "optimizer", file=sys.stderr)
-        else:
-            resume = TrainingState.from_tensors(*saved_state)
-    else:
-        mc = ModelConfig(image_shape=train_ds.shape, **mc_options)
-    split = split_data(train_ds, test_ds, seed=tc.seed, val_fraction=val_fraction, name=dataset)
-    x_train, x_val = split.train, split.val
-    n_val = 0 if x_val is None else len(x_val)
-    print(f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(x_train)} train, "
-          f"{n_val} validation, {tc.epochs} epochs", file=sys.stderr)
-    bar = _progress_bar(tc.epochs * -(-len(x_train) // tc.batch_size), args.quiet)
+def _check_target(name: str, args) -> None:
+    """Refuse a name now, not after the training it would throw away."""
+    if args.bundled:
+        return
+    if name == store.DEFAULT_MODEL:
+        raise store.StoreError("'default' is the bundled model's name; choose another with --name")
+    if (store.models_dir(args.models_dir) / name).exists() and not (args.overwrite or name == args.resume):
+        raise store.StoreError(f"a model named {name!r} already exists (--overwrite replaces it)")
 
+
+def _resumed(name: str, models_dir) -> tuple[ModelConfig, dict, list, TrainingState | None]:
+    """A saved model's config, (best) weights, history and training state (None if not saved)."""
+    old, info = store.load(name, models_dir)
+    saved_state = store.load_training_state(name, models_dir)
+    if saved_state is None:
+        print(f"{name} has no saved training state: its weights go on training with a fresh optimizer",
+              file=sys.stderr)
+    state = None if saved_state is None else TrainingState.from_tensors(*saved_state)
+    return old.config, old.state_dict(), info.meta.get("history"), state
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c():
+    """Yields an Event set by the first Ctrl-C (training stops after the step and saves); a second
+    Ctrl-C raises KeyboardInterrupt. Signal handlers only exist in the main thread."""
     interrupted = threading.Event()
 
-    def on_progress(p):
-        if interrupted.is_set():
-            return True
-        if p.event == "step":
-            bar.update(1)
-            if p.step % 20 == 0:
-                bar.set_postfix(epoch=p.epoch, elbo=f"{p.metrics['elbo']:.1f}")
-        else:
-            bar.set_postfix(epoch=p.epoch, val_elbo=f"{p.metrics.get('val_elbo', float('nan')):.1f}")
-
-    def on_interrupt(signum, frame):  # the first Ctrl-C stops after this step and saves; a second aborts
+    def on_interrupt(signum, frame):
         if interrupted.is_set():
             raise KeyboardInterrupt
         interrupted.set()
         print("\nstopping after this step (Ctrl-C again aborts without saving)", file=sys.stderr)
 
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_interrupt) if main_thread else None
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = fit(mc, tc, x_train, x_val, callback=on_progress, init_state=init_state, history=history,
-                     resume=resume)
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _cmd_train(args) -> int:
+    mc_options, tc, dataset, val_fraction = _train_settings(args)
+    if not 0 <= val_fraction < 1:
+        raise store.StoreError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    tc.extra["val_fraction"] = val_fraction
+    name = store.check_name(args.name or args.resume)
+    _check_target(name, args)
+    train_ds, test_ds = data.load_splits(dataset, data_dir=args.data_dir, seed=tc.seed)
+    if args.resume:
+        mc, init_state, history, resume = _resumed(args.resume, args.models_dir)
+    else:
+        mc, init_state, history, resume = ModelConfig(image_shape=train_ds.shape, **mc_options), None, None, None
+    split = split_data(train_ds, test_ds, seed=tc.seed, val_fraction=val_fraction, name=dataset)
+    n_val = 0 if split.val is None else len(split.val)
+    print(f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(split.train)} "
+          f"train, {n_val} validation, {tc.epochs} epochs", file=sys.stderr)
+    bar = _progress_bar(tc.epochs * -(-len(split.train) // tc.batch_size), args.quiet)
+    try:
+        with _stop_on_ctrl_c() as interrupted:
+            def on_progress(p):
+                if p.event == "step":
+                    bar.update(1)
+                    if p.step % 20 == 0:
+                        bar.set_postfix(epoch=p.epoch, elbo=f"{p.metrics['elbo']:.1f}")
+                else:
+                    bar.set_postfix(epoch=p.epoch, val_elbo=f"{p.metrics.get('val_elbo', float('nan')):.1f}")
+                return interrupted.is_set()
+
+            result = fit(mc, tc, split.train, split.val, callback=on_progress, init_state=init_state,
+                         history=history, resume=resume)
     except KeyboardInterrupt:
-        bar.close()
         print("aborted: nothing was saved", file=sys.stderr)
         return 130
     finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
-    bar.close()
+        bar.close()
     if not result.history:
         print(f"{result.message}; stopped before the first epoch finished: nothing was saved", file=sys.stderr)
         return 1
-    x_test = torch.from_numpy(test_ds.images)
-    if tc.binarize:
-        x_test = torch.bernoulli(x_test, generator=torch.Generator().manual_seed(12345))
-    metrics = objectives.evaluate(result.model, x_test, iw_samples=args.eval_iw_samples)
-    metrics.update(split="test", binarized=tc.binarize, samples_per_second=round(result.samples_per_second))
+    metrics = test_metrics(result, split.test, tc.binarize, args.eval_iw_samples)
     state = None if args.bundled or result.state is None else result.state.to_tensors()
     info = store.save(result.model, name, args.models_dir, overwrite=args.overwrite or name == args.resume
                       or args.bundled, _root=store.BUNDLED_DIR if args.bundled else None,
@@ -248,7 +261,7 @@ def _cmd_evaluate(args) -> int:
     x = torch.from_numpy(ds.images)
     binarized = bool(info.meta.get("train_config", {}).get("binarize"))
     if binarized:
-        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(12345))
+        x = objectives.binarized_test(x)
     out = objectives.evaluate(model, x, iw_samples=args.iw_samples, seed=args.seed)
     out = {"model": args.name, "dataset": ds.name, "split": args.split, "binarized": binarized, **out}
     print(json.dumps(out, indent=1))

@@ -22,14 +22,13 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from . import data, latent, objectives, store
+from . import data, latent, store
 from .config import ConfigError, ModelConfig, TrainConfig
 from .model import VAE
-from .training import FitResult, Progress, fit
+from .training import FitResult, Progress, fit, test_metrics
 
 VAL_FRACTION = 0.1  # of the train split, held out (seeded) for validation curves and best weights
 PREVIEW = 1000  # validation images encoded for a live latent map
-TEST_BINARIZE_SEED = 12345  # the CLI's fixed Bernoulli sample of the test set for binarized runs
 UPLOAD_TYPES = ("zip", "npz", "npy")
 _registry_lock = threading.Lock()
 
@@ -123,14 +122,8 @@ class Job:
             if not self.result.history:
                 self.state, self.error = "failed", "stopped before the first epoch finished: nothing to save"
                 return
-            metrics = {}
-            if test_images is not None:
-                if self.train_config.binarize:
-                    test_images = torch.bernoulli(test_images,
-                                                  generator=torch.Generator().manual_seed(TEST_BINARIZE_SEED))
-                metrics = objectives.evaluate(self.result.model, test_images, iw_samples=iw_samples)
-                metrics.update(split="test", binarized=self.train_config.binarize,
-                               samples_per_second=round(self.result.samples_per_second))
+            metrics = {} if test_images is None else test_metrics(self.result, test_images,
+                                                                  self.train_config.binarize, iw_samples)
             self.saved = store.save(self.result.model, self.name, self.models_dir, dataset=self.dataset,
                                     metrics=metrics, history=self.result.history,
                                     train_config=self.train_config.to_dict(),

@@ -110,6 +110,14 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
     return mu.var(0, unbiased=True) > threshold
 
 
+TEST_BINARIZE_SEED = 12345  # one fixed Bernoulli sample of a test set scores every binarized model
+
+
+def binarized_test(images: torch.Tensor) -> torch.Tensor:
+    """The fixed Bernoulli sample of [0,1] test images that binarized models are scored on."""
+    return torch.bernoulli(images, generator=torch.Generator().manual_seed(TEST_BINARIZE_SEED))
+
+
 @torch.inference_mode()
 def evaluate(model, images: torch.Tensor, iw_samples: int = 100, batch_size: int = 500,
              seed: int = 0, progress=None) -> dict:

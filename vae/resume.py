@@ -55,7 +55,6 @@ class TrainingState:
             raise ValueError(f"not a training state ({type(e).__name__}: {e})") from None
 
 
-
 def restore(model, opt, sched, gen, state: TrainingState, tc: TrainConfig):
     """Put a run back where state left it, then apply this run's learning-rate settings; returns the
     scheduler to use."""

@@ -188,9 +188,8 @@ def load_training_state(name: str, directory: str | os.PathLike | None = None
     if info.error or not path.is_file():
         return None
     try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        return load_file(str(path)), metadata
+        with safe_open(str(path), framework="pt") as f:  # one read for the tensors and the metadata
+            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
         raise StoreError(f"{name}: {TRAINING} is not a valid safetensors file ({e})") from None
 

@@ -22,7 +22,7 @@ from .config import ModelConfig, TrainConfig
 from .model import VAE, build
 from .resume import TrainingState, restore
 
-__all__ = ["Callback", "FitResult", "Progress", "TrainingState", "fit", "validate"]
+__all__ = ["Callback", "FitResult", "Progress", "TrainingState", "fit", "test_metrics", "validate"]
 
 
 @dataclass
@@ -147,6 +147,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     n = len(train_images)
     steps_per_epoch = math.ceil(n / tc.batch_size)
     total_steps = steps_per_epoch * tc.epochs
+    warm = tc.warmup_epochs * steps_per_epoch  # KL warm-up length in steps
     if val_images is not None and tc.binarize:
         val_images = _binarize(val_images, torch.Generator().manual_seed(tc.seed + 1))
     result = FitResult(model=model, history=history)
@@ -166,7 +167,6 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         sums, names = torch.zeros(2), ()
         for start in range(0, n, tc.batch_size):
             x = data.index_select(0, perm[start:start + tc.batch_size])  # (B, C, H, W)
-            warm = tc.warmup_epochs * steps_per_epoch
             beta = tc.beta * min(1.0, (step0 + step + 1) / warm) if warm > 0 else tc.beta
             loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen)
             if not math.isfinite(loss.item()):
@@ -216,6 +216,15 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     if best_state is not None:
         model.load_state_dict(best_state)
     return _finish(result, samples_seen, compute_time, best_state is not None)
+
+
+def test_metrics(result: FitResult, test_images: torch.Tensor, binarize: bool, iw_samples: int) -> dict:
+    """What a finished run is saved with: objectives.evaluate on the test images (their fixed
+    binarized sample for a binarized run), how they were scored and how fast the run trained."""
+    x = objectives.binarized_test(test_images) if binarize else test_images
+    metrics = objectives.evaluate(result.model, x, iw_samples=iw_samples)
+    metrics.update(split="test", binarized=binarize, samples_per_second=round(result.samples_per_second))
+    return metrics
 
 
 def _finish(result: FitResult, samples: int, seconds: float, kept_best: bool) -> FitResult:
