@@ -24,7 +24,7 @@ import torch
 
 from . import data, latent, store
 from .config import ConfigError, ModelConfig, TrainConfig
-from .model import VAE
+from .model import VAE, build
 from .training import FitResult, Progress, fit, test_metrics
 
 VAL_FRACTION = 0.1  # of the train split, held out (seeded) for validation curves and best weights
@@ -91,7 +91,7 @@ class Job:
         state = self.snapshot
         if state is None:
             return None
-        model = VAE(self.model_config)
+        model = build(self.model_config)
         model.load_state_dict(state)
         return model.eval()
 
