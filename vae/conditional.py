@@ -231,6 +231,17 @@ class CompletionCVAE(VAE):
         return self.decode(z, v), mu, logvar, z
 
 
+def with_classes(options: dict, labels, class_names) -> dict:
+    """ModelConfig settings plus num_classes from the data for a label or prior model (one class per
+    class name, or per label value if there are more); a clear error for unlabelled data."""
+    kind = options.get("conditional", "none")
+    if kind not in ("label", "prior") or options.get("num_classes"):
+        return options
+    if labels is None or not len(labels):
+        raise ValueError(f"a {kind}-conditional model needs labelled data; this data has no labels")
+    return {**options, "num_classes": max(len(class_names or ()), int(max(labels)) + 1)}
+
+
 KINDS = {"none": VAE, "label": LabelCVAE, "completion": CompletionCVAE, "prior": ClassPriorVAE}
 
 
