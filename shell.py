@@ -57,15 +57,25 @@ def _picker(key: str, label: str, options: list[str], default: str, **kwargs) ->
     return st.session_state[key]
 
 
+_BOUND = {"label": "log p(x|y)", "prior": "log p(x|y)", "completion": "log p(rest|visible)"}
+_RECIPE_DATA = {"mnist": "full MNIST (60,000 digits)", "mnist-5k": "mnist-5k (4,000 digits, not full MNIST)"}
+
+
 def _model_card(info: store.ModelInfo) -> None:
     with st.sidebar.expander("Model card", expanded=False):
         m = info.metrics
         st.caption(info.config.describe())
         if m:
-            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · log p(x) ≥ **{m['iw_log_likelihood']:.1f}** "
+            bound = _BOUND.get(info.config.conditional, "log p(x)")
+            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · {bound} ≥ **{m['iw_log_likelihood']:.1f}** "
                      f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
                      f"{m.get('active_units')}/{info.config.latent_dim}")
-        st.caption(f"Trained on {info.dataset or 'unknown data'}; created {info.meta.get('created', '?')}")
+            if "regressor_log_likelihood" in m:
+                st.caption(f"Regressor baseline (no z): {bound} = {m['regressor_log_likelihood']:.1f}")
+        recipe = (info.meta.get("train_config") or {}).get("extra", {}).get("recipe")
+        data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
+        st.caption((f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
+                   f"created {info.meta.get('created', '?')}")
 
 
 def sidebar() -> resources.Current | None:
