@@ -124,10 +124,14 @@ def sidebar() -> resources.Current | None:
     return current
 
 
-def page(title: str, intro: str, *, heading: str | None = None,
-         needs_model: bool = True) -> resources.Current | None:
+_KIND_NAMES = {"label": "label-conditional", "completion": "completion (conditional)", "prior": "class-prior"}
+
+
+def page(title: str, intro: str, *, heading: str | None = None, needs_model: bool = True,
+         kinds: tuple[str, ...] = ("none", "prior")) -> resources.Current | None:
     """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
-    Returns the sidebar's selection; a page that needs one stops with a note when there is none."""
+    Returns the sidebar's selection; a page that needs one stops with a note when there is none, or
+    when the model is of a kind (ModelConfig.conditional) the page does not list in `kinds`."""
     st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=ICON, layout="wide")
     # One torch thread per process: the server shares its cores between sessions and training
     # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
@@ -137,5 +141,11 @@ def page(title: str, intro: str, *, heading: str | None = None,
     st.write(intro)
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
+        st.stop()
+    kind = current.info.config.conditional if current else "none"
+    if needs_model and kind not in kinds:
+        st.info(f"**{current.name}** is a {_KIND_NAMES[kind]} VAE: its encoder and decoder need the "
+                "condition, which this page does not give. Explore it in the Playground, or pick another "
+                "model in the sidebar.")
         st.stop()
     return current
