@@ -103,7 +103,7 @@ def _read(folder: Path, names: tuple[str, ...], optional: tuple[str, ...] = (),
         return storage.read_files(folder, names, optional=optional, head=head,
                                   max_bytes=max(limits.MODEL_BYTES, META_BYTES))
     except FileNotFoundError:
-        if not folder.is_dir():
+        if not folder.is_dir() or not any(folder.iterdir()):  # an empty folder: a save's claim
             raise StoreError(f"no model named {folder.name!r} in {folder.parent}") from None
         raise StoreError(f"{folder.name}: a model folder needs {META} and {WEIGHTS}") from None
     except (ValueError, OSError) as e:
@@ -131,7 +131,7 @@ def list_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
         _recover_once(root)
         user = [_info(p, False) for p in sorted(root.iterdir())
                 if not p.name.startswith(".") and p.name != DEFAULT_MODEL and p.is_dir()]
-        user = [m for m in user if m.error is None or m.path.is_dir()]  # gone meanwhile: not listed
+        user = [m for m in user if m.error is None or "no model named" not in m.error]  # gone meanwhile
         found += sorted(user, key=lambda m: str(m.meta.get("created", "")), reverse=True)
     return found
 
