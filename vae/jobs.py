@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from . import data, latent, store
+from . import data, latent, limits, store
 from .config import ConfigError, ModelConfig, TrainConfig
 from .model import VAE
 from .training import FitResult, Progress, fit, test_metrics
@@ -159,6 +159,8 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
 def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
            iw_samples, preview_labels) -> Job:
     store.check_name(name)
+    if train_config.epochs > limits.EPOCHS:
+        raise ValueError(f"{train_config.epochs} epochs is over the limit of {limits.EPOCHS} per job (VAE_EPOCHS)")
     if name == store.DEFAULT_MODEL:
         raise store.StoreError("'default' is the bundled model's name; choose another")
     if (store.models_dir(models_dir) / name).exists():
@@ -211,6 +213,8 @@ def save_upload(content: bytes, filename: str, directory: str | os.PathLike | No
     ext = PurePosixPath(filename or "").suffix.lower().lstrip(".")
     if ext not in UPLOAD_TYPES:
         raise data.DataError(f"{filename!r}: upload a .zip of images, an .npz or an .npy file")
+    if len(content) > limits.UPLOAD_MB * 2**20:
+        raise data.DataError(f"{filename!r} is over the upload limit of {limits.UPLOAD_MB} MB (VAE_UPLOAD_MB)")
     folder = Path(directory or data.default_data_dir()) / "uploads"
     path = folder / f"{hashlib.sha256(content).hexdigest()[:12]}.{ext}"
     fresh = not path.is_file()
