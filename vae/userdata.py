@@ -200,8 +200,10 @@ def _open_picture(path: str, read: Callable[[], bytes]) -> tuple[str, Any]:
 
     try:
         im = Image.open(io.BytesIO(read()))
+    except Image.DecompressionBombError as e:
+        raise DataError(f"image {path} is over the limit of {limits.IMAGE_PIXELS:,} pixels: {e}") from e
     except (UnidentifiedImageError, OSError, ValueError, RuntimeError, NotImplementedError,
-            zipfile.BadZipFile, Image.DecompressionBombError) as e:
+            zipfile.BadZipFile) as e:
         raise DataError(f"corrupt or unreadable image {path}: {e}") from e
     if im.width * im.height > limits.IMAGE_PIXELS:
         raise DataError(f"image {path} is {im.width}x{im.height}, over the limit of "
