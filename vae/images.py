@@ -168,6 +168,8 @@ def _from_array(a: np.ndarray) -> Image.Image:
         raise ImageError(f"an image array must be (H,W), (H,W,3) or (H,W,4); got {a.shape}")
     _check_size(a.shape[1], a.shape[0])
     if a.dtype != np.uint8:  # bool or float in [0, 1]
+        if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+            raise ImageError(f"an image array must hold finite numbers, got {a.dtype} with NaN, inf or worse")
         a = np.round(np.clip(np.asarray(a, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
     return Image.fromarray(np.ascontiguousarray(a))
 
