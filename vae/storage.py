@@ -148,6 +148,16 @@ def recover(root: Path) -> list[str]:
     return done
 
 
+def replace_file(path: Path, text: str) -> None:
+    """Rewrite one file in one step: a durable temporary file renamed over it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    fsync_file(tmp)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def fsync_file(path: Path) -> None:
     if not DURABLE:
         return

@@ -36,7 +36,6 @@ WEIGHTS, META, TRAINING = "model.safetensors", "model.json", "training.safetenso
 DEFAULT_MODEL = "default"
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-META_BYTES = 16 * 2**20  # a model.json larger than this is refused
 _HEAD = 2**16  # bytes of the weights file read when listing: enough for its header
 _recovered: set[str] = set()  # folders this process has already cleaned up
 
@@ -101,7 +100,7 @@ def _read(folder: Path, names: tuple[str, ...], optional: tuple[str, ...] = (),
     """Files of one version of a model folder, or StoreError."""
     try:
         return storage.read_files(folder, names, optional=optional, head=head,
-                                  max_bytes=max(limits.MODEL_BYTES, META_BYTES))
+                                  max_bytes=limits.MODEL_BYTES)
     except FileNotFoundError:
         if not folder.is_dir() or not any(folder.iterdir()):  # an empty folder: a save's claim
             raise StoreError(f"no model named {folder.name!r} in {folder.parent}") from None
@@ -136,19 +135,18 @@ def list_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
     return found
 
 
-def find(name: str, directory: str | os.PathLike | None = None) -> ModelInfo:
-    if name == DEFAULT_MODEL:
-        return _info(BUNDLED_DIR / DEFAULT_MODEL, True)
-    folder = models_dir(directory) / check_name(name)
-    if not folder.is_dir():
-        raise StoreError(f"no model named {name!r} in {models_dir(directory)}")
-    return _info(folder, False)
-
-
 def _folder(name: str, directory) -> tuple[Path, bool]:
+    """(folder, bundled) of a model name."""
     if name == DEFAULT_MODEL:
         return BUNDLED_DIR / DEFAULT_MODEL, True
     return models_dir(directory) / check_name(name), False
+
+
+def find(name: str, directory: str | os.PathLike | None = None) -> ModelInfo:
+    folder, bundled = _folder(name, directory)
+    if not folder.is_dir():
+        raise StoreError(f"no model named {name!r} in {folder.parent}")
+    return _info(folder, bundled)
 
 
 def load(name: str, directory: str | os.PathLike | None = None) -> tuple[VAE, ModelInfo]:
@@ -261,13 +259,7 @@ def rename(old: str, new: str, directory: str | os.PathLike | None = None) -> Mo
     except FileNotFoundError:
         raise StoreError(f"no model named {old!r} in {info.path.parent}") from None
     if not info.error:  # the name recorded inside follows (a rewrite of model.json alone, atomic)
-        tmp = target / f".{META}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(dict(info.meta, name=new), indent=1))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target / META)
-        storage.fsync_dir(target)
+        storage.replace_file(target / META, json.dumps(dict(info.meta, name=new), indent=1))
     return _info(target, False)
 
 
