@@ -233,3 +233,12 @@ def test_leftovers_of_a_live_writer_are_not_recovered(tmp_path):
     with storage.locked(busy):
         assert store.recover(tmp_path) == [] and busy.is_dir()
     assert store.recover(tmp_path) == [f"removed {busy.name}"]
+
+
+def test_a_training_state_from_another_version_is_refused(tmp_path):
+    _save(tmp_path, 1.0, training_state=({"t": torch.zeros(1)}, {"k": "1"}))
+    _, info = store.load("m", tmp_path)
+    assert store.load_training_state("m", tmp_path, version=info.version)[1]["k"] == "1"
+    _save(tmp_path, 2.0, overwrite=True, training_state=({"t": torch.ones(1)}, {"k": "2"}))
+    with pytest.raises(store.StoreError, match="overwritten while it was being read"):
+        store.load_training_state("m", tmp_path, version=info.version)

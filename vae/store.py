@@ -229,11 +229,15 @@ def _put_in_place(tmp: Path, final: Path, name: str, overwrite: bool) -> None:
     raise StoreError(f"{name}: could not be saved: other processes kept changing it")
 
 
-def load_training_state(name: str, directory: str | os.PathLike | None = None
+def load_training_state(name: str, directory: str | os.PathLike | None = None, *, version: str | None = None
                         ) -> tuple[dict, dict[str, str]] | None:
-    """(tensors, string metadata) of a model's saved training state, or None if it has none."""
-    folder, _ = _folder(name, directory)
+    """(tensors, string metadata) of a model's saved training state, or None if it has none.
+    version: the ModelInfo.version of weights loaded before; StoreError if the model changed since."""
+    folder, bundled = _folder(name, directory)
     raw = _read(folder, (META, TRAINING), optional=(TRAINING,))
+    if version is not None and ModelInfo(name, folder, parse_meta(raw[META], name, META, FORMAT_VERSION),
+                                         bundled).version != version:
+        raise StoreError(f"{name} was overwritten while it was being read; try again")
     if raw[TRAINING] is None:
         return None
     return read_tensors(raw[TRAINING], f"{name}: {TRAINING}")
