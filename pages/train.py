@@ -41,7 +41,7 @@ def settings_ui() -> dict:
                                        help="2 shows the latent map live while training.")
     s["likelihood"] = mid.radio("Likelihood p(x|z)", LIKELIHOODS, horizontal=True, key="tr_likelihood")
     s["beta"] = mid.number_input("β (KL weight; 1 = the true ELBO)", 0.0, 100.0, 1.0, 0.1, key="tr_beta")
-    s["epochs"] = right.number_input("Epochs", 1, limits.EPOCHS, 10, key="tr_epochs")
+    s["epochs"] = right.number_input("Epochs", 1, limits.EPOCHS, min(10, limits.EPOCHS), key="tr_epochs")
     s["batch_size"] = right.number_input("Batch size", 1, 4096, 128, key="tr_batch")
     s["lr"] = right.select_slider("Learning rate", LRS, value=1e-3, key="tr_lr", format_func="{:g}".format)
     s["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed")
@@ -69,6 +69,8 @@ def start(s: dict) -> jobs.Job:
                            likelihood=s["likelihood"])
     tc = TrainConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=s["lr"], beta=s["beta"],
                      seed=int(s["seed"]), binarize=s["binarize"])
+    if tc.epochs > limits.EPOCHS:
+        raise ValueError(f"{tc.epochs} epochs is over the limit of {limits.EPOCHS} per job (VAE_EPOCHS)")
     name = s["name"].strip() or jobs.auto_name(label, mc.latent_dim)
     return jobs.start(name, mc, tc, td.train, td.val, td.test, dataset=td.dataset, registry=registry,
                       models_dir=resources.models_dir(), preview_labels=td.val_labels)

@@ -112,3 +112,18 @@ def test_sidebar_names_each_broken_model_and_the_app_keeps_serving(tmp_path, mon
         assert re.search("(?i)" + folders[name].message, at.error[0].value), at.error
     at.selectbox(key="_model_name").select(store.DEFAULT_MODEL).run()
     assert not at.exception and not at.error and at.metric
+
+
+def test_train_page_holds_epochs_to_the_limit(monkeypatch):
+    import resources
+
+    monkeypatch.setattr(limits, "EPOCHS", 3)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    assert at.number_input(key="tr_epochs").max == 3
+    at.session_state["tr_epochs"] = 500  # what a client sending its own value would ask for
+    at.button(key="tr_start").click().run()
+    assert not at.exception and not at.error
+    job = resources.training_jobs()[at.session_state["tr_job"]]
+    job.stop()
+    assert job.train_config.epochs == 3 and job.wait(120)

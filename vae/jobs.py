@@ -159,8 +159,6 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
 def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
            iw_samples, preview_labels) -> Job:
     store.check_name(name)
-    if train_config.epochs > limits.EPOCHS:
-        raise ValueError(f"{train_config.epochs} epochs is over the limit of {limits.EPOCHS} per job (VAE_EPOCHS)")
     if name == store.DEFAULT_MODEL:
         raise store.StoreError("'default' is the bundled model's name; choose another")
     if (store.models_dir(models_dir) / name).exists():
