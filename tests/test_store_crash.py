@@ -201,7 +201,8 @@ def test_two_racing_savers_without_overwrite_exactly_one_wins(tmp_path, native):
 
 
 def test_readers_see_whole_versions_while_a_writer_overwrites(tmp_path):
-    """One process overwrites a model 60 times; this one loads and lists all the while."""
+    """One process overwrites a model 60 times, renames another and saves and deletes a third;
+    this one loads and lists all the while."""
     _save(tmp_path, 0.0)
     store.save(_model(9.0), "other", tmp_path, metrics={"k": 9.0})
 
@@ -210,6 +211,8 @@ def test_readers_see_whole_versions_while_a_writer_overwrites(tmp_path):
             _save(tmp_path, float(k), overwrite=True)
             store.rename("other", "other2", tmp_path)
             store.rename("other2", "other", tmp_path)
+            store.save(_model(5.0), "brief", tmp_path, metrics={"k": 5.0})
+            store.delete("brief", tmp_path)
 
     pid = os.fork()
     if pid == 0:
@@ -242,3 +245,15 @@ def test_a_training_state_from_another_version_is_refused(tmp_path):
     _save(tmp_path, 2.0, overwrite=True, training_state=({"t": torch.ones(1)}, {"k": "2"}))
     with pytest.raises(store.StoreError, match="overwritten while it was being read"):
         store.load_training_state("m", tmp_path, version=info.version)
+
+
+def test_the_next_process_to_open_the_folder_cleans_up(tmp_path):
+    """What a killed writer left: a temporary folder, and an overwrite's old version set aside
+    (portable path) with nothing in its place. A new process's first list_models cleans both."""
+    _save(tmp_path / "elsewhere", 1.0)  # this process never opens root before the child does
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / f"{storage.TMP}x-1").mkdir()
+    shutil.copytree(tmp_path / "elsewhere" / "m", root / f"{storage.TRASH}m-{storage.token()}")
+    assert _fork(lambda: store.list_models(root)) == DONE
+    assert _leftovers(root) == [] and _version("m", root) == 1.0
