@@ -22,6 +22,7 @@ import errno
 import os
 import shutil
 import stat
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,7 +50,7 @@ def token() -> str:
 def _native(src: Path, dst: Path, flags: int) -> bool:
     """renameat2(src, dst, flags): True when done, False when unavailable; raises OSError."""
     global _renameat2
-    if not NATIVE or not hasattr(os, "fork"):
+    if not NATIVE or not sys.platform.startswith("linux"):
         return False
     if _renameat2 is None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)

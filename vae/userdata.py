@@ -145,7 +145,7 @@ def _declared_entries(data: bytes) -> int:
         record = end(io.BytesIO(data)) if end else None
     except (OSError, ValueError, zipfile.BadZipFile):
         record = None
-    return int(record[zipfile._ECD_ENTRIES_TOTAL]) if record else 0
+    return int(record[getattr(zipfile, "_ECD_ENTRIES_TOTAL", 4)]) if record else 0
 
 
 def _check_member(info: zipfile.ZipInfo) -> None:
