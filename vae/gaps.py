@@ -50,37 +50,44 @@ def elbo(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, quad=No
     return rec - kl_standard_normal(mu, logvar).sum(-1)
 
 
+def _fit_one(model, x: torch.Tensor, start: torch.Tensor, quad, iterations: int):
+    """L-BFGS from start = (mu, logvar) for one image x (1, C, H, W) -> (best params, its ELBO)."""
+    d = len(start) // 2
+    p = start.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([p], lr=1, max_iter=iterations, tolerance_grad=1e-5, tolerance_change=1e-9,
+                            line_search_fn="strong_wolfe")
+    score = lambda q: elbo(model, x, q[None, :d], q[None, d:].clamp(-30, 20), quad)  # noqa: E731
+
+    def closure():
+        opt.zero_grad()
+        loss = -score(p).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():  # keep the start if the search ended lower (it never should)
+        end = p.detach()
+        values = [float(score(end)), float(score(start))]
+    return (end, values[0]) if values[0] >= values[1] else (start, values[1])
+
+
 def fit_best_gaussian(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, quad=None,
                       iterations: int = FIT_ITERATIONS):
     """q*(z|x): the mean and log-variance maximising each image's ELBO, started at (mu0, logvar0).
-    Images are fitted one at a time (L-BFGS, strong Wolfe line search). -> mu*, logvar*, ELBO(q*)."""
+    Images are fitted one at a time (L-BFGS, strong Wolfe line search): fitted together, the line
+    searches of the easy images wait for the hardest one. -> mu*, logvar*, ELBO(q*)."""
     dtype = next(model.parameters()).dtype
     quad = quad or nodes(mu0.shape[-1])
-    mus, logvars, values = [], [], []
+    d = mu0.shape[-1]
+    params, values = [], []
     with torch.inference_mode(False), torch.enable_grad():
         for i in range(len(x)):
-            xi = x[i:i + 1].to(dtype).clone()
             start = torch.cat([mu0[i], logvar0[i]]).to(dtype).clone()
-            p = start.clone().requires_grad_(True)
-            opt = torch.optim.LBFGS([p], lr=1, max_iter=iterations, tolerance_grad=1e-5,
-                                    tolerance_change=1e-9, line_search_fn="strong_wolfe")
-            d = len(start) // 2
-
-            def closure():
-                opt.zero_grad()
-                loss = -elbo(model, xi, p[None, :d], p[None, d:].clamp(-30, 20), quad).sum()
-                loss.backward()
-                return loss
-
-            opt.step(closure)
-            with torch.no_grad():  # keep the start if the search ended lower (it never should)
-                end = p.detach()
-                scores = [float(elbo(model, xi, q[None, :d], q[None, d:].clamp(-30, 20), quad)) for q in (end, start)]
-            best = end if scores[0] >= scores[1] else start
-            mus.append(best[:d])
-            logvars.append(best[d:].clamp(-30, 20))
-            values.append(max(scores))
-    return torch.stack(mus), torch.stack(logvars), torch.tensor(values, dtype=torch.float64)
+            best, value = _fit_one(model, x[i:i + 1].to(dtype).clone(), start, quad, iterations)
+            params.append(best)
+            values.append(value)
+    params = torch.stack(params)
+    return params[:, :d], params[:, d:].clamp(-30, 20), torch.tensor(values, dtype=torch.float64)
 
 
 @dataclass

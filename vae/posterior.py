@@ -105,7 +105,7 @@ def coarse_grid(model) -> CoarseGrid:
                 a.append(mean / var)
                 b.append(-mean.pow(2).sum(1) / (2 * var) - mean.shape[1] * (0.5 * math.log(2 * math.pi)
                                                                              + model.log_std) + log_normal(zc))
-    q = 0.0 if model.config.likelihood == "bernoulli" else float(0.5 * torch.exp(-2 * model.log_std))
+    q = 0.0 if model.config.likelihood == "bernoulli" else float(0.5 * torch.exp(-2 * model.log_std.detach()))
     return CoarseGrid(d, extent, cell, n, torch.cat(a), torch.cat(b), q)
 
 
@@ -118,6 +118,7 @@ class Marginal:
     regions: int = 0  # separate regions of posterior mass (modes)
     points: int = 0  # points decoded
     note: str = ""
+    box: tuple = ()  # (lower (d,), upper (d,)): the region refined, which holds the posterior's mass
 
 
 def _regions(values: np.ndarray, hint: tuple | None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -156,6 +157,8 @@ class _Image:
         # mass could lie beyond the grid only if its outermost cells hold a visible share of it
         lse = lambda v: float(torch.logsumexp(torch.as_tensor(v.ravel(), dtype=torch.float64), 0))  # noqa: E731
         self.edge = lse(shaped[edge]) - lse(shaped) > EDGE_SHARE
+        cells = np.argwhere(keep)
+        self.box = (-grid.extent + cells.min(0) * grid.cell, -grid.extent + (cells.max(0) + 1) * grid.cell)
         self.levels: list[float] = []
         self.points = 0
         self.done = False
@@ -209,7 +212,7 @@ def _result(st: _Image) -> Marginal:
     converged = len(st.levels) > 1 and abs(st.levels[-1] - st.levels[-2]) < TOL and not st.edge
     note = "" if converged else ("posterior mass reaches the edge of the grid" if st.edge else
                                  f"resolutions still differ by {abs(st.levels[-1] - st.levels[-2]):.3f} nats")
-    return Marginal(st.levels[-1], converged, st.levels, len(st.regions), st.points, note)
+    return Marginal(st.levels[-1], converged, st.levels, len(st.regions), st.points, note, st.box)
 
 
 def posterior_on_grid(model, x, log_px: float, axes: list[np.ndarray], base=None, dims=(0, 1)) -> np.ndarray:
