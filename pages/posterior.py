@@ -67,15 +67,16 @@ elif not view.converged:
 
 left, right = st.columns([1, 4])
 left.image(images.to_png(np.asarray(picture), scale=4), caption=name, width="stretch")
-cols = right.columns(5)
-cols[0].metric(f"log p(x) ({'exact' if view.exact else 'IW'})", f"{view.log_px:.2f}",
-               help=f"nats, {view.log_px_label}")
-cols[1].metric("ELBO(q)", f"{view.elbo_q:.2f}",
-               help=f"reconstruction E_q[log p(x|z)] {view.reconstruction:.2f} − KL(q||p(z)) {view.kl_prior:.2f}")
-cols[2].metric("KL(q || p(z|x))", f"{view.kl_posterior:.3f}",
-               help="log p(x) − ELBO(q)" + (f"; integrated on a grid: {view.kl_grid:.3f}" if view.kl_grid else ""))
-cols[3].metric("ELBO(q*)", f"{view.elbo_qstar:.2f}", help="the best diagonal Gaussian for this image")
-cols[4].metric("Gaps (amortization + approximation)", f"{view.amortization_gap:.2f} + {view.approximation_gap:.2f}")
+top, bottom = right.columns(3), right.columns(3)
+top[0].metric(f"log p(x) ({'exact' if view.exact else 'IW estimate'})", f"{view.log_px:.2f}",
+              help=f"nats, {view.log_px_label}")
+top[1].metric("ELBO(q)", f"{view.elbo_q:.2f}",
+              help=f"reconstruction E_q[log p(x|z)] {view.reconstruction:.2f} − KL(q||p(z)) {view.kl_prior:.2f}")
+top[2].metric("ELBO(q*)", f"{view.elbo_qstar:.2f}", help="the best diagonal Gaussian for this image")
+bottom[0].metric("KL(q || p(z|x))", f"{view.kl_posterior:.3f}", help="log p(x) − ELBO(q)")
+bottom[1].metric("Amortization gap", f"{view.amortization_gap:.3f}", help="ELBO(q*) − ELBO(q): the encoder's shortfall")
+bottom[2].metric("Approximation gap", f"{view.approximation_gap:.3f}",
+                 help="log p(x) − ELBO(q*): what no diagonal Gaussian can reach")
 right.caption(f"ELBO(q) = reconstruction {view.reconstruction:.2f} − KL(q||p(z)) {view.kl_prior:.2f} nats. "
               + (f"KL(q||p(z|x)) two ways: log p(x) − ELBO(q) = {view.kl_posterior:.3f}, ∫ q log(q/p(z|x)) dz "
                  f"on a grid = {view.kl_grid:.3f}." if view.kl_grid is not None else ""))

@@ -97,11 +97,12 @@ def gap_bar(view) -> go.Figure:
     for name, width, color, base in parts:
         fig.add_bar(y=["nats"], x=[width], base=[base], orientation="h", name=f"{name}: {width:.2f}",
                     marker_color=color, hovertemplate=f"{name}<br>%{{x:.3f}} nats<extra></extra>")
-    marks = [("ELBO(q)", view.elbo_q), ("ELBO(q*)", view.elbo_qstar), (f"log p(x) ({view.log_px_label})", view.log_px)]
-    for k, (label, value) in enumerate(marks):
+    marks = [("ELBO(q)", view.elbo_q, 1.02, "left"), ("ELBO(q*)", view.elbo_qstar, 1.24, "right"),
+             ("log p(x)", view.log_px, 1.02, "right")]
+    for label, value, y, anchor in marks:
         fig.add_vline(x=value, line=dict(color="#111", width=1, dash="dot"))
-        fig.add_annotation(x=value, y=1.0 + 0.14 * (k % 2), yref="paper", text=f"{label}<br>{value:.2f}",
-                           showarrow=False, yanchor="bottom", font=dict(size=11))
+        fig.add_annotation(x=value, y=y, yref="paper", text=f"{label} {value:.2f}", showarrow=False,
+                           yanchor="bottom", xanchor=anchor, font=dict(size=11))
     span = max(view.log_px - view.elbo_q, 1e-3)
     return fig.update_layout(template=TEMPLATE, barmode="stack", height=230, showlegend=True,
                              xaxis=dict(title="nats", range=[view.elbo_q - 0.15 * span, view.log_px + 0.15 * span]),
