@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from . import plots  # noqa: F401  (sets the default template)
 from .scoring import ellipse
 
-TEMPLATE = "plotly_white"
 Q_COLOR, QSTAR_COLOR, PRIOR_COLOR, SAMPLE_COLOR = "#1f77b4", "#d62728", "#7f7f7f", "#2ca02c"
 
 
@@ -60,7 +60,7 @@ def posterior_plane(view, whole_prior: bool = False) -> go.Figure:
         fig.update_xaxes(range=[view.axes[0][0], view.axes[0][-1]])
         fig.update_yaxes(range=[view.axes[1][0], view.axes[1][-1]])
     fig.update_layout(
-        template=TEMPLATE, title=title, height=520, margin=dict(l=50, r=10, t=50, b=40),
+        title=title, height=520, margin=dict(l=50, r=10, t=50, b=40),
         xaxis=dict(title=names[0], domain=[0, 1], constrain="domain"),
         yaxis=dict(title=names[1], scaleanchor="x", scaleratio=1, constrain="domain"),
         xaxis2=dict(domain=[0.78, 0.99], anchor="y2", range=[-3.2, 3.2], showticklabels=False, showgrid=False,
@@ -85,7 +85,7 @@ def posterior_line(view) -> go.Figure:
     fig.add_scatter(x=z, y=norm(0.0, 1.0), name="prior", line=dict(color=PRIOR_COLOR, dash="dot"))
     fig.add_scatter(x=view.z[:, 0], y=np.zeros(len(view.z)), mode="markers", name="z = μ + σ·ε",
                     marker=dict(color=SAMPLE_COLOR, size=9, symbol="line-ns-open"))
-    return fig.update_layout(template=TEMPLATE, title="True posterior p(z|x)", xaxis_title="z", yaxis_title="density",
+    return fig.update_layout(title="True posterior p(z|x)", xaxis_title="z", yaxis_title="density",
                              height=420)
 
 
@@ -104,7 +104,7 @@ def gap_bar(view) -> go.Figure:
         fig.add_annotation(x=value, y=y, yref="paper", text=f"{label} {value:.2f}", showarrow=False,
                            yanchor="bottom", xanchor=anchor, font=dict(size=11))
     span = max(view.log_px - view.elbo_q, 1e-3)
-    return fig.update_layout(template=TEMPLATE, barmode="stack", height=230, showlegend=True,
+    return fig.update_layout(barmode="stack", height=230, showlegend=True,
                              xaxis=dict(title="nats", range=[view.elbo_q - 0.15 * span, view.log_px + 0.15 * span]),
                              yaxis=dict(showticklabels=False), margin=dict(l=10, r=10, t=70, b=40),
                              legend=dict(orientation="h", y=-0.5))
@@ -116,7 +116,7 @@ def kl_monte_carlo(view) -> go.Figure:
     fig = go.Figure(go.Scatter(x=n, y=view.kl_mc, mode="lines", name="Monte Carlo mean", line=dict(color=Q_COLOR)))
     fig.add_hline(y=view.kl_prior, line=dict(color="#111", dash="dash"),
                   annotation_text=f"closed form {view.kl_prior:.3f}", annotation_position="top right")
-    return fig.update_layout(template=TEMPLATE, height=280, title="KL(q(z|x) || p(z)): closed form vs Monte Carlo",
+    return fig.update_layout(height=280, title="KL(q(z|x) || p(z)): closed form vs Monte Carlo",
                              xaxis=dict(title="samples", type="log"), yaxis_title="nats", showlegend=False)
 
 
@@ -126,5 +126,5 @@ def iw_curve(view) -> go.Figure:
     fig.add_hline(y=view.log_px, line=dict(color=QSTAR_COLOR, dash="dash"),
                   annotation_text=f"log p(x) {view.log_px:.2f} ({view.log_px_label})",
                   annotation_position="bottom right")
-    return fig.update_layout(template=TEMPLATE, height=280, title="Importance-weighted bound vs K",
+    return fig.update_layout(height=280, title="Importance-weighted bound vs K",
                              xaxis=dict(title="K (samples)", type="log"), yaxis_title="nats", showlegend=False)
