@@ -162,3 +162,28 @@ def test_the_best_gaussian_is_reproducible(trained):
     a = gaps.fit_best_gaussian(model, x[:2], mu.clone(), logvar.clone())
     b = gaps.fit_best_gaussian(model, x[:2], mu.clone(), logvar.clone())
     assert all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+def test_cli_evaluate_exact_reports_the_gaps_for_the_first_n_images(tmp_path, capsys):
+    import json
+
+    from vae.__main__ import main
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 0.2, (60, 8, 8)).astype(np.float32)
+    x[::2, :4] += 0.7
+    np.savez(tmp_path / "tiny.npz", x=np.clip(x, 0, 1), y=np.arange(60) % 2)
+    models = str(tmp_path / "models")
+    for name, d in (("two", 2), ("three", 3)):
+        assert main(["--models-dir", models, "train", "--dataset", str(tmp_path / "tiny.npz"), "--name", name,
+                     "--latent-dim", str(d), "--epochs", "2", "--hidden", "16", "--eval-iw-samples", "2",
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["--models-dir", models, "evaluate", "two", "--exact", "--limit", "4", "--iw-samples", "50"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 4 and out["exact_not_converged"] == 0
+    assert out["approximation_gap"] >= 0 and out["amortization_gap"] >= 0
+    assert out["elbo_exact"] <= out["elbo_best_gaussian"] <= out["exact_log_likelihood"]
+    assert out["exact_log_likelihood"] - out["elbo_exact"] == pytest.approx(
+        out["approximation_gap"] + out["amortization_gap"])
+    assert main(["--models-dir", models, "evaluate", "three", "--exact"]) == 2
+    assert "latent size of 1 or 2" in capsys.readouterr().err
