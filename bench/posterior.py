@@ -118,23 +118,27 @@ def upload_to_drawn(n_pictures=(1, 4)) -> list[dict]:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(prog="python -m bench.posterior")
-    p.add_argument("--images", type=int, default=1000)
+    p.add_argument("--images", type=int, default=1000, help="test images in the gap table")
+    p.add_argument("--timed", type=int, default=TIMED_IMAGES, help="images timed one by one")
     p.add_argument("--skip-table", action="store_true")
     p.add_argument("--skip-browser", action="store_true")
     args = p.parse_args(argv or [])  # python -m bench runs main() with the defaults
     torch.manual_seed(0)
     default, info = store.load(store.DEFAULT_MODEL)
-    x = _images(info, TIMED_IMAGES)
+    x = _images(info, args.timed)
+    torch.set_num_threads(1)
     rows = time_per_image(default, x, f"default ({default.config.describe()})")
+    print(rows, flush=True)
     big = build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0)  # issue 13's size, untrained
     rows += time_per_image(big, x, "untrained 784-512-512-2 tanh")
     if not args.skip_table:
         for m in store.list_models():
             if m.bundled and not m.error and m.config.latent_dim <= 2:
                 rows += gap_table(m.name, args.images)
+                print(rows[-8:], flush=True)
     if not args.skip_browser:
         rows += upload_to_drawn()
-    method = (f"Core timings: one torch thread, {TIMED_IMAGES} test images, each alone (as the page does): "
+    method = (f"Core timings: one torch thread, {args.timed} test images, each alone (as the page does): "
               "log p(x) by adaptive quadrature to 0.01 nats, then q* by L-BFGS on the Gauss-Hermite ELBO; "
               "the coarse grid is decoded once per model and cached. Table: `python -m vae evaluate NAME "
               "--exact --iw-samples 1000 --limit N` computes the same numbers (means over the first N test "

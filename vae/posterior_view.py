@@ -80,12 +80,14 @@ def describe(model, image, dims: tuple[int, int] = (0, 1), grid: posterior.Coars
     iw = np.array([float(torch.logsumexp(log_w[:k], 0)) - math.log(k) for k in IW_KS])
     exact = d <= 2
     if exact:
-        marg = posterior.log_marginal(model, x, grid, hints=None)[0]
+        with torch.inference_mode():
+            hint = model.encode(x)[0].double().numpy()
+        marg = posterior.log_marginal(model, x, grid, hints=hint)[0]
         log_px, converged, note, boxes = marg.log_px, marg.converged, marg.note, [marg.box]
     else:
         log_px, converged, boxes = float(iw[-1]), True, []
         note = f"log p(x) is estimated by the importance-weighted bound with K={IW_KS[-1]}"
-    g = gaps.gaps(model, x, log_px=None if exact else [log_px], grid=grid)
+    g = gaps.gaps(model, x, log_px=[log_px], grid=grid)  # log p(x) is known: not integrated twice
     mu, sigma = g.mu[0].astype(np.float64), np.exp(0.5 * g.logvar[0].astype(np.float64))
     mu_s, sigma_s = g.mu_star[0].astype(np.float64), np.exp(0.5 * g.logvar_star[0].astype(np.float64))
     kl_prior = float(objectives.kl_standard_normal(torch.as_tensor(mu), torch.as_tensor(2 * np.log(sigma))).sum())
