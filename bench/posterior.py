@@ -105,7 +105,10 @@ def upload_to_drawn(n_pictures=(1, 4)) -> list[dict]:
                          for k in range(n)]
                 t = time.perf_counter()
                 box.set_input_files(files=files)
-                page.get_by_text(files[-1]["name"]).last.wait_for(timeout=300_000)
+                last = files[-1]["name"]  # its heading (Reconstruct) or image caption (True posterior)
+                shown = page.get_by_role("heading", name=last) if title == "Reconstruct" else \
+                    page.get_by_test_id("stImageCaption").filter(has_text=last)
+                shown.first.wait_for(timeout=300_000)
                 browser.wait_rendered(page, 300_000)
                 took = time.perf_counter() - t
                 if rep:
