@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from vae import data, gaps, objectives, posterior, store
 from vae.config import ModelConfig
 from vae.model import build
 
-from .common import percentiles, record
+from .common import RESULTS, percentiles, record
 
 TIMED_IMAGES = 20
 
@@ -125,15 +126,18 @@ def main(argv=None) -> dict:
     p.add_argument("--timed", type=int, default=TIMED_IMAGES, help="images timed one by one")
     p.add_argument("--skip-table", action="store_true")
     p.add_argument("--skip-browser", action="store_true")
+    p.add_argument("--skip-core", action="store_true", help="keep the recorded core timings")
     args = p.parse_args(argv or [])  # python -m bench runs main() with the defaults
     torch.manual_seed(0)
     default, info = store.load(store.DEFAULT_MODEL)
     x = _images(info, args.timed)
     torch.set_num_threads(1)
-    rows = time_per_image(default, x, f"default ({default.config.describe()})")
-    print(rows, flush=True)
-    big = build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0)  # issue 13's size, untrained
-    rows += time_per_image(big, x, "untrained 784-512-512-2 tanh")
+    rows = []
+    if not args.skip_core:
+        rows += time_per_image(default, x, f"default ({default.config.describe()})")
+        print(rows, flush=True)
+        big = build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0)  # issue 13's size, untrained
+        rows += time_per_image(big, x, "untrained 784-512-512-2 tanh")
     if not args.skip_table:
         for m in store.list_models():
             if m.bundled and not m.error and m.config.latent_dim <= 2:
@@ -149,6 +153,10 @@ def main(argv=None) -> dict:
               "`streamlit run` + headless Chromium, time from setting the uploader's files to the script idle "
               "with every chart laid out and every image loaded (tests/browser.wait_rendered), after one "
               "warm-up upload.")
+    kept = RESULTS / "posterior.json"
+    if kept.exists():  # rows of the parts skipped this time stay as they were recorded
+        new = {r["what"] for r in rows}
+        rows = [r for r in json.loads(kept.read_text())["rows"] if r["what"] not in new] + rows
     return record("posterior", rows, method, command="python -m bench.posterior")
 
 
