@@ -10,7 +10,7 @@ from collections.abc import Callable
 import streamlit as st
 
 import canvas
-from vae import scoring
+from vae import limits, scoring
 
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 
@@ -20,7 +20,7 @@ def pictures_ui(prefix: str, shape: tuple, multiple: bool = True) -> list[tuple[
     left, right = st.columns([3, 2])
     label = f"Picture{'s' if multiple else ''} ({', '.join(t.upper() for t in FILE_TYPES)})"
     files = left.file_uploader(label, type=FILE_TYPES, accept_multiple_files=multiple, key=f"{prefix}_files",
-                               max_upload_size=50,
+                               max_upload_size=limits.UPLOAD_MB,
                                help=f"Any size; each is converted to the model's {shape[2]}x{shape[1]} input.")
     with right:
         st.caption("…or draw (white on black):")
