@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -157,7 +158,9 @@ def main(argv=None) -> dict:
     if kept.exists():  # rows of the parts skipped this time stay as they were recorded
         new = {r["what"] for r in rows}
         rows = [r for r in json.loads(kept.read_text())["rows"] if r["what"] not in new] + rows
-    return record("posterior", rows, method, command="python -m bench.posterior")
+    load = os.getloadavg()[0]
+    return record("posterior", rows, method + f" 1-minute load average at the end: {load:.1f} on "
+                  f"{os.cpu_count()} cores.", command="python -m bench.posterior")
 
 
 if __name__ == "__main__":
