@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import data, jobs, latent, objectives, store, views
+from vae import comparison, data, jobs, latent, objectives, store, views
 from vae.model import VAE
 
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
@@ -108,6 +108,20 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
     """The decoded manifold tiling a 2-D latent map's window: one image, row 0 at the top."""
     grid = views.decode_window(model(name, version, directory), n, x_range, y_range)
     return views.grid_picture(grid.images)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Scoring the model on the test split (ELBO, IW bound)…")
+def compare_scores(name: str, version: str, directory: str, source: str, binarize: bool) -> dict:
+    """Test metrics of a model on `source`'s test split, for a comparison where the stored ones were
+    measured on other images (comparison.evaluate_scores; cached per weights version)."""
+    return comparison.evaluate_scores(model(name, version, directory), dataset(source, "test").images, binarize)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def compare_reconstructions(name: str, version: str, directory: str, source: str, ids: tuple) -> np.ndarray:
+    """The model's reconstructions (decoder mean at the posterior mean) of test images `ids`."""
+    images = dataset(source, "test").images[list(ids)]
+    return comparison.reconstruct(model(name, version, directory), images)
 
 
 @st.cache_resource
