@@ -24,7 +24,7 @@ import torch
 
 from . import data, latent, store
 from .config import ConfigError, ModelConfig, TrainConfig
-from .model import VAE
+from .model import VAE, build
 from .training import FitResult, Progress, fit, test_metrics
 
 VAL_FRACTION = 0.1  # of the train split, held out (seeded) for validation curves and best weights
@@ -91,7 +91,7 @@ class Job:
         state = self.snapshot
         if state is None:
             return None
-        model = VAE(self.model_config)
+        model = build(self.model_config)
         model.load_state_dict(state)
         return model.eval()
 
@@ -187,6 +187,8 @@ class TrainingData:
     val_labels: np.ndarray | None
     test: torch.Tensor
     dataset: dict  # stored with the model so the explorer can reload its data
+    train_labels: np.ndarray | None = None  # (N,) for label- and prior-conditional models
+    test_labels: np.ndarray | None = None
 
 
 def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fraction: float = VAL_FRACTION,
@@ -200,8 +202,9 @@ def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fr
     dataset = {"name": name or train.name, "shape": list(train.shape), "class_names": train.class_names}
     if path:
         dataset["path"] = str(path)
+    train_labels = None if train.labels is None else train.labels[train_idx.numpy()]
     return TrainingData(x[train_idx], x[val_idx] if n_val else None, labels if n_val else None,
-                        torch.from_numpy(test.images), dataset)
+                        torch.from_numpy(test.images), dataset, train_labels, test.labels)
 
 
 def save_upload(content: bytes, filename: str, directory: str | os.PathLike | None = None

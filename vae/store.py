@@ -22,7 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, ModelConfig
-from .model import VAE
+from .model import VAE, build
 
 FORMAT_VERSION = 1
 WEIGHTS, META, TRAINING = "model.safetensors", "model.json", "training.safetensors"
@@ -129,7 +129,7 @@ def load(name: str, directory: str | os.PathLike | None = None) -> tuple[VAE, Mo
         state = load_file(str(info.path / WEIGHTS))
     except (SafetensorError, OSError, ValueError) as e:
         raise StoreError(f"{name}: {WEIGHTS} is not a valid safetensors file ({e})") from None
-    model = VAE(info.config)
+    model = build(info.config)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
