@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import comparison, data, jobs, latent, objectives, store, views
+from vae import comparison, conditioning, data, jobs, latent, objectives, store, views
 from vae.model import VAE
 
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
@@ -47,7 +47,8 @@ def dataset(source: str, split: str) -> data.Dataset:
 @st.cache_resource(max_entries=8, show_spinner="Encoding the dataset…")
 def encoded(name: str, version: str, directory: str, source: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sigma) of every image of a split, (N, D) each."""
-    return latent.encode_dataset(model(name, version, directory), dataset(source, split).images)
+    ds = dataset(source, split)  # a conditional model encodes each image with its label or visible part
+    return conditioning.encode_dataset(model(name, version, directory), ds.images, ds.labels)
 
 
 @st.cache_resource(max_entries=8,

@@ -26,6 +26,7 @@ NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need
 ]
 ICON = str(Path(__file__).parent / "assets" / "icon.png")  # a local file: a Material page_icon is
 # fetched from Google's font CDN by the browser, which fails offline
+CONDITIONAL_PAGES = ("Playground", "Compare", "Train")  # pages that give a label/completion model its condition
 MODEL_KEY = "model_name"  # the chosen model; a plain key, so it survives page changes
 
 
@@ -129,4 +130,19 @@ def page(title: str, intro: str, *, heading: str | None = None,
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
         st.stop()
+    if needs_model and title not in CONDITIONAL_PAGES and current.info.config.conditional in ("label", "completion"):
+        _conditional_note(current)
     return current
+
+
+def _conditional_note(current: resources.Current) -> None:
+    """A label or completion model decodes only with its condition (a class, a visible part): the
+    pages built for z alone send the user to the ones that give it one, instead of failing."""
+    what = "a class" if current.info.config.conditional == "label" else "the visible part of an image"
+    st.info(f"'{current.name}' is a conditional model ({current.info.config.describe()}): its decoder needs "
+            f"{what} as well as z. Explore it on the Playground (condition, z, "
+            f"{'style table' if what == 'a class' else 'completions'}) or side by side on Compare; this page "
+            "shows unconditional and class-prior models.", icon=":material/info:")
+    st.page_link("pages/playground.py", label="Open the Playground", icon=":material/tune:")
+    st.page_link("pages/compare.py", label="Compare models", icon=":material/compare:")
+    st.stop()

@@ -13,6 +13,10 @@ ctx = shell.page(
     "Move a latent coordinate and watch the decoder's image change. Sliders are ordered by how much "
     "information each dimension carries (average KL); unused dimensions are marked. The position is "
     "kept in the URL, so a view can be shared.")
+if ctx.info.config.conditional != "none":  # a class or a visible part goes with z: its own section
+    import conditional_ui
+    conditional_ui.playground(ctx)
+    st.stop()
 
 d = ctx.latent_dim
 order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)

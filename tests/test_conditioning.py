@@ -26,7 +26,8 @@ def test_given_decodes_like_the_model_with_that_condition(model, blobs):
     got = latent.decode(conditioning.given(model, cond), z.numpy())
     with torch.inference_mode():
         want = {"label": lambda: model.decode(z, 2), "prior": lambda: model.decode(model.prior_mean(2) + z),
-                "completion": lambda: model.decode(z, model.visible_of(x[:1]).expand(5, -1))}[model.config.conditional]()
+                "completion": lambda: model.decode(z, model.visible_of(x[:1]).expand(5, -1)),
+                }[model.config.conditional]()
     np.testing.assert_allclose(got, want.numpy(), atol=1e-6)
 
 

@@ -104,21 +104,30 @@ def _settled_range(curves) -> list[float] | None:
     return [lo - pad, hi + pad]
 
 
-def reconstructions(originals, recons: dict, ids=None) -> go.Figure:
-    """The same test images (N, C, H, W) in the top row and each model's reconstruction of them in
-    a row below, labelled with the model's name (recons: {name: (N, C, H, W)})."""
-    rows = [np.asarray(originals)] + [np.asarray(r) for r in recons.values()]
-    names = ["test images"] + list(recons)
-    tiles = np.stack(rows)  # (R, N, C, H, W)
+def labelled_strips(strips: dict, column_labels=None, *, cell: int | None = None,
+                    label_width: int = 160) -> go.Figure:
+    """Rows of images side by side, each row named on the left: {row name: (N, C, H, W)}, every row
+    the same N; column_labels (N strings) under the columns. One picture, so it draws fast."""
+    names = list(strips)
+    tiles = np.stack([np.asarray(v) for v in strips.values()])  # (R, N, C, H, W)
     picture = _as_hwc(tiles)
     r, n, _, h, w = tiles.shape
     fig = go.Figure(go.Image(source=_png_uri(picture), hoverinfo="skip"))
-    cell = max(36, min(72, 900 // max(n, 1)))  # pixels per image on screen
-    fig.update_layout(template=TEMPLATE, height=r * cell + 40, width=n * cell + 170,
-                      margin=dict(l=160, r=10, t=10, b=30 if ids is not None else 10))
+    cell = cell or max(36, min(72, 900 // max(n, 1)))  # pixels per image on screen
+    fig.update_layout(template=TEMPLATE, height=r * cell + (40 if column_labels is not None else 20),
+                      width=n * cell + label_width + 10,
+                      margin=dict(l=label_width, r=10, t=10, b=30 if column_labels is not None else 10))
     fig.update_yaxes(range=[r * h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x",
                      tickmode="array", tickvals=[(k + 0.5) * h - 0.5 for k in range(r)], ticktext=names)
     x_ticks = dict(tickmode="array", tickvals=[(k + 0.5) * w - 0.5 for k in range(n)],
-                   ticktext=[f"#{i}" for i in ids]) if ids is not None else dict(showticklabels=False)
+                   ticktext=[str(c) for c in column_labels]) if column_labels is not None \
+        else dict(showticklabels=False)
     fig.update_xaxes(range=[-0.5, n * w - 0.5], showgrid=False, zeroline=False, **x_ticks)
     return fig
+
+
+def reconstructions(originals, recons: dict, ids=None) -> go.Figure:
+    """The same test images (N, C, H, W) in the top row and each model's reconstruction of them in
+    a row below, labelled with the model's name (recons: {name: (N, C, H, W)})."""
+    return labelled_strips({"test images": originals, **recons},
+                           None if ids is None else [f"#{i}" for i in ids])
