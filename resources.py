@@ -115,14 +115,31 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
 def compare_scores(name: str, version: str, directory: str, source: str, binarize: bool) -> dict:
     """Test metrics of a model on `source`'s test split, for a comparison where the stored ones were
     measured on other images (comparison.evaluate_scores; cached per weights version)."""
-    return comparison.evaluate_scores(model(name, version, directory), dataset(source, "test").images, binarize)
+    test = dataset(source, "test")
+    return comparison.evaluate_scores(model(name, version, directory), test.images, binarize, test.labels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def compare_reconstructions(name: str, version: str, directory: str, source: str, ids: tuple) -> np.ndarray:
     """The model's reconstructions (decoder mean at the posterior mean) of test images `ids`."""
-    images = dataset(source, "test").images[list(ids)]
-    return comparison.reconstruct(model(name, version, directory), images)
+    test = dataset(source, "test")
+    labels = None if test.labels is None else test.labels[list(ids)]
+    return comparison.reconstruct(model(name, version, directory), test.images[list(ids)], labels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def compare_manifold(name: str, version: str, directory: str, source: str, n: int, condition: int | None) -> np.ndarray:
+    """An n x n manifold (n, n, C, H, W) at Gaussian percentiles: over z1 x z2, or the PCA plane of
+    the test split's mu above 2-D, or a strip along z1 for 1-D. condition: the class a label or
+    class-prior model decodes under, the test image whose visible part a completion model is given."""
+    m = model(name, version, directory)
+    if m.config.conditional != "none" and condition is not None:
+        m = conditioning.given(m, dataset(source, "test").images[condition]
+                               if m.config.conditional == "completion" else condition)
+    if m.latent_dim == 1:
+        return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
+    plane = projection(name, version, directory, source, "test", "pca") if m.latent_dim > 2 else None
+    return latent.decode_grid(m, n, plane=plane).images
 
 
 @st.cache_resource

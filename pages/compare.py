@@ -1,10 +1,9 @@
 """Compare: two to four stored models side by side on the same test images."""
-import numpy as np
 import streamlit as st
 
 import resources
 import shell
-from vae import comparison, latent, plots, plots_compare
+from vae import comparison, plots, plots_compare
 
 ctx = shell.page(
     "Compare",
@@ -32,7 +31,7 @@ infos = [models[n] for n in chosen]
 problem = comparison.incompatibility(infos)
 if problem:
     st.warning(problem)
-    st.dataframe([comparison.score_row(i.name, i.config.latent_dim, i.metrics, f"stored ({i.dataset})")
+    st.dataframe([comparison.score_row(i.name, i.config, i.metrics, f"stored ({i.dataset})")
                   for i in infos], hide_index=True, key="cmp_stored")
     st.stop()
 
@@ -57,8 +56,12 @@ for info in infos:
         st.error(f"Could not score '{info.name}' on {label}: {e}")
         st.stop()
     origin = "stored at training" if stored else "measured here"
-    rows.append(comparison.score_row(info.name, info.config.latent_dim, metrics, origin))
+    rows.append(comparison.score_row(info.name, info.config, metrics, origin))
 st.dataframe(rows, hide_index=True, key="cmp_scores")
+if comparison.mixed_bounds(rows):
+    st.warning("These models bound different things (column 'bound on'): a conditional model is given the "
+               "class or part of the image, so its number is not a log p(x) and is not better or worse "
+               "than an unconditional model's.")
 if comparison.mixed_binarization(rows):
     st.warning("Some models are scored on binarized test images and some on grey levels: their "
                "log-likelihoods are different quantities and should not be compared directly.")
@@ -83,21 +86,24 @@ for k, (info, col) in enumerate(zip(infos, cols)):
 
 st.subheader("Manifolds")
 n = st.slider("Grid size N", 6, 20, 12, key="cmp_n", help="N x N decodes at Gaussian percentiles.")
+kinds = {i.name: i.config.conditional for i in infos}
+given_class = given_item = None
+if {"label", "prior"} & set(kinds.values()):
+    names = test.class_names or [str(c) for c in range(10)]
+    given_class = st.selectbox("Class y for conditional models", range(len(names)), format_func=lambda c: names[c],
+                               key="cmp_class", help="A label or class-prior model decodes its grid under it.")
+if "completion" in kinds.values():
+    given_item = st.number_input("Test image whose visible part completion models are given", 0,
+                                 len(test.images) - 1, 0, key="cmp_item")
 cols = st.columns(len(infos))
 for k, (info, col) in enumerate(zip(infos, cols)):
-    d = info.config.latent_dim
-    if d == 1:
-        values = latent.gaussian_percentiles(n)
-        images = latent.decode(resources.model(*args[info.name][:3]), latent.traverse(np.zeros(1), 0, values))[None]
-        note = "1-D latent: a strip along z1"
-    else:
-        grid = resources.manifold_grid(*args[info.name], n, "percentile", 3.0, (0, 1), None, d > 2)
-        images = grid.images
-        note = "z1 x z2" if d == 2 else "the PCA plane of the test split's μ"
+    d, kind = info.config.latent_dim, kinds[info.name]
+    condition = given_class if kind in ("label", "prior") else given_item if kind == "completion" else None
+    images = resources.compare_manifold(*args[info.name], n, condition)
     fig = plots.image(images, title=info.name)
     fig.update_layout(width=None, height=760 // len(infos) + 60, margin=dict(l=10, r=10, t=40, b=10))
     col.plotly_chart(fig, width="stretch", key=f"cmp_manifold_{k}")
-    col.caption(note)
+    col.caption(comparison.manifold_note(d, kind, condition))
 
 st.subheader("Reconstructions of the same test images")
 count = st.slider("Images", 4, 16, 10, key="cmp_count")

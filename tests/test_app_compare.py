@@ -23,10 +23,13 @@ def fitted():
     """1-D and 4-D MLP VAEs on 512 mnist-5k digits and a 2-D one on 8x8 digits, one epoch each."""
     x = torch.from_numpy(data.load_dataset("mnist-5k", "train").images[:512])
     digits = torch.from_numpy(data.load_dataset("digits", "train").images[:256])
+    y = torch.from_numpy(data.load_dataset("mnist-5k", "train").labels[:512]).long()
     tc = TrainConfig(epochs=2, batch_size=128)
     return {"one-d": fit(ModelConfig(latent_dim=1, hidden=(32,)), tc, x),
             "four-d": fit(ModelConfig(latent_dim=4, hidden=(32,)), tc, x),
-            "digits-2d": fit(ModelConfig(image_shape=(1, 8, 8), hidden=(16,)), tc, digits)}
+            "digits-2d": fit(ModelConfig(image_shape=(1, 8, 8), hidden=(16,)), tc, digits),
+            "label-2d": fit(ModelConfig(hidden=(32,), conditional="label", num_classes=10), tc, x, train_labels=y),
+            "completion-3d": fit(ModelConfig(latent_dim=3, hidden=(32, 16), conditional="completion"), tc, x)}
 
 
 @pytest.fixture
@@ -90,3 +93,22 @@ def test_models_of_different_image_shapes_are_explained(saved):
 def test_compare_needs_two_models():
     at = _open()
     assert "at least two models" in at.info[0].value
+
+
+def test_conditional_models_beside_a_plain_one(saved):
+    at = _open({"models": "default,label-2d,completion-3d"})
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert list(table["bound on"]) == ["log p(x)", "log p(x|y)", "log p(rest | centre-column)"]
+    assert any("bound different things" in w.value for w in at.warning)
+    model, _ = store.load("label-2d")
+    test = data.load_dataset("mnist-5k", "test")
+    want = comparison.evaluate_scores(model, test.images, False, test.labels)
+    assert table["Test ELBO"][1] == pytest.approx(want["elbo"], abs=0.01)  # scored with the true labels
+    assert len(at.get("plotly_chart")) == 9
+    before = _spec(at.get("plotly_chart")[6])  # the label model's manifold, under class 0
+    at.selectbox(key="cmp_class").set_value(7).run()
+    assert not at.exception
+    assert _spec(at.get("plotly_chart")[6])["data"][0]["source"] != before["data"][0]["source"]
+    at.number_input(key="cmp_item").set_value(3).run()
+    assert not at.exception and any("visible part of test #3" in c.value for c in at.caption)

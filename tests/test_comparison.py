@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vae import comparison, objectives, plots_compare, store
+from vae import comparison, conditional_objectives, objectives, plots_compare, store
 from vae.config import ModelConfig
 from vae.model import build
 
@@ -50,13 +50,34 @@ def test_evaluate_scores_matches_training_scores(binarize):
     scored = objectives.binarized_test(x) if binarize else x
     want = objectives.evaluate(model, scored, iw_samples=5)
     assert got["elbo"] == pytest.approx(want["elbo"]) and got["binarized"] is binarize
-    row = comparison.score_row("a", 2, got, "measured here")
+    row = comparison.score_row("a", model.config, got, "measured here")
     assert row["Active units"].endswith("/2") and row["IW samples"] == 5 and row["Test ELBO"] < 0
 
 
-def test_mixed_binarization_is_flagged():
+def test_mixed_binarization_and_mixed_bounds_are_flagged():
     rows = [{"binarized": False}, {"binarized": True}]
     assert comparison.mixed_binarization(rows) and not comparison.mixed_binarization(rows[:1])
+    configs = [ModelConfig(), ModelConfig(conditional="label", num_classes=10),
+               ModelConfig(conditional="prior", num_classes=10), ModelConfig(conditional="completion")]
+    bounds = [comparison.bound_on(c) for c in configs]
+    assert bounds == ["log p(x)", "log p(x|y)", "log p(x|y)", "log p(rest | centre-column)"]
+    assert comparison.mixed_bounds([{"bound on": b} for b in bounds[:2]])
+    assert not comparison.mixed_bounds([{"bound on": b} for b in bounds[1:3]])
+    assert comparison.manifold_note(2, "label", 3).endswith("class y = 3")
+    assert comparison.manifold_note(8, "none", None) == "the PCA plane of the test split's μ"
+
+
+def test_conditional_models_are_scored_with_their_condition():
+    cfg = ModelConfig(image_shape=(1, 28, 28), latent_dim=2, hidden=(16,), conditional="label", num_classes=10)
+    model = build(cfg, seed=0).eval()
+    x, y = torch.rand(40, 1, 28, 28), np.arange(40) % 10
+    got = comparison.evaluate_scores(model, x.numpy(), False, y, iw_samples=3)
+    want = conditional_objectives.evaluate(model, x, torch.as_tensor(y), iw_samples=3)
+    assert got["elbo"] == pytest.approx(want["elbo"]) and got["conditional"] == "label"
+    recon = comparison.reconstruct(model, x[:4].numpy(), y[:4])
+    with torch.inference_mode():
+        mu = model.encode(x[:4], torch.as_tensor(y[:4]))[0]
+        np.testing.assert_allclose(recon, model.decode(mu, torch.as_tensor(y[:4])).numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("d, names", [(1, ("z1", "")), (2, ("z1", "z2")), (6, ("PC1", "PC2"))])

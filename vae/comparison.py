@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data, latent, objectives
+from . import conditional_objectives, conditioning, data, latent, objectives
 
 MIN_MODELS, MAX_MODELS = 2, 4
 # (metric key, column title): the scores of the table and of the bar charts, best first where it matters
@@ -89,19 +89,33 @@ def binarized(info) -> bool:
     return bool((info.meta.get("train_config") or {}).get("binarize", False))
 
 
-def evaluate_scores(model, test_images, binarize: bool, iw_samples: int = COMPARE_IW_SAMPLES) -> dict:
-    """objectives.evaluate on the test images (their fixed binarized sample when binarize), the way
-    training scores a finished run, so measured and stored rows mean the same."""
+def evaluate_scores(model, test_images, binarize: bool, labels=None, iw_samples: int = COMPARE_IW_SAMPLES) -> dict:
+    """The test metrics training saves (conditional_objectives.evaluate: a conditional model's with
+    its condition given) on the test images, their fixed binarized sample when binarize, so measured
+    and stored rows mean the same."""
     x = torch.as_tensor(np.asarray(test_images), dtype=torch.float32)
     x = objectives.binarized_test(x) if binarize else x
-    out = objectives.evaluate(model, x, iw_samples=iw_samples)
+    y = None if labels is None or not conditional_objectives.needs_labels(model) else np.asarray(labels)
+    out = conditional_objectives.evaluate(model, x, y, iw_samples=iw_samples)
     out.update(split="test", binarized=binarize)
     return out
 
 
-def score_row(name: str, latent_dim: int, metrics: dict, origin: str) -> dict:
-    """One table row: the model, each score of SCORES (None if missing), K, binarized, where it came from."""
-    row = {"model": name}
+def bound_on(config) -> str:
+    """What a model's ELBO and IW numbers bound: log p(x), log p(x|y), or log p(hidden | visible)."""
+    kind = getattr(config, "conditional", "none")
+    if kind in ("label", "prior"):
+        return "log p(x|y)"
+    if kind == "completion":
+        return f"log p(rest | {config.visible})"
+    return "log p(x)"
+
+
+def score_row(name: str, config, metrics: dict, origin: str) -> dict:
+    """One table row: the model, what its numbers bound, each score of SCORES (None if missing), K,
+    binarized, where it came from."""
+    latent_dim = config.latent_dim
+    row = {"model": name, "bound on": bound_on(config)}
     for key, title in SCORES:
         value = metrics.get(key)
         row[title] = None if value is None else (int(value) if key == "active_units" else round(float(value), 2))
@@ -111,6 +125,12 @@ def score_row(name: str, latent_dim: int, metrics: dict, origin: str) -> dict:
     row["binarized"] = bool(metrics.get("binarized", False))
     row["scores"] = origin
     return row
+
+
+def mixed_bounds(rows) -> bool:
+    """True when the rows bound different things (log p(x) beside log p(x|y), say): a conditional
+    model is told part of the answer, so its number is not a better log p(x)."""
+    return len({r["bound on"] for r in rows}) > 1
 
 
 def mixed_binarization(rows) -> bool:
@@ -125,10 +145,10 @@ def sample_ids(n_total: int, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, n, replace=False))
 
 
-def reconstruct(model, images) -> np.ndarray:
-    """images (N, C, H, W) in [0, 1] -> the decoder's mean at the posterior mean, float32 (N, C, H, W)."""
-    mu, _ = latent.encode_dataset(model, images)
-    return latent.decode(model, mu)
+def reconstruct(model, images, labels=None) -> np.ndarray:
+    """images (N, C, H, W) in [0, 1] -> the decoder's mean at the posterior mean, each image under its
+    own condition for a conditional model, float32 (N, C, H, W)."""
+    return conditioning.reconstruct(model, images, labels)
 
 
 def map_coords(mu) -> tuple[np.ndarray, tuple[str, str], str]:
@@ -144,3 +164,12 @@ def map_coords(mu) -> tuple[np.ndarray, tuple[str, str], str]:
     kept = float(np.sum(p.explained_variance_ratio)) * 100
     return p.coords, p.axis_names, f"{d}-D latent through PCA ({kept:.0f}% of the variance of μ)"
 
+
+
+def manifold_note(latent_dim: int, kind: str, condition) -> str:
+    """What a Compare manifold shows: its plane and, for a conditional model, what it is given."""
+    plane = "a strip along z1" if latent_dim == 1 else "z1 x z2" if latent_dim == 2 else \
+        "the PCA plane of the test split's μ"
+    if condition is None or kind == "none":
+        return plane
+    return plane + (f", visible part of test #{condition}" if kind == "completion" else f", class y = {condition}")
