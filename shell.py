@@ -139,7 +139,7 @@ def _conditional_note(current: resources.Current) -> None:
     """A label or completion model decodes only with its condition (a class, a visible part): the
     pages built for z alone send the user to the ones that give it one, instead of failing."""
     what = "a class" if current.info.config.conditional == "label" else "the visible part of an image"
-    st.info(f"'{current.name}' is a conditional model ({current.info.config.describe()}): its decoder needs "
+    st.info(f"'{current.name}' is a conditional model, {current.info.config.describe()}: its decoder needs "
             f"{what} as well as z. Explore it on the Playground (condition, z, "
             f"{'style table' if what == 'a class' else 'completions'}) or side by side on Compare; this page "
             "shows unconditional and class-prior models.", icon=":material/info:")
