@@ -80,6 +80,9 @@ for k, (info, col) in enumerate(zip(infos, cols)):
     coords, axis_names, note = maps[info.name]
     fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axis_names,
                            title=info.name, marker_size=3, webgl=False)
+    if info.config.conditional == "prior" and info.config.latent_dim == 2:
+        model = resources.model(*args[info.name][:3])
+        plots_compare.add_prior_means(fig, model.prior_means.detach().numpy(), test.class_names)
     fig.update_layout(height=380, showlegend=k == len(infos) - 1, margin=dict(l=40, r=10, t=40, b=40))
     col.plotly_chart(fig, width="stretch", key=f"cmp_map_{k}")
     col.caption(note)

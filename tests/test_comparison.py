@@ -132,3 +132,12 @@ def test_reconstructions_figure_tiles_originals_and_each_model_in_rows():
     assert size == (5 * 8, 3 * 8)
     assert list(fig.layout.yaxis.ticktext) == ["test images", "a", "b"]
     assert list(fig.layout.xaxis.ticktext)[0] == "#0"
+
+
+def test_prior_means_are_drawn_in_their_class_colours():
+    from vae import plots
+    fig = plots_compare.add_prior_means(plots.latent_map(np.zeros((3, 2)), labels=np.arange(3)),
+                                        np.array([[0, 1], [2, 3], [4, 5]]), ["a", "b", "c"])
+    means = fig.data[-1]
+    assert list(means.text) == ["a", "b", "c"] and list(means.x) == [0, 2, 4]
+    assert list(means.marker.color) == [plots.label_color(i) for i in range(3)]

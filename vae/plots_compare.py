@@ -131,3 +131,19 @@ def reconstructions(originals, recons: dict, ids=None) -> go.Figure:
     a row below, labelled with the model's name (recons: {name: (N, C, H, W)})."""
     return labelled_strips({"test images": originals, **recons},
                            None if ids is None else [f"#{i}" for i in ids])
+
+
+def add_prior_means(fig: go.Figure, means, class_names=None) -> go.Figure:
+    """A class-prior model's prior means mu_y (K, 2) as labelled diamonds in the class colours, on
+    its latent map: each class's points should gather around its own diamond."""
+    from .plots import label_color
+    means = np.asarray(means, dtype=np.float64).reshape(-1, 2)
+    names = [str(n) for n in class_names] if class_names is not None and len(class_names) == len(means) \
+        else [str(i) for i in range(len(means))]
+    fig.add_trace(go.Scatter(
+        x=means[:, 0], y=means[:, 1], mode="markers+text", name="prior means μ_y", text=names,
+        textposition="middle center", textfont=dict(color="white", size=10),
+        marker=dict(symbol="diamond", size=18, color=[label_color(i) for i in range(len(means))],
+                    line=dict(color="#111111", width=1.5)),
+        hovertemplate="μ_y of class %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>"))
+    return fig
