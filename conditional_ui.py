@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vae import conditioning, images, latent, plots_compare
+from vae import conditioning, images, latent, plots, plots_compare
 
 LIMIT = 4.0  # slider range in prior standard deviations
 STYLE_SAMPLES = 8  # columns of random styles under every class
@@ -80,6 +80,34 @@ def explore_ui(ctx, kind: str, names: list[str], condition) -> None:
         caption = f"decode(z, y = {names[condition]})" if kind == "label" else \
             f"decode(μ_y + ε), y = {names[condition]}"
     right.image(_picture(x), caption=caption, width=280)
+    if ctx.latent_dim == 2:
+        with left:
+            map_ui(ctx, kind, names, condition, z)
+
+
+def map_ui(ctx, kind: str, names: list[str], condition, z: np.ndarray) -> None:
+    """A 2-D model's latent map (test images encoded with their own condition) with z starred and,
+    for a class prior, the prior means; a click moves z there."""
+    mu, _ = ctx.encoded("test")
+    test = ctx.dataset("test")
+    offset = np.zeros(2, np.float32)
+    fig = plots.latent_map(mu, labels=test.labels, class_names=test.class_names, webgl=False,
+                           title="Click anywhere to move z there", marker_size=3)
+    plots.add_click_targets(fig, LIMIT + 2)
+    if kind == "prior":
+        means = ctx.model.prior_means.detach().cpu().numpy()
+        offset = means[condition]
+        plots_compare.add_prior_means(fig, means, names)
+    plots.add_point(fig, z + offset, name="z")
+    fig.update_layout(height=420, margin=dict(t=40, b=40))
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points",), key="cpg_map", width="stretch")
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points:
+        clicked = [points[0]["x"], points[0]["y"]]
+        if st.session_state.get("cpg_last_click") != clicked:  # a new click, not the same event again
+            st.session_state["cpg_last_click"] = clicked
+            _set_z(ctx, np.asarray(clicked, np.float32) - offset)
+            st.rerun(scope="fragment")
 
 
 def style_table_ui(ctx, names: list[str], test) -> None:

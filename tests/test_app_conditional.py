@@ -80,6 +80,8 @@ def test_label_playground_class_and_z_move_the_image(saved):
     classes.set_value(3).run()
     _ok(at)
     assert _images(at) != before and "y = 3" in at.image[0].captions[0]
+    star = [t for t in _chart(at, "cpg_map")["data"] if t["name"] == "z"][0]  # a 2-D model: z on its map
+    assert (star["x"][0], star["y"][0]) == (0.0, 0.0)
     moved = _images(at)
     at.slider[0].set_value(1.5).run()
     assert _images(at) != moved
@@ -106,6 +108,11 @@ def test_class_prior_playground_moves_around_the_class_mean(saved):
     at.radio(key="cpg_class_prior-tiny").set_value(5).run()
     _ok(at)
     assert "μ_y + ε" in at.image[0].captions[0] and "y = 5" in at.image[0].captions[0]
+    traces = {t["name"]: t for t in _chart(at, "cpg_map")["data"]}
+    model, _ = store.load("prior-tiny")
+    mu5 = model.prior_means.detach().numpy()[5]
+    assert np.allclose([traces["z"]["x"][0], traces["z"]["y"][0]], mu5, atol=1e-5)  # z = mu_5 + 0
+    assert len(traces["prior means μ_y"]["text"]) == 10
     assert _chart(at, "cpg_style_table")["layout"]["xaxis"]["ticktext"][1:] == [str(i) for i in range(10)]
 
 
