@@ -91,3 +91,21 @@ def test_completion_keeps_the_visible_part_and_draws_fifteen(blobs):
     np.testing.assert_array_equal(conditioning.complete(model, image, seed=0).completions, c.completions)
     with pytest.raises(ValueError, match="completion"):
         conditioning.complete(build(KINDS["label"]), image)
+
+
+@pytest.mark.parametrize("name", ["label", "prior"])
+def test_folded_plain_vae_decodes_and_encodes_like_the_class(name, blobs):
+    model = build(KINDS[name], seed=0).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # off the initial values, so every bias matters
+            p.add_(0.1 * torch.randn_like(p))
+    x, _ = blobs
+    plain = conditioning.folded(model, 3)
+    assert conditioning.kind(plain) == "none"
+    z = np.random.default_rng(0).standard_normal((6, 2)).astype(np.float32)
+    np.testing.assert_allclose(latent.decode(plain, z), latent.decode(conditioning.given(model, 3), z), atol=1e-5)
+    mu, _ = latent.encode_dataset(plain, x[:5].numpy())
+    want = np.stack([conditioning.style_z(model, x[i].numpy(), 3) for i in range(5)])
+    np.testing.assert_allclose(mu, want, atol=1e-5)
+    with pytest.raises(ValueError, match="fold"):
+        conditioning.folded(build(KINDS["completion"], seed=0), 0)

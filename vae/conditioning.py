@@ -167,3 +167,36 @@ def complete(model, image, n: int = COMPLETIONS, seed: int = 0) -> Completion:
     x = torch.as_tensor(image[None], device=_device(model))
     regression = model.regress(model.visible_of(x))[0].float().cpu().numpy()
     return Completion(visible_picture(model, image), latent.decode(given(model, image), z), image, regression)
+
+
+def _first_linear(module) -> torch.nn.Linear:
+    return next(m for m in module.modules() if isinstance(m, torch.nn.Linear))
+
+
+@torch.inference_mode()
+def folded(model, y: int):
+    """A plain VAE equal to a label or class-prior model under class y: the condition folded into
+    the first layers' biases (a one-hot y times its weights is a column of them; W (mu_y + eps) + b =
+    W eps + (b + W mu_y)). decode(z) is the conditional decode (of z, or of eps for a class prior),
+    encode(x) gives q(z|x, y) (the offset from mu_y for a class prior). This is what an in-browser
+    decoder that knows only plain MLP/conv decoders needs: one bias vector differs per class."""
+    from dataclasses import replace
+
+    from .model import VAE
+    k = kind(model)
+    if k not in CLASS_KINDS:
+        raise ValueError("only label and class-prior models fold a class into a plain VAE")
+    y = int(given(model, y).condition)  # checks the range
+    plain = VAE(replace(model.config, conditional="none", num_classes=0))
+    state = {n: v for n, v in model.state_dict().items()
+             if not n.startswith(("encoder.label", "decoder.label")) and n != "prior_means"}
+    plain.load_state_dict(state)
+    dec, enc = _first_linear(plain.decoder), _first_linear(plain.encoder)
+    if k == "label":
+        dec.bias += model.decoder.label.weight[:, y]
+        enc.bias += model.encoder.label.weight[:, y]
+    else:
+        mu_y = model.prior_means[y]
+        dec.bias += dec.weight @ mu_y
+        plain.encoder.head.bias[: model.latent_dim] -= mu_y  # q's mean as the offset from mu_y
+    return plain.eval()
