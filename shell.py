@@ -26,7 +26,6 @@ NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need
 ]
 ICON = str(Path(__file__).parent / "assets" / "icon.png")  # a local file: a Material page_icon is
 # fetched from Google's font CDN by the browser, which fails offline
-CONDITIONAL_PAGES = ("Playground", "Compare", "Train")  # pages that give a label/completion model its condition
 MODEL_KEY = "model_name"  # the chosen model; a plain key, so it survives page changes
 
 
@@ -59,15 +58,25 @@ def _picker(key: str, label: str, options: list[str], default: str, **kwargs) ->
     return st.session_state[key]
 
 
+_BOUND = {"label": "log p(x|y)", "prior": "log p(x|y)", "completion": "log p(rest|visible)"}
+_RECIPE_DATA = {"mnist": "full MNIST (60,000 digits)", "mnist-5k": "mnist-5k (4,000 digits, not full MNIST)"}
+
+
 def _model_card(info: store.ModelInfo) -> None:
     with st.sidebar.expander("Model card", expanded=False):
         m = info.metrics
         st.caption(info.config.describe())
         if m:
-            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · log p(x) ≥ **{m['iw_log_likelihood']:.1f}** "
+            bound = _BOUND.get(info.config.conditional, "log p(x)")
+            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · {bound} ≥ **{m['iw_log_likelihood']:.1f}** "
                      f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
                      f"{m.get('active_units')}/{info.config.latent_dim}")
-        st.caption(f"Trained on {info.dataset or 'unknown data'}; created {info.meta.get('created', '?')}")
+            if "regressor_log_likelihood" in m:
+                st.caption(f"Regressor baseline (no z): {bound} = {m['regressor_log_likelihood']:.1f}")
+        recipe = (info.meta.get("train_config") or {}).get("extra", {}).get("recipe")
+        data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
+        st.caption((f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
+                   f"created {info.meta.get('created', '?')}")
 
 
 def sidebar() -> resources.Current | None:
@@ -116,10 +125,14 @@ def sidebar() -> resources.Current | None:
     return current
 
 
-def page(title: str, intro: str, *, heading: str | None = None,
-         needs_model: bool = True) -> resources.Current | None:
+_KIND_NAMES = {"label": "label-conditional", "completion": "completion (conditional)", "prior": "class-prior"}
+
+
+def page(title: str, intro: str, *, heading: str | None = None, needs_model: bool = True,
+         kinds: tuple[str, ...] = ("none", "prior")) -> resources.Current | None:
     """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
-    Returns the sidebar's selection; a page that needs one stops with a note when there is none."""
+    Returns the sidebar's selection; a page that needs one stops with a note when there is none, or
+    when the model is of a kind (ModelConfig.conditional) the page does not list in `kinds`."""
     st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=ICON, layout="wide")
     # One torch thread per process: the server shares its cores between sessions and training
     # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
@@ -130,19 +143,11 @@ def page(title: str, intro: str, *, heading: str | None = None,
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
         st.stop()
-    if needs_model and title not in CONDITIONAL_PAGES and current.info.config.conditional in ("label", "completion"):
-        _conditional_note(current)
+    kind = current.info.config.conditional if current else "none"
+    if needs_model and kind not in kinds:
+        st.info(f"**{current.name}** is a {_KIND_NAMES[kind]} VAE: its encoder and decoder need the "
+                "condition, which this page does not give. Explore it in the Playground, or pick another "
+                "model in the sidebar.")
+        st.stop()
     return current
 
-
-def _conditional_note(current: resources.Current) -> None:
-    """A label or completion model decodes only with its condition (a class, a visible part): the
-    pages built for z alone send the user to the ones that give it one, instead of failing."""
-    what = "a class" if current.info.config.conditional == "label" else "the visible part of an image"
-    st.info(f"'{current.name}' is a conditional model, {current.info.config.describe()}: its decoder needs "
-            f"{what} as well as z. Explore it on the Playground (condition, z, "
-            f"{'style table' if what == 'a class' else 'completions'}) or side by side on Compare; this page "
-            "shows unconditional and class-prior models.", icon=":material/info:")
-    st.page_link("pages/playground.py", label="Open the Playground", icon=":material/tune:")
-    st.page_link("pages/compare.py", label="Compare models", icon=":material/compare:")
-    st.stop()

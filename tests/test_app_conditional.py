@@ -138,4 +138,4 @@ def test_pages_for_z_alone_send_a_conditional_model_to_the_playground(saved, pag
     if page != "app.py":
         at.switch_page(page).run()
     _ok(at)
-    assert "conditional model" in at.info[0].value and "Playground" in at.info[0].value
+    assert "label-conditional VAE" in at.info[0].value and "Playground" in at.info[0].value

@@ -37,6 +37,8 @@ are subclasses of vae.model.VAE; images are (B, C, H, W) in [0, 1] and z is (B, 
     mu_y = model.prior_mean(y)               # (B, latent_dim)
     images = model.decode(model.prior_mean(y) + torch.randn(B, D))   # class y's digits
 
+For every kind, encode_given(model, images, labels) -> (mu, logvar) encodes with the condition
+given (labels for "label"; the images' own visible parts for "completion"), e.g. for latent maps.
 Objectives with the condition given (ELBO of p(x|y), of p(hidden|visible)) are in
 vae.conditional_objectives: elbo(model, x, y), iw_bound(model, x, y, k), evaluate(model, x, y).
 """
@@ -208,8 +210,11 @@ class CompletionCVAE(VAE):
 
     def decode_logits(self, z: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """-> (B, T) logits of the hidden pixels."""
-        cond = self.condition(self._visible(visible))[-1]
-        return self.decoder.out(_run(self.decoder.body, z, {0: cond}))
+        return self.decode_features(z, self.condition(self._visible(visible))[-1])
+
+    def decode_features(self, z: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """decode_logits from the condition network's output (computed once for many z)."""
+        return self.decoder.out(_run(self.decoder.body, z, {0: features}))
 
     def decode(self, z: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         v = self._visible(visible)
@@ -229,6 +234,27 @@ class CompletionCVAE(VAE):
         mu, logvar = self.encode(x, v)
         z = self.reparameterize(mu, logvar, generator)
         return self.decode(z, v), mu, logvar, z
+
+
+@torch.inference_mode()
+def encode_given(model: VAE, images, labels=None, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """mu, logvar (N, D) of images (N, C, H, W) for any kind, the condition given: the labels for a
+    label model, the images' own visible parts for a completion model (the prior kind and plain VAEs
+    need neither). For latent maps of conditional models."""
+    kind, mus, logvars = model.config.conditional, [], []
+    if kind == "label" and labels is None:
+        raise ValueError("a label-conditional model encodes an image together with its label")
+    for s in range(0, len(images), batch_size):
+        x = torch.as_tensor(images[s:s + batch_size], dtype=torch.float32)
+        if kind == "label":
+            mu, logvar = model.encode(x, torch.as_tensor(labels[s:s + batch_size]))
+        elif kind == "completion":
+            mu, logvar = model.encode(x, model.visible_of(x))
+        else:
+            mu, logvar = model.encode(x)
+        mus.append(mu)
+        logvars.append(logvar)
+    return torch.cat(mus), torch.cat(logvars)
 
 
 def with_classes(options: dict, labels, class_names) -> dict:

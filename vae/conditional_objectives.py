@@ -76,7 +76,10 @@ def log_weights(model, x: torch.Tensor, y, k: int, generator: torch.Generator | 
     mu, logvar = _encode(model, x, cond)  # (B, D)
     eps = torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype)
     z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, D)
-    logits = _decode_logits(model, z.flatten(0, 1), _repeat(cond, k))
+    if model.config.conditional == "completion":  # the condition network once, not k times
+        logits = model.decode_features(z.flatten(0, 1), _repeat(model.condition(cond)[-1], k))
+    else:
+        logits = _decode_logits(model, z.flatten(0, 1), _repeat(cond, k))
     log_pt_z = log_likelihood(model, _repeat(target, k), logits).view(k, -1)  # (k, B)
     prior_mu = model.prior_mean(y) if model.config.conditional == "prior" else 0.0
     return log_pt_z + log_normal(z, prior_mu) - log_normal(z, mu, logvar)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import latent
+from .conditional import encode_given
 
 CLASS_KINDS = ("label", "prior")  # conditioned on a class
 HIDDEN_SHADE = 0.3  # how the pixels a completion model is not given are drawn (grey), to see the visible part
@@ -84,16 +85,8 @@ def encode_dataset(model, images, labels=None, batch_size: int = 1000) -> tuple[
     k = kind(model)
     if k in ("none", "prior"):
         return latent.encode_dataset(model, images, batch_size)
-    if k == "label" and labels is None:
-        raise ValueError("a label-conditional model encodes an image with its label: these images have none")
-    mus, sigmas = [np.zeros((0, model.latent_dim), np.float32)], [np.zeros((0, model.latent_dim), np.float32)]
-    for s in range(0, len(images), batch_size):
-        x = torch.as_tensor(np.asarray(images[s:s + batch_size]), dtype=torch.float32, device=_device(model))
-        cond = torch.as_tensor(np.asarray(labels[s:s + batch_size])) if k == "label" else model.visible_of(x)
-        mu, logvar = model.encode(x, cond)  # (B, D) each
-        mus.append(mu.float().cpu().numpy())
-        sigmas.append(torch.exp(0.5 * logvar).float().cpu().numpy())
-    return np.concatenate(mus), np.concatenate(sigmas)
+    mu, logvar = encode_given(model, np.asarray(images, np.float32), labels, batch_size)
+    return mu.float().numpy(), torch.exp(0.5 * logvar).float().numpy()
 
 
 @torch.inference_mode()
