@@ -125,7 +125,7 @@ def sidebar() -> resources.Current | None:
     return current
 
 
-_KIND_NAMES = {"label": "label-conditional", "completion": "completion (conditional)", "prior": "class-prior"}
+_KIND_NAMES = {"label": "label-conditional VAE", "completion": "completion CVAE", "prior": "class-prior VAE"}
 
 
 def page(title: str, intro: str, *, heading: str | None = None, needs_model: bool = True,
@@ -145,7 +145,7 @@ def page(title: str, intro: str, *, heading: str | None = None, needs_model: boo
         st.stop()
     kind = current.info.config.conditional if current else "none"
     if needs_model and kind not in kinds:
-        st.info(f"**{current.name}** is a {_KIND_NAMES[kind]} VAE: its encoder and decoder need the "
+        st.info(f"**{current.name}** is a {_KIND_NAMES[kind]}: its encoder and decoder need the "
                 "condition, which this page does not give. Explore it in the Playground, or pick another "
                 "model in the sidebar.")
         st.stop()

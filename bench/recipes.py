@@ -13,11 +13,12 @@ mnist-5k training digits' pixels labels 1,000 decodes per model: for the label C
 under each class (100 each), for su-cvae z ~ N(mu_y, I) around each class's learned prior mean. The
 classifier's own accuracy on the real test digits is reported beside them. None of the originals
 publishes a test log-likelihood; they all train on full MNIST.
-`python -m bench.recipes [NAME ...] [--all-epochs]` runs only the runs named (the others' rows are
-dropped); the result file is rewritten after every run.
+`python -m bench.recipes [NAME ...] [--all-epochs]` runs only the runs named and keeps the other runs'
+rows already recorded; the result file is rewritten after every run.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -29,7 +30,7 @@ import torch
 
 from vae import data, recipes, store
 
-from .common import record
+from .common import RESULTS, record
 
 DOERSCH_EPOCHS = 20
 RUNS = {"tflearn": "--recipe tflearn", "su-vae": "--recipe su-vae", "su-cvae": "--recipe su-cvae",
@@ -87,22 +88,38 @@ ACCURACY = {"label-cvae": "z ~ N(0, I) decoded under each class",
             "su-cvae": "z ~ N(mu_y, I) around each class's prior mean"}
 
 
+def _record(rows: dict[str, list], commands: dict[str, str]) -> dict:
+    """Merge this run's rows into those already recorded for the other runs, in RUNS order."""
+    path = RESULTS / "recipes.json"
+    old = json.loads(path.read_text()) if path.is_file() else {"rows": [], "command": ""}
+    mine = set(rows)
+    for row in old["rows"]:
+        run = row["what"].split(":")[0]
+        if run not in mine:
+            rows.setdefault(run, []).append(row)
+    for line in old.get("command", "").splitlines():
+        commands.setdefault(line.split("--name ")[-1].split()[0], line)
+    order = [n for n in RUNS if n in rows]
+    return record("recipes", [r for n in order for r in rows[n]], __doc__.strip().replace("\n", " "),
+                  command="\n".join(commands[n] for n in RUNS if n in commands))
+
+
 def main(*names: str, all_epochs: bool = False) -> dict:
     names = names or tuple(RUNS)
-    rows, trained, scorer, method = [], [], None, __doc__.strip().replace("\n", " ")
+    rows, commands, scorer = {}, {}, None
     with tempfile.TemporaryDirectory() as models:
         for name in names:
             info, seconds = _train(name, models, all_epochs)
-            trained.append(name)
-            rows.append(_row(name, info, seconds))
+            commands[name] = _command(name, all_epochs)
+            rows[name] = [_row(name, info, seconds)]
             if name in ACCURACY:
                 scorer = scorer or _classifier()  # (the SVC, its accuracy on real test digits)
                 clf, real = scorer
-                rows.append({"what": f"{name}: class accuracy of decodes", "unit": "",
+                rows[name].append({"what": f"{name}: class accuracy of decodes", "unit": "",
                              "value": round(_class_accuracy(clf, name, models), 3),
                              "note": f"{ACCURACY[name]}, 1,000 decodes; the SVC scores {real:.3f} on the real "
                              "test digits"})
-            result = record("recipes", rows, method, command="\n".join(_command(n, all_epochs) for n in trained))
+            result = _record({k: list(v) for k, v in rows.items()}, dict(commands))
     return result
 
 

@@ -211,3 +211,18 @@ def test_rmsprop_trains_and_resumes_exactly(blobs):
                init_state=first.model.state_dict(), history=first.history,
                resume=TrainingState.from_tensors(tensors, meta))
     assert np.isclose(rest.history[-1]["train_elbo"], whole.history[-1]["train_elbo"], atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["label", "completion"])
+def test_a_background_job_trains_a_conditional_model_and_maps_it_live(kind, blobs, tmp_path):
+    """jobs.start passes the labels to fit and the scoring; the live latent map encodes with the condition."""
+    from vae import jobs
+    x, y = blobs
+    settings = {"label": dict(conditional="label", num_classes=4), "completion": dict(conditional="completion")}[kind]
+    cfg = ModelConfig(image_shape=(1, 8, 8), hidden=(16,), **settings)
+    job = jobs.start("cond-job", cfg, TrainConfig(epochs=2, batch_size=32), x[:200], x[200:], x[200:],
+                     models_dir=str(tmp_path), iw_samples=3, preview_labels=y[200:],
+                     labels=(y[:200], y[200:], y[200:]))
+    assert job.wait(120) and job.state == "done", job.error
+    assert job.preview_latents().shape == (56, 2)
+    assert job.saved.metrics["conditional"] == kind

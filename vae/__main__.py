@@ -152,7 +152,7 @@ def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
         if not args.name:
             raise store.StoreError("--name is required (the name to save the model under)")
         mc, base = recipes.settings(args.recipe) if args.recipe else ({}, {})
-        epochs = args.epochs or base.get("epochs", TrainConfig.epochs)
+        epochs = args.epochs if args.epochs is not None else base.get("epochs", TrainConfig.epochs)
         tc = TrainConfig(**{**base, **given, "epochs": epochs})
         mc.update({k: getattr(args, k) for k in _MODEL_OPTIONS if getattr(args, k) is not None})
         val = VAL_FRACTION if args.val_fraction is None else args.val_fraction
@@ -170,7 +170,7 @@ def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
         raise store.StoreError(f"{', '.join(changed)}: a resumed model keeps its own architecture "
                                f"({own_arch.describe()})")
     saved = dict(info.meta.get("train_config") or {})
-    tc = TrainConfig.from_dict({**saved, **given, "epochs": args.epochs or TrainConfig.epochs})
+    tc = TrainConfig.from_dict({**saved, **given, "epochs": TrainConfig.epochs if args.epochs is None else args.epochs})
     val = saved.get("extra", {}).get("val_fraction", VAL_FRACTION) if args.val_fraction is None \
         else args.val_fraction
     own = info.meta.get("dataset") or {}

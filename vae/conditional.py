@@ -37,6 +37,8 @@ are subclasses of vae.model.VAE; images are (B, C, H, W) in [0, 1] and z is (B, 
     mu_y = model.prior_mean(y)               # (B, latent_dim)
     images = model.decode(model.prior_mean(y) + torch.randn(B, D))   # class y's digits
 
+Pages: shell.page(..., kinds=("none", "label", "completion", "prior")) admits the kinds a page can
+show; by default a page admits "none" and "prior" and explains itself for the others.
 For every kind, encode_given(model, images, labels) -> (mu, logvar) encodes with the condition
 given (labels for "label"; the images' own visible parts for "completion"), e.g. for latent maps.
 Objectives with the condition given (ELBO of p(x|y), of p(hidden|visible)) are in
