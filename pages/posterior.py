@@ -18,6 +18,9 @@ ctx = shell.page(
     "(approximation gap).")
 
 shape, d = tuple(ctx.info.config.image_shape), ctx.latent_dim
+if getattr(ctx.info.config, "conditional", "none") != "none":
+    st.info("This page integrates p(x|z) p(z) of an unconditional VAE; pick one in the sidebar.")
+    st.stop()
 test = ctx.dataset("test")
 source = st.radio("Image", ["A test image", "An upload or a drawing"], horizontal=True, key="tp_source")
 if source == "A test image":
