@@ -22,6 +22,8 @@ NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need
     ("pages/playground.py", "Playground", ":material/tune:"),
     ("pages/reconstruct.py", "Reconstruct", ":material/image_search:"),
     ("pages/interpolate.py", "Interpolate", ":material/timeline:"),
+    ("pages/posterior.py", "True posterior", ":material/blur_on:"),
+    ("pages/compare.py", "Compare", ":material/compare:"),
 ]
 ICON = str(Path(__file__).parent / "assets" / "icon.png")  # a local file: a Material page_icon is
 # fetched from Google's font CDN by the browser, which fails offline
@@ -155,3 +157,4 @@ def page(title: str, intro: str, *, heading: str | None = None, needs_model: boo
                 "model in the sidebar.")
         st.stop()
     return current
+

@@ -123,7 +123,7 @@ class ClassPriorVAE(VAE):
 def visible_mask(image_shape: tuple[int, int, int], visible: str) -> torch.Tensor:
     """(C, H, W) bool, True where a completion model is given the pixel."""
     c, h, w = image_shape
-    mask = torch.zeros(c, h, w, dtype=torch.bool, device="cpu")  # also when building on "meta"
+    mask = torch.zeros(c, h, w, dtype=torch.bool, device="cpu")  # real even on the meta device
     if visible == "centre-column":
         mask[:, :, (w - 1) // 2] = True  # column 13 of 28, as Doersch's Slice at 13:14
     elif visible == "top-half":

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field, fields
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu")
+MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond any real use here
 CONDITIONALS = ("none", "label", "completion", "prior")  # model kinds; see vae/conditional.py
 VISIBLE_PARTS = ("centre-column", "top-half", "left-half")  # what a completion model is given
 OPTIMIZERS = ("adam", "rmsprop")
-MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond any real use here
 
 
 class ConfigError(ValueError):
@@ -103,8 +103,6 @@ class ModelConfig:
             raise ConfigError("num_classes is for conditional models (conditional 'label' or 'prior')")
         if kind in ("label", "completion") and self.arch != "mlp":
             raise ConfigError(f"a {kind}-conditional model is an MLP (arch 'mlp'), got {self.arch!r}")
-        if not isinstance(self.binarize_condition, bool):
-            raise ConfigError(f"binarize_condition must be true or false, got {self.binarize_condition!r}")
         if kind != "completion":
             if self.visible is not None or self.condition_hidden or self.binarize_condition:
                 raise ConfigError("visible, condition_hidden and binarize_condition are for "

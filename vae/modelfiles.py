@@ -67,7 +67,7 @@ def config_of(d, where: str) -> ModelConfig:
 def expected(config: ModelConfig) -> dict[str, tuple[str, tuple[int, ...]]]:
     """name -> (safetensors dtype, shape) of every tensor the config's model holds."""
     with torch.device("meta"):
-        state = build(config).state_dict()  # the config's kind (vae/conditional.py)
+        state = build(config).state_dict()
     return {k: (_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in state.items()}
 
 
