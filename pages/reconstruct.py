@@ -3,9 +3,9 @@ where it lands in the latent space, its nearest training images, and how typical
 import numpy as np
 import streamlit as st
 
-import canvas
 import resources
 import shell
+from components.drawing_canvas import drawing_canvas_ui
 from vae import images, latent, plots, scoring
 
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
@@ -24,7 +24,7 @@ files = left.file_uploader(f"Pictures ({', '.join(t.upper() for t in FILE_TYPES)
                            help=f"Any size; each is converted to the model's {shape[2]}x{shape[1]} input.")
 with right:
     st.caption("…or draw (white on black):")
-    drawn = canvas.drawing_canvas_ui("rc_canvas")
+    drawn = drawing_canvas_ui("rc_canvas")
 
 inputs = [(f.name, f.getvalue) for f in files or []]
 if drawn:

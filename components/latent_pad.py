@@ -1,0 +1,109 @@
+"""The live latent pad (Playground): the 2-D latent map on a canvas with a crosshair the user drags
+(mouse, pen, touch) or moves with the arrow keys, and the decoded image beside it, decoded in the
+browser on every animation frame (latent_pad.js, with decoder.js for the math). Above 2-D the pad
+moves two chosen dimensions or the PCA plane (through its inverse), and sliders inside the
+component move every dimension, all decoding live.
+
+How data travels (st.components.v2 `data` as raw bytes, vae.bundle's safetensors layout):
+- Parts, each with an id: "dec" (the decoder's layers and float32 weights, id = model name and
+  weights version) and "pts" (the test split's latent means, labels and PCA plane, id adds the
+  dataset). A part is packed into `data` only while the browser does not hold it: the component
+  reports the ids it holds in its state "live" ({"ok", "have", "error"}), and the browser keeps the
+  parts in a page-wide cache (globalThis.__vaeLive), so reruns, Sample z and page changes send only
+  the small JSON (z, a sequence number, the dimension order). A first mount sends what this session
+  has not sent before.
+- z goes back to Python when a drag ends (pointerup) or after a key move: the state "z"
+  ({"z": [...], "n": count}), rounded to 0.01 and clipped to +-limit like the server's sliders.
+  The page's on_z callback copies it into the sliders, whose values go to the URL.
+- Python's own changes to z (Sample z, Reset, a server slider, the URL) come with a new `seq`; the
+  pad adopts a z only when seq changes, so a rerun never pulls the crosshair back mid-drag.
+- `extra`: an optional fixed vector appended to z before the decoder's first layer ([z, extra]),
+  for a conditional decoder (a one-hot label); None for the plain VAE.
+
+`live_status` says whether the browser decodes: "live", "starting" (first run of a mount, the
+script has not answered yet), or a sentence why not ("the component's script did not start" when
+it never answered, or the reason it gave). The page then keeps its server-side sliders and images.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import resources
+from components import asset, script
+from vae import bundle, plots
+
+_component = st.components.v2.component(
+    "vae_explorer.latent_pad", html=asset("latent_pad.html"), css=asset("latent_pad.css"),
+    js=script("decoder.js", "live.js", "latent_pad.js"))
+
+SENT = "live_parts_sent"  # session key: ids of the parts already sent to this browser session
+
+
+def decoder_part(ctx: resources.Current) -> tuple[str, dict, dict] | str:
+    """(id, meta, arrays) of the model's decoder for the browser, or why it cannot run there."""
+    try:
+        spec, arrays = resources.browser_decoder(ctx.name, ctx.version, ctx.directory)
+    except bundle.BundleError as e:
+        return str(e)
+    return f"dec:{ctx.name}:{ctx.version}", {"spec": spec}, arrays
+
+
+def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
+    """(id, meta, arrays): latent means of the test split, labels, class names and the PCA plane."""
+    mu, _ = ctx.encoded("test")
+    ds = ctx.dataset("test")
+    arrays = {"mu": mu.astype(np.float32)}
+    meta = {"n": int(len(mu)), "d": int(mu.shape[1]), "classes": None, "colors": list(plots.LABEL_COLORS)}
+    if ds.labels is not None:
+        arrays["labels"] = np.asarray(ds.labels).astype(np.uint8)
+        meta["classes"] = [str(c) for c in ds.class_names] if ds.class_names else None
+    if mu.shape[1] > 2:
+        plane = resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
+        arrays["pca_mean"], arrays["pca_components"] = plane.mean, plane.components
+    return f"pts:{ctx.name}:{ctx.version}:{ctx.source}", meta, arrays
+
+
+def _payload(parts: dict, have: set[str], meta: dict) -> tuple[bytes, list[str]]:
+    """Pack the parts the browser lacks (prefixing their arrays "part/") with the run's meta."""
+    arrays, sent = {}, []
+    for tag, (pid, pmeta, parrays) in parts.items():
+        meta["parts"][tag] = pid
+        if pid not in have:
+            meta.setdefault("include", {})[tag] = {"id": pid, **pmeta}
+            arrays.update({f"{tag}/{k}": v for k, v in parrays.items()})
+            sent.append(pid)
+    return bundle.pack(arrays, meta), sent
+
+
+def latent_pad_ui(key: str, ctx: resources.Current, z: np.ndarray, seq: int, *, order, kl, active,
+                  limit: float, on_z, extra=None) -> str:
+    """Mount the pad; returns live_status (see the module docstring). on_z runs (as a callback,
+    before the script) when the browser sends a new z: read it with `sent_z(key)`."""
+    dec = decoder_part(ctx)
+    mounted = key in st.session_state  # False on the first run of this mount
+    state = (st.session_state.get(key) or {}).get("live") if mounted else None
+    if isinstance(dec, str):
+        parts, have = {}, set()
+    else:
+        parts = {"dec": dec, "pts": points_part(ctx)}
+        have = set(state["have"]) if state and state.get("have") else set(st.session_state.get(SENT, ()))
+    meta = {"z": [float(v) for v in z], "seq": int(seq), "limit": float(limit), "parts": {},
+            "order": [int(i) for i in order], "kl": [round(float(k), 3) for k in kl],
+            "active": [bool(a) for a in active], "extra": None if extra is None else [float(v) for v in extra],
+            "unsupported": dec if isinstance(dec, str) else None}
+    data, sent = _payload(parts, have, meta)
+    st.session_state[SENT] = sorted(set(st.session_state.get(SENT, ())) | set(sent))
+    _component(key=key, data=data, default={"live": None, "z": None}, on_live_change=lambda: None,
+               on_z_change=on_z, width="stretch")
+    if isinstance(dec, str):
+        return f"this model's decoder cannot run in the browser ({dec})"
+    if state is None:
+        return "starting" if not mounted else "the component's script did not start in this browser"
+    return "live" if state.get("ok") else str(state.get("error") or "the browser could not start it")
+
+
+def sent_z(key: str) -> np.ndarray | None:
+    """The z the browser sent last (inside an on_z callback), or None."""
+    value = (st.session_state.get(key) or {}).get("z")
+    return None if not value else np.asarray(value["z"], dtype=np.float64)
