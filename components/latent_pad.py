@@ -30,77 +30,27 @@ import numpy as np
 import streamlit as st
 
 import resources
-from components import asset, script
-from vae import bundle, plots
+from components import asset, live, script
 
 _component = st.components.v2.component(
     "vae_explorer.latent_pad", html=asset("latent_pad.html"), css=asset("latent_pad.css"),
     js=script("decoder.js", "live.js", "latent_pad.js"))
-
-SENT = "live_parts_sent"  # session key: ids of the parts already sent to this browser session
-
-
-def decoder_part(ctx: resources.Current) -> tuple[str, dict, dict] | str:
-    """(id, meta, arrays) of the model's decoder for the browser, or why it cannot run there."""
-    try:
-        spec, arrays = resources.browser_decoder(ctx.name, ctx.version, ctx.directory)
-    except bundle.BundleError as e:
-        return str(e)
-    return f"dec:{ctx.name}:{ctx.version}", {"spec": spec}, arrays
-
-
-def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
-    """(id, meta, arrays): latent means of the test split, labels, class names and the PCA plane."""
-    mu, _ = ctx.encoded("test")
-    ds = ctx.dataset("test")
-    arrays = {"mu": mu.astype(np.float32)}
-    meta = {"n": int(len(mu)), "d": int(mu.shape[1]), "classes": None, "colors": list(plots.LABEL_COLORS)}
-    if ds.labels is not None:
-        arrays["labels"] = np.asarray(ds.labels).astype(np.uint8)
-        meta["classes"] = [str(c) for c in ds.class_names] if ds.class_names else None
-    if mu.shape[1] > 2:
-        plane = resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
-        arrays["pca_mean"], arrays["pca_components"] = plane.mean, plane.components
-    return f"pts:{ctx.name}:{ctx.version}:{ctx.source}", meta, arrays
-
-
-def _payload(parts: dict, have: set[str], meta: dict) -> tuple[bytes, list[str]]:
-    """Pack the parts the browser lacks (prefixing their arrays "part/") with the run's meta."""
-    arrays, sent = {}, []
-    for tag, (pid, pmeta, parrays) in parts.items():
-        meta["parts"][tag] = pid
-        if pid not in have:
-            meta.setdefault("include", {})[tag] = {"id": pid, **pmeta}
-            arrays.update({f"{tag}/{k}": v for k, v in parrays.items()})
-            sent.append(pid)
-    return bundle.pack(arrays, meta), sent
 
 
 def latent_pad_ui(key: str, ctx: resources.Current, z: np.ndarray, seq: int, *, order, kl, active,
                   limit: float, on_z, extra=None) -> str:
     """Mount the pad; returns live_status (see the module docstring). on_z runs (as a callback,
     before the script) when the browser sends a new z: read it with `sent_z(key)`."""
-    dec = decoder_part(ctx)
-    mounted = key in st.session_state  # False on the first run of this mount
-    state = (st.session_state.get(key) or {}).get("live") if mounted else None
-    if isinstance(dec, str):
-        parts, have = {}, set()
-    else:
-        parts = {"dec": dec, "pts": points_part(ctx)}
-        have = set(state["have"]) if state and state.get("have") else set(st.session_state.get(SENT, ()))
-    meta = {"z": [float(v) for v in z], "seq": int(seq), "limit": float(limit), "parts": {},
+    dec = live.decoder_part(ctx)
+    parts = {} if isinstance(dec, str) else {"dec": dec, "pts": live.points_part(ctx)}
+    mounted, state = live.mount_state(key)
+    meta = {"z": [float(v) for v in z], "seq": int(seq), "limit": float(limit),
             "order": [int(i) for i in order], "kl": [round(float(k), 3) for k in kl],
             "active": [bool(a) for a in active], "extra": None if extra is None else [float(v) for v in extra],
             "unsupported": dec if isinstance(dec, str) else None}
-    data, sent = _payload(parts, have, meta)
-    st.session_state[SENT] = sorted(set(st.session_state.get(SENT, ())) | set(sent))
-    _component(key=key, data=data, default={"live": None, "z": None}, on_live_change=lambda: None,
-               on_z_change=on_z, width="stretch")
-    if isinstance(dec, str):
-        return f"this model's decoder cannot run in the browser ({dec})"
-    if state is None:
-        return "starting" if not mounted else "the component's script did not start in this browser"
-    return "live" if state.get("ok") else str(state.get("error") or "the browser could not start it")
+    _component(key=key, data=live.payload(parts, state, meta), default={"live": None, "z": None},
+               on_live_change=lambda: None, on_z_change=on_z, width="stretch")
+    return live.status(dec, mounted, state)
 
 
 def sent_z(key: str) -> np.ndarray | None:
