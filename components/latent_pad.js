@@ -41,6 +41,7 @@ class Pad {
     if (!dec || !pts) { this.el.status.textContent = "Loading the decoder…"; return; }
     const fresh = dec !== this.dec || pts !== this.pts;
     if (fresh) {
+      if (pts !== this.pts) this.axes = null;  // another model: its own dimension order
       this.dec = dec; this.pts = pts;
       this.paint = imagePainter(this.el.image, dec.spec.output);
       this.el.status.textContent = `Decoding in this browser: ${(dec.bytes / 1e6).toFixed(1)} MB of weights.`;
@@ -61,8 +62,7 @@ class Pad {
     this.el.dims.hidden = d <= 2;
     this.el.sliders.hidden = d <= 2;
     if (!this.axes || this.axes.d !== d) {
-      this.axes = { d, mode: d === 1 ? "line" : d > 2 && this.pts.pcaComponents ? "dims" : "dims",
-        i: this.order[0], j: d > 1 ? this.order[1] : 0 };
+      this.axes = { d, mode: d === 1 ? "line" : "dims", i: this.order[0], j: d > 1 ? this.order[1] : 0 };
     }
     const names = Array.from({ length: d }, (_, k) => `z${k + 1}`);
     for (const [sel, pick] of [[this.el.x, this.axes.i], [this.el.y, this.axes.j]]) {
