@@ -71,24 +71,52 @@ function linear(layer, W, B) {
   };
 }
 
-// ConvTranspose2d (weight (in, out, k, k)) as a scatter: every input pixel adds its kernel-weighted
-// value to the outputs it reaches, oy = iy * stride - padding + ky.
-function convTranspose(layer, W, B, cin, h, w, hout, wout) {
-  const { k, stride: s, padding: p } = layer, cout = layer.out, plane = hout * wout;
+// Convolutions run channels-last (HWC): for each output pixel, every input pixel and kernel tap
+// that reaches it adds v * W[tap][ci][0..cout) to the pixel's cout contiguous outputs, skipping
+// inputs that are exactly 0 (about half, after a ReLU). The weights are re-laid out once,
+// [ky][kx][ci][co]. taps(n_out, n_in, k, s, p, transposed) lists, per output index, the
+// (input index, kernel index) pairs: Conv2d i = o + t - p; ConvTranspose2d o = i * s - p + t.
+function taps(nOut, nIn, k, s, p, transposed) {
+  const start = new Int32Array(nOut + 1), pairs = [];
+  for (let o = 0; o < nOut; o++) {
+    start[o] = pairs.length / 2;
+    for (let t = 0; t < k; t++) {
+      let i = o + t - p;
+      if (transposed) {
+        const num = o + p - t;
+        if (num < 0 || num % s !== 0) continue;
+        i = num / s;
+      }
+      if (i >= 0 && i < nIn) pairs.push(i, t);
+    }
+  }
+  start[nOut] = pairs.length / 2;
+  return { start, pairs: Int32Array.from(pairs) };
+}
+
+function convolution(layer, W, B, cin, h, w, hout, wout, transposed) {
+  const k = layer.k, cout = layer.out, s = transposed ? layer.stride : 1, p = layer.padding;
+  const Wt = new Float32Array(k * k * cin * cout);
+  for (let ci = 0; ci < cin; ci++)
+    for (let co = 0; co < cout; co++)
+      for (let t = 0; t < k * k; t++)
+        Wt[(t * cin + ci) * cout + co] = W[(transposed ? ci * cout + co : co * cin + ci) * k * k + t];
+  const rows = taps(hout, h, k, s, p, transposed), cols = taps(wout, w, k, s, p, transposed);
   return (x, y) => {
-    for (let co = 0; co < cout; co++) y.fill(B[co], co * plane, (co + 1) * plane);
-    for (let ci = 0; ci < cin; ci++) {
-      const xin = ci * h * w;
-      for (let co = 0; co < cout; co++) {
-        const wbase = (ci * cout + co) * k * k, ybase = co * plane;
-        for (let ky = 0; ky < k; ky++) {
-          const iy0 = Math.max(0, Math.ceil((p - ky) / s)), iy1 = Math.min(h - 1, Math.floor((hout - 1 + p - ky) / s));
-          for (let kx = 0; kx < k; kx++) {
-            const wv = W[wbase + ky * k + kx];
-            const ix0 = Math.max(0, Math.ceil((p - kx) / s)), ix1 = Math.min(w - 1, Math.floor((wout - 1 + p - kx) / s));
-            for (let iy = iy0; iy <= iy1; iy++) {
-              const yrow = ybase + (iy * s - p + ky) * wout - p + kx, xrow = xin + iy * w;
-              for (let ix = ix0; ix <= ix1; ix++) y[yrow + ix * s] += wv * x[xrow + ix];
+    for (let oy = 0; oy < hout; oy++) {
+      for (let ox = 0; ox < wout; ox++) {
+        const ybase = (oy * wout + ox) * cout;
+        for (let co = 0; co < cout; co++) y[ybase + co] = B[co];
+        for (let r = rows.start[oy]; r < rows.start[oy + 1]; r++) {
+          const iy = rows.pairs[2 * r], ky = rows.pairs[2 * r + 1];
+          for (let c = cols.start[ox]; c < cols.start[ox + 1]; c++) {
+            const ix = cols.pairs[2 * c], kx = cols.pairs[2 * c + 1];
+            const xbase = (iy * w + ix) * cin, wbase = (ky * k + kx) * cin * cout;
+            for (let ci = 0; ci < cin; ci++) {
+              const v = x[xbase + ci];
+              if (v === 0) continue;
+              const wrow = wbase + ci * cout;
+              for (let co = 0; co < cout; co++) y[ybase + co] += v * Wt[wrow + co];
             }
           }
         }
@@ -97,37 +125,21 @@ function convTranspose(layer, W, B, cin, h, w, hout, wout) {
   };
 }
 
-// Conv2d, stride 1 (weight (out, in, k, k)), zero padding p.
-function conv(layer, W, B, cin, h, w, hout, wout) {
-  const { k, padding: p } = layer, cout = layer.out, plane = hout * wout;
+function toChannelsLast([c, h, w]) {  // (C, H, W) -> (H, W, C)
   return (x, y) => {
-    for (let co = 0; co < cout; co++) {
-      const ybase = co * plane;
-      y.fill(B[co], ybase, ybase + plane);
-      for (let ci = 0; ci < cin; ci++) {
-        const wbase = (co * cin + ci) * k * k, xin = ci * h * w;
-        for (let ky = 0; ky < k; ky++) {
-          const oy0 = Math.max(0, p - ky), oy1 = Math.min(hout - 1, h - 1 + p - ky);
-          for (let kx = 0; kx < k; kx++) {
-            const wv = W[wbase + ky * k + kx];
-            const ox0 = Math.max(0, p - kx), ox1 = Math.min(wout - 1, w - 1 + p - kx);
-            for (let oy = oy0; oy <= oy1; oy++) {
-              const yrow = ybase + oy * wout, xrow = xin + (oy - p + ky) * w - p + kx;
-              for (let ox = ox0; ox <= ox1; ox++) y[yrow + ox] += wv * x[xrow + ox];
-            }
-          }
-        }
-      }
-    }
+    for (let ch = 0; ch < c; ch++)
+      for (let r = 0; r < h; r++)
+        for (let col = 0; col < w; col++) y[(r * w + col) * c + ch] = x[(ch * h + r) * w + col];
   };
 }
 
-function crop(from, to) {  // keep the top-left (C, H, W) of a (C, H', W') buffer
+function crop(from, to, channelsLast) {  // keep the top-left (C, H, W) of a (C, H', W') buffer -> (C, H, W)
   const [c, h, w] = to, [, hf, wf] = from;
   return (x, y) => {
-    for (let ci = 0; ci < c; ci++)
+    for (let ch = 0; ch < c; ch++)
       for (let r = 0; r < h; r++)
-        for (let col = 0; col < w; col++) y[(ci * h + r) * w + col] = x[(ci * hf + r) * wf + col];
+        for (let col = 0; col < w; col++)
+          y[(ch * h + r) * w + col] = channelsLast ? x[(r * wf + col) * c + ch] : x[(ch * hf + r) * wf + col];
   };
 }
 
@@ -135,7 +147,8 @@ function crop(from, to) {  // keep the top-left (C, H, W) of a (C, H', W') buffe
 // {input, output, decode(z, extra) -> Float64Array (C*H*W), reused between calls}.
 export function buildDecoder(spec, arrays) {
   const steps = [];  // [fn(x, y), size of y]; elementwise ops run in place (fn(x) only)
-  let shape = [spec.input];  // the current activation's shape
+  let shape = [spec.input];  // the current activation's shape, (C, H, W) for images
+  let channelsLast = false;  // images are stored (H, W, C) between a reshape and the crop
   const size = () => shape.reduce((a, b) => a * b, 1);
   const need = (name) => {
     if (!arrays[name]) throw new Error(`bundle: missing array ${name}`);
@@ -153,21 +166,26 @@ export function buildDecoder(spec, arrays) {
     } else if (layer.op === "reshape") {
       if (layer.shape.reduce((a, b) => a * b, 1) !== size()) throw new Error("reshape changes the size");
       shape = layer.shape.slice();
+      steps.push([toChannelsLast(shape), size()]);
+      channelsLast = true;
     } else if (layer.op === "conv_transpose" || layer.op === "conv") {
       const [cin, h, w] = shape;
-      if (cin !== layer.in) throw new Error(`${layer.op} expects ${layer.in} channels, has ${cin}`);
-      const t = layer.op === "conv";
-      const hout = t ? h + 2 * layer.padding - layer.k + 1 : (h - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding;
-      const wout = t ? w + 2 * layer.padding - layer.k + 1 : (w - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding;
-      const make = t ? conv : convTranspose;
-      steps.push([make(layer, need(layer.w), need(layer.b), cin, h, w, hout, wout), layer.out * hout * wout]);
+      if (cin !== layer.in || !channelsLast) throw new Error(`${layer.op} expects ${layer.in} channels, has ${cin}`);
+      const t = layer.op === "conv_transpose";
+      const hout = t ? (h - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding : h + 2 * layer.padding - layer.k + 1;
+      const wout = t ? (w - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding : w + 2 * layer.padding - layer.k + 1;
+      steps.push([convolution(layer, need(layer.w), need(layer.b), cin, h, w, hout, wout, t), layer.out * hout * wout]);
       shape = [layer.out, hout, wout];
     } else if (layer.op === "crop") {
-      steps.push([crop(shape, layer.shape), layer.shape.reduce((a, b) => a * b, 1)]);
+      steps.push([crop(shape, layer.shape, channelsLast), layer.shape.reduce((a, b) => a * b, 1)]);
       shape = layer.shape.slice();
+      channelsLast = false;
     } else {
       throw new Error(`unknown layer ${layer.op}`);
     }
+  }
+  if (channelsLast) {  // no crop at the end: back to (C, H, W)
+    steps.push([crop(shape, shape, true), size()]);
   }
   // one buffer per producing step, allocated once: a frame allocates nothing
   const input = new Float64Array(spec.input);
