@@ -16,7 +16,8 @@ QUICK = ["training", "latency", "architectures", "app", "live"]
 FULL = ["mnist_ll"]
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
-          "app": "The app: server and browser", "live": "Live decoding in the browser", "architectures": "Seed architectures on mnist-5k",
+          "app": "The app: server and browser", "live": "Live decoding in the browser",
+          "architectures": "Seed architectures on mnist-5k",
           "mnist_ll": "Full MNIST, binarized, 2-D latent"}
 
 

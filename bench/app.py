@@ -7,10 +7,11 @@ moves: a whole-page rerun in process (sidebar, latent map figure, decode, PNG), 
 browser only the sliders-and-image fragment reruns, so this is an upper bound on the server's work.
 (2) Browser: `streamlit run app.py` on a loopback port, headless Chromium (/usr/bin/chromium via
 playwright) at 1280x900, with the live pad's component script blocked so the page decodes on the
-server as before (bench/live.py measures the live pad). For each of 40 moves the thumb of z1 is focused and ArrowRight pressed
-(one 0.05 step); the page records the keyup event's timestamp, waits for the decoded image's src
-to change, for the new image to decode and for two requestAnimationFrame callbacks: all in the
-page's own clock (performance.now). (3) Cold start, 3 times: from creating the server process to
+server as before (bench/live.py measures the live pad). For each of 40 moves the thumb of z1 is
+focused and ArrowRight pressed (one 0.05 step); the page records the keyup event's timestamp,
+waits for the decoded image's src to change, for the new image to decode and for two
+requestAnimationFrame callbacks: all in the page's own clock (performance.now). (3) Cold start,
+3 times: from creating the server process to
 /_stcore/health answering "ok", and to the Playground (opened by its URL) showing its sliders and
 a decoded image with pixels; the mnist-5k cache is warm (run (1) parses it first), the model and
 the encoded test split are not. (4) Peak resident memory (VmHWM) of the server process after the

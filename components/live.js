@@ -1,12 +1,13 @@
 // What the live components share (prepended after decoder.js): a page-wide cache of the bundle
 // parts Python sends once per model version, and the frame statistics tests and benchmarks read.
 //
-// globalThis.__vaeLive = {parts: Map(id -> part), stats: {name -> {paints, decodeMs, frames}}}
+// globalThis.__vaeLive = {parts: Map(id -> part), stats: {name -> {paints, decodeMs, frames}},
+// builds: [{at, ms, bytes, ids}] (when parts arrived, how long reading them took)}
 // lives as long as the browser tab, so a rerun, a page change and a remount reuse the weights.
 // A "dec" part is {id, spec, decoder, bytes}; a "pts" part is {id, n, d, mu, labels, classes,
 // colors, pcaMean, pcaComponents}.
 
-const LIVE = globalThis.__vaeLive || (globalThis.__vaeLive = { parts: new Map(), stats: {} });
+const LIVE = globalThis.__vaeLive || (globalThis.__vaeLive = { parts: new Map(), stats: {}, builds: [] });
 const KEEP_PARTS = 8;  // at most this many parts stay cached (a few models' worth)
 
 function partOf(tag, info, arrays, shapes) {
@@ -28,11 +29,13 @@ function partOf(tag, info, arrays, shapes) {
 // data (the component's bytes) -> {meta, dec, pts}: new parts are built and cached; dec / pts are
 // the parts the meta names, or null while the browser does not hold them yet.
 function receive(data) {
+  const t0 = performance.now();
   const { meta, arrays, shapes } = parseBundle(data);
   for (const [tag, info] of Object.entries(meta.include || {})) {
     LIVE.parts.delete(info.id);
     LIVE.parts.set(info.id, partOf(tag, info, arrays, shapes));
   }
+  if (meta.include) LIVE.builds.push({ at: t0, ms: performance.now() - t0, bytes: data.byteLength, ids: Object.keys(meta.include) });
   while (LIVE.parts.size > KEEP_PARTS) LIVE.parts.delete(LIVE.parts.keys().next().value);
   const get = (tag) => (meta.parts && meta.parts[tag] ? LIVE.parts.get(meta.parts[tag]) || null : null);
   return { meta, dec: get("dec"), pts: get("pts") };
