@@ -5,8 +5,9 @@ when the module is imported (no build step, nothing fetched at run time).
 - latent_pad: the live latent pad, decoding in the browser on every frame (Playground).
 - latent_path: an interpolation path played frame by frame in the browser (Interpolate).
 
-decoder.js is the decoder's math alone (no DOM): the live components get it prepended to their own
-script, and tests load it by itself in a blank page.
+decoder.js is the decoder's math alone (no DOM): the live components get it and live.js (the
+page-wide cache of weights, frame statistics) prepended to their own script, and tests load it by
+itself in a blank page. live.py is their Python side: which parts of the weights to send.
 """
 from __future__ import annotations
 

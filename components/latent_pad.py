@@ -4,7 +4,8 @@ browser on every animation frame (latent_pad.js, with decoder.js for the math). 
 moves two chosen dimensions or the PCA plane (through its inverse), and sliders inside the
 component move every dimension, all decoding live.
 
-How data travels (st.components.v2 `data` as raw bytes, vae.bundle's safetensors layout):
+How data travels (st.components.v2 `data` as raw bytes, vae.bundle's safetensors layout; the
+part bookkeeping is components/live.py):
 - Parts, each with an id: "dec" (the decoder's layers and float32 weights, id = model name and
   weights version) and "pts" (the test split's latent means, labels and PCA plane, id adds the
   dataset). A part is packed into `data` only while the browser does not hold it: the component
@@ -20,7 +21,7 @@ How data travels (st.components.v2 `data` as raw bytes, vae.bundle's safetensors
 - `extra`: an optional fixed vector appended to z before the decoder's first layer ([z, extra]),
   for a conditional decoder (a one-hot label); None for the plain VAE.
 
-`live_status` says whether the browser decodes: "live", "starting" (first run of a mount, the
+latent_pad_ui returns whether the browser decodes: "live", "starting" (first run of a mount, the
 script has not answered yet), or a sentence why not ("the component's script did not start" when
 it never answered, or the reason it gave). The page then keeps its server-side sliders and images.
 """
@@ -39,7 +40,7 @@ _component = st.components.v2.component(
 
 def latent_pad_ui(key: str, ctx: resources.Current, z: np.ndarray, seq: int, *, order, kl, active,
                   limit: float, on_z, extra=None) -> str:
-    """Mount the pad; returns live_status (see the module docstring). on_z runs (as a callback,
+    """Mount the pad; returns its status (see the module docstring). on_z runs (as a callback,
     before the script) when the browser sends a new z: read it with `sent_z(key)`."""
     dec = live.decoder_part(ctx)
     parts = {} if isinstance(dec, str) else {"dec": dec, "pts": live.points_part(ctx)}
