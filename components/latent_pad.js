@@ -8,6 +8,7 @@
 const PADS = new WeakMap();  // component root -> Pad (the default export runs on every rerun)
 const SIZE = 360;  // pad canvas, CSS pixels
 const STEP = 0.01;  // z goes to Python rounded to this, like the server sliders' values
+const KEY_REST_MS = 300;  // after the last arrow key, z goes to Python
 
 class Pad {
   constructor(root) {
@@ -284,13 +285,16 @@ class Pad {
       const k = KEYS[e.key];
       if (!k || !this.pts || !this.z) return;
       e.preventDefault();
+      clearTimeout(this.keyTimer);
       const step = (this.win.x1 - this.win.x0) / 100 * (e.shiftKey ? 10 : 1);
       const [a, b] = this.project(this.z);
       this.moveTo(a + k[0] * step, b + k[1] * step);
       this.dirty = true; this.slidersStale = true;
       this.schedule();
     }, opts);
-    cross.addEventListener("keyup", (e) => { if (KEYS[e.key]) this.commit(); }, opts);
+    cross.addEventListener("keyup", (e) => {  // z to Python once the keys rest: one rerun per burst
+      if (KEYS[e.key]) { clearTimeout(this.keyTimer); this.keyTimer = setTimeout(() => this.commit(), KEY_REST_MS); }
+    }, opts);
     this.el.mode.addEventListener("change", () => this.setAxes(), opts);
     this.el.x.addEventListener("change", () => this.setAxes(), opts);
     this.el.y.addEventListener("change", () => this.setAxes(), opts);
@@ -368,6 +372,7 @@ class Pad {
 
   destroy() {
     this.abort.abort();
+    clearTimeout(this.keyTimer);
     if (this.raf) cancelAnimationFrame(this.raf);
   }
 }

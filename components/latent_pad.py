@@ -13,8 +13,9 @@ part bookkeeping is components/live.py):
   parts in a page-wide cache (globalThis.__vaeLive), so reruns, Sample z and page changes send only
   the small JSON (z, a sequence number, the dimension order). A first mount sends what this session
   has not sent before.
-- z goes back to Python when a drag ends (pointerup) or after a key move: the state "z"
-  ({"z": [...], "n": count}), rounded to 0.01 and clipped to +-limit like the server's sliders.
+- z goes back to Python when a drag ends (pointerup) or 300 ms after the last arrow key: the
+  state "z" ({"z": [...], "n": count}), rounded to 0.01 and clipped to +-limit like the server's
+  sliders.
   The page's on_z callback copies it into the sliders, whose values go to the URL.
 - Python's own changes to z (Sample z, Reset, a server slider, the URL) come with a new `seq`; the
   pad adopts a z only when seq changes, so a rerun never pulls the crosshair back mid-drag.
