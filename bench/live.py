@@ -8,10 +8,11 @@ model a new headless Chromium page (1280x900, software rendering) opens /playgro
 (performance.now() in the page, the pad's own paint log), the bytes the websocket received in
 that time (a wrapped WebSocket counts every message), and when the message with the weights came
 and how long the page took to read it (the component's own log); then the bytes of the
-rerun a drag release causes (no weights again). (2) A scripted drag driven in the page (playwright's own
-mouse moves arrive only every 20-70 ms on this loaded machine, fewer than the frames): pointerdown,
-then a pointermove every 4 ms along a circle over the pad for DRAG_S seconds, then pointerup; an
-in-page requestAnimationFrame loop counts the frames, and the pad's paint log counts the frames
+rerun a drag release causes (no weights again). (2) A scripted drag driven in the page the way Chromium
+delivers a real one (moves coalesced, one per frame, before the frame's callbacks; playwright's own
+mouse moves arrive only every 20-70 ms on this loaded machine): pointerdown, then one pointermove
+per animation frame along a circle over the pad for DRAG_S seconds, then pointerup; the frames are
+counted by that requestAnimationFrame loop, and the pad's paint log counts the frames
 that painted a new decoded image; frames with a new image per 60 frames is reported. The pad's
 own timing of each decode (decoder.js only, not the painting) gives the median and p95. (3) KEYS
 arrow-key presses on the focused pad, alternating right and left: from the keydown event's time
@@ -31,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 import browser  # noqa: E402  (tests/browser.py: the server and Chromium helpers the e2e tests use)
 
 DRAG_S = 4.0
-INTERVAL_MS = 4  # pointer events every 4 ms during the drag
 KEYS = 40
 MODELS = {"default": "784-512-2 relu MLP (bundled)", "mlp-512-512": "784-512-512-2 tanh MLP",
           "conv": "conv 32-64 decoder"}
@@ -51,33 +51,34 @@ BYTES = """() => {  // count the websocket's incoming bytes, with their arrival 
   Object.assign(window.WebSocket, Orig);
 }"""
 STATS = "() => globalThis.__vaeLive && globalThis.__vaeLive.stats.latent_pad"
-# A drag driven inside the page: PointerEvents on the pad every INTERVAL ms (a 250 Hz mouse) along
-# a circle, for `ms`; counts the animation frames meanwhile. Resolves {frames, moves, ms}.
-DRAG = """([ms, interval]) => new Promise((resolve) => {
+# A drag driven inside the page, the way Chromium delivers a real one: pointer moves are coalesced
+# and dispatched once per frame, before the frame's callbacks. Here each animation frame dispatches
+# one pointermove along a circle over the pad (pointerdown first, pointerup after `ms`) and counts
+# the frames. Resolves {frames, moves, ms}.
+DRAG = """([ms]) => new Promise((resolve) => {
   const pad = Array.from(document.querySelectorAll('[data-testid="stBidiComponentIsolated"]'))
     .map((h) => h.shadowRoot).find((r) => r && r.querySelector('.pad-cross')).querySelector('.pad-cross');
   const box = pad.getBoundingClientRect(), cx = box.left + box.width / 2, cy = box.top + box.height / 2;
   const r = box.width * 0.3, start = performance.now();
   const at = (t) => ({clientX: cx + r * Math.cos(t / 400), clientY: cy + r * Math.sin(t / 400),
                       pointerId: 7, pointerType: 'mouse', buttons: 1, bubbles: true});
-  let frames = 0, moves = 0, done = false;
-  const tick = () => { if (done) return; frames += 1; requestAnimationFrame(tick); };
-  requestAnimationFrame(tick);
+  let frames = 0, moves = 0;
   pad.dispatchEvent(new PointerEvent('pointerdown', at(0)));
-  const step = () => {
+  const tick = () => {
     const t = performance.now() - start;
     if (t >= ms) {
-      done = true;
       pad.dispatchEvent(new PointerEvent('pointerup', at(t)));
       resolve({frames, moves, ms: t});
       return;
     }
-    moves += 1;
+    frames += 1; moves += 1;
     pad.dispatchEvent(new PointerEvent('pointermove', at(t)));
-    setTimeout(step, interval);
+    requestAnimationFrame(tick);
   };
-  setTimeout(step, interval);
+  requestAnimationFrame(tick);
 })"""
+
+
 KEY = """() => {  // arm: the next keydown on the pad -> window.__key = ms to the frame after its paint
   window.__key = null;
   const stats = globalThis.__vaeLive.stats.latent_pad, before = stats.frames;
@@ -116,7 +117,7 @@ def measure(chromium, server, name: str) -> dict:
 
     before = page.evaluate(f"() => [({STATS})().frames, ({STATS})().decodeMs.length]")
     ws_before = page.evaluate("() => window.__ws.length")
-    drag = page.evaluate(DRAG, [DRAG_S * 1000, INTERVAL_MS])  # ends with pointerup: z goes to Python
+    drag = page.evaluate(DRAG, [DRAG_S * 1000])  # ends with pointerup: z goes to Python
     frames, k, elapsed = drag["frames"], drag["moves"], drag["ms"] / 1000
     after = page.evaluate(f"() => [({STATS})().frames, ({STATS})().decodeMs]")
     page.wait_for_function("(n) => window.__ws.length > n", arg=ws_before, timeout=60_000)
