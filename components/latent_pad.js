@@ -345,7 +345,7 @@ class Pad {
   readout() {
     const d = this.z.length, show = Array.from(this.z.slice(0, 8), (v) => v.toFixed(2)).join(", ");
     this.el.readout.textContent = `z = (${show}${d > 8 ? ", …" : ""})`;
-    if (this.stats.frames % 30 === 1) {
+    if (this.stats.frames % 30 === 0) {  // after 30 decodes (the first ones include compiling)
       this.el.status.textContent = `Decoding in this browser: ${(this.dec.bytes / 1e6).toFixed(1)} MB of weights, `
         + `${median(this.stats.decodeMs.slice(-60)).toFixed(2)} ms per image.`;
     }
