@@ -66,12 +66,13 @@ DRAG = """([ms]) => new Promise((resolve) => {
   pad.dispatchEvent(new PointerEvent('pointerdown', at(0)));
   const tick = () => {
     const t = performance.now() - start;
+    frames += 1;  // this frame also paints the move of the frame before
     if (t >= ms) {
       pad.dispatchEvent(new PointerEvent('pointerup', at(t)));
-      resolve({frames, moves, ms: t});
+      resolve({frames, moves, ms: t, from: start, to: performance.now()});
       return;
     }
-    frames += 1; moves += 1;
+    moves += 1;
     pad.dispatchEvent(new PointerEvent('pointermove', at(t)));
     requestAnimationFrame(tick);
   };
@@ -115,16 +116,17 @@ def measure(chromium, server, name: str) -> dict:
     received = page.evaluate("(t) => window.__ws.filter(([at]) => at <= t).reduce((a, [, n]) => a + n, 0)", first)
     browser.wait_rendered(page, 180_000)
 
-    before = page.evaluate(f"() => [({STATS})().frames, ({STATS})().decodeMs.length]")
+    before = page.evaluate(f"() => ({STATS})().decodeMs.length")
     ws_before = page.evaluate("() => window.__ws.length")
     drag = page.evaluate(DRAG, [DRAG_S * 1000])  # ends with pointerup: z goes to Python
     frames, k, elapsed = drag["frames"], drag["moves"], drag["ms"] / 1000
     after = page.evaluate(f"() => [({STATS})().frames, ({STATS})().decodeMs]")
+    painted = page.evaluate(f"([a, b]) => ({STATS})().paints.filter((t) => t > a && t <= b).length",
+                            [drag["from"], drag["to"]])  # images painted during the drag's frames
     page.wait_for_function("(n) => window.__ws.length > n", arg=ws_before, timeout=60_000)
     browser.wait_rendered(page, 180_000)
     rerun_bytes = page.evaluate("(n) => window.__ws.slice(n).reduce((a, [, b]) => a + b, 0)", ws_before)
-    painted = after[0] - before[0]
-    decode = percentiles(after[1][before[1]:])
+    decode = percentiles(after[1][before:])
 
     page.locator("canvas.pad-cross").focus()
     keys = []
