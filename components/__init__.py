@@ -2,7 +2,8 @@
 when the module is imported (no build step, nothing fetched at run time).
 
 - drawing_canvas: draw a digit with the mouse, a pen or a finger (Reconstruct page).
-- latent_pad: the live latent pad, decoding in the browser on every frame (Playground).
+- latent_pad: the live latent pad, decoding in the browser on every frame (Playground);
+  pad_map.js draws its map.
 - latent_path: an interpolation path played frame by frame in the browser (Interpolate).
 
 decoder.js is the decoder's math alone (no DOM): the live components get it and live.js (the

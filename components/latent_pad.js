@@ -1,5 +1,5 @@
 // The live latent pad (components/latent_pad.py explains the protocol with Python).
-// decoder.js and live.js come first in the same module: buildDecoder, toRGBA, receive, LIVE, ...
+// decoder.js, live.js and pad_map.js come first in the same module: buildDecoder, receive, drawMap, ...
 //
 // Input events only record the latest z and ask for an animation frame; each frame decodes that z
 // once, paints the image and moves the crosshair. The points (and the optional decoded backdrop)
@@ -72,7 +72,7 @@ class Pad {
     }
     this.el.mode.value = this.axes.mode === "pca" ? "pca" : "dims";
     this.buildSliders();
-    this.buildLegend();
+    fillLegend(this.el.legend, this.pts);
     this.drawPoints();
   }
 
@@ -116,68 +116,20 @@ class Pad {
     if (z === this.z) for (let k = 0; k < z.length; k++) z[k] = Math.max(-this.limit, Math.min(this.limit, z[k]));
   }
 
-  // the points' pad coordinates and a square window around them (and around +-2)
+  // the points at their pad coordinates, over the grid and the optional decoded backdrop (pad_map.js)
   drawPoints() {
-    const { n, mu, d, labels, colors } = this.pts, coords = new Float32Array(2 * n), p = [0, 0];
-    let lo = [-2, -2], hi = [2, 2];
+    const { n, mu, d, labels } = this.pts, coords = new Float32Array(2 * n), p = [0, 0];
     for (let r = 0; r < n; r++) {
       this.project(mu, r * d, p);
       if (this.axes.mode === "line") p[1] = (labels ? labels[r] : 0) + 0.7 * (((r * 7919) % 1000) / 1000 - 0.5);
       coords[2 * r] = p[0]; coords[2 * r + 1] = p[1];
-      lo = [Math.min(lo[0], p[0]), Math.min(lo[1], p[1])]; hi = [Math.max(hi[0], p[0]), Math.max(hi[1], p[1])];
     }
-    if (this.axes.mode === "line") {
-      const rows = labels ? Math.max(...labels) + 1 : 1;
-      this.win = { x0: lo[0] - 0.1, x1: hi[0] + 0.1, y0: -0.6, y1: rows - 0.4 };
-    } else {
-      const cx = (lo[0] + hi[0]) / 2, cy = (lo[1] + hi[1]) / 2;
-      let half = Math.max(hi[0] - lo[0], hi[1] - lo[1]) / 2 * 1.08;
-      if (this.axes.mode === "dims") half = Math.min(half, this.limit);
-      const clip = (c) => (this.axes.mode === "dims" ? Math.max(-this.limit + half, Math.min(this.limit - half, c)) : c);
-      this.win = { x0: clip(cx) - half, x1: clip(cx) + half, y0: clip(cy) - half, y1: clip(cy) + half };
-    }
-    const ctx = this.pointsCtx, w = this.win;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, SIZE, SIZE);
-    if (this.el.backdrop.checked && this.axes.mode !== "line") this.drawBackdrop(ctx);
-    this.drawGrid(ctx);
-    ctx.globalAlpha = 0.75;
-    const byColor = new Map();
-    for (let r = 0; r < n; r++) {
-      const c = labels ? colors[labels[r] % colors.length] : colors[0];
-      if (!byColor.has(c)) byColor.set(c, []);
-      byColor.get(c).push(r);
-    }
-    for (const [c, rows] of byColor) {
-      ctx.fillStyle = c;
-      for (const r of rows) {
-        const x = (coords[2 * r] - w.x0) / (w.x1 - w.x0) * SIZE, y = (w.y1 - coords[2 * r + 1]) / (w.y1 - w.y0) * SIZE;
-        ctx.fillRect(x - 1.2, y - 1.2, 2.4, 2.4);
-      }
-    }
-    ctx.globalAlpha = 1;
+    this.win = padWindow(coords, this.axes.mode, this.limit, labels);
+    const z = Float64Array.from(this.z);
+    const backdrop = this.el.backdrop.checked && this.axes.mode !== "line"
+      ? (a, b) => { this.moveTo(a, b, z); return this.dec.decoder.decode(z, this.extra); } : null;
+    drawMap(this.pointsCtx, SIZE, this.win, coords, this.pts, this.axisNames(), backdrop && { decode: backdrop, dec: this.dec });
     this.backdropKey = this.otherDimsKey();
-  }
-
-  drawGrid(ctx) {
-    const w = this.win, names = this.axisNames();
-    ctx.strokeStyle = "rgba(0,0,0,0.08)"; ctx.fillStyle = "rgba(0,0,0,0.45)";
-    ctx.font = "10px sans-serif"; ctx.lineWidth = 1;
-    for (let v = Math.ceil(w.x0); v <= w.x1; v++) {
-      const x = (v - w.x0) / (w.x1 - w.x0) * SIZE;
-      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, SIZE); ctx.stroke();
-      ctx.fillText(String(v), x + 2, SIZE - 3);
-    }
-    if (this.axes.mode !== "line") {
-      for (let v = Math.ceil(w.y0); v <= w.y1; v++) {
-        const y = (w.y1 - v) / (w.y1 - w.y0) * SIZE;
-        ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(SIZE, y); ctx.stroke();
-        ctx.fillText(String(v), 2, y - 2);
-      }
-    }
-    ctx.font = "11px sans-serif"; ctx.fillStyle = "rgba(0,0,0,0.7)";
-    ctx.fillText(`${names[0]} →`, SIZE - 48, SIZE - 14);
-    if (names[1]) { ctx.fillText(`↑ ${names[1]}`, 4, 12); }
   }
 
   axisNames() {
@@ -185,43 +137,9 @@ class Pad {
     return mode === "pca" ? ["PC1", "PC2"] : mode === "line" ? [`z${i + 1}`, null] : [`z${i + 1}`, `z${j + 1}`];
   }
 
-  // the decoded manifold over the window, other dimensions at the current z, drawn faintly
-  drawBackdrop(ctx) {
-    const w = this.win, shape = this.dec.spec.output, [, h, wd] = shape;
-    const n = this.dec.spec.layers.some((l) => l.op === "conv") ? 10 : 16;
-    const small = document.createElement("canvas");
-    small.width = n * wd; small.height = n * h;
-    const sctx = small.getContext("2d"), tile = sctx.createImageData(wd, h), z = Float64Array.from(this.z);
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < n; c++) {
-        this.moveTo(w.x0 + (c + 0.5) / n * (w.x1 - w.x0), w.y1 - (r + 0.5) / n * (w.y1 - w.y0), z);
-        toRGBA(this.dec.decoder.decode(z, this.extra), shape, tile.data);
-        sctx.putImageData(tile, c * wd, r * h);
-      }
-    }
-    ctx.globalAlpha = 0.35;
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(small, 0, 0, SIZE, SIZE);
-    ctx.fillStyle = "rgba(255,255,255,0.35)";
-    ctx.fillRect(0, 0, SIZE, SIZE);
-    ctx.globalAlpha = 1;
-  }
-
   otherDimsKey() {
     const { mode, i, j } = this.axes;
     return Array.from(this.z || [], (v, k) => (mode === "dims" && (k === i || k === j) ? "" : v.toFixed(2))).join(",");
-  }
-
-  buildLegend() {
-    const { classes, colors, labels } = this.pts;
-    this.el.legend.innerHTML = "";
-    if (!labels || !classes) return;
-    classes.forEach((name, k) => {
-      const s = document.createElement("span");
-      s.style.setProperty("--c", colors[k % colors.length]);
-      s.textContent = name;
-      this.el.legend.appendChild(s);
-    });
   }
 
   buildSliders() {

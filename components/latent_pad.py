@@ -1,8 +1,8 @@
 """The live latent pad (Playground): the 2-D latent map on a canvas with a crosshair the user drags
 (mouse, pen, touch) or moves with the arrow keys, and the decoded image beside it, decoded in the
-browser on every animation frame (latent_pad.js, with decoder.js for the math). Above 2-D the pad
-moves two chosen dimensions or the PCA plane (through its inverse), and sliders inside the
-component move every dimension, all decoding live.
+browser on every animation frame (latent_pad.js; decoder.js does the math, pad_map.js draws the
+map under the crosshair). Above 2-D the pad moves two chosen dimensions or the PCA plane (through
+its inverse), and sliders inside the component move every dimension, all decoding live.
 
 How data travels (st.components.v2 `data` as raw bytes, vae.bundle's safetensors layout; the
 part bookkeeping is components/live.py):
@@ -36,7 +36,7 @@ from components import asset, live, script
 
 _component = st.components.v2.component(
     "vae_explorer.latent_pad", html=asset("latent_pad.html"), css=asset("latent_pad.css"),
-    js=script("decoder.js", "live.js", "latent_pad.js"))
+    js=script("decoder.js", "live.js", "pad_map.js", "latent_pad.js"))
 
 
 def latent_pad_ui(key: str, ctx: resources.Current, z: np.ndarray, seq: int, *, order, kl, active,
