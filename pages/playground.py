@@ -103,22 +103,21 @@ def explore() -> None:
     z_now = np.array([st.session_state[k] for k in keys], dtype=np.float32)
     status = latent_pad.latent_pad_ui(pad_key, ctx, z_now, st.session_state.get(SEQ, 0), order=order, kl=kl,
                                       active=active, limit=LIMIT, on_z=_from_pad)
-    live = status == "live"
-    if status not in ("live", "starting"):
-        st.info(f"Live decoding is not running: {status}. The sliders below decode on the server.",
-                icon=":material/info:")
-    with st.expander("The same z on the server: sliders", expanded=False) if live else st.container():
+    live = status in ("live", "starting")  # the same elements either way: a report never remounts them
+    note = st.empty()  # always there, so the elements below keep their places
+    if not live:
+        note.info(f"Live decoding is not running: {status}. The sliders below decode on the server.",
+                  icon=":material/info:")
+    with st.expander("The same z on the server: sliders and decoder", expanded=True):
         left, right = st.columns([2, 3])
         image_slot = left.empty()
-        z = sliders_ui(left if d == 2 or live else right)
+        z = sliders_ui(left if d == 2 else right)
         st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
-        if live:
-            return
         x = latent.decode(ctx.model, z)[0]  # (C, H, W)
         caption = f"decode(z), z = {np.round(z, 2).tolist()}" if d <= 8 else "decode(z)"
         image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
                          output_format="PNG")
-        if d == 2:
+        if d == 2 and not live:  # the pad is the map while it runs
             with right:
                 map_ui(z)
 
