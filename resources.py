@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import comparison, conditioning, data, jobs, latent, objectives, posterior, store, views
+from vae import bundle, comparison, conditioning, data, jobs, latent, objectives, posterior, store, views
 from vae import posterior_view as posterior_view_
 from vae.model import VAE
 
@@ -110,6 +110,12 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
     """The decoded manifold tiling a 2-D latent map's window: one image, row 0 at the top."""
     grid = views.decode_window(model(name, version, directory), n, x_range, y_range)
     return views.grid_picture(grid.images)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def browser_decoder(name: str, version: str, directory: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The decoder as layers and float32 arrays for the browser (vae.bundle; raises BundleError)."""
+    return bundle.decoder_layers(model(name, version, directory))
 
 
 @st.cache_resource(max_entries=16, show_spinner="Scoring the model on the test split (ELBO, IW bound)…")
