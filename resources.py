@@ -113,8 +113,9 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
 @st.cache_resource
 def training_jobs() -> dict[str, jobs.Job]:
     """Every training job started in this server process, by model name (shared by all sessions,
-    so a run survives leaving the page or reloading the browser)."""
-    return {}
+    so a run survives leaving the page or reloading the browser). It starts with the jobs a stopped
+    server left unfinished, reported as interrupted (their last finished epochs saved)."""
+    return jobs.recover(models_dir())
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ The bundled default model lives in vae/bundled/ and is listed first; it cannot b
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -156,11 +157,14 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": model.config.to_dict(),
             "train_config": train_config or {}, "dataset": dataset or {}, "metrics": metrics or {},
             "history": history or [], "resumable": training_state is not None}
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if broken:
+        raise StoreError(f"{name}: not saved, its weights hold NaN or infinite values ({', '.join(broken[:3])})")
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
     try:
-        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "vae-explorer", "name": name})
-        (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        (tmp / META).write_text(json.dumps(_finite(meta), indent=1, allow_nan=False), encoding="utf-8")
         if training_state is not None:
             tensors, metadata = training_state
             save_file(tensors, str(tmp / TRAINING), metadata={"format": "vae-explorer", **metadata})
@@ -178,6 +182,17 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return _info(final, _root is not None)
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: such numbers in metrics or history are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def load_training_state(name: str, directory: str | os.PathLike | None = None
