@@ -16,6 +16,7 @@ import torch
 from vae import data, jobs, latent, objectives, store, views
 from vae.model import VAE
 
+jobs.PRELOAD.append("streamlit.web.cli")  # what `streamlit run`'s entry script imports (see vae.jobs)
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
 
 
@@ -115,6 +116,7 @@ def training_jobs() -> dict[str, jobs.Job]:
     """Every training job started in this server process, by model name (shared by all sessions,
     so a run survives leaving the page or reloading the browser). It starts with the jobs a stopped
     server left unfinished, reported as interrupted (their last finished epochs saved)."""
+    jobs.warm_up()
     return jobs.recover(models_dir())
 
 

@@ -130,3 +130,5 @@ if registry:
                   help="Make it the model selected in the sidebar.")
     elif job.state == "failed":
         st.error(f"Training failed: {job.error}")
+    elif job.state == "interrupted":
+        st.warning(f"Interrupted: {job.message or job.error}")

@@ -51,14 +51,29 @@ def max_jobs() -> int:
         raise ConfigError(f"{MAX_JOBS_VARIABLE}={text!r}: give a whole number of jobs") from None
 
 
+# Modules the fork server imports once, so that each job starts with them loaded. A job's process
+# also re-runs the server's entry script if it was started from a file (multiprocessing does that;
+# `python -m ...` entry points are spared): a server adds what that script imports.
+PRELOAD = ["vae.jobs",  # with vae.worker, torch and what a script that starts jobs imports
+           "torch._dynamo"]  # imported by the first optimizer a process builds (seconds)
+
+
 def _context():
     """forkserver where it exists (a fresh single-threaded process forks each job, torch already
     imported), else spawn."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["__main__", "vae.worker"])
+    ctx.set_forkserver_preload(PRELOAD)
     return ctx
+
+
+def warm_up() -> None:
+    """Start the fork server now, in the background, so the first job does not wait for it."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        threading.Thread(target=forkserver.ensure_running, name="forkserver-warm-up", daemon=True).start()
 
 
 @dataclass

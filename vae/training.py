@@ -160,6 +160,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         step0, best_val, result.best_epoch, stale = resume.step, resume.best_score, resume.best_epoch, resume.stale
         last_good = copy.deepcopy(model.state_dict())
     samples_seen, compute_time = 0, 0.0
+    floor = -math.inf if resume is not None else _floor(model, train_images if val_images is None else val_images)
     model.train()
     for epoch in range(first_epoch, first_epoch + tc.epochs):
         t_epoch = time.perf_counter()
@@ -192,14 +193,15 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
         if val_images is not None:
             record.update({f"val_{k}": v for k, v in validate(model, val_images).items()})
-        if not _finite(model, record):  # an overflow the loss did not show: the epoch is not kept
-            return _diverged(result, best_state or last_good, f"the weights or metrics of epoch {epoch} "
-                             "are not finite numbers", samples_seen, compute_time, best_state)
+        score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
+        failure = _failure(model, record, score, floor)  # an overflow or blow-up: the epoch is not kept
+        if failure:
+            return _diverged(result, best_state or last_good, f"at epoch {epoch} {failure}", samples_seen,
+                             compute_time, best_state)
         last_good = copy.deepcopy(model.state_dict())
         if result.stopped == "cancelled":
             break  # a partial epoch is not recorded as an epoch
         history.append(record)
-        score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
         if score > best_val:
             best_val, best_state, result.best_epoch, stale = score, last_good, epoch, 0
         else:
@@ -228,9 +230,21 @@ def test_metrics(result: FitResult, test_images: torch.Tensor, binarize: bool, i
     return metrics
 
 
-def _finite(model: VAE, record: dict) -> bool:
+def _floor(model: VAE, images: torch.Tensor) -> float:
+    """A score far below the untrained model's ELBO: an epoch ending below it has blown up (a
+    learning rate of 10 does that without ever reaching inf)."""
+    untrained = validate(model, images[:1000])["elbo"]
+    return untrained - 10 * max(abs(untrained), 100.0)
+
+
+def _failure(model: VAE, record: dict, score: float, floor: float) -> str:
+    """Why an epoch's weights must not be kept ("" if they may)."""
     numbers = [v for v in record.values() if isinstance(v, float)]
-    return all(map(math.isfinite, numbers)) and all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if not all(map(math.isfinite, numbers)) or not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        return "the weights or metrics became NaN or infinite"
+    if score < floor:
+        return f"the ELBO fell to {score:.4g} nats, far below the untrained model's"
+    return ""
 
 
 def _diverged(result: FitResult, good: dict, what: str, samples: int, seconds: float, best) -> FitResult:
