@@ -117,7 +117,10 @@ def training_jobs() -> dict[str, jobs.Job]:
     so a run survives leaving the page or reloading the browser). It starts with the jobs a stopped
     server left unfinished, reported as interrupted (their last finished epochs saved)."""
     jobs.warm_up()
-    return jobs.recover(models_dir())
+    found = jobs.recover(models_dir())
+    if found:
+        model_list.clear()  # their saved epochs are models now
+    return found
 
 
 @dataclass(frozen=True)
