@@ -13,7 +13,6 @@ from unittest.mock import MagicMock
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 from streamlit.components.v2.component_manager import BidiComponentManager
 from streamlit.runtime import Runtime
