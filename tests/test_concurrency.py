@@ -4,25 +4,16 @@ sees another's upload, drawing or z, and the shared cached models' weights are b
 before and after. (tests/test_e2e_concurrency.py does the same with browser contexts on one
 `streamlit run` server.)"""
 import base64
-import contextlib
 import hashlib
 import io
 import threading
 from pathlib import Path
-from unittest.mock import MagicMock
 
+import apptest_threads
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from streamlit.components.v2.component_manager import BidiComponentManager
-from streamlit.runtime import Runtime
-from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
-from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
-from streamlit.runtime.media_file_manager import MediaFileManager
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest, app_test
-from streamlit.testing.v1.util import patch_config_options
+from streamlit.testing.v1 import AppTest
 
 import resources
 from vae import data, jobs, store
@@ -34,25 +25,8 @@ DIGITS = "digits-2d"  # a second model: 8x8 scikit-learn digits
 
 
 @pytest.fixture
-def one_runtime(monkeypatch):
-    """AppTest swaps process-wide state around every run (Runtime._instance, a PagesManager class
-    flag, config.get_option), so runs in threads would undo each other's. Here every session shares
-    one runtime, as the sessions of a real server share one Runtime and its media file manager."""
-    shared = MagicMock(spec=Runtime)
-    shared.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
-    shared.dataframe_source_mgr = DataframeSourceManager()
-    shared.cache_storage_manager = MemoryCacheStorageManager()
-    shared.bidi_component_registry = BidiComponentManager()
-    shared.bidi_component_registry.discover_and_register_components(start_file_watching=False)
-
-    class Ignored:  # what AppTest's own swaps now write to
-        _instance = None
-
-    monkeypatch.setattr(app_test, "Runtime", Ignored)
-    monkeypatch.setattr(app_test, "PagesManager", type("PagesManager", (PagesManager,), {}))
-    monkeypatch.setattr(app_test, "patch_config_options", lambda overrides: contextlib.nullcontext())
-    monkeypatch.setattr(Runtime, "_instance", shared)
-    with patch_config_options({"global.appTest": True}):
+def one_runtime():
+    with apptest_threads.shared_runtime():
         yield
 
 

@@ -97,6 +97,7 @@ class Job:
     preview: torch.Tensor | None = field(default=None, repr=False)  # (<=PREVIEW, C, H, W) val images
     preview_labels: np.ndarray | None = field(default=None, repr=False)
     pid: int | None = None  # the training process
+    epoch_ended: list[float] = field(default_factory=list, repr=False)  # time.time() each epoch arrived
     _preview_mu: tuple[int, np.ndarray] | None = field(default=None, repr=False)  # (epochs, (N, D))
     _conn: object = field(default=None, repr=False)  # our end of the pipe to the training process
     _process: object = field(default=None, repr=False)
@@ -165,6 +166,7 @@ class Job:
         elif event == "epoch":
             self.snapshot = {k: torch.from_numpy(v) for k, v in m["weights"].items()}
             self.history = self.history + [m["record"]]  # replaced, never mutated: readers see whole lists
+            self.epoch_ended = self.epoch_ended + [time.time()]
         elif event == "saving":
             self.state, self.outcome, self.message = "saving", m["outcome"], m["message"]
         elif event == "done":
