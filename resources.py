@@ -16,7 +16,6 @@ import torch
 from vae import data, jobs, latent, objectives, store, views
 from vae.model import VAE
 
-jobs.PRELOAD.append("streamlit.web.cli")  # what `streamlit run`'s entry script imports (see vae.jobs)
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import multiprocessing.spawn
 import os
 import re
 import tempfile
@@ -51,11 +52,28 @@ def max_jobs() -> int:
         raise ConfigError(f"{MAX_JOBS_VARIABLE}={text!r}: give a whole number of jobs") from None
 
 
-# Modules the fork server imports once, so that each job starts with them loaded. A job's process
-# also re-runs the server's entry script if it was started from a file (multiprocessing does that;
-# `python -m ...` entry points are spared): a server adds what that script imports.
-PRELOAD = ["vae.jobs",  # with vae.worker, torch and what a script that starts jobs imports
-           "torch._dynamo"]  # imported by the first optimizer a process builds (seconds)
+# Modules the fork server imports once, so that each job starts with them loaded.
+PRELOAD = ["vae.worker", "torch._dynamo"]  # torch._dynamo: the first optimizer imports it (seconds)
+PROCESS_PREFIX = "vae-train-"
+
+
+def _without_main(prepare):
+    """multiprocessing re-runs the parent's __main__ in every spawned or forkserver child. In a
+    Streamlit server that is whichever page script is running (Streamlit runs scripts as
+    __main__), so a job would re-run the Train page; in a script without a __main__ guard it would
+    start jobs again. A training process needs nothing from __main__: its preparation leaves it out."""
+    def get_preparation_data(name):
+        data = prepare(name)
+        if str(name).startswith(PROCESS_PREFIX):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+    get_preparation_data.wrapped = True
+    return get_preparation_data
+
+
+if not getattr(multiprocessing.spawn.get_preparation_data, "wrapped", False):
+    multiprocessing.spawn.get_preparation_data = _without_main(multiprocessing.spawn.get_preparation_data)
 
 
 def _context():
@@ -182,6 +200,9 @@ class Job:
                 self._on_message(self._conn.recv())
         except (EOFError, OSError):
             pass
+        except Exception as e:  # a report we cannot apply: say so rather than hang in "running"
+            self.stop()
+            self.state, self.error = "failed", f"{type(e).__name__}: {e}"
         self._process.join(30)
         if self.running:  # it ended without a word: killed (out of memory, say)
             code = self._process.exitcode
@@ -239,7 +260,7 @@ def _start(name, model_config, train_config, train_images, val_images, test_imag
             "models_dir": str(root), "folder": str(folder), "iw_samples": iw_samples, **arrays}
     ctx = _context()
     job._conn, child_end = ctx.Pipe()
-    job._process = ctx.Process(target=worker.run, args=(spec, child_end), name=f"train-{name}", daemon=True)
+    job._process = ctx.Process(target=worker.run, args=(spec, child_end), name=PROCESS_PREFIX + name, daemon=True)
     try:
         job._process.start()
     except BaseException:
@@ -249,7 +270,7 @@ def _start(name, model_config, train_config, train_images, val_images, test_imag
         child_end.close()
     job.pid = job._process.pid
     recovery.note_pid(folder, job.pid)
-    job._reader = threading.Thread(target=job._read, args=(folder,), name=f"train-{name}", daemon=True)
+    job._reader = threading.Thread(target=job._read, args=(folder,), name=PROCESS_PREFIX + name, daemon=True)
     job._reader.start()
     return job
 
