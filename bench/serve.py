@@ -1,13 +1,14 @@
 """Many users and training in one server: do explorers and training jobs starve each other?
 
-One process plays the server: SESSIONS AppTest sessions of app.py in threads (tests/apptest_threads.py
+One process plays the server: 10 AppTest sessions of app.py in threads (tests/apptest_threads.py
 lets AppTest runs share one runtime, as a real server's sessions do), each on the Playground with the
-bundled 784-512-2 model, each moving z1 MOVES times (set_value + rerun, after 2 warm-up moves),
-timed per rerun. The training jobs are the app's own (vae.jobs.start, a process each, one torch
-thread), 784-512-2 Bernoulli on mnist-5k's 3,600 training images, batch 128; their samples/s is
-3,600 / an epoch's seconds, from the epochs that ended while the explorers ran (alone: from epochs
-2-4). Three phases: explorers alone, two trainings alone, both together. Peak memory is VmHWM of
-the server process and of each training process.
+bundled 784-512-2 model, each moving z1 8 times (set_value + rerun, after 2 warm-up moves), timed
+per rerun. The training jobs are the app's own (vae.jobs.start: a process each, one torch thread),
+784-512-2 Bernoulli on 3,600 mnist-5k training images, batch 128; samples/s is 3,600 / an epoch's
+seconds, over the epochs that overlapped the explorers' window (alone: epochs 2-4). Phases:
+explorers alone; two trainings alone; both together; and, for comparison, the same training run
+the way it ran before (vae.training.fit in a thread of the server process) with the explorers.
+Peak memory is VmHWM of the server process and of each training process.
 """
 from __future__ import annotations
 
@@ -101,12 +102,14 @@ def main() -> None:
             j.stop()
         for j in busy:
             j.wait()
+        thread_rates = in_a_thread()
     server_mb = _vm_hwm_mb(os.getpid())
     a, b = percentiles(alone), percentiles(together)
     med = statistics.median
     rows = [
         {"what": f"sessions served at once, with {JOBS} trainings running", "value": SESSIONS,
-         "unit": "sessions", "note": f"{SESSIONS * MOVES} timed reruns each phase, no errors"},
+         "unit": "sessions", "note": f"{SESSIONS * MOVES} timed reruns each phase, no errors; machine "
+                                     f"load average {os.getloadavg()[0]:.0f} at the end (2 cores)"},
         {"what": "explorers' Playground rerun, alone", "value": f"{a['p50']:.0f} / {a['p95']:.0f}",
          "unit": "ms p50 / p95", "note": f"{SESSIONS} sessions in threads"},
         {"what": f"explorers' Playground rerun, with {JOBS} trainings", "value": f"{b['p50']:.0f} / {b['p95']:.0f}",
@@ -116,6 +119,9 @@ def main() -> None:
         {"what": f"training samples/s per job, with {SESSIONS} explorers", "value": f"{med(busy_rates):,.0f}",
          "unit": "samples/s", "note": f"median of {len(busy_rates)} epochs overlapping the explorers "
                                       f"(range {min(busy_rates):,.0f}-{max(busy_rates):,.0f})"},
+        {"what": f"training samples/s in a thread of the server (before), with {SESSIONS} explorers",
+         "value": f"{med(thread_rates):,.0f}", "unit": "samples/s",
+         "note": f"median of {len(thread_rates)} epochs; the sessions and the job share one interpreter lock"},
         {"what": "peak memory: server process", "value": f"{server_mb:.0f}", "unit": "MB",
          "note": "VmHWM, sessions and caches (trainings run elsewhere)"},
         {"what": "peak memory: each training process", "value": " / ".join(f"{m:.0f}" for m in child_mb),
@@ -124,6 +130,34 @@ def main() -> None:
     record("serve", rows, __doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
            command="python -m bench serve",
            load=os.getloadavg())
+
+
+def in_a_thread() -> list[float]:
+    """Samples/s of the epochs of one training run by fit in a thread of this process (how jobs ran
+    before they had processes) while the explorers rerun."""
+    import torch
+
+    from vae import data
+    from vae.config import ModelConfig, TrainConfig
+    from vae.training import fit
+    x = torch.from_numpy(data.load_dataset("mnist-5k", "train").images[:3600])
+    rates, done = [], threading.Event()
+    window = {}
+
+    def on_progress(p):
+        if p.event == "epoch" and window.get("t0") and not window.get("t1"):
+            rates.append(3600 / p.metrics["seconds"])
+        return done.is_set()
+
+    t = threading.Thread(target=fit, args=(ModelConfig(), TrainConfig(epochs=10_000, batch_size=128), x),
+                         kwargs={"callback": on_progress})
+    t.start()
+    window["t0"] = time.time()
+    explorers()
+    window["t1"] = time.time()
+    done.set()
+    t.join()
+    return rates or [float("nan")]
 
 
 def _overlapping(job, t0: float, t1: float) -> list[float]:

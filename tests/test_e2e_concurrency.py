@@ -32,6 +32,14 @@ def _open(page, server, title):
     browser.open_page(page, server, title, timeout=SLOW)
 
 
+def _go(page, title):
+    """Follow a sidebar link: the same session (a new URL load would start a new one)."""
+    page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True).click()
+    page.wait_for_url(f"**/{browser.PAGES[title]}*")
+    expect(page.locator("h1").first).to_have_text(title, timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+
+
 def _start_training(page, server, name):
     _open(page, server, "Train")
     for label, value in (("Epochs", "500"), ("Model name", name)):
@@ -62,8 +70,8 @@ def test_four_people_two_trainings_one_server(tmp_path):
         a, b, c, d = (browser.new_page(chromium) for _ in range(4))
         _start_training(a, server, "busy-a")
         _start_training(b, server, "busy-b")
-        _open(a, server, "Playground")  # a and b walk away from their jobs
-        _open(b, server, "Reconstruct")
+        _go(a, "Playground")  # a and b walk away from their jobs
+        _go(b, "Reconstruct")
         _open(c, server, "Playground")
         _open(d, server, "Reconstruct")
         _upload(b, "from-b.png", 30)
@@ -83,7 +91,7 @@ def test_four_people_two_trainings_one_server(tmp_path):
         assert b.get_by_role("heading", name="from-d.png").count() == 0
         assert d.get_by_role("heading", name="from-b.png").count() == 0
         for page, name in ((a, "busy-a"), (b, "busy-b")):  # back to their own runs: both still train
-            _open(page, server, "Train")
+            _go(page, "Train")
             expect(page.get_by_text(f"{name} · mlp 784-512-2")).to_be_visible(timeout=SLOW)
             page.get_by_role("button", name="Stop (keeps the best weights)").click()
             expect(page.get_by_text(f"Saved as {name}")).to_be_visible(timeout=SLOW)
