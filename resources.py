@@ -115,7 +115,6 @@ def training_jobs() -> dict[str, jobs.Job]:
     """Every training job started in this server process, by model name (shared by all sessions,
     so a run survives leaving the page or reloading the browser). It starts with the jobs a stopped
     server left unfinished, reported as interrupted (their last finished epochs saved)."""
-    jobs.warm_up()
     found = jobs.recover(models_dir())
     if found:
         model_list.clear()  # their saved epochs are models now

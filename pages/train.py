@@ -16,6 +16,7 @@ shell.page(
     "model is saved to the store when it ends.", needs_model=False)
 
 registry = resources.training_jobs()
+jobs.warm_up()  # the process that starts training jobs, ready before "Start training" is pressed
 named = [n for n in data.DATASETS if data.is_available(n)]
 missing = [n for n in data.DATASETS if n not in named]
 

@@ -86,12 +86,15 @@ def _context():
     return ctx
 
 
+_warming: list[threading.Thread] = []
+
+
 def warm_up() -> None:
-    """Start the fork server now, in the background, so the first job does not wait for it."""
-    ctx = _context()
-    if ctx.get_start_method() == "forkserver":
+    """Start the fork server now, in the background (once), so the first job does not wait for it."""
+    if not _warming and _context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
-        threading.Thread(target=forkserver.ensure_running, name="forkserver-warm-up", daemon=True).start()
+        _warming.append(threading.Thread(target=forkserver.ensure_running, name="forkserver-warm-up", daemon=True))
+        _warming[0].start()
 
 
 @dataclass
