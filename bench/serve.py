@@ -121,7 +121,7 @@ def main() -> None:
                                       f"(range {min(busy_rates):,.0f}-{max(busy_rates):,.0f})"},
         {"what": f"training samples/s in a thread of the server (before), with {SESSIONS} explorers",
          "value": f"{med(thread_rates):,.0f}", "unit": "samples/s",
-         "note": f"median of {len(thread_rates)} epochs; the sessions and the job share one interpreter lock"},
+         "note": "steps taken while the explorers ran x 128 / that time; sessions and job share one interpreter lock"},
         {"what": "peak memory: server process", "value": f"{server_mb:.0f}", "unit": "MB",
          "note": "VmHWM, sessions and caches (trainings run elsewhere)"},
         {"what": "peak memory: each training process", "value": " / ".join(f"{m:.0f}" for m in child_mb),
@@ -133,31 +133,31 @@ def main() -> None:
 
 
 def in_a_thread() -> list[float]:
-    """Samples/s of the epochs of one training run by fit in a thread of this process (how jobs ran
-    before they had processes) while the explorers rerun."""
+    """Samples/s of one training run by fit in a thread of this process (how jobs ran before they
+    had processes) while the explorers rerun: samples of the steps taken in that window / its length."""
     import torch
 
     from vae import data
     from vae.config import ModelConfig, TrainConfig
     from vae.training import fit
     x = torch.from_numpy(data.load_dataset("mnist-5k", "train").images[:3600])
-    rates, done = [], threading.Event()
-    window = {}
+    steps, done, window = [0], threading.Event(), {}
 
     def on_progress(p):
-        if p.event == "epoch" and window.get("t0") and not window.get("t1"):
-            rates.append(3600 / p.metrics["seconds"])
+        if p.event == "step" and "t0" in window and "t1" not in window:
+            steps[0] += 1
         return done.is_set()
 
     t = threading.Thread(target=fit, args=(ModelConfig(), TrainConfig(epochs=10_000, batch_size=128), x),
                          kwargs={"callback": on_progress})
     t.start()
+    time.sleep(2)  # past its start-up
     window["t0"] = time.time()
     explorers()
     window["t1"] = time.time()
     done.set()
     t.join()
-    return rates or [float("nan")]
+    return [steps[0] * 128 / (window["t1"] - window["t0"])]
 
 
 def _overlapping(job, t0: float, t1: float) -> list[float]:
