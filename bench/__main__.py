@@ -12,13 +12,14 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app", "serve"]
+QUICK = ["training", "latency", "architectures", "app", "hostile", "recipes", "serve"]
 FULL = ["mnist_ll"]
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
-          "app": "The app: server and browser",
-          "serve": "Many users and training in one server", "architectures": "Seed architectures on mnist-5k",
-          "mnist_ll": "Full MNIST, binarized, 2-D latent"}
+          "app": "The app: server and browser", "serve": "Many users and training in one server",
+          "architectures": "Seed architectures on mnist-5k",
+          "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
+          "recipes": "The reference systems' recipes on mnist-5k"}
 
 
 def render() -> str:

@@ -28,14 +28,15 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from . import data, latent, recovery, store, worker
+from . import data, latent, limits, recovery, store, worker
+from .conditional import encode_given
 from .config import ConfigError, ModelConfig, TrainConfig
-from .model import VAE
+from .model import VAE, build
 
 VAL_FRACTION = 0.1  # of the train split, held out (seeded) for validation curves and best weights
 PREVIEW = 1000  # validation images encoded for a live latent map
 UPLOAD_TYPES = ("zip", "npz", "npy")
-MAX_JOBS_VARIABLE, MAX_JOBS = "VAE_MAX_TRAINING_JOBS", 2  # training jobs one server runs at once
+MAX_JOBS_VARIABLE = "VAE_MAX_TRAINING_JOBS"  # limits.MAX_TRAINING_JOBS
 _registry_lock = threading.Lock()
 
 
@@ -44,12 +45,8 @@ class JobLimitError(ValueError):
 
 
 def max_jobs() -> int:
-    """Training jobs one server runs at once: $VAE_MAX_TRAINING_JOBS, else 2 (each takes a core)."""
-    text = os.environ.get(MAX_JOBS_VARIABLE, "").strip()
-    try:
-        return max(1, int(text)) if text else MAX_JOBS
-    except ValueError:
-        raise ConfigError(f"{MAX_JOBS_VARIABLE}={text!r}: give a whole number of jobs") from None
+    """Training jobs one server runs at once: limits.MAX_TRAINING_JOBS ($VAE_MAX_TRAINING_JOBS, 2)."""
+    return limits.MAX_TRAINING_JOBS
 
 
 # Modules the fork server imports once, so that each job starts with them loaded.
@@ -119,6 +116,8 @@ class Job:
     preview_labels: np.ndarray | None = field(default=None, repr=False)
     pid: int | None = None  # the training process
     epoch_ended: list[float] = field(default_factory=list, repr=False)  # time.time() each epoch arrived
+    # (train, val, test) labels for a label- or prior-conditional model, else None
+    labels: tuple | None = field(default=None, repr=False)
     _preview_mu: tuple[int, np.ndarray] | None = field(default=None, repr=False)  # (epochs, (N, D))
     _conn: object = field(default=None, repr=False)  # our end of the pipe to the training process
     _process: object = field(default=None, repr=False)
@@ -163,7 +162,7 @@ class Job:
         state = self.snapshot
         if state is None:
             return None
-        model = VAE(self.model_config)
+        model = build(self.model_config)
         model.load_state_dict(state)
         return model.eval()
 
@@ -173,7 +172,12 @@ class Job:
         if self.preview is None or self.snapshot is None:
             return None
         if cached is None or cached[0] != n:
-            cached = self._preview_mu = (n, latent.encode_dataset(self.snapshot_model(), self.preview)[0])
+            model = self.snapshot_model()
+            if model.config.conditional in ("label", "completion"):  # encoded with their condition
+                mu = encode_given(model, self.preview, self.preview_labels)[0].numpy()
+            else:
+                mu = latent.encode_dataset(model, self.preview)[0]
+            cached = self._preview_mu = (n, mu)
         return cached[1]
 
     def _on_message(self, m: dict) -> None:
@@ -217,17 +221,19 @@ class Job:
 def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
           val_images: torch.Tensor | None = None, test_images: torch.Tensor | None = None, *,
           dataset: dict | None = None, models_dir: str | None = None, iw_samples: int = 100,
-          preview_labels: np.ndarray | None = None, registry: dict[str, Job] | None = None) -> Job:
+          preview_labels: np.ndarray | None = None, registry: dict[str, Job] | None = None,
+          labels: tuple | None = None) -> Job:
     """Check the name and shapes now (so mistakes show at once), then train in a process of its own.
 
     registry: jobs by name shared by several users (a server's sessions); a name whose job is still
     running is refused, as is a job beyond max_jobs() running ones (JobLimitError), and the new job
     is added to it. The first PREVIEW validation images (and preview_labels) are kept for live
-    latent maps.
+    latent maps. labels: (train, val, test) label arrays, which label- and prior-conditional models
+    train and are scored with.
     """
     if registry is None:
         return _start(name, model_config, train_config, train_images, val_images, test_images,
-                      dataset, models_dir, iw_samples, preview_labels)
+                      dataset, models_dir, iw_samples, preview_labels, labels)
     with _registry_lock:
         if name in registry and registry[name].running:
             raise store.StoreError(f"a model named {name!r} is being trained; choose another name")
@@ -236,13 +242,13 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
             raise JobLimitError(f"this server already runs {running} training job{'s' * (running > 1)}, "
                                 f"its limit ({MAX_JOBS_VARIABLE}={cap}); wait for one to finish or stop one")
         job = _start(name, model_config, train_config, train_images, val_images, test_images,
-                     dataset, models_dir, iw_samples, preview_labels)
+                     dataset, models_dir, iw_samples, preview_labels, labels)
         registry[name] = job
         return job
 
 
 def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
-           iw_samples, preview_labels) -> Job:
+           iw_samples, preview_labels, labels=None) -> Job:
     store.check_name(name)
     if name == store.DEFAULT_MODEL:
         raise store.StoreError("'default' is the bundled model's name; choose another")
@@ -252,7 +258,9 @@ def _start(name, model_config, train_config, train_images, val_images, test_imag
     if tuple(train_images.shape[1:]) != model_config.image_shape:
         raise ValueError(f"the images are {tuple(train_images.shape[1:])}, the model expects "
                          f"{model_config.image_shape}")
-    job = Job(name, model_config, train_config, dataset or {}, str(root))
+    if model_config.conditional in ("label", "prior") and (labels is None or labels[0] is None):
+        raise ValueError(f"a {model_config.conditional}-conditional model needs labelled data")
+    job = Job(name, model_config, train_config, dataset or {}, str(root), labels=labels)
     if val_images is not None and len(val_images):
         job.preview = val_images[:PREVIEW]
         job.preview_labels = None if preview_labels is None else np.asarray(preview_labels)[:PREVIEW]
@@ -260,7 +268,8 @@ def _start(name, model_config, train_config, train_images, val_images, test_imag
     arrays = {k: None if v is None else v.numpy() for k, v in
               (("train", train_images), ("val", val_images), ("test", test_images))}
     spec = {"name": name, "model_config": model_config, "train_config": train_config, "dataset": job.dataset,
-            "models_dir": str(root), "folder": str(folder), "iw_samples": iw_samples, **arrays}
+            "models_dir": str(root), "folder": str(folder), "iw_samples": iw_samples, **arrays,
+            "labels": None if labels is None else tuple(None if y is None else np.asarray(y) for y in labels)}
     ctx = _context()
     job._conn, child_end = ctx.Pipe()
     job._process = ctx.Process(target=worker.run, args=(spec, child_end), name=PROCESS_PREFIX + name, daemon=True)
@@ -306,6 +315,8 @@ class TrainingData:
     val_labels: np.ndarray | None
     test: torch.Tensor
     dataset: dict  # stored with the model so the explorer can reload its data
+    train_labels: np.ndarray | None = None  # (N,) for label- and prior-conditional models
+    test_labels: np.ndarray | None = None
 
 
 def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fraction: float = VAL_FRACTION,
@@ -319,8 +330,9 @@ def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fr
     dataset = {"name": name or train.name, "shape": list(train.shape), "class_names": train.class_names}
     if path:
         dataset["path"] = str(path)
+    train_labels = None if train.labels is None else train.labels[train_idx.numpy()]
     return TrainingData(x[train_idx], x[val_idx] if n_val else None, labels if n_val else None,
-                        torch.from_numpy(test.images), dataset)
+                        torch.from_numpy(test.images), dataset, train_labels, test.labels)
 
 
 def save_upload(content: bytes, filename: str, directory: str | os.PathLike | None = None
@@ -330,6 +342,8 @@ def save_upload(content: bytes, filename: str, directory: str | os.PathLike | No
     ext = PurePosixPath(filename or "").suffix.lower().lstrip(".")
     if ext not in UPLOAD_TYPES:
         raise data.DataError(f"{filename!r}: upload a .zip of images, an .npz or an .npy file")
+    if len(content) > limits.UPLOAD_MB * 2**20:
+        raise data.DataError(f"{filename!r} is over the upload limit of {limits.UPLOAD_MB} MB (VAE_UPLOAD_MB)")
     folder = Path(directory or data.default_data_dir()) / "uploads"
     path = folder / f"{hashlib.sha256(content).hexdigest()[:12]}.{ext}"
     fresh = not path.is_file()

@@ -23,7 +23,7 @@ import torch
 
 from . import store
 from .config import ModelConfig
-from .model import VAE
+from .model import VAE, build
 from .training import Progress, fit, test_metrics
 
 STEP_EVERY = 0.25  # seconds between step reports to the server
@@ -105,9 +105,11 @@ def run(spec: dict, conn) -> None:
 
     try:
         tensors = {k: None if spec[k] is None else torch.from_numpy(spec[k]) for k in ("train", "val", "test")}
+        train_y, val_y, test_y = (None if y is None else torch.as_tensor(y, dtype=torch.long)
+                                  for y in (spec.get("labels") or (None, None, None)))
         link.send({"event": "running"})
         result = fit(spec["model_config"], spec["train_config"], tensors["train"], tensors["val"],
-                     callback=on_progress)
+                     callback=on_progress, train_labels=train_y, val_labels=val_y)
         if link.server_gone:  # interrupted: leave the last finished epoch for the next server start
             checkpoints.flush()
             return
@@ -116,7 +118,7 @@ def run(spec: dict, conn) -> None:
             raise _Nothing(result.message or "stopped before the first epoch finished")
         metrics = {} if tensors["test"] is None else test_metrics(result, tensors["test"],
                                                                   spec["train_config"].binarize,
-                                                                  spec["iw_samples"])
+                                                                  spec["iw_samples"], test_y)
         store.save(result.model, spec["name"], spec["models_dir"], dataset=spec["dataset"], metrics=metrics,
                    history=result.history, train_config=spec["train_config"].to_dict(),
                    training_state=result.state and result.state.to_tensors())
@@ -137,7 +139,7 @@ class _Nothing(Exception):
 
 def model_from(config: ModelConfig, weights: dict[str, np.ndarray]) -> VAE:
     """A model holding weights sent by the child (numpy arrays by parameter name)."""
-    model = VAE(config)
+    model = build(config)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     return model.eval()
 
