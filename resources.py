@@ -13,7 +13,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import comparison, conditioning, data, jobs, latent, objectives, store, views
+from vae import comparison, conditioning, data, jobs, latent, objectives, posterior, store, views
+from vae import posterior_view as posterior_view_
 from vae.model import VAE
 
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
@@ -177,3 +178,17 @@ class Current:
     def latent_dim(self) -> int:
         return self.info.config.latent_dim
 
+
+
+@st.cache_resource(max_entries=4, show_spinner="Decoding the coarse posterior grid…")
+def coarse_grid(name: str, version: str, directory: str):
+    """The model's coarse quadrature grid (latent 1 or 2): ~14,400 decoded points, reused by every image."""
+    return posterior.coarse_grid(model(name, version, directory))
+
+
+@st.cache_data(max_entries=64, show_spinner="Integrating the posterior…")
+def posterior_view(name: str, version: str, directory: str, image: np.ndarray, dims: tuple[int, int]):
+    """Everything the True posterior page shows for one prepared image (cached by the image's bytes)."""
+    m = model(name, version, directory)
+    grid = coarse_grid(name, version, directory) if m.latent_dim <= 2 else None
+    return posterior_view_.describe(m, image, dims, grid)

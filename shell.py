@@ -22,6 +22,7 @@ NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need
     ("pages/playground.py", "Playground", ":material/tune:"),
     ("pages/reconstruct.py", "Reconstruct", ":material/image_search:"),
     ("pages/interpolate.py", "Interpolate", ":material/timeline:"),
+    ("pages/posterior.py", "True posterior", ":material/blur_on:"),
     ("pages/compare.py", "Compare", ":material/compare:"),
 ]
 ICON = str(Path(__file__).parent / "assets" / "icon.png")  # a local file: a Material page_icon is
