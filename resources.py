@@ -152,8 +152,12 @@ def compare_manifold(name: str, version: str, directory: str, source: str, n: in
 @st.cache_resource
 def training_jobs() -> dict[str, jobs.Job]:
     """Every training job started in this server process, by model name (shared by all sessions,
-    so a run survives leaving the page or reloading the browser)."""
-    return {}
+    so a run survives leaving the page or reloading the browser). It starts with the jobs a stopped
+    server left unfinished, reported as interrupted (their last finished epochs saved)."""
+    found = jobs.recover(models_dir())
+    if found:
+        model_list.clear()  # their saved epochs are models now
+    return found
 
 
 @dataclass(frozen=True)
