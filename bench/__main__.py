@@ -28,7 +28,8 @@ TITLES = {"training": "Training throughput", "latency": "Decoding and projection
 def render() -> str:
     m = machine()
     out = ["# Benchmarks", "",
-           "Written by `python -m bench` (`--full` adds the slow ones: posterior gaps, recipes, full MNIST); each section is the "
+           "Written by `python -m bench` (`--full` adds the slow ones: posterior gaps, recipes, full MNIST); "
+           "each section is the "
            "latest recorded run of that benchmark (bench/results/*.json). These are measurements, not "
            "tests: nothing fails when a number moves.", "",
            f"This machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
