@@ -19,6 +19,7 @@ import torch
 
 from . import objectives
 from .config import ModelConfig, TrainConfig
+from .distributed import Group
 from .model import VAE, build
 from .resume import TrainingState, restore
 
@@ -123,13 +124,14 @@ def _step_loss(model, x, beta, k, gen) -> tuple[torch.Tensor, torch.Tensor, tupl
 def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
         val_images: torch.Tensor | None = None, *, callback: Callback | None = None,
         init_state: dict | None = None, history: list[dict] | None = None,
-        resume: TrainingState | None = None) -> FitResult:
+        resume: TrainingState | None = None, group: Group | None = None) -> FitResult:
     """Train a new model on images (N, C, H, W) in [0,1], or go on with an earlier run.
 
     init_state: weights to start from (a saved model's). history: the earlier epochs (numbering goes
     on). resume: the earlier run's TrainingState; training then continues exactly where it ended, and
     init_state (the earlier best weights) stays the result unless a new epoch beats its score. Settings
     in train_config that differ from the earlier run's (learning rate, decay, weight decay) apply.
+    group: train as one of several processes (vae.distributed; None: this process alone, on the CPU).
     """
     tc = train_config
     if tuple(train_images.shape[1:]) != model_config.image_shape:
@@ -139,6 +141,9 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     model = build(model_config, seed=tc.seed)
     if init_state is not None:
         model.load_state_dict(init_state)
+    if group is not None:
+        group.attach(model)
+        callback = group.agree(callback)
     gen = torch.Generator().manual_seed(tc.seed)
     opt = _adam(model, tc)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=tc.lr_decay)
@@ -166,22 +171,26 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         perm = torch.randperm(n, generator=gen)
         sums, names = torch.zeros(2), ()
         for start in range(0, n, tc.batch_size):
-            x = data.index_select(0, perm[start:start + tc.batch_size])  # (B, C, H, W)
+            idx = perm[start:start + tc.batch_size]
             beta = tc.beta * min(1.0, (step0 + step + 1) / warm) if warm > 0 else tc.beta
-            loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen)
+            if group is None:
+                x = data.index_select(0, idx)  # (B, C, H, W)
+                loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen)
+            else:  # this rank's shard of the batch; stats of the whole batch
+                loss, stats, names = group.step_loss(data, idx, beta, tc.iw_samples, gen)
             if not math.isfinite(loss.item()):
                 model.load_state_dict(best_state or last_good)
                 result.stopped = "diverged"
                 result.message = (f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
                                   f"kept the weights from the last good epoch")
-                return _finish(result, samples_seen, compute_time, best_state is not None)
+                return _finish(result, samples_seen, compute_time, best_state is not None, group)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
             step += 1
-            sums += stats * len(x)
+            sums += stats * len(idx)
             if callback and callback(Progress("step", epoch, step, total_steps,
                                               _StepMetrics(stats, names, beta), time.perf_counter() - t0)):
                 result.stopped, result.message = "cancelled", f"stopped by the user at epoch {epoch}"
@@ -193,7 +202,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         record = {"epoch": epoch, **{f"train_{k}": v for k, v in means.items()},
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
         if val_images is not None:
-            record.update({f"val_{k}": v for k, v in validate(model, val_images).items()})
+            scores = validate(model, val_images) if group is None else group.validate(model, val_images)
+            record.update({f"val_{k}": v for k, v in scores.items()})
         last_good = copy.deepcopy(model.state_dict())
         if result.stopped == "cancelled":
             break  # a partial epoch is not recorded as an epoch
@@ -215,19 +225,23 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return _finish(result, samples_seen, compute_time, best_state is not None)
+    return _finish(result, samples_seen, compute_time, best_state is not None, group)
 
 
-def test_metrics(result: FitResult, test_images: torch.Tensor, binarize: bool, iw_samples: int) -> dict:
+def test_metrics(result: FitResult, test_images: torch.Tensor, binarize: bool, iw_samples: int,
+                 group: Group | None = None) -> dict:
     """What a finished run is saved with: objectives.evaluate on the test images (their fixed
     binarized sample for a binarized run), how they were scored and how fast the run trained."""
     x = objectives.binarized_test(test_images) if binarize else test_images
-    metrics = objectives.evaluate(result.model, x, iw_samples=iw_samples)
+    evaluate = objectives.evaluate if group is None else group.evaluate  # sharded over the ranks
+    metrics = evaluate(result.model, x, iw_samples=iw_samples)
     metrics.update(split="test", binarized=binarize, samples_per_second=round(result.samples_per_second))
     return metrics
 
 
-def _finish(result: FitResult, samples: int, seconds: float, kept_best: bool) -> FitResult:
+def _finish(result: FitResult, samples: int, seconds: float, kept_best: bool, group=None) -> FitResult:
+    if group is not None:
+        group.to_host(result)
     result.model.eval()
     result.samples_per_second = samples / seconds if seconds > 0 else 0.0
     if kept_best and result.best_epoch is not None:
