@@ -208,11 +208,11 @@ def _cmd_train(args) -> int:
             return _train(args, group)
         try:
             return _train(args, group)
-        except RuntimeError as e:  # a collective failed: a rank died, was killed or stopped answering
+        except (RuntimeError, distributed.Stopped) as e:  # a rank died, was killed or stopped answering
             print(f"error: rank {group.rank} of {group.world_size} stopped: {str(e).splitlines()[0]}\n"
                   "another process of this job failed or stopped answering (torchrun's summary names "
                   "its rank); nothing was saved", file=sys.stderr)
-            return 1
+            return 143 if isinstance(e, distributed.Stopped) else 1
 
 
 def _train(args, group) -> int:
@@ -232,7 +232,8 @@ def _train(args, group) -> int:
     split = split_data(train_ds, test_ds, seed=tc.seed, val_fraction=val_fraction, name=dataset)
     n_val = 0 if split.val is None else len(split.val)
     if main:
-        on = "" if group is None else f" on {group.world_size} processes ({group.device.type})"
+        on = "" if group is None else f" on {group.world_size} process{'es' * (group.world_size > 1)} " \
+            f"({group.device})"
         print(f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(split.train)} "
               f"train, {n_val} validation, {tc.epochs} epochs{on}", file=sys.stderr)
     bar = _progress_bar(tc.epochs * -(-len(split.train) // tc.batch_size), args.quiet or not main)

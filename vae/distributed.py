@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +27,15 @@ from torch import nn
 from . import objectives
 
 TIMEOUT = 300.0  # seconds a rank waits for the others before failing (torch's default is 30 minutes)
+
+
+class Stopped(BaseException):
+    """The launcher ended this process (torchrun sends SIGTERM to every worker when one fails). A
+    BaseException, like KeyboardInterrupt, so that nothing on the way up swallows it."""
+
+
+def _on_sigterm(signum, frame):
+    raise Stopped("stopped by the launcher (SIGTERM)")
 
 
 class _GivenNoise:
@@ -200,7 +211,12 @@ def launched() -> bool:
 def _device(requested: str | None, local_rank: int | None) -> torch.device:
     if requested in (None, "auto"):
         requested = "cuda" if local_rank is not None and torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {requested}: expected cpu, cuda or cuda:N")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"--device {requested}: this torch sees no CUDA GPU")
@@ -209,8 +225,6 @@ def _device(requested: str | None, local_rank: int | None) -> torch.device:
                 raise ValueError("under torchrun each process takes the GPU of its LOCAL_RANK: "
                                  "give --device cuda without an index")
             device = torch.device("cuda", local_rank)
-    elif device.type != "cpu":
-        raise ValueError(f"--device {requested}: expected cpu, cuda or cuda:N")
     return device
 
 
@@ -232,7 +246,11 @@ def session(device: str | None = None, timeout: float = TIMEOUT):
         torch.cuda.set_device(dev)
     dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(seconds=timeout),
                             device_id=dev if dev.type == "cuda" else None)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         yield Group(dist.get_rank(), world, dev)
     finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         dist.destroy_process_group()
