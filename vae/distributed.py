@@ -161,10 +161,18 @@ class Group:
         sums = self.reduce(sums) / len(images)
         return dict(zip(("elbo", "reconstruction", "kl"), sums.tolist()))
 
-    @torch.inference_mode()
     def evaluate(self, model, images: torch.Tensor, iw_samples: int = 100, batch_size: int = 500,
                  seed: int = 0) -> dict:
-        """objectives.evaluate, each rank scoring its shard of every batch with that batch's noise."""
+        """objectives.evaluate, each rank scoring its shard of every batch with that batch's noise, on
+        this group's device (the model goes back to where it was)."""
+        home = _device_of(model)
+        try:
+            return self._evaluate(model.to(self.device), images, iw_samples, batch_size, seed)
+        finally:
+            model.to(home)
+
+    @torch.inference_mode()
+    def _evaluate(self, model, images, iw_samples, batch_size, seed) -> dict:
         model.eval()
         gen, dev = torch.Generator().manual_seed(seed), _device_of(model)
         n, latent, chunk = len(images), model.latent_dim, 100
