@@ -105,6 +105,8 @@ def main() -> dict:
     for _ in range(ROUNDS):
         for c in configs:
             runs[c].append(_run(*c))
+            print(f"  {c[0]} process(es) x {c[1]} thread(s), batch {c[2]}: {runs[c][-1]['sps']:.0f} samples/s",
+                  flush=True)
     rows = []
     for batch in BATCHES:
         base = statistics.median(r["sps"] for r in runs[(1, 1, batch)])

@@ -263,6 +263,8 @@ def _train(args, group) -> int:
     metrics = test_metrics(result, split.test, tc.binarize, args.eval_iw_samples, group)
     if not main:
         return 0 if result.stopped != "diverged" else 1
+    if group is not None:
+        distributed.hold_sigterm()
     state = None if args.bundled or result.state is None else result.state.to_tensors()
     info = store.save(result.model, name, args.models_dir, overwrite=args.overwrite or name == args.resume
                       or args.bundled, _root=store.BUNDLED_DIR if args.bundled else None,

@@ -38,6 +38,13 @@ def _on_sigterm(signum, frame):
     raise Stopped("stopped by the launcher (SIGTERM)")
 
 
+def hold_sigterm() -> None:
+    """From here on, a SIGTERM waits until this process ends: rank 0 is writing the model, and an
+    exception raised between the store's two renames would leave neither version in place."""
+    if threading.current_thread() is threading.main_thread():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
 class _GivenNoise:
     """A model whose reparameterization takes this shard's rows of the global batch's noise, so
     objectives.elbo runs unchanged on a shard."""
@@ -88,7 +95,7 @@ class Group:
     rank: int = 0
     world_size: int = 1
     device: torch.device = torch.device("cpu")
-    _step: nn.Module | None = None
+    _step: nn.Module | None = None  # the model's _Step, wrapped in DDP when there are several ranks
 
     @property
     def is_main(self) -> bool:
@@ -121,7 +128,7 @@ class Group:
         """training._step_loss on this rank's shard of the global batch idx: the loss to backpropagate
         (its value the global batch mean, the same on every rank; its gradient this shard's share) and
         the global batch-mean statistics."""
-        rows, latent = self.shard(len(idx)), self._step_model().latent_dim
+        rows, latent = self.shard(len(idx)), getattr(self._step, "module", self._step).model.latent_dim
         if k == 1:
             eps = torch.randn((len(idx), latent), generator=gen)[rows]  # (b, D) of the global (B, D)
         else:
@@ -132,9 +139,6 @@ class Group:
         loss = loss - loss.detach() + means[0].item()  # value: the global mean; gradient: this shard's
         names = ("reconstruction", "kl") if k == 1 else ("elbo", "iw_bound")
         return loss, means[1:], names
-
-    def _step_model(self) -> nn.Module:
-        return getattr(self._step, "module", self._step).model
 
     def agree(self, callback: Callable | None) -> Callable:
         """The callback, called on every rank; training stops when any rank's call says stop."""
@@ -217,13 +221,13 @@ def launched() -> bool:
 
 
 def _device(requested: str | None, local_rank: int | None) -> torch.device:
-    if requested in (None, "auto"):
+    if requested is None:
         requested = "cuda" if local_rank is not None and torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(requested)
     except RuntimeError:
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
+        device = torch.device("meta")  # not a device name at all
+    if device.type not in ("cpu", "cuda"):
         raise ValueError(f"--device {requested}: expected cpu, cuda or cuda:N")
     if device.type == "cuda":
         if not torch.cuda.is_available():
