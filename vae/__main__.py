@@ -46,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train a VAE and save it to the models folder. With --resume NAME, "
                        "go on training a saved model for --epochs more epochs with its own settings "
                        "(any training option given overrides it); a model saved with its training state "
-                       "continues exactly where it stopped.")
+                       "continues exactly where it stopped. The same command under torchrun "
+                       "(torchrun --nproc_per_node N -m vae train ...) trains on N processes, or several machines, "
+                       "with DistributedDataParallel: the same model as one process, up to float rounding (see "
+                       "the README).")
     t.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)}, or a .npz/.npy/.zip/folder of "
                    "images (default: mnist-5k; with --resume, the model's own)")
     t.add_argument("--name", help="name to save the model under (required; with --resume, defaults to "
