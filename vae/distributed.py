@@ -96,6 +96,8 @@ class Group:
     world_size: int = 1
     device: torch.device = torch.device("cpu")
     _step: nn.Module | None = None  # the model's _Step, wrapped in DDP when there are several ranks
+    _asked: bool = False  # this rank's callback asked to stop, not yet told to the others
+    _agreed: bool = False  # some rank asked to stop, as the last collective said
 
     @property
     def is_main(self) -> bool:
@@ -135,16 +137,23 @@ class Group:
             eps = torch.randn((k, len(idx), latent), generator=gen)[:, rows]  # (k, b, D)
         x = data.index_select(0, idx[rows]).to(self.device)  # (b, C, H, W)
         loss, sums = self._step(x, eps.to(self.device), beta, self.world_size / len(idx))
-        means = self.reduce(sums.cpu()) / len(idx)
+        total = self.reduce(torch.cat([sums.cpu(), torch.tensor([float(self._asked)])]))
+        self._agreed = bool(total[-1] > 0)  # carried in the same collective: one per step
+        means = total[:-1] / len(idx)
         loss = loss - loss.detach() + means[0].item()  # value: the global mean; gradient: this shard's
         names = ("reconstruction", "kl") if k == 1 else ("elbo", "iw_bound")
         return loss, means[1:], names
 
     def agree(self, callback: Callable | None) -> Callable:
-        """The callback, called on every rank; training stops when any rank's call says stop."""
+        """The callback, called on every rank; training stops when any rank's call asks to. A request
+        at a step travels with the next step's statistics (every rank then stops after that step, one
+        later than alone); one at an epoch's end is agreed on at once."""
         def agreed(progress) -> bool:
-            stop = torch.tensor([1.0 if callback and callback(progress) else 0.0])
-            return bool(self.reduce(stop, dist.ReduceOp.MAX if self.world_size > 1 else None).item())
+            self._asked = bool(callback and callback(progress)) or self._asked
+            if progress.event == "step" and self.world_size > 1:
+                return self._agreed
+            self._agreed = bool(self.reduce(torch.tensor([float(self._asked)])).item() > 0)
+            return self._agreed
         return agreed
 
     @torch.inference_mode()
