@@ -101,13 +101,17 @@ def main() -> dict:
     from .common import record
 
     configs = [(procs, threads, batch) for batch in BATCHES for procs, threads in ((1, 1), (1, 2), (2, 1))]
-    runs = {c: [] for c in configs}
+    runs, load = {c: [] for c in configs}, [os.getloadavg()[0]]
     for _ in range(ROUNDS):
         for c in configs:
             runs[c].append(_run(*c))
             print(f"  {c[0]} process(es) x {c[1]} thread(s), batch {c[2]}: {runs[c][-1]['sps']:.0f} samples/s",
                   flush=True)
-    rows = []
+    load.append(os.getloadavg()[0])
+    rows = [{"what": "machine load during the runs", "value": f"{load[0]:.1f} -> {load[1]:.1f}", "unit": "",
+             "note": f"1-minute load average at the start and the end, on {os.cpu_count()} cores: above the "
+             "core count, other work shares the cores and every number below is low and noisy (2 threads "
+             "in one process suffer most: each parallel region waits for a descheduled thread)"}]
     for batch in BATCHES:
         base = statistics.median(r["sps"] for r in runs[(1, 1, batch)])
         for procs, threads in ((1, 1), (1, 2), (2, 1)):
