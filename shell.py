@@ -128,4 +128,10 @@ def page(title: str, intro: str, *, heading: str | None = None,
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
         st.stop()
+    if needs_model:
+        try:
+            current.model  # noqa: B018  (loaded here, so a broken file is a message, not a traceback)
+        except store.StoreError as e:
+            st.error(f"Model '{current.name}' cannot be opened: {e}")
+            st.stop()
     return current

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app", "distributed"]
+QUICK = ["training", "latency", "architectures", "app", "hostile", "distributed"]
 FULL = ["mnist_ll"]
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
           "app": "The app: server and browser", "architectures": "Seed architectures on mnist-5k",
-          "mnist_ll": "Full MNIST, binarized, 2-D latent",
+          "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
           "distributed": "Training on several processes (torchrun)"}
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 import canvas
 import resources
 import shell
-from vae import images, latent, plots, scoring
+from vae import images, latent, limits, plots, scoring
 
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 NEIGHBOURS = 8
@@ -20,7 +20,7 @@ ctx = shell.page(
 shape = tuple(ctx.info.config.image_shape)
 left, right = st.columns([3, 2])
 files = left.file_uploader(f"Pictures ({', '.join(t.upper() for t in FILE_TYPES)})", type=FILE_TYPES,
-                           accept_multiple_files=True, key="rc_files", max_upload_size=50,
+                           accept_multiple_files=True, key="rc_files", max_upload_size=limits.UPLOAD_MB,
                            help=f"Any size; each is converted to the model's {shape[2]}x{shape[1]} input.")
 with right:
     st.caption("…or draw (white on black):")

@@ -3,7 +3,7 @@ import streamlit as st
 
 import resources
 import shell
-from vae import data, jobs, plots
+from vae import data, jobs, limits, plots
 from vae.config import ARCHS, LIKELIHOODS, TrainConfig
 
 UPLOAD = "Upload a file…"
@@ -32,7 +32,8 @@ def settings_ui() -> dict:
                      "`python -m vae data fetch NAME`, then reload.")
     if s["source"] == UPLOAD:
         s["upload"] = left.file_uploader("A .zip of images (a subfolder per class), .npz or .npy",
-                                         type=list(jobs.UPLOAD_TYPES), key="tr_upload")
+                                         type=list(jobs.UPLOAD_TYPES), key="tr_upload",
+                                         max_upload_size=limits.UPLOAD_MB)
     s["arch"] = mid.radio("Architecture", ARCHS, horizontal=True, key="tr_arch")
     s["hidden"] = mid.text_input("MLP hidden sizes", "512", key="tr_hidden", disabled=s["arch"] != "mlp",
                                  help="Encoder layers, e.g. 512, 256; the decoder mirrors them.")
@@ -40,7 +41,7 @@ def settings_ui() -> dict:
                                        help="2 shows the latent map live while training.")
     s["likelihood"] = mid.radio("Likelihood p(x|z)", LIKELIHOODS, horizontal=True, key="tr_likelihood")
     s["beta"] = mid.number_input("β (KL weight; 1 = the true ELBO)", 0.0, 100.0, 1.0, 0.1, key="tr_beta")
-    s["epochs"] = right.number_input("Epochs", 1, 1000, 10, key="tr_epochs")
+    s["epochs"] = right.number_input("Epochs", 1, limits.EPOCHS, min(10, limits.EPOCHS), key="tr_epochs")
     s["batch_size"] = right.number_input("Batch size", 1, 4096, 128, key="tr_batch")
     s["lr"] = right.select_slider("Learning rate", LRS, value=1e-3, key="tr_lr", format_func="{:g}".format)
     s["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed")
@@ -68,6 +69,8 @@ def start(s: dict) -> jobs.Job:
                            likelihood=s["likelihood"])
     tc = TrainConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=s["lr"], beta=s["beta"],
                      seed=int(s["seed"]), binarize=s["binarize"])
+    if tc.epochs > limits.EPOCHS:
+        raise ValueError(f"{tc.epochs} epochs is over the limit of {limits.EPOCHS} per job (VAE_EPOCHS)")
     name = s["name"].strip() or jobs.auto_name(label, mc.latent_dim)
     return jobs.start(name, mc, tc, td.train, td.val, td.test, dataset=td.dataset, registry=registry,
                       models_dir=resources.models_dir(), preview_labels=td.val_labels)

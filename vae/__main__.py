@@ -175,7 +175,7 @@ def _check_target(name: str, args) -> None:
 def _resumed(name: str, models_dir) -> tuple[ModelConfig, dict, list, TrainingState | None]:
     """A saved model's config, (best) weights, history and training state (None if not saved)."""
     old, info = store.load(name, models_dir)
-    saved_state = store.load_training_state(name, models_dir)
+    saved_state = store.load_training_state(name, models_dir, version=info.version)
     if saved_state is None:
         print(f"{name} has no saved training state: its weights go on training with a fresh optimizer",
               file=sys.stderr)

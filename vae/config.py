@@ -5,15 +5,31 @@ constructor argument of vae.model.VAE lives here and nowhere else.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu")
+MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond any real use here
 
 
 class ConfigError(ValueError):
     """A setting is out of range or unknown."""
+
+
+def _sizes(name: str, values) -> tuple[int, ...]:
+    """A tuple of whole numbers 0..MAX_WIDTH (at most MAX_LAYERS), or ConfigError: no strings,
+    floats or booleans standing in for sizes."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ConfigError(f"{name} must be a list of whole numbers, got {values!r}")
+    values = tuple(values)
+    if len(values) > MAX_LAYERS or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                           and 0 <= v <= MAX_WIDTH for v in values):
+        raise ConfigError(f"{name} must be whole numbers between 0 and {MAX_WIDTH} (at most "
+                          f"{MAX_LAYERS}), got {values!r}"[:300])
+    return tuple(int(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -33,9 +49,13 @@ class ModelConfig:
     num_classes: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
+        object.__setattr__(self, "image_shape", _sizes("image_shape", self.image_shape))
+        object.__setattr__(self, "hidden", _sizes("hidden", self.hidden))
+        object.__setattr__(self, "conv_channels", _sizes("conv_channels", self.conv_channels))
+        for name in ("latent_dim", "conv_dense", "num_classes"):
+            _sizes(name, (getattr(self, name),))
+        if len(self.image_shape) != 3:
+            raise ConfigError(f"image_shape must be (C, H, W), got {self.image_shape}")
         c, h, w = self.image_shape
         if c not in (1, 3) or h < 4 or w < 4 or h > 256 or w > 256:
             raise ConfigError(f"image_shape must be (1 or 3, 4..256, 4..256), got {self.image_shape}")
@@ -51,7 +71,10 @@ class ModelConfig:
             raise ConfigError("an MLP needs at least one hidden layer of size >= 1")
         if self.arch == "conv" and (not self.conv_channels or min(self.conv_channels) < 1):
             raise ConfigError("a conv model needs at least one conv layer")
-        if self.gaussian_std is not None and not self.gaussian_std > 0:
+        if not 1 <= self.conv_dense <= MAX_WIDTH:
+            raise ConfigError(f"conv_dense must be between 1 and {MAX_WIDTH}, got {self.conv_dense}")
+        if self.gaussian_std is not None and not (isinstance(self.gaussian_std, numbers.Real)
+                                                  and math.isfinite(self.gaussian_std) and self.gaussian_std > 0):
             raise ConfigError(f"gaussian_std must be positive, got {self.gaussian_std}")
         if self.num_classes != 0:
             raise ConfigError("conditional models (num_classes > 0) are not built yet")
@@ -61,11 +84,14 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"a model config must be a mapping, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ConfigError(f"unknown model settings: {sorted(unknown)}")
+            raise ConfigError(f"unknown model settings: {sorted(unknown, key=str)}")
         return cls(**d)
+
 
     def describe(self) -> str:
         """A short human label, e.g. 'mlp 784-512-2 bernoulli'."""

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from . import data, latent, store
+from . import data, latent, limits, store
 from .config import ConfigError, ModelConfig, TrainConfig
 from .model import VAE
 from .training import FitResult, Progress, fit, test_metrics
@@ -211,6 +211,8 @@ def save_upload(content: bytes, filename: str, directory: str | os.PathLike | No
     ext = PurePosixPath(filename or "").suffix.lower().lstrip(".")
     if ext not in UPLOAD_TYPES:
         raise data.DataError(f"{filename!r}: upload a .zip of images, an .npz or an .npy file")
+    if len(content) > limits.UPLOAD_MB * 2**20:
+        raise data.DataError(f"{filename!r} is over the upload limit of {limits.UPLOAD_MB} MB (VAE_UPLOAD_MB)")
     folder = Path(directory or data.default_data_dir()) / "uploads"
     path = folder / f"{hashlib.sha256(content).hexdigest()[:12]}.{ext}"
     fresh = not path.is_file()
