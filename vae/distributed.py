@@ -39,8 +39,8 @@ def _on_sigterm(signum, frame):
 
 
 def hold_sigterm() -> None:
-    """From here on, a SIGTERM waits until this process ends: rank 0 is writing the model, and an
-    exception raised between the store's two renames would leave neither version in place."""
+    """From here on, a SIGTERM waits until this process ends: rank 0 is writing the model, and a
+    finished write is worth more than an exception raised in the middle of it."""
     if threading.current_thread() is threading.main_thread():
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 
