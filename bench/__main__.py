@@ -12,12 +12,15 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app", "hostile", "distributed"]
+QUICK = ["training", "latency", "architectures", "app", "live", "hostile", "recipes", "posterior", "distributed"]
 FULL = ["mnist_ll"]
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
-          "app": "The app: server and browser", "architectures": "Seed architectures on mnist-5k",
+          "app": "The app: server and browser", "live": "Live decoding in the browser",
+          "architectures": "Seed architectures on mnist-5k",
           "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
+          "recipes": "The reference systems' recipes on mnist-5k",
+          "posterior": "True posterior: exact log p(x) and inference gaps",
           "distributed": "Training on several processes (torchrun)"}
 
 

@@ -13,6 +13,9 @@ ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu")
 MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond any real use here
+CONDITIONALS = ("none", "label", "completion", "prior")  # model kinds; see vae/conditional.py
+VISIBLE_PARTS = ("centre-column", "top-half", "left-half")  # what a completion model is given
+OPTIMIZERS = ("adam", "rmsprop")
 
 
 class ConfigError(ValueError):
@@ -45,13 +48,24 @@ class ModelConfig:
     # Gaussian likelihood only: a fixed observation std, or None for one learned scalar std
     # (the "sigma-VAE" of Rybkin et al. 2021), which sets the reconstruction/KL balance itself.
     gaussian_std: float | None = None
-    # Reserved for conditional VAEs (a later issue). 0 = unconditional, the only value built today.
-    num_classes: int = 0
+    # The model kind (vae/conditional.py): "none" is the plain VAE; "label" feeds a one-hot class y
+    # into the encoder and decoder (ELBO of p(x|y)); "completion" is conditioned on the visible part
+    # of the image and models the rest (Doersch's CVAE); "prior" keeps the encoder and decoder
+    # unconditional and learns a prior mean per class, p(z|y) = N(mu_y, I) (Su's CVAE).
+    conditional: str = "none"
+    num_classes: int = 0  # label and prior models: the number of classes (>= 2); 0 otherwise
+    visible: str | None = None  # completion only: which part is given; None there = "centre-column"
+    # completion only: sizes of the condition network; () there = (*hidden, hidden[-1]), which is
+    # Doersch's 1000-500-250-250 for hidden 1000-500-250. Its second layer (pre-activation) is added
+    # into the encoder's second layer, its last into the decoder's first, so those sizes must agree.
+    condition_hidden: tuple[int, ...] = ()
+    binarize_condition: bool = False  # completion only: Bernoulli-sample the visible pixels (Doersch)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", _sizes("image_shape", self.image_shape))
         object.__setattr__(self, "hidden", _sizes("hidden", self.hidden))
         object.__setattr__(self, "conv_channels", _sizes("conv_channels", self.conv_channels))
+        object.__setattr__(self, "condition_hidden", _sizes("condition_hidden", self.condition_hidden))
         for name in ("latent_dim", "conv_dense", "num_classes"):
             _sizes(name, (getattr(self, name),))
         if len(self.image_shape) != 3:
@@ -76,8 +90,34 @@ class ModelConfig:
         if self.gaussian_std is not None and not (isinstance(self.gaussian_std, numbers.Real)
                                                   and math.isfinite(self.gaussian_std) and self.gaussian_std > 0):
             raise ConfigError(f"gaussian_std must be positive, got {self.gaussian_std}")
-        if self.num_classes != 0:
-            raise ConfigError("conditional models (num_classes > 0) are not built yet")
+        self._check_conditional()
+
+    def _check_conditional(self) -> None:
+        kind = self.conditional
+        if kind not in CONDITIONALS:
+            raise ConfigError(f"conditional must be one of {CONDITIONALS}, got {kind!r}")
+        if kind in ("label", "prior") and not 2 <= self.num_classes <= 1000:
+            raise ConfigError(f"a {kind}-conditional model needs num_classes between 2 and 1000, "
+                              f"got {self.num_classes}")
+        if kind in ("none", "completion") and self.num_classes != 0:
+            raise ConfigError("num_classes is for conditional models (conditional 'label' or 'prior')")
+        if kind in ("label", "completion") and self.arch != "mlp":
+            raise ConfigError(f"a {kind}-conditional model is an MLP (arch 'mlp'), got {self.arch!r}")
+        if kind != "completion":
+            if self.visible is not None or self.condition_hidden or self.binarize_condition:
+                raise ConfigError("visible, condition_hidden and binarize_condition are for "
+                                  "conditional 'completion' models")
+            return
+        object.__setattr__(self, "visible", self.visible or "centre-column")
+        if self.visible not in VISIBLE_PARTS:
+            raise ConfigError(f"visible must be one of {VISIBLE_PARTS}, got {self.visible!r}")
+        sizes = tuple(int(h) for h in self.condition_hidden) or (*self.hidden, self.hidden[-1])
+        object.__setattr__(self, "condition_hidden", sizes)
+        tap = min(2, len(self.hidden), len(sizes))  # the encoder layer the condition is added into
+        if min(sizes) < 1 or sizes[-1] != self.hidden[-1] or sizes[tap - 1] != self.hidden[tap - 1]:
+            raise ConfigError(f"condition_hidden {sizes}: its layer {tap} must have the size of the "
+                              f"encoder's layer {tap} ({self.hidden[tap - 1]}) and its last layer the "
+                              f"size of the decoder's first ({self.hidden[-1]})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,7 +138,10 @@ class ModelConfig:
         c, h, w = self.image_shape
         body = "-".join(str(n) for n in (c * h * w, *self.hidden)) if self.arch == "mlp" else \
             f"conv{'-'.join(map(str, self.conv_channels))}"
-        return f"{self.arch} {body}-{self.latent_dim} {self.likelihood}"
+        kind = {"none": "", "label": f" label-CVAE ({self.num_classes} classes)",
+                "completion": f" completion-CVAE ({self.visible})",
+                "prior": f" class-prior ({self.num_classes} classes)"}[self.conditional]
+        return f"{self.arch} {body}-{self.latent_dim} {self.likelihood}{kind}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +158,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float | None = None
     lr_decay: float = 1.0  # multiply the learning rate by this after every epoch
+    # adam, or rmsprop with Keras/TensorFlow's decay rho = 0.9 (the tflearn and Su Jianlin recipes)
+    optimizer: str = "adam"
     extra: dict = field(default_factory=dict)  # free-form notes stored with the run
 
     def __post_init__(self) -> None:
@@ -130,6 +175,8 @@ class TrainConfig:
             raise ConfigError(f"iw_samples must be >= 1, got {self.iw_samples}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be >= 1, got {self.patience}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

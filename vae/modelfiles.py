@@ -18,7 +18,7 @@ from safetensors.torch import load as load_tensors
 
 from . import limits
 from .config import ConfigError, ModelConfig
-from .model import VAE
+from .model import build
 
 HEADER_BYTES = 2**20  # a safetensors header (JSON) larger than this is refused
 _DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
@@ -67,7 +67,7 @@ def config_of(d, where: str) -> ModelConfig:
 def expected(config: ModelConfig) -> dict[str, tuple[str, tuple[int, ...]]]:
     """name -> (safetensors dtype, shape) of every tensor the config's model holds."""
     with torch.device("meta"):
-        state = VAE(config).state_dict()
+        state = build(config).state_dict()
     return {k: (_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in state.items()}
 
 

@@ -28,7 +28,7 @@ from safetensors.torch import save_file
 
 from . import limits, storage
 from .config import ModelConfig
-from .model import VAE
+from .model import VAE, build
 from .modelfiles import StoreError, check_weights, parse_meta, read_tensors, read_weights
 
 FORMAT_VERSION = 1
@@ -157,7 +157,7 @@ def load(name: str, directory: str | os.PathLike | None = None) -> tuple[VAE, Mo
     meta = parse_meta(raw[META], name, META, FORMAT_VERSION)
     config = ModelConfig.from_dict(meta["config"])
     state = read_weights(raw[WEIGHTS], config, f"{name}: {WEIGHTS}")
-    model = VAE(config)
+    model = build(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
