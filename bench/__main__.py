@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app", "live", "serve", "hostile"]
+QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile"]
 FULL = ["posterior", "recipes", "mnist_ll"]  # each 10-15 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
@@ -22,7 +22,8 @@ TITLES = {"training": "Training throughput", "latency": "Decoding and projection
           "architectures": "Seed architectures on mnist-5k",
           "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
           "recipes": "The reference systems' recipes on mnist-5k",
-          "posterior": "True posterior: exact log p(x) and inference gaps"}
+          "posterior": "True posterior: exact log p(x) and inference gaps",
+          "distributed": "Training on several processes (torchrun)"}
 
 
 def render() -> str:
