@@ -12,11 +12,12 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app"]
+QUICK = ["training", "latency", "architectures", "bundled", "app"]
 FULL = ["mnist_ll"]
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
           "app": "The app: server and browser", "architectures": "Seed architectures on mnist-5k",
+          "bundled": "The bundled models on their test digits",
           "mnist_ll": "Full MNIST, binarized, 2-D latent"}
 
 
