@@ -46,7 +46,7 @@ with left:
     st.image(images.upscale(grid, 3), width="stretch")
 with right:
     order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
-    kl_title = f"KL per latent dimension ({ctx.label}, test)"
+    kl_title = "KL per latent dimension (test split)"
     st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title=kl_title), width="stretch")
 history = ctx.info.meta.get("history") or []
 if history:
