@@ -19,7 +19,7 @@ SEEDS = {
     "784-256-2 MLP (tflearn, Su Jianlin's Keras example)": ModelConfig(hidden=(256,)),
     "Keras conv VAE (two stride-2 convs)": ModelConfig(arch="conv"),
     "784-1000-500-250-2 MLP (Doersch's tutorial)": ModelConfig(hidden=(1000, 500, 250)),
-    "784-512-2 MLP (the default model's shape)": ModelConfig(hidden=(512,)),
+    "784-512-2 MLP (the bundled mnist-5k-2d model's shape)": ModelConfig(hidden=(512,)),
 }
 
 
