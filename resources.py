@@ -13,7 +13,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import data, jobs, latent, objectives, store, views
+from vae import comparison, conditioning, data, jobs, latent, objectives, posterior, store, views
+from vae import posterior_view as posterior_view_
 from vae.model import VAE
 
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
@@ -47,7 +48,8 @@ def dataset(source: str, split: str) -> data.Dataset:
 @st.cache_resource(max_entries=8, show_spinner="Encoding the dataset…")
 def encoded(name: str, version: str, directory: str, source: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sigma) of every image of a split, (N, D) each."""
-    return latent.encode_dataset(model(name, version, directory), dataset(source, split).images)
+    ds = dataset(source, split)  # a conditional model encodes each image with its label or visible part
+    return conditioning.encode_dataset(model(name, version, directory), ds.images, ds.labels)
 
 
 @st.cache_resource(max_entries=8,
@@ -110,6 +112,37 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
     return views.grid_picture(grid.images)
 
 
+@st.cache_resource(max_entries=16, show_spinner="Scoring the model on the test split (ELBO, IW bound)…")
+def compare_scores(name: str, version: str, directory: str, source: str, binarize: bool) -> dict:
+    """Test metrics of a model on `source`'s test split, for a comparison where the stored ones were
+    measured on other images (comparison.evaluate_scores; cached per weights version)."""
+    test = dataset(source, "test")
+    return comparison.evaluate_scores(model(name, version, directory), test.images, binarize, test.labels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def compare_reconstructions(name: str, version: str, directory: str, source: str, ids: tuple) -> np.ndarray:
+    """The model's reconstructions (decoder mean at the posterior mean) of test images `ids`."""
+    test = dataset(source, "test")
+    labels = None if test.labels is None else test.labels[list(ids)]
+    return comparison.reconstruct(model(name, version, directory), test.images[list(ids)], labels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def compare_manifold(name: str, version: str, directory: str, source: str, n: int, condition: int | None) -> np.ndarray:
+    """An n x n manifold (n, n, C, H, W) at Gaussian percentiles: over z1 x z2, or the PCA plane of
+    the test split's mu above 2-D, or a strip along z1 for 1-D. condition: the class a label or
+    class-prior model decodes under, the test image whose visible part a completion model is given."""
+    m = model(name, version, directory)
+    if m.config.conditional != "none" and condition is not None:
+        m = conditioning.given(m, dataset(source, "test").images[condition]
+                               if m.config.conditional == "completion" else condition)
+    if m.latent_dim == 1:
+        return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
+    plane = projection(name, version, directory, source, "test", "pca") if m.latent_dim > 2 else None
+    return latent.decode_grid(m, n, plane=plane).images
+
+
 @st.cache_resource
 def training_jobs() -> dict[str, jobs.Job]:
     """Every training job started in this server process, by model name (shared by all sessions,
@@ -141,3 +174,17 @@ class Current:
     def latent_dim(self) -> int:
         return self.info.config.latent_dim
 
+
+
+@st.cache_resource(max_entries=4, show_spinner="Decoding the coarse posterior grid…")
+def coarse_grid(name: str, version: str, directory: str):
+    """The model's coarse quadrature grid (latent 1 or 2): ~14,400 decoded points, reused by every image."""
+    return posterior.coarse_grid(model(name, version, directory))
+
+
+@st.cache_data(max_entries=64, show_spinner="Integrating the posterior…")
+def posterior_view(name: str, version: str, directory: str, image: np.ndarray, dims: tuple[int, int]):
+    """Everything the True posterior page shows for one prepared image (cached by the image's bytes)."""
+    m = model(name, version, directory)
+    grid = coarse_grid(name, version, directory) if m.latent_dim <= 2 else None
+    return posterior_view_.describe(m, image, dims, grid)

@@ -22,6 +22,8 @@ NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need
     ("pages/playground.py", "Playground", ":material/tune:"),
     ("pages/reconstruct.py", "Reconstruct", ":material/image_search:"),
     ("pages/interpolate.py", "Interpolate", ":material/timeline:"),
+    ("pages/posterior.py", "True posterior", ":material/blur_on:"),
+    ("pages/compare.py", "Compare", ":material/compare:"),
 ]
 ICON = str(Path(__file__).parent / "assets" / "icon.png")  # a local file: a Material page_icon is
 # fetched from Google's font CDN by the browser, which fails offline
@@ -67,16 +69,26 @@ def _picker(key: str, label: str, options: list[str], default: str, **kwargs) ->
     return st.session_state[key]
 
 
+_BOUND = {"label": "log p(x|y)", "prior": "log p(x|y)", "completion": "log p(rest|visible)"}
+_RECIPE_DATA = {"mnist": "full MNIST (60,000 digits)", "mnist-5k": "mnist-5k (4,000 digits, not full MNIST)"}
+
+
 def _model_card(info: store.ModelInfo) -> None:
     with st.sidebar.expander("Model card", expanded=False):
         m = info.metrics
         st.caption(info.config.describe())
         if m:
-            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · log p(x) ≥ **{m['iw_log_likelihood']:.1f}** "
+            bound = _BOUND.get(info.config.conditional, "log p(x)")
+            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · {bound} ≥ **{m['iw_log_likelihood']:.1f}** "
                      f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
                      f"{m.get('active_units')}/{info.config.latent_dim}")
+            if "regressor_log_likelihood" in m:
+                st.caption(f"Regressor baseline (no z): {bound} = {m['regressor_log_likelihood']:.1f}")
             st.caption(provenance.metrics_source(info.meta))
-        st.caption(f"Trained on {info.dataset or 'unknown data'}; created {info.meta.get('created', '?')}")
+        recipe = (info.meta.get("train_config") or {}).get("extra", {}).get("recipe")
+        data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
+        st.caption((f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
+                   f"created {info.meta.get('created', '?')}")
 
 
 def sidebar() -> resources.Current | None:
@@ -125,10 +137,14 @@ def sidebar() -> resources.Current | None:
     return current
 
 
-def page(title: str, intro: str, *, heading: str | None = None,
-         needs_model: bool = True) -> resources.Current | None:
+_KIND_NAMES = {"label": "label-conditional VAE", "completion": "completion CVAE", "prior": "class-prior VAE"}
+
+
+def page(title: str, intro: str, *, heading: str | None = None, needs_model: bool = True,
+         kinds: tuple[str, ...] = ("none", "prior")) -> resources.Current | None:
     """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
-    Returns the sidebar's selection; a page that needs one stops with a note when there is none."""
+    Returns the sidebar's selection; a page that needs one stops with a note when there is none, or
+    when the model is of a kind (ModelConfig.conditional) the page does not list in `kinds`."""
     st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=ICON, layout="wide")
     # One torch thread per process: the server shares its cores between sessions and training
     # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
@@ -141,4 +157,17 @@ def page(title: str, intro: str, *, heading: str | None = None,
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
         st.stop()
+    if needs_model:
+        try:
+            current.model  # noqa: B018  (loaded here, so a broken file is a message, not a traceback)
+        except store.StoreError as e:
+            st.error(f"Model '{current.name}' cannot be opened: {e}")
+            st.stop()
+    kind = current.info.config.conditional if current else "none"
+    if needs_model and kind not in kinds:
+        st.info(f"**{current.name}** is a {_KIND_NAMES[kind]}: its encoder and decoder need the "
+                "condition, which this page does not give. Explore it in the Playground, or pick another "
+                "model in the sidebar.")
+        st.stop()
     return current
+

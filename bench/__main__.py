@@ -12,13 +12,15 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "bundled", "app"]
+QUICK = ["training", "latency", "architectures", "bundled", "app", "hostile", "recipes", "posterior"]
 FULL = ["mnist_ll"]
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
           "app": "The app: server and browser", "architectures": "Seed architectures on mnist-5k",
           "bundled": "The bundled models on their test digits",
-          "mnist_ll": "Full MNIST, binarized, 2-D latent"}
+          "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
+          "recipes": "The reference systems' recipes on mnist-5k",
+          "posterior": "True posterior: exact log p(x) and inference gaps"}
 
 
 def render() -> str:

@@ -7,8 +7,8 @@ MNIST's official 10,000 test digits, binarized once with the fixed seed its card
 (objectives.binarized_test) for ELBO and IW; the 5-NN uses the grey-level digits, as the app encodes
 them, against all 60,000 training digits. `mnist-5k-2d` (784-512-2, grey levels): mnist-5k's 1,000
 held-out test digits against its 4,000 training digits. Needs full MNIST for the default's rows
-(`python -m vae data fetch mnist`); without it they are left out. Takes about 5 minutes (the K=1000
-bound on 10,000 digits is most of it).
+(`python -m vae data fetch mnist`); without it they are left out. The K=1000 bound on 10,000 digits
+is nearly all of the time: 40 minutes on one thread of this 2-core machine under load 10-17.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 import resources
 import shell
-from vae import images, plots, scoring, strip
+from vae import images, limits, plots, scoring, strip
 
 SOURCES = ("Dataset item", "Upload", "Point on the map")
 
@@ -41,7 +41,8 @@ def endpoint_ui(tag: str, default_index: int) -> np.ndarray | None:
         _show(ds.images[i], f"#{i}" + (f" · label {ds.labels[i]}" if ds.labels is not None else ""))
         return mu[i]
     if source == "Upload":
-        f = st.file_uploader("Picture", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"ip_up_{tag}")
+        f = st.file_uploader("Picture", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"ip_up_{tag}",
+                             max_upload_size=limits.UPLOAD_MB)
         if f is None:
             return None
         try:

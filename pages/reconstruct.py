@@ -3,12 +3,11 @@ where it lands in the latent space, its nearest training images, and how typical
 import numpy as np
 import streamlit as st
 
-import canvas
+import picture_inputs
 import resources
 import shell
 from vae import images, latent, plots, scoring
 
-FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 NEIGHBOURS = 8
 
 ctx = shell.page(
@@ -18,17 +17,7 @@ ctx = shell.page(
     "scored: a log-likelihood far below the test set's says 'not like the training data'.")
 
 shape = tuple(ctx.info.config.image_shape)
-left, right = st.columns([3, 2])
-files = left.file_uploader(f"Pictures ({', '.join(t.upper() for t in FILE_TYPES)})", type=FILE_TYPES,
-                           accept_multiple_files=True, key="rc_files", max_upload_size=50,
-                           help=f"Any size; each is converted to the model's {shape[2]}x{shape[1]} input.")
-with right:
-    st.caption("…or draw (white on black):")
-    drawn = canvas.drawing_canvas_ui("rc_canvas")
-
-inputs = [(f.name, f.getvalue) for f in files or []]
-if drawn:
-    inputs.append(("your drawing", lambda: scoring.decode_data_url(drawn)))
+inputs = picture_inputs.pictures_ui("rc", shape)
 if not inputs:
     st.info("Upload a picture or draw one to see its reconstruction.")
     st.stop()

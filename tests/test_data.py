@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vae import data, userdata
+from vae import data, limits
 from vae.data import DataError, Dataset
 
 
@@ -273,7 +273,7 @@ BAD = {
     "empty array": (npz(x=np.zeros((0, 4, 4))), "empty"),
     "keys": (npz(a=np.zeros((2, 4, 4)), b=np.zeros((2, 4, 4))), "name the images array"),
     "strings": (npz(x=np.array([["a"]])), "unsupported image dtype"),
-    "pickle": (npy(np.array([{"a": 1}], dtype=object), allow_pickle=True), "could not read the .npy"),
+    "pickle": (npy(np.array([{"a": 1}], dtype=object), allow_pickle=True), "holds Python objects"),
 }
 
 
@@ -293,7 +293,7 @@ def test_bad_folders(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="unsupported file type for a.csv"):
         data.load_user_data(make_folder(tmp_path, {"a.csv": b"1,2"}) / "a.csv")
     folder = make_folder(tmp_path / "many", {f"{i}.png": png() for i in range(5)})
-    monkeypatch.setattr(userdata, "MAX_FILES", 4)
+    monkeypatch.setattr(limits, "ZIP_FILES", 4)
     with pytest.raises(DataError, match="more than 4 files"):
         data.load_user_data(folder)
     with pytest.raises(DataError, match="more than 4 files"):
@@ -305,7 +305,7 @@ def test_zip_bomb_is_refused(monkeypatch):
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("a.png", b"\x00" * 2**21)  # 2 MiB of zeros compress to ~2 KiB
     assert len(bomb.getvalue()) < 2**14
-    monkeypatch.setattr(userdata, "MAX_INPUT_BYTES", 2**20)
+    monkeypatch.setattr(limits, "INPUT_BYTES", 2**20)
     with pytest.raises(DataError, match="more than 1 MiB uncompressed"):
         data.load_user_data(bomb.getvalue())
     with pytest.raises(DataError, match="more than 1 MiB uncompressed"):
@@ -313,6 +313,6 @@ def test_zip_bomb_is_refused(monkeypatch):
 
 
 def test_oversized_picture_is_refused(monkeypatch):
-    monkeypatch.setattr(userdata, "MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr(limits, "IMAGE_PIXELS", 100)
     with pytest.raises(DataError, match="big.png is 20x20"):
         data.load_user_data(make_zip({"big.png": png((20, 20))}))

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from vae import images
+from vae import limits
 from vae.images import ImageError, Prepared, prepare, tile, to_gif, to_png, upscale
 
 
@@ -261,7 +261,7 @@ def test_errors(given, message):
 
 
 def test_pixel_limit_is_checked_before_decoding(monkeypatch):
-    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(limits, "IMAGE_PIXELS", 1000)
     with pytest.raises(ImageError, match=r"too large: 200x300 pixels"):
         prepare(_encode(_draw("one"), "PNG"))
     with pytest.raises(ImageError, match="too large"):

@@ -1,4 +1,4 @@
-"""The command line: python -m vae {train,evaluate,list,rename,delete,data} ...
+"""The command line: python -m vae {train,evaluate,recipes,list,rename,delete,data} ...
 
 Run `python -m vae COMMAND --help` for each command's options.
 """
@@ -13,15 +13,20 @@ import threading
 
 import torch
 
-from . import data, objectives, store
-from .config import ACTIVATIONS, ARCHS, LIKELIHOODS, ModelConfig, TrainConfig
+from . import conditional_objectives, data, gaps, objectives, posterior, recipes, store
+from .conditional import with_classes
+from .config import ACTIVATIONS, ARCHS, CONDITIONALS, LIKELIHOODS, OPTIMIZERS, VISIBLE_PARTS, ModelConfig, TrainConfig
 from .jobs import VAL_FRACTION, split_data
 from .training import TrainingState, fit, test_metrics
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
   python -m vae train --resume my-2d --epochs 20
+  python -m vae train --recipe doersch-cvae --name doersch-cvae
+  python -m vae train --conditional label --name my-cvae
+  python -m vae recipes
   python -m vae evaluate my-2d --iw-samples 1000
+  python -m vae evaluate my-2d --exact --limit 1000
   python -m vae data fetch mnist
   python -m vae list"""
 
@@ -49,8 +54,12 @@ def _parser() -> argparse.ArgumentParser:
                    "images (default: mnist-5k; with --resume, the model's own)")
     t.add_argument("--name", help="name to save the model under (required; with --resume, defaults to "
                    "the resumed model's name, which is then updated in place)")
-    t.add_argument("--epochs", type=int, default=TrainConfig.epochs,
-                   help=f"epochs to train (with --resume: more epochs) (default: {TrainConfig.epochs})")
+    t.add_argument("--epochs", type=int,
+                   help=f"epochs to train (with --resume: more epochs) (default: {TrainConfig.epochs}, or "
+                   "the recipe's)")
+    t.add_argument("--recipe", choices=list(recipes.RECIPES), help="start from a reference system's "
+                   "settings (see `python -m vae recipes`); options given override them; the dataset is "
+                   "full MNIST when fetched, else mnist-5k")
     arch = t.add_argument_group("architecture (not with --resume: a model keeps its own)")
     arch.add_argument("--latent-dim", type=int, help=f"1 to 64 (default: {ModelConfig.latent_dim})")
     arch.add_argument("--arch", choices=ARCHS, help=f"(default: {ModelConfig.arch})")
@@ -60,12 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     arch.add_argument("--likelihood", choices=LIKELIHOODS, help=f"(default: {ModelConfig.likelihood})")
     arch.add_argument("--gaussian-std", type=float,
                       help="fixed std of a Gaussian likelihood (default: one learned std)")
+    arch.add_argument("--conditional", choices=CONDITIONALS, help="label: one-hot class into encoder and "
+                      "decoder; completion: the visible part conditions the rest; prior: a learned prior "
+                      "mean per class (default: none)")
+    arch.add_argument("--visible", choices=VISIBLE_PARTS, help="completion: the part given (default: "
+                      "centre-column)")
+    arch.add_argument("--condition-hidden", type=_ints, help="completion: condition network sizes "
+                      "(default: the hidden sizes, then the last one again)")
+    arch.add_argument("--binarize-condition", action=argparse.BooleanOptionalAction,
+                      help="completion: Bernoulli-sample the visible pixels (default: off)")
     opt = t.add_argument_group("training (with --resume, the saved run's values unless given)")
     opt.add_argument("--beta", type=float, help=f"weight on the KL term (default: {TrainConfig.beta})")
     opt.add_argument("--warmup", type=float, help="KL warm-up epochs: beta rises linearly from 0 "
                      f"(default: {TrainConfig.warmup_epochs})")
     opt.add_argument("--batch-size", type=int, help=f"(default: {TrainConfig.batch_size})")
-    opt.add_argument("--lr", type=float, help=f"Adam learning rate (default: {TrainConfig.lr})")
+    opt.add_argument("--lr", type=float, help=f"learning rate (default: {TrainConfig.lr})")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {TrainConfig.optimizer})")
+    opt.add_argument("--weight-decay", type=float, help=f"L2 weight decay (default: {TrainConfig.weight_decay})")
     opt.add_argument("--lr-decay", type=float,
                      help=f"per-epoch learning-rate factor (default: {TrainConfig.lr_decay})")
     opt.add_argument("--seed", type=int, help=f"(default: {TrainConfig.seed})")
@@ -94,7 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=["train", "test"])
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--data-dir")
+    e.add_argument("--exact", action="store_true", help="latent size 1 or 2: also the exact log p(x) by "
+                   "quadrature (exact_log_likelihood) and the mean approximation_gap and amortization_gap "
+                   "(about 0.5 s per image)")
+    e.add_argument("--limit", type=int, help="evaluate only the first N images of the split (all numbers)")
 
+    sub.add_parser("recipes", help="list the reference systems' recipes (python -m vae train --recipe NAME)")
     sub.add_parser("list", help="list saved models")
     r = sub.add_parser("rename", help="rename a saved model")
     r.add_argument("old")
@@ -119,8 +144,10 @@ def _progress_bar(total: int, quiet: bool):
 # CLI option -> TrainConfig field, for the options a resumed run takes from its saved settings
 _TRAIN_OPTIONS = {"beta": "beta", "warmup": "warmup_epochs", "batch_size": "batch_size", "lr": "lr",
                   "lr_decay": "lr_decay", "seed": "seed", "binarize": "binarize",
-                  "train_iw_samples": "iw_samples", "patience": "patience"}
-_MODEL_OPTIONS = ("latent_dim", "arch", "hidden", "activation", "likelihood", "gaussian_std")
+                  "train_iw_samples": "iw_samples", "patience": "patience", "optimizer": "optimizer",
+                  "weight_decay": "weight_decay"}
+_MODEL_OPTIONS = ("latent_dim", "arch", "hidden", "activation", "likelihood", "gaussian_std", "conditional",
+                  "visible", "condition_hidden", "binarize_condition")
 
 
 def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
@@ -130,10 +157,15 @@ def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
     if not args.resume:
         if not args.name:
             raise store.StoreError("--name is required (the name to save the model under)")
-        tc = TrainConfig(**{**given, "epochs": args.epochs})
-        mc = {k: getattr(args, k) for k in _MODEL_OPTIONS if getattr(args, k) is not None}
+        mc, base = recipes.settings(args.recipe) if args.recipe else ({}, {})
+        epochs = args.epochs if args.epochs is not None else base.get("epochs", TrainConfig.epochs)
+        tc = TrainConfig(**{**base, **given, "epochs": epochs})
+        mc.update({k: getattr(args, k) for k in _MODEL_OPTIONS if getattr(args, k) is not None})
         val = VAL_FRACTION if args.val_fraction is None else args.val_fraction
-        return mc, tc, args.dataset or "mnist-5k", val
+        default = recipes.dataset(args.data_dir) if args.recipe else "mnist-5k"
+        return mc, tc, args.dataset or default, val
+    if args.recipe:
+        raise store.StoreError("--recipe starts a new model; a resumed one keeps its own settings")
     info = store.find(args.resume, args.models_dir)
     if info.error:
         raise store.StoreError(info.error)
@@ -144,7 +176,7 @@ def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
         raise store.StoreError(f"{', '.join(changed)}: a resumed model keeps its own architecture "
                                f"({own_arch.describe()})")
     saved = dict(info.meta.get("train_config") or {})
-    tc = TrainConfig.from_dict({**saved, **given, "epochs": args.epochs})
+    tc = TrainConfig.from_dict({**saved, **given, "epochs": TrainConfig.epochs if args.epochs is None else args.epochs})
     val = saved.get("extra", {}).get("val_fraction", VAL_FRACTION) if args.val_fraction is None \
         else args.val_fraction
     own = info.meta.get("dataset") or {}
@@ -163,7 +195,7 @@ def _check_target(name: str, args) -> None:
 def _resumed(name: str, models_dir) -> tuple[ModelConfig, dict, list, TrainingState | None]:
     """A saved model's config, (best) weights, history and training state (None if not saved)."""
     old, info = store.load(name, models_dir)
-    saved_state = store.load_training_state(name, models_dir)
+    saved_state = store.load_training_state(name, models_dir, version=info.version)
     if saved_state is None:
         print(f"{name} has no saved training state: its weights go on training with a fresh optimizer",
               file=sys.stderr)
@@ -193,6 +225,16 @@ def _stop_on_ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
+def _new_config(train_ds: data.Dataset, options: dict) -> ModelConfig:
+    """A new model's config for this data: a label or prior model gets one class per class name."""
+    options = with_classes(options, train_ds.labels, train_ds.class_names)
+    return ModelConfig(image_shape=train_ds.shape, **options)
+
+
+def _tensor(labels):
+    return None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+
+
 def _cmd_train(args) -> int:
     mc_options, tc, dataset, val_fraction = _train_settings(args)
     if not 0 <= val_fraction < 1:
@@ -204,7 +246,7 @@ def _cmd_train(args) -> int:
     if args.resume:
         mc, init_state, history, resume = _resumed(args.resume, args.models_dir)
     else:
-        mc, init_state, history, resume = ModelConfig(image_shape=train_ds.shape, **mc_options), None, None, None
+        mc, init_state, history, resume = _new_config(train_ds, mc_options), None, None, None
     split = split_data(train_ds, test_ds, seed=tc.seed, val_fraction=val_fraction, name=dataset)
     n_val = 0 if split.val is None else len(split.val)
     print(f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(split.train)} "
@@ -222,7 +264,8 @@ def _cmd_train(args) -> int:
                 return interrupted.is_set()
 
             result = fit(mc, tc, split.train, split.val, callback=on_progress, init_state=init_state,
-                         history=history, resume=resume)
+                         history=history, resume=resume, train_labels=_tensor(split.train_labels),
+                         val_labels=_tensor(split.val_labels))
     except KeyboardInterrupt:
         print("aborted: nothing was saved", file=sys.stderr)
         return 130
@@ -231,7 +274,7 @@ def _cmd_train(args) -> int:
     if not result.history:
         print(f"{result.message}; stopped before the first epoch finished: nothing was saved", file=sys.stderr)
         return 1
-    metrics = test_metrics(result, split.test, tc.binarize, args.eval_iw_samples)
+    metrics = test_metrics(result, split.test, tc.binarize, args.eval_iw_samples, split.test_labels)
     state = None if args.bundled or result.state is None else result.state.to_tensors()
     info = store.save(result.model, name, args.models_dir, overwrite=args.overwrite or name == args.resume
                       or args.bundled, _root=store.BUNDLED_DIR if args.bundled else None,
@@ -258,13 +301,33 @@ def _cmd_evaluate(args) -> int:
     if tuple(ds.shape) != model.config.image_shape:
         raise store.StoreError(f"the model expects images of shape {model.config.image_shape}, "
                                f"the dataset has {tuple(ds.shape)}")
-    x = torch.from_numpy(ds.images)
+    if args.exact:
+        posterior.check_latent(model)
+        if model.config.conditional != "none":
+            raise ValueError("--exact integrates p(x|z) p(z) of an unconditional model; this one is "
+                             f"conditional ({model.config.conditional})")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    x = torch.from_numpy(ds.images[:args.limit])
     binarized = bool(info.meta.get("train_config", {}).get("binarize"))
     if binarized:
         x = objectives.binarized_test(x)
-    out = objectives.evaluate(model, x, iw_samples=args.iw_samples, seed=args.seed)
+    if model.config.conditional == "none":
+        out = objectives.evaluate(model, x, iw_samples=args.iw_samples, seed=args.seed)
+    else:  # with the condition given: the true labels, or the images' visible parts
+        labels = None if ds.labels is None else ds.labels[:args.limit]
+        out = conditional_objectives.evaluate(model, x, labels, iw_samples=args.iw_samples, seed=args.seed)
+    if args.exact:
+        out.update(gaps.evaluate_exact(model, x))
     out = {"model": args.name, "dataset": ds.name, "split": args.split, "binarized": binarized, **out}
     print(json.dumps(out, indent=1))
+    return 0
+
+
+def _cmd_recipes(args) -> int:
+    print(f"Recipes for `python -m vae train --recipe NAME` (now on {recipes.dataset()}: full MNIST "
+          "when fetched, else mnist-5k; options given override the recipe's).\n")
+    print("\n\n".join(recipes.describe(r) for r in recipes.RECIPES.values()))
     return 0
 
 
@@ -298,6 +361,7 @@ def _cmd_data(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "list": _cmd_list, "data": _cmd_data,
+                "recipes": _cmd_recipes,
                 "rename": lambda a: print(store.rename(a.old, a.new, a.models_dir).path) or 0,
                 "delete": lambda a: store.delete(a.name, a.models_dir) or print(f"deleted {a.name}") or 0}
     try:

@@ -37,8 +37,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from . import limits
+
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
-MAX_PIXELS = 40_000_000  # decoded size limit; checked from the header, before pixels are decoded
 BOX_FRACTION = 20 / 28  # MNIST's 20x20 box inside the 28x28 field
 STROKE_DELTA = 0.1  # |pixel - background| above this counts as a stroke when deciding inversion
 MIN_CONTRAST = 0.1  # brightest pixel minus background below this: the picture is blank
@@ -128,6 +129,9 @@ def _decode(image: Any) -> Image.Image:
         if isinstance(image, (bytes, bytearray, memoryview)):
             if len(image) == 0:
                 raise ImageError("zero-size input: the file is empty")
+            if len(image) > limits.UPLOAD_MB * 2**20:
+                raise ImageError(f"the file is {len(image) / 2**20:.1f} MB, over the upload limit of "
+                                 f"{limits.UPLOAD_MB} MB (VAE_UPLOAD_MB)")
             image = io.BytesIO(bytes(image))
         elif isinstance(image, (str, os.PathLike)) and not os.path.isfile(image):
             raise ImageError(f"no such file: {os.fspath(image)}")
@@ -164,6 +168,8 @@ def _from_array(a: np.ndarray) -> Image.Image:
         raise ImageError(f"an image array must be (H,W), (H,W,3) or (H,W,4); got {a.shape}")
     _check_size(a.shape[1], a.shape[0])
     if a.dtype != np.uint8:  # bool or float in [0, 1]
+        if a.dtype.kind not in "biuf" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+            raise ImageError(f"an image array must hold finite numbers, got {a.dtype} with NaN, inf or worse")
         a = np.round(np.clip(np.asarray(a, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
     return Image.fromarray(np.ascontiguousarray(a))
 
@@ -171,9 +177,9 @@ def _from_array(a: np.ndarray) -> Image.Image:
 def _check_size(width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"zero-size image ({width}x{height})")
-    if width * height > MAX_PIXELS:
+    if width * height > limits.IMAGE_PIXELS:
         raise ImageError(f"the image is too large: {width}x{height} pixels, "
-                         f"the limit is {MAX_PIXELS / 1e6:g} megapixels")
+                         f"the limit is {limits.IMAGE_PIXELS / 1e6:g} megapixels (VAE_IMAGE_PIXELS)")
 
 
 def _composite(im: Image.Image) -> tuple[Image.Image, str | None]:

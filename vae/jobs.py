@@ -22,9 +22,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from . import data, latent, store
+from . import data, latent, limits, store
+from .conditional import encode_given
 from .config import ConfigError, ModelConfig, TrainConfig
-from .model import VAE
+from .model import VAE, build
 from .training import FitResult, Progress, fit, test_metrics
 
 VAL_FRACTION = 0.1  # of the train split, held out (seeded) for validation curves and best weights
@@ -54,6 +55,8 @@ class Job:
     result: FitResult | None = field(default=None, repr=False)
     preview: torch.Tensor | None = field(default=None, repr=False)  # (<=PREVIEW, C, H, W) val images
     preview_labels: np.ndarray | None = field(default=None, repr=False)
+    # (train, val, test) labels for a label- or prior-conditional model, else None
+    labels: tuple | None = field(default=None, repr=False)
     _preview_mu: tuple[int, np.ndarray] | None = field(default=None, repr=False)  # (epochs, (N, D))
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -91,7 +94,7 @@ class Job:
         state = self.snapshot
         if state is None:
             return None
-        model = VAE(self.model_config)
+        model = build(self.model_config)
         model.load_state_dict(state)
         return model.eval()
 
@@ -101,7 +104,12 @@ class Job:
         if self.preview is None or self.snapshot is None:
             return None
         if cached is None or cached[0] != n:
-            cached = self._preview_mu = (n, latent.encode_dataset(self.snapshot_model(), self.preview)[0])
+            model = self.snapshot_model()
+            if model.config.conditional in ("label", "completion"):  # encoded with their condition
+                mu = encode_given(model, self.preview, self.preview_labels)[0].numpy()
+            else:
+                mu = latent.encode_dataset(model, self.preview)[0]
+            cached = self._preview_mu = (n, mu)
         return cached[1]
 
     def _on_progress(self, p: Progress) -> bool:
@@ -116,14 +124,16 @@ class Job:
     def _run(self, train_images: torch.Tensor, val_images: torch.Tensor | None,
              test_images: torch.Tensor | None, iw_samples: int) -> None:
         try:
+            train_y, val_y, test_y = (None if y is None else torch.as_tensor(y, dtype=torch.long)
+                                      for y in (self.labels or (None, None, None)))
             self.result = fit(self.model_config, self.train_config, train_images, val_images,
-                              callback=self._on_progress)
+                              callback=self._on_progress, train_labels=train_y, val_labels=val_y)
             self.state, self.outcome, self.message = "saving", self.result.stopped, self.result.message
             if not self.result.history:
                 self.state, self.error = "failed", "stopped before the first epoch finished: nothing to save"
                 return
             metrics = {} if test_images is None else test_metrics(self.result, test_images,
-                                                                  self.train_config.binarize, iw_samples)
+                                                                  self.train_config.binarize, iw_samples, test_y)
             self.saved = store.save(self.result.model, self.name, self.models_dir, dataset=self.dataset,
                                     metrics=metrics, history=self.result.history,
                                     train_config=self.train_config.to_dict(),
@@ -137,34 +147,38 @@ class Job:
 def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
           val_images: torch.Tensor | None = None, test_images: torch.Tensor | None = None, *,
           dataset: dict | None = None, models_dir: str | None = None, iw_samples: int = 100,
-          preview_labels: np.ndarray | None = None, registry: dict[str, Job] | None = None) -> Job:
+          preview_labels: np.ndarray | None = None, registry: dict[str, Job] | None = None,
+          labels: tuple | None = None) -> Job:
     """Check the name and shapes now (so mistakes show at once), then train in a daemon thread.
 
     registry: jobs by name shared by several users (a server's sessions); a name whose job is still
     running is refused, and the new job is added to it. The first PREVIEW validation images (and
-    preview_labels) are kept for live latent maps.
+    preview_labels) are kept for live latent maps. labels: (train, val, test) label arrays, which
+    label- and prior-conditional models train and are scored with.
     """
     if registry is None:
         return _start(name, model_config, train_config, train_images, val_images, test_images,
-                      dataset, models_dir, iw_samples, preview_labels)
+                      dataset, models_dir, iw_samples, preview_labels, labels)
     with _registry_lock:
         if name in registry and registry[name].running:
             raise store.StoreError(f"a model named {name!r} is being trained; choose another name")
         job = _start(name, model_config, train_config, train_images, val_images, test_images,
-                     dataset, models_dir, iw_samples, preview_labels)
+                     dataset, models_dir, iw_samples, preview_labels, labels)
         registry[name] = job
         return job
 
 
 def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
-           iw_samples, preview_labels) -> Job:
+           iw_samples, preview_labels, labels=None) -> Job:
     store.check_not_bundled(name)
     if (store.models_dir(models_dir) / name).exists():
         raise store.StoreError(f"a model named {name!r} already exists; choose another name")
     if tuple(train_images.shape[1:]) != model_config.image_shape:
         raise ValueError(f"the images are {tuple(train_images.shape[1:])}, the model expects "
                          f"{model_config.image_shape}")
-    job = Job(name, model_config, train_config, dataset or {}, models_dir)
+    if model_config.conditional in ("label", "prior") and (labels is None or labels[0] is None):
+        raise ValueError(f"a {model_config.conditional}-conditional model needs labelled data")
+    job = Job(name, model_config, train_config, dataset or {}, models_dir, labels=labels)
     if val_images is not None and len(val_images):
         job.preview = val_images[:PREVIEW]
         job.preview_labels = None if preview_labels is None else np.asarray(preview_labels)[:PREVIEW]
@@ -185,6 +199,8 @@ class TrainingData:
     val_labels: np.ndarray | None
     test: torch.Tensor
     dataset: dict  # stored with the model so the explorer can reload its data
+    train_labels: np.ndarray | None = None  # (N,) for label- and prior-conditional models
+    test_labels: np.ndarray | None = None
 
 
 def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fraction: float = VAL_FRACTION,
@@ -198,8 +214,9 @@ def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fr
     dataset = {"name": name or train.name, "shape": list(train.shape), "class_names": train.class_names}
     if path:
         dataset["path"] = str(path)
+    train_labels = None if train.labels is None else train.labels[train_idx.numpy()]
     return TrainingData(x[train_idx], x[val_idx] if n_val else None, labels if n_val else None,
-                        torch.from_numpy(test.images), dataset)
+                        torch.from_numpy(test.images), dataset, train_labels, test.labels)
 
 
 def save_upload(content: bytes, filename: str, directory: str | os.PathLike | None = None
@@ -209,6 +226,8 @@ def save_upload(content: bytes, filename: str, directory: str | os.PathLike | No
     ext = PurePosixPath(filename or "").suffix.lower().lstrip(".")
     if ext not in UPLOAD_TYPES:
         raise data.DataError(f"{filename!r}: upload a .zip of images, an .npz or an .npy file")
+    if len(content) > limits.UPLOAD_MB * 2**20:
+        raise data.DataError(f"{filename!r} is over the upload limit of {limits.UPLOAD_MB} MB (VAE_UPLOAD_MB)")
     folder = Path(directory or data.default_data_dir()) / "uploads"
     path = folder / f"{hashlib.sha256(content).hexdigest()[:12]}.{ext}"
     fresh = not path.is_file()

@@ -149,12 +149,17 @@ class VAE(nn.Module):
 
 
 def build(config: ModelConfig, seed: int | None = None) -> VAE:
-    """A fresh model; with a seed, the same initial weights every time."""
+    """A fresh model of the config's kind (vae/conditional.py for conditional ones); with a seed, the
+    same initial weights every time."""
+    cls = VAE
+    if config.conditional != "none":
+        from .conditional import model_class  # conditional.py builds on this module
+        cls = model_class(config)
     if seed is None:
-        return VAE(config)
+        return cls(config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return VAE(config)
+        return cls(config)
 
 
 def count_parameters(model: nn.Module) -> int:

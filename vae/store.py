@@ -1,10 +1,17 @@
 """Models on disk: a folder per model holding model.safetensors (weights) and model.json (config,
-dataset, metrics, training history, creation time, format version), and, for a model that can be
-trained further exactly where it stopped, training.safetensors (optimizer and random state).
+dataset, metrics, training history, creation time, format version, version token), and, for a model
+that can be trained further exactly where it stopped, training.safetensors (optimizer and random
+state).
 
-Writes are atomic: a model is written into a hidden temporary folder and renamed into place, so a
-crash never leaves a half-written model visible. Nothing is ever unpickled: weights are read with
-safetensors, metadata with json, and anything else is refused with a clear error.
+Every change is one atomic step from a reader's point of view (vae/storage.py does the folder
+operations): a save writes a hidden temporary folder, fsyncs it, then publishes it under its name
+in one step that also refuses a taken name (so of two racing savers exactly one wins), or, with
+overwrite, exchanges it with the old folder in one step. Readers read a model's files through one
+open folder, so they see one whole version or a StoreError, never a mix. What a killed writer left
+is cleaned up the next time a process opens the folder (`recover`).
+
+Nothing is ever unpickled: weights are read with safetensors, after their header was checked
+against the config, metadata with json, and anything else is refused with a clear error.
 Bundled models live in vae/bundled/NAME (written by `python -m vae train --bundled --name NAME`):
 "default" (the model the app opens on) first, then the others by name. They are listed before the
 user's models; their names are reserved, and they cannot be renamed or deleted.
@@ -15,26 +22,24 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from .config import ConfigError, ModelConfig
-from .model import VAE
+from . import limits, storage
+from .config import ModelConfig
+from .model import VAE, build
+from .modelfiles import StoreError, check_weights, parse_meta, read_tensors, read_weights
 
 FORMAT_VERSION = 1
 WEIGHTS, META, TRAINING = "model.safetensors", "model.json", "training.safetensors"
 DEFAULT_MODEL = "default"
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class StoreError(ValueError):
-    """A model is missing, malformed, or a name is not allowed."""
+_HEAD = 2**16  # bytes of the weights file read when listing: enough for its header
+_recovered: set[str] = set()  # folders this process has already cleaned up
 
 
 @dataclass
@@ -52,7 +57,9 @@ class ModelInfo:
     @property
     def version(self) -> str:
         """Changes whenever the weights are rewritten: a cache key for anything derived."""
-        st = (self.path / WEIGHTS).stat()
+        if self.meta.get("version"):
+            return self.meta["version"]
+        st = (self.path / WEIGHTS).stat()  # a model saved before versions were recorded
         return f"{st.st_mtime_ns}-{st.st_size}"
 
     @property
@@ -90,76 +97,99 @@ def check_not_bundled(name: str) -> str:
     return name
 
 
-def _read_meta(folder: Path) -> dict:
-    meta_path, weights_path = folder / META, folder / WEIGHTS
-    if not meta_path.is_file() or not weights_path.is_file():
-        raise StoreError(f"{folder.name}: a model folder needs {META} and {WEIGHTS}")
+def recover(directory: str | os.PathLike | None = None) -> list[str]:
+    """Clean up what killed writers left in the models folder (temporary and trash folders; an
+    overwrite cut between its renames gets its old version back). Runs once per process and folder
+    by itself; returns what it did."""
+    root = models_dir(directory)
+    _recovered.add(str(root.resolve()))
+    return storage.recover(root)
+
+
+def _recover_once(root: Path) -> None:
+    if str(root.resolve()) not in _recovered:
+        recover(root)
+
+
+def _read(folder: Path, names: tuple[str, ...], optional: tuple[str, ...] = (),
+          head: dict | None = None) -> dict:
+    """Files of one version of a model folder, or StoreError."""
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise StoreError(f"{folder.name}: {META} is not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise StoreError(f"{folder.name}: unsupported model format (expected format_version "
-                         f"{FORMAT_VERSION})")
-    try:
-        ModelConfig.from_dict(meta["config"])
-    except (KeyError, TypeError, ConfigError) as e:
-        raise StoreError(f"{folder.name}: bad model config ({e})") from None
-    return meta
+        return storage.read_files(folder, names, optional=optional, head=head,
+                                  max_bytes=limits.MODEL_BYTES)
+    except FileNotFoundError:
+        if not folder.is_dir() or not any(folder.iterdir()):  # an empty folder: a save's claim
+            raise StoreError(f"no model named {folder.name!r} in {folder.parent}") from None
+        raise StoreError(f"{folder.name}: a model folder needs {META} and {WEIGHTS}") from None
+    except (ValueError, OSError) as e:
+        raise StoreError(f"{folder.name}: cannot be read ({e})") from None
 
 
 def _info(folder: Path, bundled: bool) -> ModelInfo:
+    """The model in folder; .error says why it cannot be opened."""
     try:
-        return ModelInfo(folder.name, folder, _read_meta(folder), bundled)
+        raw = _read(folder, (META, WEIGHTS), head={WEIGHTS: _HEAD})
+        meta = parse_meta(raw[META], folder.name, META, FORMAT_VERSION)
+        check_weights(raw[WEIGHTS], ModelConfig.from_dict(meta["config"]), f"{folder.name}: {WEIGHTS}")
+        return ModelInfo(folder.name, folder, meta, bundled)
     except StoreError as e:
         return ModelInfo(folder.name, folder, {}, bundled, error=str(e))
 
 
 def list_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
     """The bundled models ("default" first), then the user's models, newest first. Broken folders
-    are listed with .error set so a UI can say why they cannot be opened."""
+    are listed with .error set so a UI can say why they cannot be opened; a model deleted or renamed
+    while the list is read is left out."""
     bundled = bundled_names()
     found = [_info(BUNDLED_DIR / name, True) for name in bundled]
     root = models_dir(directory)
     if root.is_dir():
+        _recover_once(root)
         user = [_info(p, False) if p.name not in bundled + [DEFAULT_MODEL] else
                 ModelInfo(p.name, p, {}, error="a bundled model has this name: rename the folder to open it")
-                for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-        found += sorted(user, key=lambda m: m.meta.get("created", ""), reverse=True)
+                for p in sorted(root.iterdir()) if not p.name.startswith(".") and p.is_dir()]
+        user = [m for m in user if m.error is None or "no model named" not in m.error]  # gone meanwhile
+        found += sorted(user, key=lambda m: str(m.meta.get("created", "")), reverse=True)
     return found
 
 
-def find(name: str, directory: str | os.PathLike | None = None) -> ModelInfo:
+def _folder(name: str, directory) -> tuple[Path, bool]:
+    """(folder, bundled) of a model name."""
     if name in bundled_names():
-        return _info(BUNDLED_DIR / name, True)
-    folder = models_dir(directory) / check_name(name)
+        return BUNDLED_DIR / name, True
+    return models_dir(directory) / check_name(name), False
+
+
+def find(name: str, directory: str | os.PathLike | None = None) -> ModelInfo:
+    folder, bundled = _folder(name, directory)
     if not folder.is_dir():
-        raise StoreError(f"no model named {name!r} in {models_dir(directory)}")
-    return _info(folder, False)
+        raise StoreError(f"no model named {name!r} in {folder.parent}")
+    return _info(folder, bundled)
 
 
 def load(name: str, directory: str | os.PathLike | None = None) -> tuple[VAE, ModelInfo]:
-    """Rebuild a model from its config alone and load its weights (never unpickled)."""
-    info = find(name, directory)
-    if info.error:
-        raise StoreError(info.error)
-    try:
-        state = load_file(str(info.path / WEIGHTS))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise StoreError(f"{name}: {WEIGHTS} is not a valid safetensors file ({e})") from None
-    model = VAE(info.config)
+    """Rebuild a model from its config alone and load its weights (never unpickled). The JSON and
+    the weights come from one version of the folder, even while another process overwrites it."""
+    folder, bundled = _folder(name, directory)
+    raw = _read(folder, (META, WEIGHTS))
+    meta = parse_meta(raw[META], name, META, FORMAT_VERSION)
+    config = ModelConfig.from_dict(meta["config"])
+    state = read_weights(raw[WEIGHTS], config, f"{name}: {WEIGHTS}")
+    model = build(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise StoreError(f"{name}: the weights do not match the config ({e})") from None
-    return model.eval(), info
+    return model.eval(), ModelInfo(folder.name, folder, meta, bundled)
 
 
 def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, dataset: dict | None = None,
          metrics: dict | None = None, history: list | None = None, train_config: dict | None = None,
          training_state: tuple[dict, dict] | None = None, overwrite: bool = False,
          _root: Path | None = None) -> ModelInfo:
-    """Write a model atomically: into a hidden temporary folder, then renamed into place.
+    """Write a model into a hidden temporary folder, fsync it, then put it in place in one step:
+    published only if the name is free at that moment (StoreError otherwise), or, with overwrite,
+    exchanged with the old version.
 
     training_state: (tensors, string metadata) from training.TrainingState.to_tensors(), kept in
     training.safetensors so the run can be resumed exactly (see load_training_state)."""
@@ -167,49 +197,68 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
     if _root is None:
         check_not_bundled(name)
     root.mkdir(parents=True, exist_ok=True)
+    _recover_once(root)
     final = root / name
     if final.exists() and not overwrite:
         raise StoreError(f"a model named {name!r} already exists in {root}")
-    meta = {"format_version": FORMAT_VERSION, "name": name,
+    meta = {"format_version": FORMAT_VERSION, "name": name, "version": storage.token(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": model.config.to_dict(),
             "train_config": train_config or {}, "dataset": dataset or {}, "metrics": metrics or {},
             "history": history or [], "resumable": training_state is not None}
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
+    tmp = root / f"{storage.TMP}{name}-{meta['version']}"
+    os.mkdir(tmp, 0o755)
     try:
-        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS), metadata={"format": "vae-explorer", "name": name})
-        (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if training_state is not None:
-            tensors, metadata = training_state
-            save_file(tensors, str(tmp / TRAINING), metadata={"format": "vae-explorer", **metadata})
-        for path in tmp.iterdir():
-            os.chmod(path, 0o644)  # mkdtemp makes 0700: a model is readable like any saved file
-        os.chmod(tmp, 0o755)
-        if final.exists():
-            trash = root / f".trash-{name}-{time.time_ns()}"
-            os.rename(final, trash)
-            os.rename(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _info(final, _root is not None)
+        with storage.locked(tmp):  # recover() in another process leaves this folder alone
+            _write(tmp, model, meta, training_state)
+            _put_in_place(tmp, final, name, overwrite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the old version after an exchange, or a failed save
+    return ModelInfo(name, final, meta, _root is not None)
 
 
-def load_training_state(name: str, directory: str | os.PathLike | None = None
+def _write(tmp: Path, model: VAE, meta: dict, training_state) -> None:
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp / WEIGHTS), metadata={"format": "vae-explorer", "name": meta["name"]})
+    if training_state is not None:
+        tensors, metadata = training_state
+        save_file(tensors, str(tmp / TRAINING), metadata={"format": "vae-explorer", **metadata})
+    with open(tmp / META, "w", encoding="utf-8") as f:
+        f.write(json.dumps(meta, indent=1))
+    for path in tmp.iterdir():
+        os.chmod(path, 0o644)
+        storage.fsync_file(path)
+    storage.fsync_dir(tmp)
+
+
+def _put_in_place(tmp: Path, final: Path, name: str, overwrite: bool) -> None:
+    for _ in range(3):  # each pass loses at most one race with a concurrent delete or save
+        try:
+            if overwrite and final.exists():
+                storage.exchange(tmp, final)
+            else:
+                storage.publish(tmp, final)
+            return
+        except FileExistsError:
+            if not overwrite:
+                raise StoreError(f"a model named {name!r} already exists in {final.parent}") from None
+        except FileNotFoundError:
+            if not tmp.is_dir():
+                raise
+    raise StoreError(f"{name}: could not be saved: other processes kept changing it")
+
+
+def load_training_state(name: str, directory: str | os.PathLike | None = None, *, version: str | None = None
                         ) -> tuple[dict, dict[str, str]] | None:
-    """(tensors, string metadata) of a model's saved training state, or None if it has none."""
-    info = find(name, directory)
-    path = info.path / TRAINING
-    if info.error or not path.is_file():
+    """(tensors, string metadata) of a model's saved training state, or None if it has none.
+    version: the ModelInfo.version of weights loaded before; StoreError if the model changed since."""
+    folder, bundled = _folder(name, directory)
+    raw = _read(folder, (META, TRAINING), optional=(TRAINING,))
+    if version is not None and ModelInfo(name, folder, parse_meta(raw[META], name, META, FORMAT_VERSION),
+                                         bundled).version != version:
+        raise StoreError(f"{name} was overwritten while it was being read; try again")
+    if raw[TRAINING] is None:
         return None
-    try:
-        with safe_open(str(path), framework="pt") as f:  # one read for the tensors and the metadata
-            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise StoreError(f"{name}: {TRAINING} is not a valid safetensors file ({e})") from None
+    return read_tensors(raw[TRAINING], f"{name}: {TRAINING}")
 
 
 def _user_model(name: str, directory) -> ModelInfo:
@@ -220,19 +269,24 @@ def _user_model(name: str, directory) -> ModelInfo:
 
 
 def rename(old: str, new: str, directory: str | os.PathLike | None = None) -> ModelInfo:
+    """Give a model a new name, in one step that refuses a taken name."""
     info = _user_model(old, directory)
     check_not_bundled(new)
     target = info.path.parent / new
-    if target.exists():
-        raise StoreError(f"a model named {new!r} already exists")
-    os.rename(info.path, target)
-    if not info.error:
-        meta = dict(info.meta, name=new)
-        tmp = target / f".{META}.tmp"
-        tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        os.replace(tmp, target / META)
+    try:
+        storage.publish(info.path, target)
+    except FileExistsError:
+        raise StoreError(f"a model named {new!r} already exists") from None
+    except FileNotFoundError:
+        raise StoreError(f"no model named {old!r} in {info.path.parent}") from None
+    if not info.error:  # the name recorded inside follows (a rewrite of model.json alone, atomic)
+        storage.replace_file(target / META, json.dumps(dict(info.meta, name=new), indent=1))
     return _info(target, False)
 
 
 def delete(name: str, directory: str | os.PathLike | None = None) -> None:
-    shutil.rmtree(_user_model(name, directory).path)
+    """Remove a model: renamed away in one step, then deleted."""
+    try:
+        storage.remove(_user_model(name, directory).path)
+    except FileNotFoundError:
+        raise StoreError(f"no model named {name!r}") from None

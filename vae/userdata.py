@@ -1,13 +1,17 @@
 """User data -> arrays: a folder or .zip of pictures (class = subfolder name) or a .npz/.npy array.
 
-Nothing is unpickled (np.load with allow_pickle=False) and every input is bounded: file count,
-uncompressed bytes, pixels per picture and the size of the array built. Errors are DataError with a
-message naming the file and the problem. vae.data.load_user_data wraps the result in a Dataset.
+Nothing is unpickled (np.load with allow_pickle=False), nothing is extracted to disk, and every
+input is bounded by vae/limits.py: file count, uncompressed bytes, pixels per picture (from its
+header, before decoding), and the size of the array built (from an array file's header, before
+reading it). Zip members with unsafe paths ("../", absolute), symbolic links and nested archives
+are refused. Errors are DataError with a message naming the file and the problem.
+vae.data.load_user_data wraps the result in a Dataset.
 """
 from __future__ import annotations
 
 import io
 import os
+import stat
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,16 +20,11 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from vae import arrayfiles, limits
 from vae.downloads import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-MAX_FILES = 100_000
-MAX_INPUT_BYTES = 1 * 2**30  # uncompressed bytes read from a folder, zip or npz
-MAX_IMAGE_PIXELS = 4096 * 4096  # per picture, checked from its header before decoding
-MAX_OUTPUT_BYTES = 2 * 2**30  # the float32 (N, C, H, W) array we build
-IMAGE_KEYS = ("x", "images", "X", "image", "data", "x_train", "arr_0")
-LABEL_KEYS = ("y", "labels", "Y", "label", "targets", "y_train", "arr_1")
-CHANNELS = (1, 3, 4)
+ARCHIVE_SUFFIXES = {".zip", ".npz", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar"}
 
 
 def read(source: str | Path | bytes | BinaryIO, *, name: str | None = None,
@@ -46,11 +45,11 @@ def read(source: str | Path | bytes | BinaryIO, *, name: str | None = None,
     kind = _kind(data, filename)
     if kind == "pictures":
         return _pictures(_zip_entries(data), label, size)
-    x, y = _arrays(data, kind)
-    images = _images_from_array(x)
+    x, y = arrayfiles.read(data, kind, _check_limits)
+    images = arrayfiles.images_from_array(x)
     if size and images.shape[2:] != size:
-        images = _resize_array(images, size)
-    labels, class_names = _labels_from_array(y, len(images)) if y is not None else (None, None)
+        images = arrayfiles.resize_array(images, size)
+    labels, class_names = arrayfiles.labels_from_array(y, len(images)) if y is not None else (None, None)
     return images, labels, class_names, label
 
 
@@ -61,12 +60,12 @@ def _read_source(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str | No
         path = Path(source)
         if not path.is_file():
             raise DataError(f"{path} does not exist")
-        if path.stat().st_size > MAX_INPUT_BYTES:
-            raise DataError(f"{path} is larger than {MAX_INPUT_BYTES // 2**20} MiB")
+        if path.stat().st_size > limits.INPUT_BYTES:
+            raise DataError(f"{path} is larger than {limits.INPUT_BYTES // 2**20} MiB")
         return path.read_bytes(), path.name
-    data = source.read(MAX_INPUT_BYTES + 1)
-    if len(data) > MAX_INPUT_BYTES:
-        raise DataError(f"the upload is larger than {MAX_INPUT_BYTES // 2**20} MiB")
+    data = source.read(limits.INPUT_BYTES + 1)
+    if len(data) > limits.INPUT_BYTES:
+        raise DataError(f"the upload is larger than {limits.INPUT_BYTES // 2**20} MiB")
     return data, getattr(source, "name", None)
 
 
@@ -99,10 +98,11 @@ def _hidden(path: str) -> bool:
 
 
 def _check_limits(n_files: int, n_bytes: int, where: str) -> None:
-    if n_files > MAX_FILES:
-        raise DataError(f"{where} holds more than {MAX_FILES} files")
-    if n_bytes > MAX_INPUT_BYTES:
-        raise DataError(f"{where} holds more than {MAX_INPUT_BYTES // 2**20} MiB uncompressed")
+    if n_files > limits.ZIP_FILES:
+        raise DataError(f"{where} holds more than {limits.ZIP_FILES:,} files (the limit, VAE_ZIP_FILES)")
+    if n_bytes > limits.INPUT_BYTES:
+        raise DataError(f"{where} holds more than {limits.INPUT_BYTES // 2**20} MiB uncompressed "
+                        "(the limit, VAE_INPUT_BYTES): a zip bomb, or too much data")
 
 
 Entry = tuple[str, Callable[[], bytes]]  # (posix path inside the folder or zip, reader)
@@ -126,13 +126,48 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 
 def _zip_entries(data: bytes) -> list[Entry]:
+    _check_limits(_declared_entries(data), 0, "the zip file")  # before parsing every entry
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as e:
+    except (zipfile.BadZipFile, ValueError, NotImplementedError) as e:
         raise DataError(f"not a valid zip file: {e}") from e
     infos = [i for i in archive.infolist() if not i.is_dir()]
     _check_limits(len(infos), sum(i.file_size for i in infos), "the zip file")
-    return [(i.filename, lambda i=i: archive.read(i)) for i in infos]
+    for i in infos:
+        _check_member(i)
+    return [(i.filename, lambda i=i: _read_member(archive, i)) for i in infos]
+
+
+def _declared_entries(data: bytes) -> int:
+    """The entry count a zip's end record declares (0 if it cannot be read: ZipFile will say why)."""
+    end = getattr(zipfile, "_EndRecData", None)
+    try:
+        record = end(io.BytesIO(data)) if end else None
+    except (OSError, ValueError, zipfile.BadZipFile):
+        record = None
+    return int(record[getattr(zipfile, "_ECD_ENTRIES_TOTAL", 4)]) if record else 0
+
+
+def _check_member(info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+        raise DataError(f"the zip file holds an unsafe path {name!r} (absolute, or with '..'); "
+                        "nothing was extracted")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise DataError(f"the zip file holds a symbolic link {name!r}; links are not followed")
+    if PurePosixPath(name).suffix.lower() in ARCHIVE_SUFFIXES and not _hidden(name):
+        raise DataError(f"the zip file holds another archive {name!r}; nested archives are not "
+                        "opened: unpack it and zip the pictures themselves")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, never more than it declares (a lying header fails its CRC check)."""
+    try:
+        with archive.open(info) as f:
+            return f.read(info.file_size + 1)[:info.file_size + 1]
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
+        raise DataError(f"the zip member {info.filename!r} cannot be read: {e}") from e
 
 
 def _pictures(entries: list[Entry], name: str, size: tuple[int, int] | None) -> tuple:
@@ -145,8 +180,12 @@ def _pictures(entries: list[Entry], name: str, size: tuple[int, int] | None) -> 
         raise DataError(f"{name}: no images found among {len(kept)} files "
                         f"(supported: {', '.join(sorted(IMAGE_SUFFIXES))})")
     pictures = [_open_picture(p, read) for p, read in files]
+    decoded = 4 * sum(im.width * im.height for _, im in pictures)  # float32 bytes while decoding
+    if decoded > limits.DATASET_BYTES:
+        raise DataError(f"the {len(pictures)} pictures hold {decoded // 4:,} pixels: over the dataset "
+                        f"limit of {limits.DATASET_BYTES // 2**20} MiB in memory (VAE_DATASET_BYTES)")
     h, w = size or Counter((im.height, im.width) for _, im in pictures).most_common(1)[0][0]
-    if len(pictures) * h * w * 4 > MAX_OUTPUT_BYTES:
+    if len(pictures) * h * w * 4 > limits.DATASET_BYTES:
         raise DataError(f"{len(pictures)} images of {h}x{w} are too many; pass a smaller image_size")
     images = np.empty((len(pictures), 1, h, w), np.float32)  # (N, 1, H, W)
     for i, (path, im) in enumerate(pictures):
@@ -161,11 +200,14 @@ def _open_picture(path: str, read: Callable[[], bytes]) -> tuple[str, Any]:
 
     try:
         im = Image.open(io.BytesIO(read()))
+    except Image.DecompressionBombError as e:
+        raise DataError(f"image {path} is over the limit of {limits.IMAGE_PIXELS:,} pixels: {e}") from e
     except (UnidentifiedImageError, OSError, ValueError, RuntimeError, NotImplementedError,
-            zipfile.BadZipFile, Image.DecompressionBombError) as e:
+            zipfile.BadZipFile) as e:
         raise DataError(f"corrupt or unreadable image {path}: {e}") from e
-    if im.width * im.height > MAX_IMAGE_PIXELS:
-        raise DataError(f"image {path} is {im.width}x{im.height}, over {MAX_IMAGE_PIXELS} pixels")
+    if im.width * im.height > limits.IMAGE_PIXELS:
+        raise DataError(f"image {path} is {im.width}x{im.height}, over the limit of "
+                        f"{limits.IMAGE_PIXELS:,} pixels (VAE_IMAGE_PIXELS)")
     return path, im
 
 
@@ -174,8 +216,12 @@ def _grayscale(path: str, im: Any, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     try:
+        if im.mode in ("I", "F") or im.mode.startswith("I;16"):  # 16-bit: convert("L") would clip
+            a = np.asarray(im, np.float64)
+            a = a / 65535 if im.mode.startswith("I;16") or a.max() > 255 else a / 255
+            im = Image.fromarray(np.round(np.clip(a, 0, 1) * 255).astype(np.uint8))
         gray = im.convert("L")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
         raise DataError(f"corrupt or unreadable image {path}: {e}") from e
     if gray.size != (size[1], size[0]):
         gray = gray.resize((size[1], size[0]), Image.Resampling.LANCZOS)
@@ -191,92 +237,3 @@ def _labels_from_folders(paths: list[str]) -> tuple[np.ndarray | None, list[str]
                         "in a class subfolder, or all of them in one folder")
     class_names = sorted({p.name for p in parents})
     return np.array([class_names.index(p.name) for p in parents], np.int64), class_names
-
-
-def _arrays(data: bytes, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(images, labels or None) from .npy or .npz bytes, never unpickling."""
-    try:
-        if kind == "npy":
-            return np.load(io.BytesIO(data), allow_pickle=False), None
-        _check_limits(0, sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist()),
-                      "the .npz file")
-        with np.load(io.BytesIO(data), allow_pickle=False) as f:
-            x_key = _pick_key(list(f.keys()), IMAGE_KEYS, "images")
-            y_keys = [k for k in LABEL_KEYS if k in f.files and k != x_key]
-            return f[x_key], (f[y_keys[0]] if y_keys else None)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        if isinstance(e, DataError):
-            raise
-        raise DataError(f"could not read the .{kind} file: {e}") from e
-
-
-def _pick_key(keys: list[str], wanted: tuple[str, ...], what: str) -> str:
-    found = [k for k in wanted if k in keys]
-    others = [k for k in keys if k not in LABEL_KEYS]
-    if found:
-        return found[0]
-    if len(others) == 1:
-        return others[0]
-    raise DataError(f"the .npz file has keys {keys}; name the {what} array one of {', '.join(wanted)}")
-
-
-def _images_from_array(x: np.ndarray) -> np.ndarray:
-    """uint8 0..255 / float 0..1 in (N,H,W), (N,H,W,C), (N,C,H,W) or (N,H*W) -> (N,C,H,W) float32."""
-    if x.size == 0:
-        raise DataError(f"the image array is empty (shape {x.shape})")
-    if x.dtype == bool:
-        x = x.astype(np.float32)
-    elif np.issubdtype(x.dtype, np.integer):
-        if x.min() < 0 or x.max() > 255:
-            raise DataError(f"integer pixels must be 0..255, found {x.min()}..{x.max()}")
-        x = x.astype(np.float32) / 255
-    elif np.issubdtype(x.dtype, np.floating):
-        if not np.isfinite(x).all():
-            raise DataError("the image array contains NaN or infinite values")
-        if x.min() < 0 or x.max() > 1:
-            raise DataError(f"float pixels must be in [0, 1], found {x.min():g}..{x.max():g}; "
-                            "divide by 255 or save as uint8")
-        x = x.astype(np.float32)
-    else:
-        raise DataError(f"unsupported image dtype {x.dtype}; use uint8 or float")
-    return np.ascontiguousarray(_to_nchw(x))
-
-
-def _to_nchw(x: np.ndarray) -> np.ndarray:
-    side = int(round(np.sqrt(x.shape[-1]))) if x.ndim == 2 else 0
-    if x.ndim == 2 and side * side == x.shape[1]:
-        return x.reshape(-1, 1, side, side)  # (N, H*W) flattened squares
-    if x.ndim == 3:
-        return x[:, None]  # (N, H, W)
-    if x.ndim == 4 and x.shape[1] in CHANNELS:
-        return x  # (N, C, H, W)
-    if x.ndim == 4 and x.shape[3] in CHANNELS:
-        return x.transpose(0, 3, 1, 2)  # (N, H, W, C)
-    raise DataError(f"cannot read image array of shape {x.shape}: use (N, H, W), (N, H, W, C), "
-                    "(N, C, H, W) with C in 1/3/4, or (N, H*W) square images")
-
-
-def _resize_array(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(N, C, H, W) float32 -> (N, C, size[0], size[1]), bilinear, clipped to [0, 1]."""
-    from PIL import Image
-
-    out = np.empty((*x.shape[:2], *size), np.float32)
-    for i, c in np.ndindex(*x.shape[:2]):
-        resized = Image.fromarray(x[i, c]).resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        out[i, c] = np.asarray(resized)
-    return np.clip(out, 0, 1)
-
-
-def _labels_from_array(y: np.ndarray, n: int) -> tuple[np.ndarray, list[str]]:
-    """Integer or string labels (N,) -> (N,) int64 and class names."""
-    if y.shape != (n,):
-        raise DataError(f"labels have shape {y.shape}, expected ({n},) to match the images")
-    if y.dtype.kind in "US":
-        class_names, index = np.unique(y, return_inverse=True)
-        return index.astype(np.int64), [str(c) for c in class_names]
-    if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
-        raise DataError("labels must be whole numbers (found NaN or fractions)")
-    if y.dtype.kind not in "biuf" or (n and y.min() < 0):
-        raise DataError(f"labels must be non-negative integers or strings, got {y.dtype}")
-    labels = y.astype(np.int64)
-    return labels, [str(i) for i in range(int(labels.max()) + 1)]
