@@ -152,7 +152,7 @@ def page(title: str, intro: str, *, heading: str | None = None, needs_model: boo
     current = sidebar()
     st.title(heading or title)
     st.write(intro)
-    if current is not None:
+    if current is not None and needs_model:  # Train and Compare do not show the picked model's view
         _provenance_note(current)
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
