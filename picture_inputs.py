@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-import canvas
+from components.drawing_canvas import drawing_canvas_ui
 from vae import limits, scoring
 
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
@@ -24,7 +24,7 @@ def pictures_ui(prefix: str, shape: tuple, multiple: bool = True) -> list[tuple[
                                help=f"Any size; each is converted to the model's {shape[2]}x{shape[1]} input.")
     with right:
         st.caption("…or draw (white on black):")
-        drawn = canvas.drawing_canvas_ui(f"{prefix}_canvas")
+        drawn = drawing_canvas_ui(f"{prefix}_canvas")
     files = files if multiple else [files] if files else []
     inputs = [(f.name, f.getvalue) for f in files or []]
     if drawn:

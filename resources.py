@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import comparison, conditioning, data, jobs, latent, objectives, posterior, store, views
+from vae import bundle, comparison, conditioning, data, jobs, latent, objectives, posterior, store, views
 from vae import posterior_view as posterior_view_
 from vae.model import VAE
 
@@ -112,6 +112,12 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
     return views.grid_picture(grid.images)
 
 
+@st.cache_resource(max_entries=6, show_spinner=False)
+def browser_decoder(name: str, version: str, directory: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The decoder as layers and float32 arrays for the browser (vae.bundle; raises BundleError)."""
+    return bundle.decoder_layers(model(name, version, directory))
+
+
 @st.cache_resource(max_entries=16, show_spinner="Scoring the model on the test split (ELBO, IW bound)…")
 def compare_scores(name: str, version: str, directory: str, source: str, binarize: bool) -> dict:
     """Test metrics of a model on `source`'s test split, for a comparison where the stored ones were
@@ -146,8 +152,12 @@ def compare_manifold(name: str, version: str, directory: str, source: str, n: in
 @st.cache_resource
 def training_jobs() -> dict[str, jobs.Job]:
     """Every training job started in this server process, by model name (shared by all sessions,
-    so a run survives leaving the page or reloading the browser)."""
-    return {}
+    so a run survives leaving the page or reloading the browser). It starts with the jobs a stopped
+    server left unfinished, reported as interrupted (their last finished epochs saved)."""
+    found = jobs.recover(models_dir())
+    if found:
+        model_list.clear()  # their saved epochs are models now
+    return found
 
 
 @dataclass(frozen=True)

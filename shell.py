@@ -98,6 +98,7 @@ def sidebar() -> resources.Current | None:
         st.sidebar.page_link(script, label=label, icon=icon)
     st.sidebar.divider()
     directory = resources.models_dir()
+    resources.training_jobs()  # a server's first page: what a stopped server left is saved first
     models = resources.model_list(directory)
     usable = {m.name: m for m in models if not m.error}
     pending = st.session_state.pop("pending_model", None)  # a page asked for this one (Train)

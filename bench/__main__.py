@@ -1,7 +1,8 @@
 """python -m bench [NAME ...] [--full]: run benchmarks, then rewrite docs/benchmarks.md.
 
-Without names it runs the quick ones (a few minutes); --full adds the full-MNIST log-likelihood run
-(about 15 minutes, needs `python -m vae data fetch mnist`). `python -m bench --render` only rewrites
+Without names it runs the quick ones (about 15 minutes in all); --full adds the slow ones: the true
+posterior's gap table, the reference recipes and the full-MNIST log-likelihood run (10-15 minutes
+each; the last needs `python -m vae data fetch mnist`). `python -m bench --render` only rewrites
 the page from the results already recorded in bench/results/.
 """
 from __future__ import annotations
@@ -12,11 +13,13 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "bundled", "app", "hostile", "recipes", "posterior"]
-FULL = ["mnist_ll"]
+QUICK = ["training", "latency", "architectures", "app", "live", "serve", "hostile"]
+FULL = ["posterior", "recipes", "bundled", "mnist_ll"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
-          "app": "The app: server and browser", "architectures": "Seed architectures on mnist-5k",
+          "app": "The app: server and browser", "live": "Live decoding in the browser",
+          "serve": "Many users and training in one server",
+          "architectures": "Seed architectures on mnist-5k",
           "bundled": "The bundled models on their test digits",
           "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
           "recipes": "The reference systems' recipes on mnist-5k",
@@ -26,7 +29,8 @@ TITLES = {"training": "Training throughput", "latency": "Decoding and projection
 def render() -> str:
     m = machine()
     out = ["# Benchmarks", "",
-           "Written by `python -m bench` (`--full` adds the 15-minute full-MNIST run); each section is the "
+           "Written by `python -m bench` (`--full` adds the slow ones: posterior gaps, recipes, full MNIST); "
+           "each section is the "
            "latest recorded run of that benchmark (bench/results/*.json). These are measurements, not "
            "tests: nothing fails when a number moves.", "",
            f"This machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
@@ -47,7 +51,7 @@ def render() -> str:
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(QUICK + FULL)}")
-    p.add_argument("--full", action="store_true", help="also run the full-MNIST benchmark")
+    p.add_argument("--full", action="store_true", help="also run the slow benchmarks: " + ", ".join(FULL))
     p.add_argument("--render", action="store_true", help="only rewrite docs/benchmarks.md")
     args = p.parse_args()
     names = [] if args.render else (args.names or QUICK + (FULL if args.full else []))

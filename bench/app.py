@@ -6,10 +6,12 @@ bundled default model and times `at.slider[0].set_value(v).run()` over 40 values
 moves: a whole-page rerun in process (sidebar, latent map figure, decode, PNG), no network. In a
 browser only the sliders-and-image fragment reruns, so this is an upper bound on the server's work.
 (2) Browser: `streamlit run app.py` on a loopback port, headless Chromium (/usr/bin/chromium via
-playwright) at 1280x900. For each of 40 moves the thumb of z1 is focused and ArrowRight pressed
-(one 0.05 step); the page records the keyup event's timestamp, waits for the decoded image's src
-to change, for the new image to decode and for two requestAnimationFrame callbacks: all in the
-page's own clock (performance.now). (3) Cold start, 3 times: from creating the server process to
+playwright) at 1280x900, with the live pad's component script blocked so the page decodes on the
+server as before (bench/live.py measures the live pad). For each of 40 moves the thumb of z1 is
+focused and ArrowRight pressed (one 0.05 step); the page records the keyup event's timestamp,
+waits for the decoded image's src to change, for the new image to decode and for two
+requestAnimationFrame callbacks: all in the page's own clock (performance.now). (3) Cold start,
+3 times: from creating the server process to
 /_stcore/health answering "ok", and to the Playground (opened by its URL) showing its sliders and
 a decoded image with pixels; the mnist-5k cache is warm (run (1) parses it first), the model and
 the encoded test split are not. (4) Peak resident memory (VmHWM) of the server process after the
@@ -33,6 +35,7 @@ import browser  # noqa: E402  (tests/browser.py: the server and Chromium helpers
 MOVES = 40
 COLD_STARTS = 3
 IMAGE = '[data-testid="stImageContainer"] img'
+BLOCK_LIVE = "**/static/js/BidiComponent*.js"  # the components' frontend: the page falls back to the server
 
 # Records when the page sends a message to the server (the rerun request after a slider change).
 SENDS = """() => {
@@ -88,6 +91,7 @@ def cold_start(chromium, env: dict) -> tuple[browser.Server, float, float]:
     server = browser.start_server(env)
     try:
         page = browser.new_page(chromium)
+        page.route(BLOCK_LIVE, lambda route: route.abort())
         page.goto(server.page_url("Playground"), wait_until="commit")
         page.get_by_role("slider").first.wait_for(state="visible", timeout=120_000)
         page.wait_for_function("sel => { const i = document.querySelector(sel);"
@@ -104,6 +108,7 @@ def slider_moves(chromium, server: browser.Server, moves: int = MOVES) -> list[d
     """Per ArrowRight on z1, page-clock milliseconds from keyup: to the rerun request leaving on the
     websocket ("sent"), to the image's new src ("swapped"), to the new image painted ("painted")."""
     page = browser.new_page(chromium)
+    page.route(BLOCK_LIVE, lambda route: route.abort())
     page.add_init_script(f"({SENDS})()")
     browser.open_page(page, server, "Playground", timeout=120_000)
     thumb = page.get_by_role("slider").first

@@ -97,14 +97,16 @@ def manifold(page, server, out):
 
 
 def playground(page, server, out):
+    """The live pad after a drag: the crosshair moved, the browser's decode beside it."""
     browser.open_page(page, server, "Playground", SLOW)
-    old = browser.image_src(page, '[data-testid="stImageContainer"] img')
-    thumb = page.get_by_role("slider").first
-    thumb.focus()
-    for _ in range(20):
-        thumb.press("ArrowRight")
-    page.wait_for_function("old => { const i = document.querySelector('[data-testid=\"stImageContainer\"] img');"
-                           " return i && i.src !== old; }", arg=old, timeout=SLOW)
+    page.wait_for_function("() => (globalThis.__vaeLive?.stats.latent_pad?.frames || 0) > 0", timeout=SLOW)
+    box = page.locator("canvas.pad-cross").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.62, box["y"] + box["height"] * 0.3, steps=15)
+    page.mouse.up()
+    page.wait_for_function("() => /[?&]z=(?!0\\.00%2C0\\.00)/.test(location.search)", timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
     return [_shoot(page, "playground", out)]
 
 

@@ -4,6 +4,7 @@ import streamlit as st
 
 import resources
 import shell
+from components.latent_path import latent_path_ui
 from vae import images, limits, plots, scoring, strip
 
 SOURCES = ("Dataset item", "Upload", "Point on the map")
@@ -86,6 +87,9 @@ if z_a is None or z_b is None:
     st.stop()
 
 path = strip.interpolate(model, z_a, z_b, steps, method)
+status = latent_path_ui(f"ip_live_{ctx.name}", ctx, z_a, z_b, method, steps)
+if status not in ("live", "starting"):
+    st.caption(f"The path player is off: {status}. The strip below is decoded on the server.")
 picture = path.image()
 st.image(images.upscale(picture, max(1, -(-900 // picture.shape[1]))), width="stretch",
          caption=f"{steps} steps, {method}, from A (left) to B (right)")

@@ -1,18 +1,22 @@
-"""Playground: one slider per latent dimension; the decoded image follows every change."""
+"""Playground: drag z on the live latent pad (decoded in the browser on every frame) or move the
+server-side sliders; the URL, the sliders and the pad always show the same z."""
 import numpy as np
 import streamlit as st
 
 import resources
 import shell
+from components import latent_pad
 from vae import images, latent, plots
 
 LIMIT = 4.0  # slider range in prior standard deviations
+SEQ = "pg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)
 
 ctx = shell.page(
     "Playground",
-    "Move a latent coordinate and watch the decoder's image change. Sliders are ordered by how much "
-    "information each dimension carries (average KL); unused dimensions are marked. The position is "
-    "kept in the URL, so a view can be shared.", kinds=("none", "prior", "label", "completion"))
+    "Drag the crosshair over the latent map, or focus it and use the arrow keys: the decoder's image "
+    "follows on every frame, decoded in your browser. Sliders are ordered by how much information each "
+    "dimension carries (average KL); unused dimensions are marked. The position is kept in the URL, so "
+    "a view can be shared.", kinds=("none", "prior", "label", "completion"))
 if ctx.info.config.conditional != "none":  # a class or a visible part goes with z: its own section
     import conditional_ui
     conditional_ui.playground(ctx)
@@ -21,11 +25,25 @@ if ctx.info.config.conditional != "none":  # a class or a visible part goes with
 d = ctx.latent_dim
 order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
 keys = [f"pg_{ctx.name}_{i}" for i in range(d)]
+pad_key = f"pg_pad_{ctx.name}"
 
 
-def _set_z(z) -> None:
+def _bump() -> None:
+    st.session_state[SEQ] = st.session_state.get(SEQ, 0) + 1
+
+
+def _set_z(z, *, bump: bool = True) -> None:
     for k, v in zip(keys, np.clip(np.asarray(z, dtype=float), -LIMIT, LIMIT)):
         st.session_state[k] = round(float(v), 2)
+    if bump:
+        _bump()
+
+
+def _from_pad() -> None:
+    """The browser sent z at the end of a drag or key move (a callback: runs before the script)."""
+    z = latent_pad.sent_z(pad_key)
+    if z is not None and len(z) == d:
+        _set_z(z, bump=False)
 
 
 def _z_from_url() -> np.ndarray | None:
@@ -60,7 +78,7 @@ def sliders_ui(container) -> np.ndarray:
     for n, i in enumerate(order):
         note = "" if active[i] else " · inactive"
         cols[n % len(cols)].slider(f"z{i + 1} (KL {kl[i]:.2f} nats{note})", -LIMIT, LIMIT, step=0.05,
-                                   key=keys[i], format="%.2f")
+                                   key=keys[i], format="%.2f", on_change=_bump)
     return np.array([st.session_state[k] for k in keys], dtype=np.float32)
 
 
@@ -85,18 +103,27 @@ def map_ui(z: np.ndarray) -> None:
 
 @st.fragment
 def explore() -> None:
-    """Reruns alone on a slider change or a map click: sliders, URL, decoded image and map."""
-    left, right = st.columns([2, 3])
-    image_slot = left.empty()
-    z = sliders_ui(left if d == 2 else right)
-    st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
-    x = latent.decode(ctx.model, z)[0]  # (C, H, W)
-    caption = f"decode(z), z = {np.round(z, 2).tolist()}" if d <= 8 else "decode(z)"
-    image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
-                     output_format="PNG")
-    if d == 2:
-        with right:
-            map_ui(z)
+    """Reruns alone on a pad release, a slider change or a map click: pad, sliders, URL, image, map."""
+    z_now = np.array([st.session_state[k] for k in keys], dtype=np.float32)
+    status = latent_pad.latent_pad_ui(pad_key, ctx, z_now, st.session_state.get(SEQ, 0), order=order, kl=kl,
+                                      active=active, limit=LIMIT, on_z=_from_pad)
+    live = status in ("live", "starting")  # the same elements either way: a report never remounts them
+    note = st.empty()  # always there, so the elements below keep their places
+    if not live:
+        note.info(f"Live decoding is not running: {status}. The sliders below decode on the server.",
+                  icon=":material/info:")
+    with st.expander("The same z on the server: sliders and decoder", expanded=True):
+        left, right = st.columns([2, 3])
+        image_slot = left.empty()
+        z = sliders_ui(left if d == 2 else right)
+        st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
+        x = latent.decode(ctx.model, z)[0]  # (C, H, W)
+        caption = f"decode(z), z = {np.round(z, 2).tolist()}" if d <= 8 else "decode(z)"
+        image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
+                         output_format="PNG")
+        if d == 2 and not live:  # the pad is the map while it runs
+            with right:
+                map_ui(z)
 
 
 explore()

@@ -17,6 +17,7 @@ shell.page(
     "model is saved to the store when it ends.", needs_model=False)
 
 registry = resources.training_jobs()
+jobs.warm_up()  # the process that starts training jobs, ready before "Start training" is pressed
 named = [n for n in data.DATASETS if data.is_available(n)]
 missing = [n for n in data.DATASETS if n not in named]
 OWN = "your own settings"
@@ -172,3 +173,5 @@ if registry:
                   help="Make it the model selected in the sidebar.")
     elif job.state == "failed":
         st.error(f"Training failed: {job.error}")
+    elif job.state == "interrupted":
+        st.warning(f"Interrupted: {job.message or job.error}")

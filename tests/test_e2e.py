@@ -101,7 +101,10 @@ def test_sidebar_links_navigate(page, warm):
         _no_exception(page)
 
 
-def test_playground_slider_keyboard_changes_image(page, warm):
+def test_playground_without_the_live_component_decodes_with_server_sliders(page, warm):
+    """The component frontend's script is blocked (as a strict proxy or an old browser would): the
+    page keeps its server-side sliders, image and map, and says once that live decoding is off."""
+    page.route("**/static/js/BidiComponent*.js", lambda route: route.abort())
     _open(page, warm, "Playground")
     image = page.locator(IMAGE).first
     expect(image).to_be_visible()
@@ -122,6 +125,7 @@ def test_playground_slider_keyboard_changes_image(page, warm):
                            " for (const t of gd._fullData) if (t.name === 'z')"
                            " return Math.abs(t.x[0] - 0.5) < 1e-6 || Math.abs(t.y[0] - 0.5) < 1e-6;"
                            " return false; }", timeout=30_000)  # the star on the map follows z
+    expect(page.get_by_text("Live decoding is not running")).to_have_count(1)
 
 
 def test_reconstruct_upload_shows_reconstruction(page, warm):

@@ -73,7 +73,7 @@ def test_huge_learning_rate_diverges_or_stays_finite(blobs):
     r = _fit(x, tc={"lr": 1e6, "epochs": 3})
     assert all(torch.isfinite(v).all() for v in r.model.state_dict().values())
     if r.stopped == "diverged":
-        assert "became" in r.message
+        assert "became" in r.message or "far below the untrained model's" in r.message
 
 
 def test_early_stopping_after_patience(blobs):

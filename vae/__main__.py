@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -43,7 +44,13 @@ def _parser() -> argparse.ArgumentParser:
                                 "for the latent explorer.", epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models-dir", help="models folder (default: $VAE_MODELS_DIR or ./models)")
+    # every command takes --models-dir too (before or after the command); SUPPRESS keeps a value
+    # given before the command when none is given after it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--models-dir", default=argparse.SUPPRESS,
+                        help="models folder (default: $VAE_MODELS_DIR or ./models)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(sub.add_parser, parents=[common])
 
     t = sub.add_parser("train", help="train a VAE (or go on training one) and save it to the models folder",
                        description="Train a VAE and save it to the models folder. With --resume NAME, "
@@ -129,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("data", help="list or download datasets")
     dsub = dp.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    dsub.add_parser = functools.partial(dsub.add_parser, parents=[common])
     dsub.add_parser("list", help="list the named datasets")
     f = dsub.add_parser("fetch", help="download a dataset into the cache, verifying checksums")
     f.add_argument("name", choices=[n for n in data.DATASETS if n in data.DOWNLOADABLE])

@@ -1,8 +1,13 @@
-"""Training in a background thread, so a UI stays responsive while a model trains.
+"""Training jobs: each in a process of its own, so a UI stays responsive while a model trains.
 
-A Job runs vae.training.fit in a daemon thread, records progress as it goes, can be asked to stop
-(fit then keeps the best weights), and saves the result into the model store itself when training
-ends, so a finished model is never lost when the person who started it leaves the page.
+A Job runs vae.training.fit in a child process (vae.worker; multiprocessing's "forkserver" context
+where the platform has it, else "spawn": never a fork of a threaded server). A reader thread here
+turns the child's reports into the Job's fields (progress, history, the latest epoch's weights for
+live latent maps); stop() asks the child to stop after the step (fit then keeps the best weights).
+The child saves the result into the model store itself when training ends, so a finished model is
+never lost when the person who started it leaves the page. A server runs at most max_jobs() jobs
+at once. A job cut short by a stopped server is reported as interrupted on the next start, its last
+finished epoch saved (vae.recovery).
 
 The helpers below the Job prepare a run the way a UI needs it: keep an upload on disk so the saved
 model can reload its data, split off a seeded validation set, parse settings, and name the model.
@@ -10,28 +15,83 @@ model can reload its data, split off a seeded validation set, parse settings, an
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import multiprocessing.spawn
 import os
 import re
 import tempfile
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
 
-from . import data, latent, limits, store
+from . import data, latent, limits, recovery, store, worker
 from .conditional import encode_given
 from .config import ConfigError, ModelConfig, TrainConfig
 from .model import VAE, build
-from .training import FitResult, Progress, fit, test_metrics
 
 VAL_FRACTION = 0.1  # of the train split, held out (seeded) for validation curves and best weights
 PREVIEW = 1000  # validation images encoded for a live latent map
 UPLOAD_TYPES = ("zip", "npz", "npy")
+MAX_JOBS_VARIABLE = "VAE_MAX_TRAINING_JOBS"  # limits.MAX_TRAINING_JOBS
 _registry_lock = threading.Lock()
+
+
+class JobLimitError(ValueError):
+    """A server already runs as many training jobs as it may."""
+
+
+def max_jobs() -> int:
+    """Training jobs one server runs at once: limits.MAX_TRAINING_JOBS ($VAE_MAX_TRAINING_JOBS, 2)."""
+    return limits.MAX_TRAINING_JOBS
+
+
+# Modules the fork server imports once, so that each job starts with them loaded.
+PRELOAD = ["vae.worker", "torch._dynamo"]  # torch._dynamo: the first optimizer imports it (seconds)
+PROCESS_PREFIX = "vae-train-"
+
+
+def _without_main(prepare):
+    """multiprocessing re-runs the parent's __main__ in every spawned or forkserver child. In a
+    Streamlit server that is whichever page script is running (Streamlit runs scripts as
+    __main__), so a job would re-run the Train page; in a script without a __main__ guard it would
+    start jobs again. A training process needs nothing from __main__: its preparation leaves it out."""
+    def get_preparation_data(name):
+        data = prepare(name)
+        if str(name).startswith(PROCESS_PREFIX):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+    get_preparation_data.wrapped = True
+    return get_preparation_data
+
+
+if not getattr(multiprocessing.spawn.get_preparation_data, "wrapped", False):
+    multiprocessing.spawn.get_preparation_data = _without_main(multiprocessing.spawn.get_preparation_data)
+
+
+def _context():
+    """forkserver where it exists (a fresh single-threaded process forks each job, torch already
+    imported), else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+_warming: list[threading.Thread] = []
+
+
+def warm_up() -> None:
+    """Start the fork server now, in the background (once), so the first job does not wait for it."""
+    if not _warming and _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        _warming.append(threading.Thread(target=forkserver.ensure_running, name="forkserver-warm-up", daemon=True))
+        _warming[0].start()
 
 
 @dataclass
@@ -46,20 +106,23 @@ class Job:
     step: int = 0
     total_steps: int = 1
     last_metrics: dict = field(default_factory=dict)
-    snapshot: dict | None = None  # state_dict copy after the latest epoch, for live latent maps
-    state: str = "starting"  # starting | running | saving | done | failed
+    snapshot: dict | None = None  # state_dict after the latest epoch, for live latent maps
+    state: str = "starting"  # starting | running | saving | done | failed | interrupted
     outcome: str = ""  # fit's stopped reason once done
     message: str = ""
     error: str | None = None
     saved: store.ModelInfo | None = None
-    result: FitResult | None = field(default=None, repr=False)
     preview: torch.Tensor | None = field(default=None, repr=False)  # (<=PREVIEW, C, H, W) val images
     preview_labels: np.ndarray | None = field(default=None, repr=False)
+    pid: int | None = None  # the training process
+    epoch_ended: list[float] = field(default_factory=list, repr=False)  # time.time() each epoch arrived
     # (train, val, test) labels for a label- or prior-conditional model, else None
     labels: tuple | None = field(default=None, repr=False)
     _preview_mu: tuple[int, np.ndarray] | None = field(default=None, repr=False)  # (epochs, (N, D))
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _conn: object = field(default=None, repr=False)  # our end of the pipe to the training process
+    _process: object = field(default=None, repr=False)
+    _reader: threading.Thread | None = field(default=None, repr=False)
+    _send_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def running(self) -> bool:
@@ -71,11 +134,16 @@ class Job:
 
     def stop(self) -> None:
         """Ask training to stop after the current step; the best weights so far are saved."""
-        self._stop.set()
+        with self._send_lock:
+            try:
+                if self.running and self._conn is not None:
+                    self._conn.send("stop")
+            except OSError:
+                pass  # the process has ended already
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._reader is not None:
+            self._reader.join(timeout)
         return not self.running
 
     @property
@@ -112,36 +180,42 @@ class Job:
             cached = self._preview_mu = (n, mu)
         return cached[1]
 
-    def _on_progress(self, p: Progress) -> bool:
-        self.state, self.step, self.total_steps = "running", p.step, p.total_steps
-        if p.event == "epoch":
-            self.history = self.history + [p.metrics]  # replaced, never mutated: readers see whole lists
-            self.snapshot = {k: v.detach().clone() for k, v in p.model.state_dict().items()}
-        else:
-            self.last_metrics = p.metrics
-        return self._stop.is_set()
+    def _on_message(self, m: dict) -> None:
+        event = m["event"]
+        if event in ("step", "epoch"):
+            self.state, self.step, self.total_steps = "running", m["step"], m["total_steps"]
+        if event == "running":
+            self.state = "running"
+        elif event == "step":
+            self.last_metrics = m["metrics"]
+        elif event == "epoch":
+            self.snapshot = {k: torch.from_numpy(v) for k, v in m["weights"].items()}
+            self.history = self.history + [m["record"]]  # replaced, never mutated: readers see whole lists
+            self.epoch_ended = self.epoch_ended + [time.time()]
+        elif event == "saving":
+            self.state, self.outcome, self.message = "saving", m["outcome"], m["message"]
+        elif event == "done":
+            self.saved = store.find(self.name, self.models_dir)
+            self.state, self.outcome, self.message = "done", m["outcome"], m["message"]
+        elif event == "failed":
+            self.state, self.error, self.message = "failed", m["error"], m["message"]
 
-    def _run(self, train_images: torch.Tensor, val_images: torch.Tensor | None,
-             test_images: torch.Tensor | None, iw_samples: int) -> None:
+    def _read(self, folder: Path) -> None:
+        """The reader thread: apply every report until the process ends."""
         try:
-            train_y, val_y, test_y = (None if y is None else torch.as_tensor(y, dtype=torch.long)
-                                      for y in (self.labels or (None, None, None)))
-            self.result = fit(self.model_config, self.train_config, train_images, val_images,
-                              callback=self._on_progress, train_labels=train_y, val_labels=val_y)
-            self.state, self.outcome, self.message = "saving", self.result.stopped, self.result.message
-            if not self.result.history:
-                self.state, self.error = "failed", "stopped before the first epoch finished: nothing to save"
-                return
-            metrics = {} if test_images is None else test_metrics(self.result, test_images,
-                                                                  self.train_config.binarize, iw_samples, test_y)
-            self.saved = store.save(self.result.model, self.name, self.models_dir, dataset=self.dataset,
-                                    metrics=metrics, history=self.result.history,
-                                    train_config=self.train_config.to_dict(),
-                                    training_state=self.result.state and self.result.state.to_tensors())
-            self.state = "done"
-        except Exception as e:  # shown in the UI; the thread must never die silently
+            while True:
+                self._on_message(self._conn.recv())
+        except (EOFError, OSError):
+            pass
+        except Exception as e:  # a report we cannot apply: say so rather than hang in "running"
+            self.stop()
             self.state, self.error = "failed", f"{type(e).__name__}: {e}"
-            self.message = traceback.format_exc(limit=3)
+        self._process.join(30)
+        if self.running:  # it ended without a word: killed (out of memory, say)
+            code = self._process.exitcode
+            recovery.recover_folder(folder, self, f"the training process ended unexpectedly (exit code {code})")
+        with self._send_lock:
+            self._conn.close()
 
 
 def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
@@ -149,12 +223,13 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
           dataset: dict | None = None, models_dir: str | None = None, iw_samples: int = 100,
           preview_labels: np.ndarray | None = None, registry: dict[str, Job] | None = None,
           labels: tuple | None = None) -> Job:
-    """Check the name and shapes now (so mistakes show at once), then train in a daemon thread.
+    """Check the name and shapes now (so mistakes show at once), then train in a process of its own.
 
     registry: jobs by name shared by several users (a server's sessions); a name whose job is still
-    running is refused, and the new job is added to it. The first PREVIEW validation images (and
-    preview_labels) are kept for live latent maps. labels: (train, val, test) label arrays, which
-    label- and prior-conditional models train and are scored with.
+    running is refused, as is a job beyond max_jobs() running ones (JobLimitError), and the new job
+    is added to it. The first PREVIEW validation images (and preview_labels) are kept for live
+    latent maps. labels: (train, val, test) label arrays, which label- and prior-conditional models
+    train and are scored with.
     """
     if registry is None:
         return _start(name, model_config, train_config, train_images, val_images, test_images,
@@ -162,6 +237,10 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
     with _registry_lock:
         if name in registry and registry[name].running:
             raise store.StoreError(f"a model named {name!r} is being trained; choose another name")
+        running, cap = sum(j.running for j in registry.values()), max_jobs()
+        if running >= cap:
+            raise JobLimitError(f"this server already runs {running} training job{'s' * (running > 1)}, "
+                                f"its limit ({MAX_JOBS_VARIABLE}={cap}); wait for one to finish or stop one")
         job = _start(name, model_config, train_config, train_images, val_images, test_images,
                      dataset, models_dir, iw_samples, preview_labels, labels)
         registry[name] = job
@@ -171,21 +250,56 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
 def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
            iw_samples, preview_labels, labels=None) -> Job:
     store.check_not_bundled(name)
-    if (store.models_dir(models_dir) / name).exists():
+    root = store.models_dir(models_dir).absolute()
+    if (root / name).exists():
         raise store.StoreError(f"a model named {name!r} already exists; choose another name")
     if tuple(train_images.shape[1:]) != model_config.image_shape:
         raise ValueError(f"the images are {tuple(train_images.shape[1:])}, the model expects "
                          f"{model_config.image_shape}")
     if model_config.conditional in ("label", "prior") and (labels is None or labels[0] is None):
         raise ValueError(f"a {model_config.conditional}-conditional model needs labelled data")
-    job = Job(name, model_config, train_config, dataset or {}, models_dir, labels=labels)
+    job = Job(name, model_config, train_config, dataset or {}, str(root), labels=labels)
     if val_images is not None and len(val_images):
         job.preview = val_images[:PREVIEW]
         job.preview_labels = None if preview_labels is None else np.asarray(preview_labels)[:PREVIEW]
-    job._thread = threading.Thread(target=job._run, args=(train_images, val_images, test_images, iw_samples),
-                                   name=f"train-{name}", daemon=True)
-    job._thread.start()
+    folder = recovery.claim(root, job)  # refuses a name another server is training
+    arrays = {k: None if v is None else v.numpy() for k, v in
+              (("train", train_images), ("val", val_images), ("test", test_images))}
+    spec = {"name": name, "model_config": model_config, "train_config": train_config, "dataset": job.dataset,
+            "models_dir": str(root), "folder": str(folder), "iw_samples": iw_samples, **arrays,
+            "labels": None if labels is None else tuple(None if y is None else np.asarray(y) for y in labels)}
+    ctx = _context()
+    job._conn, child_end = ctx.Pipe()
+    job._process = ctx.Process(target=worker.run, args=(spec, child_end), name=PROCESS_PREFIX + name, daemon=True)
+    try:
+        job._process.start()
+    except BaseException:
+        recovery.release(folder)
+        raise
+    finally:
+        child_end.close()
+    job.pid = job._process.pid
+    recovery.note_pid(folder, job.pid)
+    job._reader = threading.Thread(target=job._read, args=(folder,), name=PROCESS_PREFIX + name, daemon=True)
+    job._reader.start()
     return job
+
+
+def recover(models_dir: str | os.PathLike | None = None) -> dict[str, Job]:
+    """Jobs that a stopped server left unfinished in this models folder, by name: each reported as
+    interrupted, its last finished epoch saved into the store (a server calls this once at start)."""
+    root = store.models_dir(models_dir).absolute()
+    found = {}
+    for folder, record in recovery.stale(root):
+        try:
+            job = Job(record["name"], ModelConfig.from_dict(record["model_config"]),
+                      TrainConfig.from_dict(record["train_config"]), record.get("dataset") or {}, str(root),
+                      started=float(record.get("started") or time.time()))
+        except (KeyError, TypeError, ValueError):
+            recovery.release(folder)  # a record from another version: nothing we can report
+            continue
+        found[job.name] = recovery.recover_folder(folder, job, "the server stopped while it trained")
+    return found
 
 
 # --- preparing a run -------------------------------------------------------------------------------

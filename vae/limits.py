@@ -30,6 +30,7 @@ DATASET_BYTES = _env("DATASET_BYTES", 2 * 2**30)  # a dataset as float32 in memo
 EPOCHS = _env("EPOCHS", 1000)  # epochs of one training job started in the app
 MODEL_BYTES = _env("MODEL_BYTES", 2**30)  # one model's weights file
 MODEL_PARAMS = _env("MODEL_PARAMS", 200_000_000)  # parameters a model config may ask for
+MAX_TRAINING_JOBS = _env("MAX_TRAINING_JOBS", 2)  # training jobs one server runs at once (a core each)
 
 DESCRIPTIONS = {
     "UPLOAD_MB": "megabytes per uploaded file",
@@ -40,6 +41,7 @@ DESCRIPTIONS = {
     "EPOCHS": "epochs per training job in the app",
     "MODEL_BYTES": "bytes of one model's weights file",
     "MODEL_PARAMS": "parameters of one model",
+    "MAX_TRAINING_JOBS": "training jobs one server runs at once",
 }
 
 

@@ -120,7 +120,9 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, C, H, W) in [0,1] -> mu, logvar: (B, latent_dim) each."""
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
-        return mu, logvar.clamp(-30.0, 20.0)  # keeps exp() finite on wild inputs
+        # clamped to keep exp() finite on wild inputs; the gradient passes the clamp unchanged
+        # (straight through), so a log-variance pushed past it is pulled back rather than stuck
+        return mu, logvar + (logvar.clamp(-30.0, 20.0) - logvar).detach()
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,

@@ -19,6 +19,7 @@ user's models; their names are reserved, and they cannot be renamed or deleted.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -205,6 +206,9 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": model.config.to_dict(),
             "train_config": train_config or {}, "dataset": dataset or {}, "metrics": metrics or {},
             "history": history or [], "resumable": training_state is not None}
+    broken = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if broken:
+        raise StoreError(f"{name}: not saved, its weights hold NaN or infinite values ({', '.join(broken[:3])})")
     tmp = root / f"{storage.TMP}{name}-{meta['version']}"
     os.mkdir(tmp, 0o755)
     try:
@@ -223,11 +227,22 @@ def _write(tmp: Path, model: VAE, meta: dict, training_state) -> None:
         tensors, metadata = training_state
         save_file(tensors, str(tmp / TRAINING), metadata={"format": "vae-explorer", **metadata})
     with open(tmp / META, "w", encoding="utf-8") as f:
-        f.write(json.dumps(meta, indent=1))
+        f.write(json.dumps(_finite(meta), indent=1, allow_nan=False))
     for path in tmp.iterdir():
         os.chmod(path, 0o644)
         storage.fsync_file(path)
     storage.fsync_dir(tmp)
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: such numbers in metrics or history are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _put_in_place(tmp: Path, final: Path, name: str, overwrite: bool) -> None:

@@ -35,6 +35,7 @@ class Progress:
     metrics: dict
     elapsed: float  # seconds since this run started
     model: VAE | None = None  # only on "epoch" events: the live model (read it, do not train it)
+    state: TrainingState | None = None  # only on "epoch" events: where the run stands (to checkpoint it)
 
 
 Callback = Callable[[Progress], object]  # return a truthy value to stop training
@@ -174,6 +175,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         step0, best_val, result.best_epoch, stale = resume.step, resume.best_score, resume.best_epoch, resume.stale
         last_good = copy.deepcopy(model.state_dict())
     samples_seen, compute_time = 0, 0.0
+    floor = -math.inf if resume is not None else \
+        _floor(model, *((train_images, train_labels) if val_images is None else (val_images, val_labels)))
     model.train()
     for epoch in range(first_epoch, first_epoch + tc.epochs):
         t_epoch = time.perf_counter()
@@ -187,11 +190,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
             beta = tc.beta * min(1.0, (step0 + step + 1) / warm) if warm > 0 else tc.beta
             loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen, y)
             if not math.isfinite(loss.item()):
-                model.load_state_dict(best_state or last_good)
-                result.stopped = "diverged"
-                result.message = (f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
-                                  f"kept the weights from the last good epoch")
-                return _finish(result, samples_seen, compute_time, best_state is not None)
+                return _diverged(result, best_state or last_good, f"the loss became {loss.item()} at "
+                                 f"epoch {epoch}, step {step + 1}", samples_seen, compute_time, best_state)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
@@ -211,11 +211,15 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
         if val_images is not None:
             record.update({f"val_{k}": v for k, v in validate(model, val_images, labels=val_labels).items()})
+        score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
+        failure = _failure(model, record, score, floor)  # an overflow or blow-up: the epoch is not kept
+        if failure:
+            return _diverged(result, best_state or last_good, f"at epoch {epoch} {failure}", samples_seen,
+                             compute_time, best_state)
         last_good = copy.deepcopy(model.state_dict())
         if result.stopped == "cancelled":
             break  # a partial epoch is not recorded as an epoch
         history.append(record)
-        score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
         if score > best_val:
             best_val, best_state, result.best_epoch, stale = score, last_good, epoch, 0
         else:
@@ -223,7 +227,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         result.state = TrainingState(last_good, copy.deepcopy(opt.state_dict()), sched.state_dict(),
                                      gen.get_state(), step0 + step, best_val, result.best_epoch, stale)
         if callback and callback(Progress("epoch", epoch, step, total_steps, record,
-                                          time.perf_counter() - t0, model)):
+                                          time.perf_counter() - t0, model, result.state)):
             result.stopped, result.message = "cancelled", f"stopped by the user after epoch {epoch}"
             break
         if tc.patience and stale >= tc.patience:
@@ -247,6 +251,34 @@ def test_metrics(result: FitResult, test_images: torch.Tensor, binarize: bool, i
         metrics = objectives.evaluate(result.model, x, iw_samples=iw_samples)
     metrics.update(split="test", binarized=binarize, samples_per_second=round(result.samples_per_second))
     return metrics
+
+
+def _floor(model: VAE, images: torch.Tensor, labels: torch.Tensor | None) -> float:
+    """A score far below the untrained model's ELBO: an epoch ending below it has blown up (a
+    learning rate of 10 does that without ever reaching inf)."""
+    untrained = validate(model, images[:1000], labels=None if labels is None else labels[:1000])["elbo"]
+    return untrained - 10 * max(abs(untrained), 100.0)
+
+
+def _failure(model: VAE, record: dict, score: float, floor: float) -> str:
+    """Why an epoch's weights must not be kept ("" if they may)."""
+    numbers = [v for v in record.values() if isinstance(v, float)]
+    if not all(map(math.isfinite, numbers)) or not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        return "the weights or metrics became NaN or infinite"
+    if score < floor:
+        return f"the ELBO fell to {score:.4g} nats, far below the untrained model's"
+    return ""
+
+
+def _diverged(result: FitResult, good: dict, what: str, samples: int, seconds: float, best) -> FitResult:
+    """Stop a run whose numbers overflowed: back to the last good weights, with a message that says
+    what happened and what to try."""
+    result.model.load_state_dict(good)
+    result.stopped = "diverged"
+    kept = "kept the weights from the last good epoch" if result.history else "no epoch finished"
+    result.message = (f"training diverged: {what}; {kept} (try a lower learning rate, gradient clipping, "
+                      "or for a Gaussian likelihood a larger or learned std)")
+    return _finish(result, samples, seconds, best is not None)
 
 
 def _finish(result: FitResult, samples: int, seconds: float, kept_best: bool) -> FitResult:

@@ -1,0 +1,244 @@
+// The VAE decoder in plain JavaScript: pure math, no DOM, so it runs in a page, a worker or node.
+//
+// parseBundle(bytes) reads what vae/bundle.py packs (safetensors: an 8-byte little-endian header
+// length, a JSON header, raw little-endian arrays; our JSON in __metadata__.meta).
+// buildDecoder(spec, arrays) turns the layer list into decode(z, extra) -> pixel means in [0, 1],
+// (C, H, W) row-major like torch. The input is [z, extra]: extra is an optional fixed vector (a
+// conditional decoder's one-hot label) appended to z before the first layer.
+// Sums are accumulated in float64 (JavaScript numbers); weights stay float32 as torch holds them.
+// The Python side (components/*.py) prepends this file to each component's own script.
+
+// erf(x) in float64: the Maclaurin series below |x| = 3 (at most ~45 terms, error ~1e-14), the
+// continued fraction of erfc above it (error < 1e-16), so the exact GELU matches torch's far below
+// the 1e-4 per pixel the tests allow.
+export function erf(x) {
+  const ax = Math.abs(x);
+  if (ax < 3) {
+    const x2 = x * x;
+    let term = x, sum = x;
+    for (let n = 1; n < 60 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= -x2 / n;
+      sum += term / (2 * n + 1);
+    }
+    return 1.1283791670955126 * sum;  // 2 / sqrt(pi)
+  }
+  if (ax > 6) return x > 0 ? 1 : -1;
+  let f = ax;  // erfc(ax) = exp(-ax^2) / sqrt(pi) / (ax + (1/2) / (ax + 1 / (ax + (3/2) / (ax + ...))))
+  for (let k = 60; k >= 1; k--) f = ax + (k / 2) / f;
+  const erfc = Math.exp(-ax * ax) * 0.5641895835477563 / f;
+  return x > 0 ? 1 - erfc : erfc - 1;
+}
+
+const ACTS = {
+  relu: (v) => (v > 0 ? v : 0),
+  tanh: Math.tanh,
+  elu: (v) => (v > 0 ? v : Math.expm1(v)),
+  gelu: (v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2)),
+  gelu_tanh: (v) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))),
+};
+
+// Bytes (Uint8Array or ArrayBuffer) in the bundle format -> {meta, arrays, shapes}. Every array is
+// copied into its own aligned buffer, so the websocket message can be released.
+export function parseBundle(bytes) {
+  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(u8.subarray(8, 8 + headerLen)));
+  const meta = header.__metadata__ && header.__metadata__.meta ? JSON.parse(header.__metadata__.meta) : {};
+  const arrays = {}, shapes = {}, start = 8 + headerLen;
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const [a, b] = info.data_offsets;
+    const copy = u8.slice(start + a, start + b).buffer;
+    if (info.dtype === "F32") arrays[name] = new Float32Array(copy);
+    else if (info.dtype === "U8") arrays[name] = new Uint8Array(copy);
+    else if (info.dtype === "I32") arrays[name] = new Int32Array(copy);
+    else throw new Error(`bundle: unsupported dtype ${info.dtype} for ${name}`);
+    shapes[name] = info.shape;
+  }
+  return { meta, arrays, shapes };
+}
+
+function linear(layer, W, B) {
+  const n = layer.in, m = layer.out;
+  return (x, y) => {
+    for (let o = 0; o < m; o++) {
+      let s = B[o];
+      const row = o * n;
+      for (let i = 0; i < n; i++) s += W[row + i] * x[i];
+      y[o] = s;
+    }
+  };
+}
+
+// Convolutions run channels-last (HWC): for each output pixel, every input pixel and kernel tap
+// that reaches it adds v * W[tap][ci][0..cout) to the pixel's cout contiguous outputs, skipping
+// inputs that are exactly 0 (about half, after a ReLU). The weights are re-laid out once,
+// [ky][kx][ci][co]. taps(n_out, n_in, k, s, p, transposed) lists, per output index, the
+// (input index, kernel index) pairs: Conv2d i = o + t - p; ConvTranspose2d o = i * s - p + t.
+function taps(nOut, nIn, k, s, p, transposed) {
+  const start = new Int32Array(nOut + 1), pairs = [];
+  for (let o = 0; o < nOut; o++) {
+    start[o] = pairs.length / 2;
+    for (let t = 0; t < k; t++) {
+      let i = o + t - p;
+      if (transposed) {
+        const num = o + p - t;
+        if (num < 0 || num % s !== 0) continue;
+        i = num / s;
+      }
+      if (i >= 0 && i < nIn) pairs.push(i, t);
+    }
+  }
+  start[nOut] = pairs.length / 2;
+  return { start, pairs: Int32Array.from(pairs) };
+}
+
+function convolution(layer, W, B, cin, h, w, hout, wout, transposed) {
+  const k = layer.k, cout = layer.out, s = transposed ? layer.stride : 1, p = layer.padding;
+  const Wt = new Float32Array(k * k * cin * cout);
+  for (let ci = 0; ci < cin; ci++)
+    for (let co = 0; co < cout; co++)
+      for (let t = 0; t < k * k; t++)
+        Wt[(t * cin + ci) * cout + co] = W[(transposed ? ci * cout + co : co * cin + ci) * k * k + t];
+  const rows = taps(hout, h, k, s, p, transposed), cols = taps(wout, w, k, s, p, transposed);
+  return (x, y) => {
+    for (let oy = 0; oy < hout; oy++) {
+      for (let ox = 0; ox < wout; ox++) {
+        const ybase = (oy * wout + ox) * cout;
+        for (let co = 0; co < cout; co++) y[ybase + co] = B[co];
+        for (let r = rows.start[oy]; r < rows.start[oy + 1]; r++) {
+          const iy = rows.pairs[2 * r], ky = rows.pairs[2 * r + 1];
+          for (let c = cols.start[ox]; c < cols.start[ox + 1]; c++) {
+            const ix = cols.pairs[2 * c], kx = cols.pairs[2 * c + 1];
+            const xbase = (iy * w + ix) * cin, wbase = (ky * k + kx) * cin * cout;
+            for (let ci = 0; ci < cin; ci++) {
+              const v = x[xbase + ci];
+              if (v === 0) continue;
+              const wrow = wbase + ci * cout;
+              for (let co = 0; co < cout; co++) y[ybase + co] += v * Wt[wrow + co];
+            }
+          }
+        }
+      }
+    }
+  };
+}
+
+function toChannelsLast([c, h, w]) {  // (C, H, W) -> (H, W, C)
+  return (x, y) => {
+    for (let ch = 0; ch < c; ch++)
+      for (let r = 0; r < h; r++)
+        for (let col = 0; col < w; col++) y[(r * w + col) * c + ch] = x[(ch * h + r) * w + col];
+  };
+}
+
+function crop(from, to, channelsLast) {  // keep the top-left (C, H, W) of a (C, H', W') buffer -> (C, H, W)
+  const [c, h, w] = to, [, hf, wf] = from;
+  return (x, y) => {
+    for (let ch = 0; ch < c; ch++)
+      for (let r = 0; r < h; r++)
+        for (let col = 0; col < w; col++)
+          y[(ch * h + r) * w + col] = channelsLast ? x[(r * wf + col) * c + ch] : x[(ch * hf + r) * wf + col];
+  };
+}
+
+// spec = {layers, input, output} from vae/bundle.py; arrays by name. Returns
+// {input, output, decode(z, extra) -> Float64Array (C*H*W), reused between calls}.
+export function buildDecoder(spec, arrays) {
+  const steps = [];  // [fn(x, y), size of y]; elementwise ops run in place (fn(x) only)
+  let shape = [spec.input];  // the current activation's shape, (C, H, W) for images
+  let channelsLast = false;  // images are stored (H, W, C) between a reshape and the crop
+  const size = () => shape.reduce((a, b) => a * b, 1);
+  const need = (name) => {
+    if (!arrays[name]) throw new Error(`bundle: missing array ${name}`);
+    return arrays[name];
+  };
+  for (const layer of spec.layers) {
+    if (layer.op === "linear") {
+      if (size() !== layer.in) throw new Error(`linear expects ${layer.in} inputs, has ${size()}`);
+      steps.push([linear(layer, need(layer.w), need(layer.b)), layer.out]);
+      shape = [layer.out];
+    } else if (layer.op === "act" || layer.op === "sigmoid") {
+      const f = layer.op === "sigmoid" ? (v) => 1 / (1 + Math.exp(-v)) : ACTS[layer.fn];
+      if (!f) throw new Error(`unknown activation ${layer.fn}`);
+      steps.push([(x) => { for (let i = 0; i < x.length; i++) x[i] = f(x[i]); }, 0]);
+    } else if (layer.op === "reshape") {
+      if (layer.shape.reduce((a, b) => a * b, 1) !== size()) throw new Error("reshape changes the size");
+      shape = layer.shape.slice();
+      steps.push([toChannelsLast(shape), size()]);
+      channelsLast = true;
+    } else if (layer.op === "conv_transpose" || layer.op === "conv") {
+      const [cin, h, w] = shape;
+      if (cin !== layer.in || !channelsLast) throw new Error(`${layer.op} expects ${layer.in} channels, has ${cin}`);
+      const t = layer.op === "conv_transpose";
+      const hout = t ? (h - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding : h + 2 * layer.padding - layer.k + 1;
+      const wout = t ? (w - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding : w + 2 * layer.padding - layer.k + 1;
+      steps.push([convolution(layer, need(layer.w), need(layer.b), cin, h, w, hout, wout, t), layer.out * hout * wout]);
+      shape = [layer.out, hout, wout];
+    } else if (layer.op === "crop") {
+      steps.push([crop(shape, layer.shape, channelsLast), layer.shape.reduce((a, b) => a * b, 1)]);
+      shape = layer.shape.slice();
+      channelsLast = false;
+    } else {
+      throw new Error(`unknown layer ${layer.op}`);
+    }
+  }
+  if (channelsLast) {  // no crop at the end: back to (C, H, W)
+    steps.push([crop(shape, shape, true), size()]);
+  }
+  // one buffer per producing step, allocated once: a frame allocates nothing
+  const input = new Float64Array(spec.input);
+  const buffers = steps.map(([, n]) => (n ? new Float64Array(n) : null));
+  const outSize = size();
+  return {
+    input: spec.input,
+    output: spec.output,
+    decode(z, extra) {
+      const nz = z.length, ne = extra ? extra.length : 0;
+      if (nz + ne !== spec.input) throw new Error(`decoder takes ${spec.input} inputs, got ${nz} + ${ne}`);
+      for (let i = 0; i < nz; i++) input[i] = z[i];
+      for (let i = 0; i < ne; i++) input[nz + i] = extra[i];
+      let x = input;
+      for (let s = 0; s < steps.length; s++) {
+        const [fn] = steps[s], y = buffers[s];
+        if (y) { fn(x, y); x = y; } else fn(x);
+      }
+      if (x.length !== outSize) throw new Error("decoder output size mismatch");
+      return x;
+    },
+  };
+}
+
+// A point on the path from z0 to z1 at t in [0, 1]: "linear", or "spherical" (slerp), falling back
+// to linear for near-zero or near-parallel ends, exactly as vae/latent.py interpolate does.
+export function pathPoint(z0, z1, t, method, out) {
+  const d = z0.length, y = out || new Float64Array(d);
+  let dot = 0, n0 = 0, n1 = 0;
+  for (let i = 0; i < d; i++) { dot += z0[i] * z1[i]; n0 += z0[i] * z0[i]; n1 += z1[i] * z1[i]; }
+  n0 = Math.sqrt(n0); n1 = Math.sqrt(n1);
+  if (method === "spherical" && n0 > 1e-8 && n1 > 1e-8) {
+    const omega = Math.acos(Math.min(1, Math.max(-1, dot / (n0 * n1))));
+    if (Math.sin(omega) > 1e-6) {
+      const a = Math.sin((1 - t) * omega) / Math.sin(omega), b = Math.sin(t * omega) / Math.sin(omega);
+      for (let i = 0; i < d; i++) y[i] = a * z0[i] + b * z1[i];
+      return y;
+    }
+  }
+  for (let i = 0; i < d; i++) y[i] = (1 - t) * z0[i] + t * z1[i];
+  return y;
+}
+
+// Pixel means (C, H, W) in [0, 1] -> RGBA bytes for an ImageData (grey for C = 1). The array is
+// a Uint8ClampedArray, which rounds x * 255 to the nearest level and clips.
+export function toRGBA(x, shape, rgba) {
+  const [c, h, w] = shape, n = h * w;
+  for (let i = 0; i < n; i++) {
+    const r = x[i];
+    rgba[4 * i] = r * 255;
+    rgba[4 * i + 1] = (c === 3 ? x[n + i] : r) * 255;
+    rgba[4 * i + 2] = (c === 3 ? x[2 * n + i] : r) * 255;
+    rgba[4 * i + 3] = 255;
+  }
+  return rgba;
+}

@@ -1,0 +1,101 @@
+// The latent pad's map layer (prepended before latent_pad.js): the window a pad shows, and the
+// points, grid, axis names and optional decoded backdrop drawn once per model / axes onto the
+// canvas under the crosshair's. Coordinates: window {x0, x1, y0, y1} in latent units; a canvas of
+// size x size pixels, y up.
+
+// A square window around the points (N, 2 interleaved) and around +-2, inside +-limit for latent
+// dimensions ("dims"); for the 1-D "line" mode, the points' x range and one row per class.
+function padWindow(coords, mode, limit, labels) {
+  let lo = [-2, -2], hi = [2, 2];
+  for (let r = 0; r < coords.length / 2; r++) {
+    const x = coords[2 * r], y = coords[2 * r + 1];
+    lo = [Math.min(lo[0], x), Math.min(lo[1], y)]; hi = [Math.max(hi[0], x), Math.max(hi[1], y)];
+  }
+  if (mode === "line") {
+    const rows = labels ? Math.max(...labels) + 1 : 1;
+    return { x0: lo[0] - 0.1, x1: hi[0] + 0.1, y0: -0.6, y1: rows - 0.4 };
+  }
+  const cx = (lo[0] + hi[0]) / 2, cy = (lo[1] + hi[1]) / 2;
+  let half = Math.max(hi[0] - lo[0], hi[1] - lo[1]) / 2 * 1.08;
+  if (mode === "dims") half = Math.min(half, limit);
+  const clip = (c) => (mode === "dims" ? Math.max(-limit + half, Math.min(limit - half, c)) : c);
+  return { x0: clip(cx) - half, x1: clip(cx) + half, y0: clip(cy) - half, y1: clip(cy) + half };
+}
+
+// Backdrop (optional {decode(a, b) -> pixels, dec}), grid, then the points coloured by label.
+function drawMap(ctx, size, win, coords, pts, names, backdrop) {
+  const { labels, colors } = pts, n = coords.length / 2;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, size, size);
+  if (backdrop) drawBackdrop(ctx, size, win, backdrop);
+  drawGrid(ctx, size, win, names);
+  ctx.globalAlpha = 0.75;
+  const byColor = new Map();
+  for (let r = 0; r < n; r++) {
+    const c = labels ? colors[labels[r] % colors.length] : colors[0];
+    if (!byColor.has(c)) byColor.set(c, []);
+    byColor.get(c).push(r);
+  }
+  for (const [c, rows] of byColor) {
+    ctx.fillStyle = c;
+    for (const r of rows) {
+      const x = (coords[2 * r] - win.x0) / (win.x1 - win.x0) * size;
+      const y = (win.y1 - coords[2 * r + 1]) / (win.y1 - win.y0) * size;
+      ctx.fillRect(x - 1.2, y - 1.2, 2.4, 2.4);
+    }
+  }
+  ctx.globalAlpha = 1;
+}
+
+function drawGrid(ctx, size, win, names) {
+  ctx.strokeStyle = "rgba(0,0,0,0.08)"; ctx.fillStyle = "rgba(0,0,0,0.45)";
+  ctx.font = "10px sans-serif"; ctx.lineWidth = 1;
+  for (let v = Math.ceil(win.x0); v <= win.x1; v++) {
+    const x = (v - win.x0) / (win.x1 - win.x0) * size;
+    ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, size); ctx.stroke();
+    ctx.fillText(String(v), x + 2, size - 3);
+  }
+  if (names[1]) {
+    for (let v = Math.ceil(win.y0); v <= win.y1; v++) {
+      const y = (win.y1 - v) / (win.y1 - win.y0) * size;
+      ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(size, y); ctx.stroke();
+      ctx.fillText(String(v), 2, y - 2);
+    }
+  }
+  ctx.font = "11px sans-serif"; ctx.fillStyle = "rgba(0,0,0,0.7)";
+  ctx.fillText(`${names[0]} →`, size - 48, size - 14);
+  if (names[1]) ctx.fillText(`↑ ${names[1]}`, 4, 12);
+}
+
+// The decoded manifold tiling the window (16 x 16 images, 10 x 10 for a conv decoder), faint.
+function drawBackdrop(ctx, size, win, { decode, dec }) {
+  const shape = dec.spec.output, [, h, w] = shape;
+  const n = dec.spec.layers.some((l) => l.op === "conv") ? 10 : 16;
+  const tiles = document.createElement("canvas");
+  tiles.width = n * w; tiles.height = n * h;
+  const tctx = tiles.getContext("2d"), tile = tctx.createImageData(w, h);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      const x = decode(win.x0 + (c + 0.5) / n * (win.x1 - win.x0), win.y1 - (r + 0.5) / n * (win.y1 - win.y0));
+      toRGBA(x, shape, tile.data);
+      tctx.putImageData(tile, c * w, r * h);
+    }
+  }
+  ctx.globalAlpha = 0.35;
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage(tiles, 0, 0, size, size);
+  ctx.fillStyle = "rgba(255,255,255,0.35)";
+  ctx.fillRect(0, 0, size, size);
+  ctx.globalAlpha = 1;
+}
+
+function fillLegend(el, { classes, colors, labels }) {
+  el.innerHTML = "";
+  if (!labels || !classes) return;
+  classes.forEach((name, k) => {
+    const s = document.createElement("span");
+    s.style.setProperty("--c", colors[k % colors.length]);
+    s.textContent = name;
+    el.appendChild(s);
+  });
+}
