@@ -14,12 +14,13 @@ from pathlib import Path
 from .common import load_results, machine
 
 QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile"]
-FULL = ["posterior", "recipes", "mnist_ll"]  # each 10-15 minutes on this machine
+FULL = ["posterior", "recipes", "bundled", "mnist_ll"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
           "app": "The app: server and browser", "live": "Live decoding in the browser",
           "serve": "Many users and training in one server",
           "architectures": "Seed architectures on mnist-5k",
+          "bundled": "The bundled models on their test digits",
           "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
           "recipes": "The reference systems' recipes on mnist-5k",
           "posterior": "True posterior: exact log p(x) and inference gaps",

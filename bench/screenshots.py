@@ -1,6 +1,6 @@
 """python -m bench.screenshots: docs/screenshots/*.png of every page at 1280x900, as a person sees
 them, from an app this starts itself (tests/browser.py: `streamlit run app.py` on a free loopback
-port, headless /usr/bin/chromium). A scratch model store, so only the bundled default model shows.
+port, headless /usr/bin/chromium). A scratch model store, so only the bundled models are listed (the default shown).
 
 Each shot waits for the page to finish: the script idle (no "Running..." widget), every plotly
 chart drawn, every image loaded. Some pages are shown after doing what the page is for: a slider

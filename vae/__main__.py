@@ -122,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="under torchrun: how long a process waits for the others before the job fails "
                    "(default: %(default)s)")
     t.add_argument("--bundled", action="store_true",
-                   help="maintainers: write the shipped default model into vae/bundled/NAME")
+                   help="maintainers: write a bundled model into vae/bundled/NAME (no training "
+                   "state; --name default replaces the model the app opens on)")
 
     e = sub.add_parser("evaluate", help="print test metrics of a saved model as JSON",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -206,8 +207,7 @@ def _check_target(name: str, args) -> None:
     """Refuse a name now, not after the training it would throw away."""
     if args.bundled:
         return
-    if name == store.DEFAULT_MODEL:
-        raise store.StoreError("'default' is the bundled model's name; choose another with --name")
+    store.check_not_bundled(name)
     if (store.models_dir(args.models_dir) / name).exists() and not (args.overwrite or name == args.resume):
         raise store.StoreError(f"a model named {name!r} already exists (--overwrite replaces it)")
 
