@@ -27,6 +27,15 @@ TITLES = {"training": "Training throughput", "latency": "Decoding and projection
           "distributed": "Training on several processes (torchrun)"}
 
 
+def _load(r: dict) -> str:
+    """The machine's load when the run ended, where it was recorded: numbers taken on a busy machine
+    say so."""
+    if not r.get("load_average"):
+        return ""
+    one, five, _ = r["load_average"]
+    return f"; load average {one} (1 min), {five} (5 min) as it ended"
+
+
 def render() -> str:
     m = machine()
     out = ["# Benchmarks", "",
@@ -38,7 +47,7 @@ def render() -> str:
            f"torch {m['torch']} ({m['torch_threads']} threads).", ""]
     for r in sorted(load_results(), key=lambda r: list(TITLES).index(r["name"]) if r["name"] in TITLES else 99):
         out += [f"## {TITLES.get(r['name'], r['name'])}", "",
-                f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores).", "",
+                f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores){_load(r)}.", "",
                 f"How: {r['method']}", ""]
         if r.get("command"):
             out += ["```", r["command"], "```", ""]
