@@ -126,8 +126,19 @@ def interpolate(page, server, out):
     return [_shoot(page, "interpolate", out)]
 
 
+def posterior(page, server, out):
+    browser.open_page(page, server, "True posterior", SLOW)
+    return [_shoot(page, "posterior", out)]
+
+
+def compare(page, server, out):
+    browser.open_page(page, server, "Compare", SLOW)
+    return [_shoot(page, "compare", out)]
+
+
 SHOTS = {"overview": overview, "train": train, "latent_map": latent_map, "manifold": manifold,
-         "playground": playground, "reconstruct": reconstruct, "interpolate": interpolate}
+         "playground": playground, "reconstruct": reconstruct, "interpolate": interpolate,
+         "posterior": posterior, "compare": compare}
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
