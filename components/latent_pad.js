@@ -124,11 +124,14 @@ class Pad {
       if (this.axes.mode === "line") p[1] = (labels ? labels[r] : 0) + 0.7 * (((r * 7919) % 1000) / 1000 - 0.5);
       coords[2 * r] = p[0]; coords[2 * r + 1] = p[1];
     }
+    const marks = this.pts.marks && this.axes.mode !== "line"
+      ? Float32Array.from({ length: this.pts.marks.length / d * 2 }, (_, k) => this.project(this.pts.marks, (k >> 1) * d)[k & 1])
+      : null;
     this.win = padWindow(coords, this.axes.mode, this.limit, labels);
     const z = Float64Array.from(this.z);
     const backdrop = this.el.backdrop.checked && this.axes.mode !== "line"
       ? (a, b) => { this.moveTo(a, b, z); return this.dec.decoder.decode(z, this.extra); } : null;
-    drawMap(this.pointsCtx, SIZE, this.win, coords, this.pts, this.axisNames(), backdrop && { decode: backdrop, dec: this.dec });
+    drawMap(this.pointsCtx, SIZE, this.win, coords, this.pts, this.axisNames(), backdrop && { decode: backdrop, dec: this.dec }, marks);
     this.backdropKey = this.otherDimsKey();
   }
 
