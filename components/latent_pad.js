@@ -38,6 +38,7 @@ class Pad {
     }
     reportLive(this, this.setStateValue, { ok: true, have: haveIds(), error: null });
     this.limit = meta.limit; this.order = meta.order; this.kl = meta.kl; this.active = meta.active;
+    const newExtra = String(meta.extra) !== String(this.extra);  // another class: decode again
     this.extra = meta.extra;
     if (!dec || !pts) { this.el.status.textContent = "Loading the decoder…"; return; }
     const fresh = dec !== this.dec || pts !== this.pts;
@@ -53,6 +54,7 @@ class Pad {
       this.dirty = true;
     }
     if (fresh) this.setup();
+    else if (newExtra) { this.dirty = true; if (this.el.backdrop.checked) this.drawPoints(); }
     this.schedule();
   }
 
