@@ -8,7 +8,7 @@ import streamlit as st
 
 import resources
 import shell
-from vae import images, latent, plots
+from vae import images, latent, plots, provenance
 
 ctx = shell.page(
     "Overview",
@@ -27,8 +27,7 @@ if m:
     cols[2].metric("KL (nats)", f"{m['kl']:.1f}", help="KL(q(z|x) || p(z)): information the latent carries.")
     cols[3].metric("Active units", f"{m.get('active_units')}/{cfg.latent_dim}",
                    help="Dimensions whose posterior mean varies across the data (Cov > 0.01).")
-    st.caption("Grey-level Bernoulli numbers are not comparable with published binarized-MNIST ones."
-               if not m.get("binarized") else "Measured on a dynamically binarized test set.")
+    st.caption(f"From the model card. {provenance.metrics_source(ctx.info.meta)}")
 else:
     st.caption("This model has no stored test metrics.")
 
@@ -41,12 +40,14 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown(f"**Test images from {ctx.label} (top) and their reconstructions from the posterior mean "
                 "(bottom)**")
+    if (ctx.info.meta.get("train_config") or {}).get("binarize"):
+        st.caption("Shown and encoded with their grey levels; the model was trained on binarized images.")
     grid = images.tile(np.concatenate([ds.images[idx], recon]), ncols=len(idx), pad=2)
     st.image(images.upscale(grid, 3), width="stretch")
 with right:
     order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
-    st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title="KL per latent dimension"),
-                    width="stretch")
+    kl_title = "KL per latent dimension (test split)"
+    st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title=kl_title), width="stretch")
 history = ctx.info.meta.get("history") or []
 if history:
     st.plotly_chart(plots.loss_curves(history).update_layout(height=300), width="stretch")

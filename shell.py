@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 import resources
-from vae import data, store
+from vae import data, provenance, store
 
 NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need a system font
     ("app.py", "Overview", ":material/home:"),
@@ -31,18 +31,28 @@ MODEL_KEY = "model_name"  # the chosen model; a plain key, so it survives page c
 
 
 def _dataset_choices(info: store.ModelInfo) -> dict[str, str]:
-    """label -> source for datasets whose images fit the model, the model's own first."""
+    """label -> source for available datasets whose images fit the model, the model's own first
+    (for a named one, its test split is held out); a dataset the model was trained on says so."""
     shape = info.config.image_shape
     own = info.meta.get("dataset") or {}
     choices = {}
     if own.get("path"):
         choices[f"{own.get('name', 'upload')} (its training data)"] = own["path"]
-    elif own.get("name") in data.DATASETS:
+    elif own.get("name") in data.DATASETS and data.is_available(own["name"]):
         choices[own["name"]] = own["name"]
     for name in data.DATASETS:
         if name not in choices.values() and data.is_available(name) and shape == data.shape_of(name):
-            choices[name] = name
+            seen = provenance.seen_in_training(own.get("name"), name, "test") == "all"
+            choices[f"{name} (seen in training)" if seen else name] = name
     return choices
+
+
+def _provenance_note(current: resources.Current) -> None:
+    """Say so when the images a page shows were in the model's training data."""
+    own = current.info.dataset
+    words = provenance.note(own, current.source, "test", own in data.DATASETS and data.is_available(own))
+    if words:
+        st.caption(f":material/visibility: {words}")
 
 
 def _keep(src: str, dst: str) -> None:
@@ -74,6 +84,7 @@ def _model_card(info: store.ModelInfo) -> None:
                      f"{m.get('active_units')}/{info.config.latent_dim}")
             if "regressor_log_likelihood" in m:
                 st.caption(f"Regressor baseline (no z): {bound} = {m['regressor_log_likelihood']:.1f}")
+            st.caption(provenance.metrics_source(info.meta))
         recipe = (info.meta.get("train_config") or {}).get("extra", {}).get("recipe")
         data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
         st.caption((f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
@@ -142,6 +153,8 @@ def page(title: str, intro: str, *, heading: str | None = None, needs_model: boo
     current = sidebar()
     st.title(heading or title)
     st.write(intro)
+    if current is not None and needs_model:  # Train and Compare do not show the picked model's view
+        _provenance_note(current)
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
         st.stop()

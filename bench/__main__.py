@@ -13,16 +13,27 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app", "live", "serve", "hostile"]
-FULL = ["posterior", "recipes", "mnist_ll"]  # each 10-15 minutes on this machine
+QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile"]
+FULL = ["posterior", "recipes", "bundled", "mnist_ll"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
           "app": "The app: server and browser", "live": "Live decoding in the browser",
           "serve": "Many users and training in one server",
           "architectures": "Seed architectures on mnist-5k",
+          "bundled": "The bundled models on their test digits",
           "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
           "recipes": "The reference systems' recipes on mnist-5k",
-          "posterior": "True posterior: exact log p(x) and inference gaps"}
+          "posterior": "True posterior: exact log p(x) and inference gaps",
+          "distributed": "Training on several processes (torchrun)"}
+
+
+def _load(r: dict) -> str:
+    """The machine's load when the run ended, where it was recorded: numbers taken on a busy machine
+    say so."""
+    if not r.get("load_average"):
+        return ""
+    one, five, _ = r["load_average"]
+    return f"; load average {one} (1 min), {five} (5 min) as it ended"
 
 
 def render() -> str:
@@ -36,7 +47,7 @@ def render() -> str:
            f"torch {m['torch']} ({m['torch_threads']} threads).", ""]
     for r in sorted(load_results(), key=lambda r: list(TITLES).index(r["name"]) if r["name"] in TITLES else 99):
         out += [f"## {TITLES.get(r['name'], r['name'])}", "",
-                f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores).", "",
+                f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores){_load(r)}.", "",
                 f"How: {r['method']}", ""]
         if r.get("command"):
             out += ["```", r["command"], "```", ""]

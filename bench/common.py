@@ -51,6 +51,7 @@ def percentiles(samples: list[float]) -> dict:
 def record(name: str, rows: list[dict], method: str, **extra) -> dict:
     """Write bench/results/NAME.json: rows of {what, value, unit, note}, how it was measured."""
     result = {"name": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+              "load_average": [round(v, 1) for v in os.getloadavg()],  # 1, 5, 15 min, as it ends
               "method": method, "rows": rows, **extra}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))

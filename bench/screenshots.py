@@ -1,6 +1,6 @@
 """python -m bench.screenshots: docs/screenshots/*.png of every page at 1280x900, as a person sees
 them, from an app this starts itself (tests/browser.py: `streamlit run app.py` on a free loopback
-port, headless /usr/bin/chromium). A scratch model store, so only the bundled default model shows.
+port, headless /usr/bin/chromium). A scratch model store, so only the bundled models are listed (the default shown).
 
 Each shot waits for the page to finish: the script idle (no "Running..." widget), every plotly
 chart drawn, every image loaded. Some pages are shown after doing what the page is for: a slider
@@ -126,8 +126,19 @@ def interpolate(page, server, out):
     return [_shoot(page, "interpolate", out)]
 
 
+def posterior(page, server, out):
+    browser.open_page(page, server, "True posterior", SLOW)
+    return [_shoot(page, "posterior", out)]
+
+
+def compare(page, server, out):
+    browser.open_page(page, server, "Compare", SLOW)
+    return [_shoot(page, "compare", out)]
+
+
 SHOTS = {"overview": overview, "train": train, "latent_map": latent_map, "manifold": manifold,
-         "playground": playground, "reconstruct": reconstruct, "interpolate": interpolate}
+         "playground": playground, "reconstruct": reconstruct, "interpolate": interpolate,
+         "posterior": posterior, "compare": compare}
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -104,7 +104,7 @@ def test_sidebar_names_each_broken_model_and_the_app_keeps_serving(tmp_path, mon
         mine = [w for w in warnings if w.startswith(f"Model '{name}' cannot be opened: ")]
         assert len(mine) == case.listed and all(re.search("(?i)" + case.message, w) for w in mine), case.name
     late = [name for name, case in folders.items() if not case.listed]  # found broken only on loading
-    assert at.selectbox(key="_model_name").options == [store.DEFAULT_MODEL] + late
+    assert at.selectbox(key="_model_name").options == store.bundled_names() + late
     assert at.title[0].value == "VAE Latent Explorer" and at.metric  # the default model serves
     for name in late:
         at.selectbox(key="_model_name").select(name).run()

@@ -11,7 +11,7 @@ from vae import images, latent, scoring, store
 
 @pytest.fixture(scope="module")
 def model():
-    return store.load("default")[0]  # the bundled 2-D MLP VAE on mnist-5k
+    return store.load("mnist-5k-2d")[0]  # the bundled 2-D MLP VAE on mnist-5k
 
 
 def _digit_png(size: int = 200) -> bytes:

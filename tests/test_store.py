@@ -34,7 +34,7 @@ def test_models_dir_follows_the_environment(tmp_path, monkeypatch):
     assert (tmp_path / "elsewhere" / "envmodel" / store.WEIGHTS).is_file()
 
 
-def test_list_shows_bundled_default_first_then_newest(tmp_path):
+def test_list_shows_the_bundled_models_first_then_newest(tmp_path):
     store.save(_model(), "older", tmp_path)
     os.utime(tmp_path / "older" / store.META, (0, 0))
     store.save(_model(), "newer", tmp_path)
@@ -42,7 +42,7 @@ def test_list_shows_bundled_default_first_then_newest(tmp_path):
     meta["created"] = "2000-01-01T00:00:00"
     (tmp_path / "older" / store.META).write_text(json.dumps(meta))
     names = [m.name for m in store.list_models(tmp_path)]
-    assert names == ["default", "newer", "older"]
+    assert names == ["default", "mnist-5k-2d", "newer", "older"]
 
 
 def test_version_changes_when_weights_are_rewritten(tmp_path):
@@ -151,9 +151,9 @@ def test_rename_and_delete(tmp_path):
     store.save(_model(), "a", tmp_path)
     info = store.rename("a", "b", tmp_path)
     assert info.name == "b" and info.meta["name"] == "b"
-    assert [m.name for m in store.list_models(tmp_path)][1:] == ["b"]
+    assert [m.name for m in store.list_models(tmp_path)][2:] == ["b"]
     store.delete("b", tmp_path)
-    assert [m.name for m in store.list_models(tmp_path)] == ["default"]
+    assert [m.name for m in store.list_models(tmp_path)] == store.bundled_names()
     with pytest.raises(store.StoreError, match="no model"):
         store.load("b", tmp_path)
 
@@ -161,5 +161,5 @@ def test_rename_and_delete(tmp_path):
 def test_bundled_default_model_loads():
     model, info = store.load("default")
     assert info.bundled and model.config.latent_dim == 2 and model.config.image_shape == (1, 28, 28)
-    assert info.dataset == "mnist-5k"
+    assert info.dataset == "mnist"
     assert info.metrics["elbo"] < 0

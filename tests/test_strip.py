@@ -10,7 +10,7 @@ from vae import store, strip
 
 @pytest.fixture(scope="module")
 def model():
-    return store.load("default")[0]
+    return store.load("mnist-5k-2d")[0]
 
 
 @pytest.mark.parametrize("n, expected", [(1, 1), (2, 2), (3, 4), (10, 18)])

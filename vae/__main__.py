@@ -14,7 +14,7 @@ import threading
 
 import torch
 
-from . import conditional_objectives, data, gaps, objectives, posterior, recipes, store
+from . import conditional_objectives, data, distributed, gaps, objectives, posterior, recipes, store
 from .conditional import with_classes
 from .config import ACTIVATIONS, ARCHS, CONDITIONALS, LIKELIHOODS, OPTIMIZERS, VISIBLE_PARTS, ModelConfig, TrainConfig
 from .jobs import VAL_FRACTION, split_data
@@ -29,7 +29,9 @@ EPILOG = """examples:
   python -m vae evaluate my-2d --iw-samples 1000
   python -m vae evaluate my-2d --exact --limit 1000
   python -m vae data fetch mnist
-  python -m vae list"""
+  python -m vae list
+  torchrun --nproc_per_node 4 -m vae train --dataset mnist --batch-size 512 --name big  (4 processes;
+      every option works the same; see the README for several machines and Slurm)"""
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -56,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train a VAE and save it to the models folder. With --resume NAME, "
                        "go on training a saved model for --epochs more epochs with its own settings "
                        "(any training option given overrides it); a model saved with its training state "
-                       "continues exactly where it stopped.")
+                       "continues exactly where it stopped. The same command under torchrun "
+                       "(torchrun --nproc_per_node N -m vae train ...) trains on N processes, or several machines, "
+                       "with DistributedDataParallel: the same model as one process, up to float rounding (see "
+                       "the README).")
     t.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)}, or a .npz/.npy/.zip/folder of "
                    "images (default: mnist-5k; with --resume, the model's own)")
     t.add_argument("--name", help="name to save the model under (required; with --resume, defaults to "
@@ -89,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument("--beta", type=float, help=f"weight on the KL term (default: {TrainConfig.beta})")
     opt.add_argument("--warmup", type=float, help="KL warm-up epochs: beta rises linearly from 0 "
                      f"(default: {TrainConfig.warmup_epochs})")
-    opt.add_argument("--batch-size", type=int, help=f"(default: {TrainConfig.batch_size})")
+    opt.add_argument("--batch-size", type=int, help="the global batch: under torchrun each of N processes "
+                     f"takes 1/N of it (default: {TrainConfig.batch_size})")
     opt.add_argument("--lr", type=float, help=f"learning rate (default: {TrainConfig.lr})")
     opt.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {TrainConfig.optimizer})")
     opt.add_argument("--weight-decay", type=float, help=f"L2 weight decay (default: {TrainConfig.weight_decay})")
@@ -109,8 +115,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     t.add_argument("--data-dir", help="dataset cache folder (default: $VAE_DATA_DIR)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--device", help="cpu, cuda or cuda:N for one process (default: cpu); under torchrun, "
+                   "cpu (gloo) or cuda (nccl, the GPU of each process's LOCAL_RANK), by default cuda "
+                   "where there is one")
+    t.add_argument("--dist-timeout", type=float, default=distributed.TIMEOUT, metavar="SECONDS",
+                   help="under torchrun: how long a process waits for the others before the job fails "
+                   "(default: %(default)s)")
     t.add_argument("--bundled", action="store_true",
-                   help="maintainers: write the shipped default model into vae/bundled/NAME")
+                   help="maintainers: write a bundled model into vae/bundled/NAME (no training "
+                   "state; --name default replaces the model the app opens on)")
 
     e = sub.add_parser("evaluate", help="print test metrics of a saved model as JSON",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -194,8 +207,7 @@ def _check_target(name: str, args) -> None:
     """Refuse a name now, not after the training it would throw away."""
     if args.bundled:
         return
-    if name == store.DEFAULT_MODEL:
-        raise store.StoreError("'default' is the bundled model's name; choose another with --name")
+    store.check_not_bundled(name)
     if (store.models_dir(args.models_dir) / name).exists() and not (args.overwrite or name == args.resume):
         raise store.StoreError(f"a model named {name!r} already exists (--overwrite replaces it)")
 
@@ -244,6 +256,21 @@ def _tensor(labels):
 
 
 def _cmd_train(args) -> int:
+    with distributed.session(args.device, args.dist_timeout) as group:
+        if group is None or group.world_size == 1:
+            return _train(args, group)
+        try:
+            return _train(args, group)
+        except (RuntimeError, distributed.Stopped) as e:  # a rank died, was killed or stopped answering
+            print(f"error: rank {group.rank} of {group.world_size} stopped: {str(e).splitlines()[0]}\n"
+                  "another process of this job failed or stopped answering (torchrun's summary names "
+                  "its rank); nothing was saved", file=sys.stderr)
+            return 143 if isinstance(e, distributed.Stopped) else 1
+
+
+def _train(args, group) -> int:
+    """Train and save: alone (group None), or as one rank of a torchrun job (rank 0 reports and saves)."""
+    main = group is None or group.is_main
     mc_options, tc, dataset, val_fraction = _train_settings(args)
     if not 0 <= val_fraction < 1:
         raise store.StoreError(f"--val-fraction must be in [0, 1), got {val_fraction}")
@@ -257,9 +284,12 @@ def _cmd_train(args) -> int:
         mc, init_state, history, resume = _new_config(train_ds, mc_options), None, None, None
     split = split_data(train_ds, test_ds, seed=tc.seed, val_fraction=val_fraction, name=dataset)
     n_val = 0 if split.val is None else len(split.val)
-    print(f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(split.train)} "
-          f"train, {n_val} validation, {tc.epochs} epochs", file=sys.stderr)
-    bar = _progress_bar(tc.epochs * -(-len(split.train) // tc.batch_size), args.quiet)
+    if main:
+        on = "" if group is None else f" on {group.world_size} process{'es' * (group.world_size > 1)} " \
+            f"({group.device})"
+        print(f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(split.train)} "
+              f"train, {n_val} validation, {tc.epochs} epochs{on}", file=sys.stderr)
+    bar = _progress_bar(tc.epochs * -(-len(split.train) // tc.batch_size), args.quiet or not main)
     try:
         with _stop_on_ctrl_c() as interrupted:
             def on_progress(p):
@@ -273,16 +303,22 @@ def _cmd_train(args) -> int:
 
             result = fit(mc, tc, split.train, split.val, callback=on_progress, init_state=init_state,
                          history=history, resume=resume, train_labels=_tensor(split.train_labels),
-                         val_labels=_tensor(split.val_labels))
+                         val_labels=_tensor(split.val_labels), group=group)
     except KeyboardInterrupt:
         print("aborted: nothing was saved", file=sys.stderr)
         return 130
     finally:
         bar.close()
     if not result.history:
+        if not main:
+            return 1
         print(f"{result.message}; stopped before the first epoch finished: nothing was saved", file=sys.stderr)
         return 1
-    metrics = test_metrics(result, split.test, tc.binarize, args.eval_iw_samples, split.test_labels)
+    metrics = test_metrics(result, split.test, tc.binarize, args.eval_iw_samples, split.test_labels, group)
+    if not main:
+        return 0 if result.stopped != "diverged" else 1
+    if group is not None:
+        distributed.hold_sigterm()
     state = None if args.bundled or result.state is None else result.state.to_tensors()
     info = store.save(result.model, name, args.models_dir, overwrite=args.overwrite or name == args.resume
                       or args.bundled, _root=store.BUNDLED_DIR if args.bundled else None,

@@ -57,7 +57,8 @@ def test_sources(infos) -> dict[str, str]:
     for info in infos:
         own = info.meta.get("dataset") or {}
         source = own.get("path") or (own.get("name") if own.get("name") in data.DATASETS else None)
-        if source and source not in choices.values() and (own.get("path") is None or Path(source).exists()):
+        available = Path(source).exists() if own.get("path") else source is not None and data.is_available(source)
+        if source and source not in choices.values() and available:
             users = [i.name for i in infos if _same_source(i, source)]
             choices[f"{own.get('name', 'upload')} (training data of {', '.join(users)})"] = source
     for name in data.DATASETS:

@@ -249,9 +249,7 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
 
 def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
            iw_samples, preview_labels, labels=None) -> Job:
-    store.check_name(name)
-    if name == store.DEFAULT_MODEL:
-        raise store.StoreError("'default' is the bundled model's name; choose another")
+    store.check_not_bundled(name)
     root = store.models_dir(models_dir).absolute()
     if (root / name).exists():
         raise store.StoreError(f"a model named {name!r} already exists; choose another name")

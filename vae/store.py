@@ -12,7 +12,9 @@ is cleaned up the next time a process opens the folder (`recover`).
 
 Nothing is ever unpickled: weights are read with safetensors, after their header was checked
 against the config, metadata with json, and anything else is refused with a clear error.
-The bundled default model lives in vae/bundled/ and is listed first; it cannot be renamed or deleted.
+Bundled models live in vae/bundled/NAME (written by `python -m vae train --bundled --name NAME`):
+"default" (the model the app opens on) first, then the others by name. They are listed before the
+user's models; their names are reserved, and they cannot be renamed or deleted.
 """
 from __future__ import annotations
 
@@ -82,6 +84,20 @@ def check_name(name: str) -> str:
     return name
 
 
+def bundled_names() -> list[str]:
+    """The bundled models' names: "default" first, then the others alphabetically."""
+    names = sorted(p.name for p in BUNDLED_DIR.iterdir() if p.is_dir() and _NAME.match(p.name)) \
+        if BUNDLED_DIR.is_dir() else []
+    return sorted(names, key=lambda n: n != DEFAULT_MODEL)
+
+
+def check_not_bundled(name: str) -> str:
+    """Refuse a bundled model's name for a user's model (save, rename, train)."""
+    if check_name(name) in bundled_names() or name == DEFAULT_MODEL:
+        raise StoreError(f"{name!r} is a bundled model's name; choose another")
+    return name
+
+
 def recover(directory: str | os.PathLike | None = None) -> list[str]:
     """Clean up what killed writers left in the models folder (temporary and trash folders; an
     overwrite cut between its renames gets its old version back). Runs once per process and folder
@@ -122,15 +138,17 @@ def _info(folder: Path, bundled: bool) -> ModelInfo:
 
 
 def list_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
-    """The bundled default first, then the user's models, newest first. Broken folders are listed
-    with .error set so a UI can say why they cannot be opened; a model deleted or renamed while
-    the list is read is left out."""
-    found = [_info(BUNDLED_DIR / DEFAULT_MODEL, True)] if (BUNDLED_DIR / DEFAULT_MODEL).is_dir() else []
+    """The bundled models ("default" first), then the user's models, newest first. Broken folders
+    are listed with .error set so a UI can say why they cannot be opened; a model deleted or renamed
+    while the list is read is left out."""
+    bundled = bundled_names()
+    found = [_info(BUNDLED_DIR / name, True) for name in bundled]
     root = models_dir(directory)
     if root.is_dir():
         _recover_once(root)
-        user = [_info(p, False) for p in sorted(root.iterdir())
-                if not p.name.startswith(".") and p.name != DEFAULT_MODEL and p.is_dir()]
+        user = [_info(p, False) if p.name not in bundled + [DEFAULT_MODEL] else
+                ModelInfo(p.name, p, {}, error="a bundled model has this name: rename the folder to open it")
+                for p in sorted(root.iterdir()) if not p.name.startswith(".") and p.is_dir()]
         user = [m for m in user if m.error is None or "no model named" not in m.error]  # gone meanwhile
         found += sorted(user, key=lambda m: str(m.meta.get("created", "")), reverse=True)
     return found
@@ -138,8 +156,8 @@ def list_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
 
 def _folder(name: str, directory) -> tuple[Path, bool]:
     """(folder, bundled) of a model name."""
-    if name == DEFAULT_MODEL:
-        return BUNDLED_DIR / DEFAULT_MODEL, True
+    if name in bundled_names():
+        return BUNDLED_DIR / name, True
     return models_dir(directory) / check_name(name), False
 
 
@@ -177,8 +195,8 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
     training_state: (tensors, string metadata) from training.TrainingState.to_tensors(), kept in
     training.safetensors so the run can be resumed exactly (see load_training_state)."""
     root = _root or models_dir(directory)
-    if _root is None and check_name(name) == DEFAULT_MODEL:
-        raise StoreError("'default' is the bundled model's name; choose another")
+    if _root is None:
+        check_not_bundled(name)
     root.mkdir(parents=True, exist_ok=True)
     _recover_once(root)
     final = root / name
@@ -261,15 +279,14 @@ def load_training_state(name: str, directory: str | os.PathLike | None = None, *
 def _user_model(name: str, directory) -> ModelInfo:
     info = find(name, directory)
     if info.bundled:
-        raise StoreError("the bundled default model cannot be renamed or deleted")
+        raise StoreError(f"{name!r} is a bundled model: it cannot be renamed or deleted")
     return info
 
 
 def rename(old: str, new: str, directory: str | os.PathLike | None = None) -> ModelInfo:
     """Give a model a new name, in one step that refuses a taken name."""
     info = _user_model(old, directory)
-    if check_name(new) == DEFAULT_MODEL:
-        raise StoreError("'default' is the bundled model's name; choose another")
+    check_not_bundled(new)
     target = info.path.parent / new
     try:
         storage.publish(info.path, target)

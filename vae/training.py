@@ -19,6 +19,7 @@ import torch
 
 from . import conditional_objectives, objectives
 from .config import ModelConfig, TrainConfig
+from .distributed import Group
 from .model import VAE, build
 from .resume import TrainingState, restore
 
@@ -134,7 +135,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         val_images: torch.Tensor | None = None, *, callback: Callback | None = None,
         init_state: dict | None = None, history: list[dict] | None = None,
         resume: TrainingState | None = None, train_labels: torch.Tensor | None = None,
-        val_labels: torch.Tensor | None = None) -> FitResult:
+        val_labels: torch.Tensor | None = None, group: Group | None = None) -> FitResult:
     """Train a new model on images (N, C, H, W) in [0,1], or go on with an earlier run.
 
     train_labels, val_labels: (N,) integer classes, needed by label- and prior-conditional models
@@ -143,6 +144,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     on). resume: the earlier run's TrainingState; training then continues exactly where it ended, and
     init_state (the earlier best weights) stays the result unless a new epoch beats its score. Settings
     in train_config that differ from the earlier run's (learning rate, decay, weight decay) apply.
+    group: train as one of several processes (vae.distributed; None: this process alone, on the CPU).
     """
     tc = train_config
     if tuple(train_images.shape[1:]) != model_config.image_shape:
@@ -151,10 +153,15 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     if model_config.conditional in ("label", "prior") and train_labels is None:
         raise ValueError(f"a {model_config.conditional}-conditional model is trained on labelled data: "
                          "this dataset has no labels")
+    if group is not None and model_config.conditional != "none":
+        raise ValueError("a conditional model trains in one process: torchrun does not take it yet")
     torch.manual_seed(tc.seed)
     model = build(model_config, seed=tc.seed)
     if init_state is not None:
         model.load_state_dict(init_state)
+    if group is not None:
+        group.attach(model)
+        callback = group.agree(callback)
     gen = torch.Generator().manual_seed(tc.seed)
     opt = _optimizer(model, tc)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=tc.lr_decay)
@@ -185,20 +192,23 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         sums, names = 0.0, ()
         for start in range(0, n, tc.batch_size):
             index = perm[start:start + tc.batch_size]
-            x = data.index_select(0, index)  # (B, C, H, W)
-            y = None if train_labels is None else train_labels.index_select(0, index)  # (B,)
             beta = tc.beta * min(1.0, (step0 + step + 1) / warm) if warm > 0 else tc.beta
-            loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen, y)
+            if group is None:
+                x = data.index_select(0, index)  # (B, C, H, W)
+                y = None if train_labels is None else train_labels.index_select(0, index)  # (B,)
+                loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen, y)
+            else:  # this rank's shard of the batch; stats of the whole batch
+                loss, stats, names = group.step_loss(data, index, beta, tc.iw_samples, gen)
             if not math.isfinite(loss.item()):
                 return _diverged(result, best_state or last_good, f"the loss became {loss.item()} at "
-                                 f"epoch {epoch}, step {step + 1}", samples_seen, compute_time, best_state)
+                                 f"epoch {epoch}, step {step + 1}", samples_seen, compute_time, best_state, group)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
             step += 1
-            sums = sums + stats * len(x)
+            sums = sums + stats * len(index)
             if callback and callback(Progress("step", epoch, step, total_steps,
                                               _StepMetrics(stats, names, beta), time.perf_counter() - t0)):
                 result.stopped, result.message = "cancelled", f"stopped by the user at epoch {epoch}"
@@ -210,12 +220,14 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         record = {"epoch": epoch, **{f"train_{k}": v for k, v in means.items()},
                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
         if val_images is not None:
-            record.update({f"val_{k}": v for k, v in validate(model, val_images, labels=val_labels).items()})
+            scores = (validate(model, val_images, labels=val_labels) if group is None
+                      else group.validate(model, val_images))
+            record.update({f"val_{k}": v for k, v in scores.items()})
         score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
         failure = _failure(model, record, score, floor)  # an overflow or blow-up: the epoch is not kept
         if failure:
             return _diverged(result, best_state or last_good, f"at epoch {epoch} {failure}", samples_seen,
-                             compute_time, best_state)
+                             compute_time, best_state, group)
         last_good = copy.deepcopy(model.state_dict())
         if result.stopped == "cancelled":
             break  # a partial epoch is not recorded as an epoch
@@ -236,19 +248,20 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return _finish(result, samples_seen, compute_time, best_state is not None)
+    return _finish(result, samples_seen, compute_time, best_state is not None, group)
 
 
 def test_metrics(result: FitResult, test_images: torch.Tensor, binarize: bool, iw_samples: int,
-                 test_labels=None) -> dict:
+                 test_labels=None, group: Group | None = None) -> dict:
     """What a finished run is saved with: objectives.evaluate on the test images (their fixed
     binarized sample for a binarized run; a conditional model's with the condition given), how they
     were scored and how fast the run trained."""
     x = objectives.binarized_test(test_images) if binarize else test_images
     if result.model.config.conditional != "none":
         metrics = conditional_objectives.evaluate(result.model, x, test_labels, iw_samples=iw_samples)
-    else:
-        metrics = objectives.evaluate(result.model, x, iw_samples=iw_samples)
+    else:  # sharded over the ranks in a group
+        evaluate = objectives.evaluate if group is None else group.evaluate
+        metrics = evaluate(result.model, x, iw_samples=iw_samples)
     metrics.update(split="test", binarized=binarize, samples_per_second=round(result.samples_per_second))
     return metrics
 
@@ -270,7 +283,8 @@ def _failure(model: VAE, record: dict, score: float, floor: float) -> str:
     return ""
 
 
-def _diverged(result: FitResult, good: dict, what: str, samples: int, seconds: float, best) -> FitResult:
+def _diverged(result: FitResult, good: dict, what: str, samples: int, seconds: float, best,
+              group=None) -> FitResult:
     """Stop a run whose numbers overflowed: back to the last good weights, with a message that says
     what happened and what to try."""
     result.model.load_state_dict(good)
@@ -278,10 +292,12 @@ def _diverged(result: FitResult, good: dict, what: str, samples: int, seconds: f
     kept = "kept the weights from the last good epoch" if result.history else "no epoch finished"
     result.message = (f"training diverged: {what}; {kept} (try a lower learning rate, gradient clipping, "
                       "or for a Gaussian likelihood a larger or learned std)")
-    return _finish(result, samples, seconds, best is not None)
+    return _finish(result, samples, seconds, best is not None, group)
 
 
-def _finish(result: FitResult, samples: int, seconds: float, kept_best: bool) -> FitResult:
+def _finish(result: FitResult, samples: int, seconds: float, kept_best: bool, group=None) -> FitResult:
+    if group is not None:
+        group.to_host(result)
     result.model.eval()
     result.samples_per_second = samples / seconds if seconds > 0 else 0.0
     if kept_best and result.best_epoch is not None:
