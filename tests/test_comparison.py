@@ -30,7 +30,7 @@ def test_incompatibility_names_each_model_and_shape():
     assert comparison.shape_groups([a, b, c]) == {(1, 28, 28): ["a", "b"], (1, 8, 8): ["c"]}
 
 
-def test_stored_scores_only_when_measured_on_the_compared_test_split():
+def test_stored_scores_only_when_measured_on_the_compared_test_split(monkeypatch):
     full = {"elbo": -100.0, "iw_log_likelihood": -95.0, "reconstruction": -90.0, "kl": 10.0,
             "active_units": 2, "split": "test", "iw_samples": 50}
     _, a = _saved("a", metrics=full)
@@ -39,6 +39,12 @@ def test_stored_scores_only_when_measured_on_the_compared_test_split():
     assert comparison.stored_scores(a, "mnist-5k") == a.metrics
     assert comparison.stored_scores(b, "mnist-5k") is None
     assert comparison.stored_scores(c, "mnist-5k") is None and comparison.stored_scores(c, "fashion-mnist")
+    def fetched(yes: bool):  # whether fashion-mnist is in the data cache decides if c's split is offered
+        return lambda name: yes if name == "fashion-mnist" else name == "mnist-5k"
+
+    monkeypatch.setattr(comparison.data, "is_available", fetched(False))
+    assert [label.split(" ")[0] for label in comparison.test_sources([a, c])] == ["mnist-5k"]
+    monkeypatch.setattr(comparison.data, "is_available", fetched(True))
     assert [label.split(" ")[0] for label in comparison.test_sources([a, c])][:2] == ["mnist-5k", "fashion-mnist"]
 
 
