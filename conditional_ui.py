@@ -5,15 +5,25 @@ completions beside the regressor's blurry average.
 pages/playground.py calls playground(ctx) when the sidebar's model is conditional; the computing is
 in vae.conditioning, the figures in vae.plots_compare. Functions ending in _ui draw widgets and
 return plain values.
+
+Live decoding (components/latent_pad, as on the plain Playground, with the same server-side
+fallback): a label model's bundle is one Linear over [z, one_hot(y)], so the pad gets the one-hot
+as `extra` and a class change sends nothing but that; a class-prior model decodes z = μ_y + ε
+unconditionally, so the pad moves z itself (starting at μ_y, the prior means marked on its map) and
+the sliders hold ε = z - μ_y. A completion model decodes on the server only.
 """
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
+import resources
+from components import latent_pad
+from components.live import fallback_note
 from vae import conditioning, images, latent, plots, plots_compare
 
 LIMIT = 4.0  # slider range in prior standard deviations
+SEQ = "cpg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)
 STYLE_SAMPLES = 8  # columns of random styles under every class
 COMPLETION_ROWS = 4  # test images in the completion panel
 INTRO = {
@@ -30,16 +40,29 @@ def _z_keys(ctx) -> list[str]:
     return [f"cpg_{ctx.name}_{i}" for i in range(ctx.latent_dim)]
 
 
-def _set_z(ctx, z) -> None:
+def _bump() -> None:
+    st.session_state[SEQ] = st.session_state.get(SEQ, 0) + 1
+
+
+def _set_z(ctx, z, *, bump: bool = True) -> None:
     for k, v in zip(_z_keys(ctx), np.clip(np.asarray(z, dtype=float), -LIMIT, LIMIT)):
         st.session_state[k] = round(float(v), 2)
+    if bump:
+        _bump()
+
+
+def _offset(ctx, kind: str, y) -> np.ndarray:
+    """What the sliders' values are relative to: μ_y for a class prior, 0 otherwise."""
+    if kind != "prior":
+        return np.zeros(ctx.latent_dim, np.float32)
+    return ctx.model.prior_means.detach().cpu().numpy()[int(y)]
 
 
 def condition_ui(ctx, kind: str, names: list[str], test):
     """The condition: a class index, or a test image (C, H, W) whose visible part is given."""
     if kind in conditioning.CLASS_KINDS:
         return st.radio("Class y", range(len(names)), format_func=lambda i: names[i], horizontal=True,
-                        key=f"cpg_class_{ctx.name}")
+                        key=f"cpg_class_{ctx.name}", on_change=_bump if kind == "prior" else None)
     item = st.number_input("Test image #", 0, len(test.images) - 1, 0, key=f"cpg_item_{ctx.source}",
                            help="Its visible part is the condition; the rest is drawn by the decoder.")
     return test.images[int(item)]
@@ -48,7 +71,7 @@ def condition_ui(ctx, kind: str, names: list[str], test):
 def sliders_ui(ctx, kind: str) -> np.ndarray:
     keys = _z_keys(ctx)
     if keys[0] not in st.session_state:
-        _set_z(ctx, np.zeros(ctx.latent_dim))
+        _set_z(ctx, np.zeros(ctx.latent_dim), bump=False)
     buttons = st.columns(2)
     if buttons[0].button("Sample z", key="cpg_sample", help="Draw z (ε for a class prior) from N(0, I)"):
         _set_z(ctx, np.random.default_rng().standard_normal(ctx.latent_dim))
@@ -57,7 +80,8 @@ def sliders_ui(ctx, kind: str) -> np.ndarray:
     symbol = "ε" if kind == "prior" else "z"
     cols = st.columns(2 if ctx.latent_dim > 4 else 1)
     for i, key in enumerate(keys):
-        cols[i % len(cols)].slider(f"{symbol}{i + 1}", -LIMIT, LIMIT, step=0.05, key=key, format="%.2f")
+        cols[i % len(cols)].slider(f"{symbol}{i + 1}", -LIMIT, LIMIT, step=0.05, key=key, format="%.2f",
+                                   on_change=_bump)
     return np.array([st.session_state[k] for k in keys], dtype=np.float32)
 
 
@@ -66,8 +90,43 @@ def _picture(x, width: int = 280) -> bytes:
 
 
 def explore_ui(ctx, kind: str, names: list[str], condition) -> None:
-    """z on the left, the decoded image under the condition on the right (a fragment: a slider
-    reruns only this)."""
+    """The live pad (label and prior models), then z's sliders on the left and the decoded image
+    under the condition on the right, decoded on the server (a fragment: a slider reruns only this)."""
+    live = False
+    if kind == "completion":
+        st.caption("A completion model decodes on the server: its condition network runs on the visible "
+                   "pixels, which are pasted back into every picture.")
+    else:
+        live = fallback_note(pad_ui(ctx, kind, condition))
+    box = st.container() if kind == "completion" else \
+        st.expander("The same z on the server: sliders and decoder", expanded=True)
+    with box:
+        server_ui(ctx, kind, names, condition, live)
+
+
+def pad_ui(ctx, kind: str, condition) -> str:
+    """The latent pad decoding in the browser: [z, one_hot(y)] for a label model, z = μ_y + ε for a
+    class prior. Returns latent_pad_ui's status."""
+    pad_key, y_key = f"cpg_pad_{ctx.name}", f"cpg_class_{ctx.name}"
+    order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+
+    def from_pad() -> None:  # a callback: the browser sent z at the end of a drag (before the script)
+        z = latent_pad.sent_z(pad_key)
+        if z is not None and len(z) == ctx.latent_dim:
+            _set_z(ctx, z - _offset(ctx, kind, st.session_state.get(y_key, condition)), bump=False)
+
+    offset = _offset(ctx, kind, condition)
+    keys = _z_keys(ctx)
+    if keys[0] not in st.session_state:
+        _set_z(ctx, np.zeros(ctx.latent_dim), bump=False)
+    z = np.array([st.session_state[k] for k in keys], np.float32) + offset
+    extra = np.eye(ctx.model.config.num_classes)[condition] if kind == "label" else None
+    return latent_pad.latent_pad_ui(pad_key, ctx, z, st.session_state.get(SEQ, 0), order=order, kl=kl,
+                                    active=active, limit=LIMIT + float(np.ceil(np.abs(offset).max(initial=0))),
+                                    on_z=from_pad, extra=extra)
+
+
+def server_ui(ctx, kind: str, names: list[str], condition, live: bool) -> None:
     left, right = st.columns([3, 2])
     with left:
         z = sliders_ui(ctx, kind)
@@ -80,7 +139,7 @@ def explore_ui(ctx, kind: str, names: list[str], condition) -> None:
         caption = f"decode(z, y = {names[condition]})" if kind == "label" else \
             f"decode(μ_y + ε), y = {names[condition]}"
     right.image(_picture(x), caption=caption, width=280)
-    if ctx.latent_dim == 2:
+    if ctx.latent_dim == 2 and not live:  # the pad is the map while it runs
         with left:
             map_ui(ctx, kind, names, condition, z)
 

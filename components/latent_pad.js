@@ -38,6 +38,7 @@ class Pad {
     }
     reportLive(this, this.setStateValue, { ok: true, have: haveIds(), error: null });
     this.limit = meta.limit; this.order = meta.order; this.kl = meta.kl; this.active = meta.active;
+    const newExtra = String(meta.extra) !== String(this.extra);  // another class: decode again
     this.extra = meta.extra;
     if (!dec || !pts) { this.el.status.textContent = "Loading the decoder…"; return; }
     const fresh = dec !== this.dec || pts !== this.pts;
@@ -53,6 +54,7 @@ class Pad {
       this.dirty = true;
     }
     if (fresh) this.setup();
+    else if (newExtra) { this.dirty = true; if (this.el.backdrop.checked) this.drawPoints(); }
     this.schedule();
   }
 
@@ -124,11 +126,14 @@ class Pad {
       if (this.axes.mode === "line") p[1] = (labels ? labels[r] : 0) + 0.7 * (((r * 7919) % 1000) / 1000 - 0.5);
       coords[2 * r] = p[0]; coords[2 * r + 1] = p[1];
     }
+    const marks = this.pts.marks && this.axes.mode !== "line"
+      ? Float32Array.from({ length: this.pts.marks.length / d * 2 }, (_, k) => this.project(this.pts.marks, (k >> 1) * d)[k & 1])
+      : null;
     this.win = padWindow(coords, this.axes.mode, this.limit, labels);
     const z = Float64Array.from(this.z);
     const backdrop = this.el.backdrop.checked && this.axes.mode !== "line"
       ? (a, b) => { this.moveTo(a, b, z); return this.dec.decoder.decode(z, this.extra); } : null;
-    drawMap(this.pointsCtx, SIZE, this.win, coords, this.pts, this.axisNames(), backdrop && { decode: backdrop, dec: this.dec });
+    drawMap(this.pointsCtx, SIZE, this.win, coords, this.pts, this.axisNames(), backdrop && { decode: backdrop, dec: this.dec }, marks);
     this.backdropKey = this.otherDimsKey();
   }
 

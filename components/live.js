@@ -5,7 +5,7 @@
 // builds: [{at, ms, bytes, ids}] (when parts arrived, how long reading them took)}
 // lives as long as the browser tab, so a rerun, a page change and a remount reuse the weights.
 // A "dec" part is {id, spec, decoder, bytes}; a "pts" part is {id, n, d, mu, labels, classes,
-// colors, pcaMean, pcaComponents}.
+// colors, pcaMean, pcaComponents, marks (a class prior's means, K x d, or null)}.
 
 const LIVE = globalThis.__vaeLive || (globalThis.__vaeLive = { parts: new Map(), stats: {}, builds: [] });
 const KEEP_PARTS = 8;  // at most this many parts stay cached (a few models' worth)
@@ -22,7 +22,7 @@ function partOf(tag, info, arrays, shapes) {
   if (tag === "dec") return { id: info.id, spec: info.spec, decoder: buildDecoder(info.spec, own), bytes };
   return {
     id: info.id, n: info.n, d: info.d, classes: info.classes, colors: info.colors, bytes,
-    mu: own.mu, labels: own.labels || null, pcaMean: own.pca_mean || null, pcaComponents: own.pca_components || null,
+    mu: own.mu, labels: own.labels || null, marks: own.marks || null, pcaMean: own.pca_mean || null, pcaComponents: own.pca_components || null,
   };
 }
 

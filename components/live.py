@@ -28,7 +28,8 @@ def decoder_part(ctx: resources.Current) -> tuple[str, dict, dict] | str:
 
 
 def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
-    """(id, meta, arrays): latent means of the test split, labels, class names and the PCA plane."""
+    """(id, meta, arrays): latent means of the test split, labels, class names, the PCA plane and a
+    class-prior model's prior means ("marks", one per class)."""
     mu, _ = ctx.encoded("test")
     ds = ctx.dataset("test")
     arrays = {"mu": mu.astype(np.float32)}
@@ -36,6 +37,9 @@ def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
     if ds.labels is not None:
         arrays["labels"] = np.asarray(ds.labels).astype(np.uint8)
         meta["classes"] = [str(c) for c in ds.class_names] if ds.class_names else None
+    means = getattr(ctx.model, "prior_means", None)  # a class-prior model: its mu_y, marked on the map
+    if means is not None:
+        arrays["marks"] = means.detach().cpu().numpy().astype(np.float32)
     if mu.shape[1] > 2:
         plane = resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
         arrays["pca_mean"], arrays["pca_components"] = plane.mean, plane.components
@@ -76,3 +80,15 @@ def status(dec, mounted: bool, state: dict | None) -> str:
     if state is None:
         return "starting" if not mounted else "the component's script did not start in this browser"
     return "live" if state.get("ok") else str(state.get("error") or "the browser could not start it")
+
+
+def fallback_note(status_text: str) -> bool:
+    """Whether the browser decodes (or may still start: a report never remounts the elements); if it
+    does not, one note says why and that the server decodes. The note's slot is always there, so the
+    elements below keep their places."""
+    running = status_text in ("live", "starting")
+    note = st.empty()
+    if not running:
+        note.info(f"Live decoding is not running: {status_text}. The sliders below decode on the server.",
+                  icon=":material/info:")
+    return running

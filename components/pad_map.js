@@ -22,8 +22,9 @@ function padWindow(coords, mode, limit, labels) {
   return { x0: clip(cx) - half, x1: clip(cx) + half, y0: clip(cy) - half, y1: clip(cy) + half };
 }
 
-// Backdrop (optional {decode(a, b) -> pixels, dec}), grid, then the points coloured by label.
-function drawMap(ctx, size, win, coords, pts, names, backdrop) {
+// Backdrop (optional {decode(a, b) -> pixels, dec}), grid, the points coloured by label, then the
+// optional marks (a class prior's means, K x 2 interleaved) as labelled rings in their class's colour.
+function drawMap(ctx, size, win, coords, pts, names, backdrop, marks) {
   const { labels, colors } = pts, n = coords.length / 2;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.clearRect(0, 0, size, size);
@@ -45,6 +46,19 @@ function drawMap(ctx, size, win, coords, pts, names, backdrop) {
     }
   }
   ctx.globalAlpha = 1;
+  if (marks) drawMarks(ctx, size, win, marks, pts);
+}
+
+function drawMarks(ctx, size, win, marks, { classes, colors }) {
+  ctx.font = "bold 11px sans-serif"; ctx.lineWidth = 2;
+  for (let k = 0; k < marks.length / 2; k++) {
+    const x = (marks[2 * k] - win.x0) / (win.x1 - win.x0) * size, y = (win.y1 - marks[2 * k + 1]) / (win.y1 - win.y0) * size;
+    ctx.fillStyle = "#fff"; ctx.strokeStyle = colors[k % colors.length];
+    ctx.beginPath(); ctx.arc(x, y, 7, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+    ctx.fillStyle = "#111"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+    ctx.fillText(classes ? classes[k] : String(k), x, y + 0.5);
+  }
+  ctx.textAlign = "start"; ctx.textBaseline = "alphabetic";
 }
 
 function drawGrid(ctx, size, win, names) {

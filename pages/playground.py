@@ -6,6 +6,7 @@ import streamlit as st
 import resources
 import shell
 from components import latent_pad
+from components.live import fallback_note
 from vae import images, latent, plots
 
 LIMIT = 4.0  # slider range in prior standard deviations
@@ -107,11 +108,7 @@ def explore() -> None:
     z_now = np.array([st.session_state[k] for k in keys], dtype=np.float32)
     status = latent_pad.latent_pad_ui(pad_key, ctx, z_now, st.session_state.get(SEQ, 0), order=order, kl=kl,
                                       active=active, limit=LIMIT, on_z=_from_pad)
-    live = status in ("live", "starting")  # the same elements either way: a report never remounts them
-    note = st.empty()  # always there, so the elements below keep their places
-    if not live:
-        note.info(f"Live decoding is not running: {status}. The sliders below decode on the server.",
-                  icon=":material/info:")
+    live = fallback_note(status)  # the same elements either way
     with st.expander("The same z on the server: sliders and decoder", expanded=True):
         left, right = st.columns([2, 3])
         image_slot = left.empty()

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from vae import conditioning, data, plots_compare, store
+from vae import bundle, conditioning, data, plots_compare, store
 from vae.config import ModelConfig, TrainConfig
 from vae.training import fit
 
@@ -139,3 +139,52 @@ def test_pages_for_z_alone_send_a_conditional_model_to_the_playground(saved, pag
         at.switch_page(page).run()
     _ok(at)
     assert "label-conditional VAE" in at.info[0].value and "Playground" in at.info[0].value
+
+
+def _pad(at: AppTest) -> tuple[dict, dict, int]:
+    (pad,) = [e for e in at.get("bidi_component") if e.proto.component_name == "vae_explorer.latent_pad"]
+    arrays, meta = bundle.unpack(pad.proto.bytes)
+    return arrays, meta, len(pad.proto.bytes)
+
+
+def _browser_holds(at: AppTest, model: str, meta: dict) -> None:
+    """What latent_pad.js reports after reading the data: it holds every part."""
+    at.session_state[f"cpg_pad_{model}"] = {"live": {"ok": True, "have": list(meta["parts"].values()), "error": None},
+                                           "z": None}
+    at.run()
+    _ok(at)
+
+
+def test_label_playground_sends_the_weights_once_and_a_class_change_only_a_new_one_hot(saved):
+    at = _open("pages/playground.py", "label-tiny")
+    arrays, meta, _ = _pad(at)
+    assert meta["include"]["dec"]["spec"]["input"] == 2 + 10 and meta["extra"] == [1.0] + [0.0] * 9
+    assert arrays["dec/body.0.w"].shape == (32, 12)  # [W | L]: z's and the one-hot's weights side by side
+    _browser_holds(at, "label-tiny", meta)
+    assert not [i for i in at.info if "Live decoding is not running" in i.value]
+    assert "cpg_map" not in str([c.proto.id for c in at.get("plotly_chart")])  # the pad is the map
+    seq = _pad(at)[1]["seq"]
+    at.radio(key="cpg_class_label-tiny").set_value(3).run()
+    _ok(at)
+    arrays, meta, size = _pad(at)
+    assert not arrays and "include" not in meta and size < 2_000  # no weights again
+    assert meta["extra"] == [0.0] * 3 + [1.0] + [0.0] * 6 and meta["seq"] == seq and meta["z"] == [0.0, 0.0]
+    assert "y = 3" in at.image[0].captions[0]  # the server's picture follows too
+
+
+def test_class_prior_pad_starts_at_the_class_mean_and_marks_every_mean(saved):
+    at = _open("pages/playground.py", "prior-tiny")
+    arrays, meta, _ = _pad(at)
+    means = store.load("prior-tiny")[0].prior_means.detach().numpy()
+    assert meta["extra"] is None and np.allclose(arrays["pts/marks"], means)
+    assert np.allclose(meta["z"], means[0], atol=1e-6)
+    _browser_holds(at, "prior-tiny", meta)
+    at.radio(key="cpg_class_prior-tiny").set_value(5).run()
+    arrays, meta2, _ = _pad(at)
+    assert not arrays and meta2["seq"] > meta["seq"] and np.allclose(meta2["z"], means[5], atol=1e-6)
+
+
+def test_completion_playground_says_once_it_decodes_on_the_server(saved):
+    at = _open("pages/playground.py", "completion-tiny")
+    assert not [e for e in at.get("bidi_component") if e.proto.component_name == "vae_explorer.latent_pad"]
+    assert sum("decodes on the server" in c.value for c in at.caption) == 1

@@ -29,6 +29,31 @@ def test_decoder_layers_replayed_in_numpy_match_torch(cfg):
     spec, arrays = bundle.decoder_layers(model)
     assert spec["input"] == cfg.latent_dim and spec["output"] == list(cfg.image_shape)
     z = torch.randn(3, cfg.latent_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = model.decode(z)
+    torch.testing.assert_close(_replay(spec, arrays, z).reshape(expected.shape), expected)
+
+
+def test_a_label_cvae_is_one_linear_over_z_and_the_one_hot():
+    """The bundle of a label CVAE, fed [z, one_hot(y)], equals model.decode(z, y) for every class."""
+    model = build(ModelConfig(latent_dim=2, hidden=(16, 8), conditional="label", num_classes=4), seed=0).eval()
+    spec, arrays = bundle.decoder_layers(model)
+    assert spec["input"] == 2 + 4
+    z = torch.randn(4, 2, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(4)
+    with torch.no_grad():
+        expected = model.decode(z, y)
+    got = _replay(spec, arrays, torch.cat([z, nn.functional.one_hot(y, 4).float()], 1))
+    torch.testing.assert_close(got.reshape(expected.shape), expected)
+
+
+def test_a_completion_model_stays_on_the_server():
+    with pytest.raises(bundle.BundleError, match="on the server"):
+        bundle.decoder_layers(build(ModelConfig(latent_dim=2, hidden=(8,), conditional="completion"), seed=0))
+
+
+def _replay(spec: dict, arrays: dict, z: torch.Tensor) -> torch.Tensor:
+    """Run the layer list with torch's functions, one op at a time, as decoder.js does."""
     x = z.clone()
     with torch.no_grad():
         for layer in spec["layers"]:
@@ -53,8 +78,7 @@ def test_decoder_layers_replayed_in_numpy_match_torch(cfg):
             else:
                 assert op == "sigmoid"
                 x = torch.sigmoid(x)
-        expected = model.decode(z)
-    torch.testing.assert_close(x.reshape(expected.shape), expected)
+    return x
 
 
 def test_a_layer_the_browser_cannot_run_is_refused():

@@ -74,3 +74,32 @@ def test_conditional_playground_class_changes_the_image(page, server):
     browser.wait_rendered(page, SLOW)
     expect(page.get_by_text("decode(z, y = 3)")).to_be_visible()
     expect(page.locator(browser.EXCEPTION)).to_have_count(0)
+
+
+PAD = """() => { const r = Array.from(document.querySelectorAll('[data-testid="stBidiComponentIsolated"]'))
+  .map((h) => h.shadowRoot).find((s) => s && s.querySelector('.pad-image'));
+  const live = globalThis.__vaeLive || {stats: {}, builds: []};
+  return {png: r ? r.querySelector('.pad-image').toDataURL() : null, builds: live.builds.length,
+          frames: (live.stats.latent_pad || {frames: 0}).frames}; }"""
+
+
+def test_label_cvae_pad_decodes_in_the_browser_and_a_class_change_sends_no_weights(page, server):
+    _goto(page, server, "playground?model=label-2d")
+    page.wait_for_function(f"() => ({PAD})().frames > 0", timeout=SLOW)
+    start = page.evaluate(PAD)
+    box = page.locator("canvas.pad-cross").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for k in range(1, 21):  # towards the top-right corner
+        page.mouse.move(box["x"] + box["width"] * (0.5 + 0.02 * k), box["y"] + box["height"] * (0.5 - 0.02 * k))
+    page.mouse.up()
+    page.wait_for_function(f"(png) => ({PAD})().png !== png", arg=start["png"], timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+    dragged = page.evaluate(PAD)
+    page.get_by_test_id("stRadio").get_by_text("7", exact=True).click()  # only the one-hot changes
+    page.wait_for_function(f"(png) => ({PAD})().png !== png", arg=dragged["png"], timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+    assert page.evaluate(PAD)["builds"] == dragged["builds"]  # no weights were sent again
+    expect(page.get_by_text("decode(z, y = 7)")).to_be_visible()
+    expect(page.locator(browser.EXCEPTION)).to_have_count(0)
+    page.screenshot(path="/tmp/i10-live-label-pad.png", full_page=True)

@@ -142,6 +142,18 @@ def test_browser_decode_appends_extra_to_z(blank):
     np.testing.assert_allclose(_js_decode(blank, model, z, extra), expected, atol=1e-4, rtol=0)
 
 
+def test_browser_decodes_a_label_cvae_as_torch_does(blank):
+    """A label CVAE's bundle, fed [z, one_hot(y)] (extra = the one-hot), equals model.decode(z, y)."""
+    model = _scaled(build(ModelConfig(latent_dim=2, hidden=(48, 32), conditional="label", num_classes=10), seed=5))
+    z = np.random.default_rng(2).normal(0, 1.5, (3, 2)).astype(np.float32)
+    for y in (0, 7):
+        with torch.no_grad():
+            expected = model.decode(torch.from_numpy(z), y).reshape(3, -1).numpy()
+        got = _js_decode(blank, model, z, np.eye(10)[y].tolist())
+        assert expected.std() > 0.05
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     state = tmp_path_factory.mktemp("e2e-live")

@@ -16,7 +16,12 @@ entry. components/decoder.js reads it (parseBundle) and runs the layers (buildDe
 The decoder's input is [z, extra]: `extra` is an optional fixed vector the page supplies and the
 browser appends to z before the first layer (a conditional decoder's one-hot label, for example:
 its first Linear then takes latent_dim + len(extra) inputs). `decoder_layers` reports the input
-size it found, so a caller can check len(z) + len(extra) against it.
+size it found, so a caller can check len(z) + len(extra) against it. A label CVAE
+(vae/conditional.py) adds its one-hot y through a bias-free Linear `decoder.label` into the first
+layer's output; that equals one Linear over [z, one_hot(y)] with the two weights side by side, so
+its bundle is exactly that, and a class change in the browser changes only `extra`. A class-prior
+model's decoder is the plain one; a completion model's needs its condition network and the visible
+pixels pasted back, so it is refused (it decodes on the server).
 
 Nothing here imports streamlit; torch is only read (the model is not modified).
 """
@@ -74,6 +79,9 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
     """A model's decoder -> (spec, arrays): spec = {"layers": [...], "input": n_in, "output":
     [C, H, W]}, arrays = float32 weights by name. Raises BundleError for a decoder the browser
     cannot run (then the page decodes on the server)."""
+    if model.config.conditional == "completion":
+        raise BundleError("a completion model decodes with its condition network and pastes the visible "
+                          "pixels back, on the server")
     dec, arrays = model.decoder, {}
     shape = list(model.config.image_shape)
     kind = type(dec).__name__
@@ -87,7 +95,17 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
     first = layers[0]
     if first["op"] != "linear":
         raise BundleError("the decoder must start with a Linear layer")
+    if model.config.conditional == "label":
+        _join_label(first, dec.label, arrays)
     return {"layers": layers + [{"op": "sigmoid"}], "input": first["in"], "output": shape}, arrays
+
+
+def _join_label(first: dict, label: nn.Linear, arrays: dict) -> None:
+    """W z + b + L y  ==  [W | L] [z, y] + b (+ L's bias, if it has one): one Linear over [z, one_hot(y)]."""
+    arrays[first["w"]] = np.ascontiguousarray(np.concatenate([arrays[first["w"]], _array(label.weight)], 1))
+    if label.bias is not None:
+        arrays[first["b"]] = arrays[first["b"]] + _array(label.bias)
+    first["in"] += label.in_features
 
 
 def pack(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
