@@ -114,12 +114,14 @@ def test_playground_without_the_live_component_decodes_with_server_sliders(page,
     for _ in range(10):  # 10 steps of 0.05: 0.00 -> 0.50 on the first slider (the dimension with most KL)
         thumb.press("ArrowRight")
     expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("0.50")
+    # each key press is a rerun; the last one's z reaches the URL (the position is kept there)
+    page.wait_for_function("() => /[?&]z=[^&]*0\\.50/.test(decodeURIComponent(location.search))", timeout=30_000)
     page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel);"
                            " return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
                            arg=[IMAGE, before_src], timeout=30_000)
     browser.wait_rendered(page)
     assert image.screenshot() != before_png
-    assert "0.50" in page.url.replace("%2C", ",").split("z=")[1]  # the position is kept in the URL
+    assert "0.50" in page.url.replace("%2C", ",").split("z=")[1]
     _no_exception(page)
     page.wait_for_function("() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))"
                            " for (const t of gd._fullData) if (t.name === 'z')"

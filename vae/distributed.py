@@ -271,6 +271,9 @@ def session(device: str | None = None, timeout: float = TIMEOUT):
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         yield Group(dist.get_rank(), world, dev)
+        # Leave together: a rank that tore gloo down while rank 0 was still saving the model was once
+        # aborted by the C++ runtime ("terminate called without an active exception", SIGABRT).
+        dist.barrier()
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
