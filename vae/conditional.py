@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .model import _ACTIVATIONS, VAE, _mlp
+from .model import _ACTIVATIONS, VAE, _mlp, add_log_std
 
 
 def _run(seq: nn.Sequential, h: torch.Tensor, adds: dict[int, torch.Tensor]) -> torch.Tensor:
@@ -174,13 +174,7 @@ class CompletionCVAE(VAE):
         self.regressor.condition = _ConditionNet(n_vis, config.condition_hidden, act)
         self.regressor.body = _mlp(list(reversed(hidden)), act)
         self.regressor.out = nn.Linear(hidden[0], n_hid)
-        if config.likelihood == "gaussian":
-            std = config.gaussian_std if config.gaussian_std is not None else 1.0
-            log_std = torch.tensor(math.log(std))
-            if config.gaussian_std is None:
-                self.log_std = nn.Parameter(log_std)
-            else:
-                self.register_buffer("log_std", log_std)
+        add_log_std(self, config)
 
     def visible_of(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) images -> (B, V) visible pixels."""

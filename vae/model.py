@@ -96,6 +96,18 @@ class ConvDecoder(nn.Module):
         return out[:, :, :h, :w]  # (B, C, H, W) logits
 
 
+def add_log_std(model: nn.Module, config: ModelConfig) -> None:
+    """A Gaussian likelihood's scalar log-std: learned when config.gaussian_std is None, else a fixed
+    buffer. Nothing for a Bernoulli likelihood."""
+    if config.likelihood != "gaussian":
+        return
+    log_std = torch.tensor(math.log(config.gaussian_std if config.gaussian_std is not None else 1.0))
+    if config.gaussian_std is None:
+        model.log_std = nn.Parameter(log_std)
+    else:
+        model.register_buffer("log_std", log_std)
+
+
 class VAE(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -104,14 +116,7 @@ class VAE(nn.Module):
             self.encoder, self.decoder = MLPEncoder(config), MLPDecoder(config)
         else:
             self.encoder, self.decoder = ConvEncoder(config), ConvDecoder(config)
-        if config.likelihood == "gaussian":
-            std = config.gaussian_std if config.gaussian_std is not None else 1.0
-            # a learned scalar log-std when gaussian_std is None, else a fixed buffer
-            log_std = torch.tensor(math.log(std))
-            if config.gaussian_std is None:
-                self.log_std = nn.Parameter(log_std)
-            else:
-                self.register_buffer("log_std", log_std)
+        add_log_std(self, config)
 
     @property
     def latent_dim(self) -> int:
