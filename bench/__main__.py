@@ -22,7 +22,7 @@ TITLES = {"training": "Training throughput", "latency": "Decoding and projection
           "architectures": "Seed architectures on mnist-5k",
           "bundled": "The bundled models on their test digits",
           "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
-          "recipes": "The reference systems' recipes on mnist-5k",
+          "recipes": "The reference systems' recipes on mnist-5k and full MNIST",
           "posterior": "True posterior: exact log p(x) and inference gaps",
           "distributed": "Training on several processes (torchrun)"}
 
