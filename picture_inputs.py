@@ -30,3 +30,13 @@ def pictures_ui(prefix: str, shape: tuple, multiple: bool = True) -> list[tuple[
     if drawn:
         inputs.append(("your drawing", lambda: scoring.decode_data_url(drawn)))
     return inputs
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Names made distinct in order: a second "a.png" becomes "a.png (2)"."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out

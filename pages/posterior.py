@@ -27,13 +27,19 @@ if source == "A test image":
     idx = int(st.number_input(f"Test image (0 to {len(test) - 1})", 0, len(test) - 1, 0, key="tp_index"))
     name, picture = f"test image #{idx}", test.images[idx]
 else:
-    pictures = picture_inputs.pictures_ui("tp", shape, multiple=False)
+    # Several pictures may be uploaded (a single-file uploader reruns twice when its file is
+    # replaced, the page emptied in between); the newest one is shown, the others a click away.
+    pictures = picture_inputs.pictures_ui("tp", shape)
     if not pictures:
         st.info("Upload a picture or draw one to see its posterior.")
         st.stop()
-    names = [n for n, _ in pictures]
+    names = picture_inputs.unique_names([n for n, _ in pictures])
+    new = [n for n in names if n not in st.session_state.get("tp_seen", ())]
+    st.session_state["tp_seen"] = names
+    if new or st.session_state.get("tp_pick") not in names:
+        st.session_state["tp_pick"] = (new or names)[-1]
     name = names[0] if len(names) == 1 else st.radio("Show", names, horizontal=True, key="tp_pick")
-    read = dict(pictures)[name]
+    read = pictures[names.index(name)][1]
     try:
         picture = images.prepare(read(), shape).array
     except images.ImageError as e:

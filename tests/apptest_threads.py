@@ -27,7 +27,6 @@ from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import app_test
 from streamlit.testing.v1.util import patch_config_options
 
-
 _PARSE_LOCK = threading.RLock()
 _parse = ast.parse
 

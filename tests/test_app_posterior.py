@@ -9,6 +9,7 @@ import torch
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+import picture_inputs
 from vae import data, store
 from vae.config import ModelConfig, TrainConfig
 from vae.training import fit
@@ -63,11 +64,21 @@ def test_an_upload_is_prepared_and_shown():
     ImageDraw.Draw(im).ellipse((55, 30, 145, 170), outline=0, width=14)
     buf = io.BytesIO()
     im.save(buf, "PNG")
-    at.file_uploader(key="tp_files").set_value(("zero.png", buf.getvalue(), "image/png")).run()
+    zero = ("zero.png", buf.getvalue(), "image/png")
+    at.file_uploader(key="tp_files").set_value(zero).run()
     _ok(at)
-    assert "log p(x) (exact)" in _metrics(at)
-    at.file_uploader(key="tp_files").set_value(("bad.png", b"not a picture", "image/png")).run()
-    assert at.error and not at.exception
+    first = _metrics(at)["log p(x) (exact)"]
+    at.file_uploader(key="tp_files").set_value([zero, ("bad.png", b"not a picture", "image/png")]).run()
+    assert at.radio(key="tp_pick").value == "bad.png"  # the newest upload is shown
+    assert at.error and "bad.png" in at.error[0].value and not at.exception
+    at.radio(key="tp_pick").set_value("zero.png").run()
+    _ok(at)
+    assert _metrics(at)["log p(x) (exact)"] == first and not at.error
+
+
+def test_pictures_of_the_same_name_stay_apart():
+    assert picture_inputs.unique_names(["a.png", "b.png", "a.png", "a.png"]) == \
+        ["a.png", "b.png", "a.png (2)", "a.png (3)"]
 
 
 @pytest.fixture(scope="module")

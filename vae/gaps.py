@@ -24,6 +24,7 @@ GH_POINTS = 20  # Gauss-Hermite points per latent dimension for the reported ELB
 GH_FIT_POINTS = 10  # ... while q* is searched for (100 decodes per step)
 MC_SAMPLES = 256  # fixed reparameterized samples per image above 2-D
 FIT_ITERATIONS = 20  # L-BFGS iterations for q*
+KL_GRID = 48  # points per side for KL(q || p(z|x)) on a grid (48, 64 and 128 agree to 2e-4 nats on test digits)
 
 
 def nodes(d: int, m: int = GH_POINTS, samples: int = MC_SAMPLES, seed: int = 0):
@@ -60,11 +61,10 @@ def _fit_one(model, x: torch.Tensor, start: torch.Tensor, quad, iterations: int,
                             line_search_fn="strong_wolfe")
     score = lambda q, nodes=quad: elbo(model, x, q[None, :d], q[None, d:].clamp(-30, 20), nodes)  # noqa: E731
 
-    def closure():
-        opt.zero_grad()
+    def closure():  # the gradient of p only (not of the model's weights, which may require grad)
         loss = -score(p, quad_fit or quad).sum()
-        loss.backward()
-        return loss
+        p.grad = torch.autograd.grad(loss, p)[0]
+        return loss.detach()
 
     opt.step(closure)
     with torch.no_grad():  # keep the start if the search ended lower (it never should)
@@ -136,17 +136,25 @@ def gaps(model, x: torch.Tensor, log_px=None, grid=None) -> Gaps:
                 mu.numpy(), logvar.numpy(), mu_s.numpy(), lv_s.numpy())
 
 
-def kl_on_grid(model, x, mu, logvar, log_px: float, n: int = 64, width: float = 7.0) -> float:
-    """KL(q || p(z|x)) = integral of q log(q / p(z|x)) by the midpoint rule on an n^d grid over
-    mu +- width sigma (latent 1 or 2): the check on log p(x) - ELBO(q) computed another way."""
+def kl_grid_terms(model, x, mu, logvar, n: int = KL_GRID, width: float = 7.0) -> tuple[float, float]:
+    """The log p(x)-free parts of kl_on_grid: (integral of q log(q / p(x, z)), integral of q), both by
+    the midpoint rule on an n^d grid over mu +- width sigma; KL = first + log p(x) * second."""
     mu, sd = np.asarray(mu, np.float64), np.exp(0.5 * np.asarray(logvar, np.float64))
     axes = [m + s * width * ((np.arange(n) + 0.5) / n * 2 - 1) for m, s in zip(mu, sd)]
     mesh = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(mu))
     zt = torch.as_tensor(mesh)
     log_q = log_normal(zt, torch.as_tensor(mu), torch.as_tensor(np.log(sd ** 2))).numpy()
-    log_post = posterior.log_joint(model, x, mesh).double().numpy() - log_px
+    log_joint = posterior.log_joint(model, x, mesh).double().numpy()
     cell = np.prod(2 * width * sd / n)
-    return float(np.sum(np.exp(log_q) * (log_q - log_post)) * cell)
+    q = np.exp(log_q) * cell
+    return float(np.sum(q * (log_q - log_joint))), float(np.sum(q))
+
+
+def kl_on_grid(model, x, mu, logvar, log_px: float, n: int = KL_GRID, width: float = 7.0) -> float:
+    """KL(q || p(z|x)) = integral of q log(q / p(z|x)) by the midpoint rule on an n^d grid over
+    mu +- width sigma (latent 1 or 2): the check on log p(x) - ELBO(q) computed another way."""
+    joint, mass = kl_grid_terms(model, x, mu, logvar, n, width)
+    return joint + log_px * mass
 
 
 def evaluate_exact(model, images: torch.Tensor, batch_size: int = 100, progress=None) -> dict:

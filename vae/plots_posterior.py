@@ -19,11 +19,12 @@ def _ellipses(fig, mu, sigma, dims, name, color, **axes):
 
 
 def _prior_contours(fig, **axes):
-    t = np.linspace(0, 2 * np.pi, 120)
-    for r in (1, 2, 3):
-        fig.add_scatter(x=r * np.cos(t), y=r * np.sin(t), mode="lines", name="prior N(0, I) 1-3σ",
-                        line=dict(color=PRIOR_COLOR, width=1, dash="dot"), hoverinfo="skip",
-                        legendgroup="prior", showlegend=r == 1 and not axes, **axes)
+    """The 1, 2 and 3 sigma circles as one trace (gaps between them): fewer traces draw faster."""
+    t = np.append(np.linspace(0, 2 * np.pi, 120), np.nan)
+    xs, ys = (np.concatenate([r * f(t) for r in (1, 2, 3)]) for f in (np.cos, np.sin))
+    fig.add_scatter(x=xs, y=ys, mode="lines", name="prior N(0, I) 1-3σ", connectgaps=False,
+                    line=dict(color=PRIOR_COLOR, width=1, dash="dot"), hoverinfo="skip",
+                    legendgroup="prior", showlegend=not axes, **axes)
 
 
 def posterior_plane(view, whole_prior: bool = False) -> go.Figure:

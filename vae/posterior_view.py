@@ -7,6 +7,7 @@ their q-mean values), and log p(x) is a large-K importance-weighted estimate, wh
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ IW_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 KL_SAMPLES = 2000  # Monte Carlo draws beside the closed-form KL
 SHOWN_SAMPLES = 5  # reparameterized samples drawn on the plane
 PLANE_POINTS = 60  # heat-map resolution per side
+WORKERS = 2  # threads for the independent parts of one view
 
 
 @dataclass
@@ -66,43 +68,68 @@ def _window(view_boxes: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[float
     return list(zip(lo - pad, hi + pad))
 
 
+def _log_weights(model, x, k: int, gen: torch.Generator) -> torch.Tensor:
+    with torch.inference_mode():
+        return objectives.log_weights(model, x, k, gen)[:, 0].double()  # (K,)
+
+
+def _plane(pool: ThreadPoolExecutor, model, x, log_px: float, axes: list, base, dims) -> np.ndarray:
+    """posterior_on_grid, its first axis split between the pool's threads."""
+    parts = np.array_split(axes[0], WORKERS)
+    jobs = [pool.submit(posterior.posterior_on_grid, model, x, log_px, [part, *axes[1:]], base, dims)
+            for part in parts if len(part)]
+    return np.concatenate([j.result() for j in jobs], 0)
+
+
 def describe(model, image, dims: tuple[int, int] = (0, 1), grid: posterior.CoarseGrid | None = None,
              seed: int = 0) -> PosteriorView:
     """image (C, H, W) in [0, 1] -> PosteriorView. grid: the model's coarse grid (latent 1 or 2),
-    computed here if not given (cache it: it decodes ~14,000 points)."""
+    computed here if not given (cache it: it decodes ~14,000 points).
+
+    The independent parts (the IW curve, the quadrature for log p(x), the search for q*, the KL on
+    a grid) run on WORKERS threads at once: each decodes thousands of points with one torch thread,
+    and torch releases the GIL while it computes. The result is the same as computed in sequence."""
     dtype = next(model.parameters()).dtype
     x = torch.as_tensor(np.asarray(image), dtype=dtype).reshape(1, *model.config.image_shape)
     d = model.latent_dim
     dims = tuple(range(d)) if d <= 2 else tuple(dims)
     gen = torch.Generator().manual_seed(seed)
-    with torch.inference_mode():
-        log_w = objectives.log_weights(model, x, max(IW_KS), gen)[:, 0].double()  # (K,)
-    iw = np.array([float(torch.logsumexp(log_w[:k], 0)) - math.log(k) for k in IW_KS])
     exact = d <= 2
-    if exact:
-        with torch.inference_mode():
-            hint = model.encode(x)[0].double().numpy()
-        marg = posterior.log_marginal(model, x, grid, hints=hint)[0]
-        log_px, converged, note, boxes = marg.log_px, marg.converged, marg.note, [marg.box]
-    else:
-        log_px, converged, boxes = float(iw[-1]), True, []
-        note = f"log p(x) is estimated by the importance-weighted bound with K={IW_KS[-1]}"
-    g = gaps.gaps(model, x, log_px=[log_px], grid=grid)  # log p(x) is known: not integrated twice
-    mu, sigma = g.mu[0].astype(np.float64), np.exp(0.5 * g.logvar[0].astype(np.float64))
-    mu_s, sigma_s = g.mu_star[0].astype(np.float64), np.exp(0.5 * g.logvar_star[0].astype(np.float64))
+    if exact and grid is None:
+        grid = posterior.coarse_grid(model)
+    with torch.inference_mode():
+        mu_enc, logvar_enc = (t[0].double().numpy() for t in model.encode(x))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        marg = pool.submit(posterior.log_marginal, model, x, grid, hints=mu_enc[None]) if exact else None
+        weights = pool.submit(_log_weights, model, x, max(IW_KS), gen)
+        fit = pool.submit(gaps.gaps, model, x, log_px=[math.nan], grid=grid)  # log p(x) is not needed by the fit
+        kl = pool.submit(gaps.kl_grid_terms, model, x, mu_enc, logvar_enc) if exact else None
+        log_w = weights.result()
+        iw = np.array([float(torch.logsumexp(log_w[:k], 0)) - math.log(k) for k in IW_KS])
+        if exact:
+            m = marg.result()[0]
+            log_px, converged, note, boxes = m.log_px, m.converged, m.note, [m.box]
+        else:
+            log_px, converged, boxes = float(iw[-1]), True, []
+            note = f"log p(x) is estimated by the importance-weighted bound with K={IW_KS[-1]}"
+        g = fit.result()
+        mu, sigma = g.mu[0].astype(np.float64), np.exp(0.5 * g.logvar[0].astype(np.float64))
+        mu_s, sigma_s = g.mu_star[0].astype(np.float64), np.exp(0.5 * g.logvar_star[0].astype(np.float64))
+        sel = list(dims)
+        boxes += [(m_[sel] - 2.5 * s_[sel], m_[sel] + 2.5 * s_[sel]) for m_, s_ in ((mu, sigma), (mu_s, sigma_s))]
+        axes = [np.linspace(lo, hi, PLANE_POINTS) for lo, hi in _window(boxes)]
+        log_post = _plane(pool, model, x, log_px, axes, mu, dims)
+        kl_grid = None
+        if exact:
+            joint, mass = kl.result()
+            kl_grid = joint + log_px * mass
     kl_prior = float(objectives.kl_standard_normal(torch.as_tensor(mu), torch.as_tensor(2 * np.log(sigma))).sum())
     eps_kl = torch.randn(KL_SAMPLES, d, generator=gen, dtype=torch.float64)
     zk = torch.as_tensor(mu) + torch.as_tensor(sigma) * eps_kl
     log_q = objectives.log_normal(zk, torch.as_tensor(mu), torch.as_tensor(2 * np.log(sigma)))
     terms = log_q - objectives.log_normal(zk)  # log q(z) - log p(z), z ~ q
     kl_mc = (terms.cumsum(0) / torch.arange(1, KL_SAMPLES + 1)).numpy()
-    sel = list(dims)
-    boxes += [(m[sel] - 2.5 * s[sel], m[sel] + 2.5 * s[sel]) for m, s in ((mu, sigma), (mu_s, sigma_s))]
-    window = _window(boxes)
-    axes = [np.linspace(lo, hi, PLANE_POINTS) for lo, hi in window]
-    log_post = posterior.posterior_on_grid(model, x, log_px, axes, base=mu, dims=dims)
     eps = torch.randn(SHOWN_SAMPLES, d, generator=gen, dtype=torch.float64).numpy()
-    kl_grid = gaps.kl_on_grid(model, x, mu, g.logvar[0], log_px) if exact else None
     return PosteriorView(d, dims, exact, log_px, "exact (quadrature)" if exact else f"IW estimate, K={IW_KS[-1]}",
                          bool(converged), note, mu, sigma, mu_s, sigma_s, float(g.elbo_q[0]) + kl_prior, kl_prior,
                          kl_mc, float(g.elbo_q[0]), float(g.elbo_qstar[0]), kl_grid, np.array(IW_KS), iw,
