@@ -192,7 +192,7 @@ def coarse_grid(name: str, version: str, directory: str):
     return posterior.coarse_grid(model(name, version, directory))
 
 
-@st.cache_data(max_entries=64, show_spinner="Integrating the posterior…")
+@st.cache_data(max_entries=64, show_spinner=False)
 def posterior_view(name: str, version: str, directory: str, image: np.ndarray, dims: tuple[int, int]):
     """Everything the True posterior page shows for one prepared image (cached by the image's bytes)."""
     m = model(name, version, directory)

@@ -18,17 +18,22 @@ ctx = shell.page(
 
 shape = tuple(ctx.info.config.image_shape)
 inputs = picture_inputs.pictures_ui("rc", shape)
-if not inputs:
-    st.info("Upload a picture or draw one to see its reconstruction.")
-    st.stop()
-
 d, model = ctx.latent_dim, ctx.model
 test_mu, _ = ctx.encoded("test")
 test = ctx.dataset("test")
-train_mu, _ = ctx.encoded("train")
-train = ctx.dataset("train")
 plane = None if d == 2 else resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
 coords, axes = (test_mu, ("z1", "z2")) if plane is None else (plane.coords, plane.axis_names)
+if not inputs:
+    st.info("Upload a picture or draw one to see its reconstruction and where it lands on this map.")
+    # (drawn before any upload, the map also has the browser load the chart library while a file is picked)
+    fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axes,
+                           title=f"The test set's latent map ({'z1, z2' if plane is None else 'first two PCs'})",
+                           marker_size=3)
+    st.plotly_chart(fig.update_layout(height=440, dragmode="pan"), key="rc_map_empty", width="stretch")
+    st.stop()
+
+train_mu, _ = ctx.encoded("train")
+train = ctx.dataset("train")
 reference = resources.test_scores(ctx.name, ctx.version, ctx.directory, ctx.source, scoring.IW_SAMPLES)
 
 

@@ -100,9 +100,10 @@ def describe(model, image, dims: tuple[int, int] = (0, 1), grid: posterior.Coars
     with torch.inference_mode():
         mu_enc, logvar_enc = (t[0].double().numpy() for t in model.encode(x))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        marg = pool.submit(posterior.log_marginal, model, x, grid, hints=mu_enc[None]) if exact else None
-        weights = pool.submit(_log_weights, model, x, max(IW_KS), gen)
+        # longest first: the q* search, the IW curve, then the quadrature and the KL grid
         fit = pool.submit(gaps.gaps, model, x, log_px=[math.nan], grid=grid)  # log p(x) is not needed by the fit
+        weights = pool.submit(_log_weights, model, x, max(IW_KS), gen)
+        marg = pool.submit(posterior.log_marginal, model, x, grid, hints=mu_enc[None]) if exact else None
         kl = pool.submit(gaps.kl_grid_terms, model, x, mu_enc, logvar_enc) if exact else None
         log_w = weights.result()
         iw = np.array([float(torch.logsumexp(log_w[:k], 0)) - math.log(k) for k in IW_KS])
