@@ -177,6 +177,18 @@ def vm_hwm_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM line")
 
 
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium for the length of the block (a module-scoped fixture's body)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = launch(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
 def launch(playwright):
     """Headless Chromium from /usr/bin/chromium with this sandbox's flags."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

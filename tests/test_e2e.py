@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
 
 if browser.chromium_available():
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
 PAGE_H1 = {title: title for title in browser.PAGES} | {"Overview": "VAE Latent Explorer"}
 SLOW = 120_000  # ms: a first visit encodes and scores mnist-5k on 2 busy cores
@@ -37,12 +37,8 @@ def server(state_dir):
 
 @pytest.fixture(scope="module")
 def chromium():
-    with sync_playwright() as p:
-        b = browser.launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
+    with browser.chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

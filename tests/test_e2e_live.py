@@ -27,7 +27,7 @@ from vae.model import build
 pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
 
 if browser.chromium_available():
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
 SLOW = 120_000  # ms: a first visit encodes mnist-5k on 2 busy cores
 LOAD_DECODER = """async (source) => {
@@ -87,12 +87,8 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def chromium():
-    with sync_playwright() as p:
-        b = browser.launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
+    with browser.chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
