@@ -63,7 +63,7 @@ def _playground(i: int, model: str) -> None:
     at = _open("pages/playground.py", model)
     mine = [round(-3.0 + 0.55 * i + 0.05 * step, 2) for step in range(3)]
     for value in mine:
-        at.slider(key=f"pg_{model}_0").set_value(value).run()
+        next(w for w in at.slider if w.key.startswith(f"pg_{model}_0@")).set_value(value).run()
         _ok(at)
         z = at.session_state[f"pg_{model}_0"], at.session_state[f"pg_{model}_1"]
         # never another session's z (under load a move was once lost, z staying at its start, 0)

@@ -159,8 +159,10 @@ def test_reconstruct_drawing_on_the_canvas_shows_reconstruction_and_clear_remove
     browser.wait_rendered(page, SLOW)
     _no_exception(page)
     page.get_by_role("button", name="Clear").click()
-    expect(page.get_by_text("Upload a picture or draw one to see its reconstruction.")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text("Upload a picture or draw one to see its reconstruction")).to_be_visible(timeout=SLOW)
     expect(page.get_by_role("heading", name="your drawing")).to_have_count(0)
+    browser.wait_rendered(page, SLOW)  # with no picture, the test set's map alone
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)
 
 
 # A scattergl point's pixel, from the chart's own axes: l2p maps data to the plot area, _size
