@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 import resources
+import z_sliders
 from components import latent_pad
 from components.live import fallback_note
 from vae import conditioning, images, latent, plots, plots_compare
@@ -45,10 +46,14 @@ def _bump() -> None:
 
 
 def _set_z(ctx, z, *, bump: bool = True) -> None:
-    for k, v in zip(_z_keys(ctx), np.clip(np.asarray(z, dtype=float), -LIMIT, LIMIT)):
-        st.session_state[k] = round(float(v), 2)
+    z_sliders.set_z(_z_keys(ctx), z, LIMIT)
     if bump:
         _bump()
+
+
+def _from_sliders(keys: list[str]) -> None:
+    z_sliders.adopt_sliders(keys)
+    _bump()
 
 
 def _offset(ctx, kind: str, y) -> np.ndarray:
@@ -79,10 +84,9 @@ def sliders_ui(ctx, kind: str) -> np.ndarray:
         _set_z(ctx, np.zeros(ctx.latent_dim))
     symbol = "ε" if kind == "prior" else "z"
     cols = st.columns(2 if ctx.latent_dim > 4 else 1)
-    for i, key in enumerate(keys):
-        cols[i % len(cols)].slider(f"{symbol}{i + 1}", -LIMIT, LIMIT, step=0.05, key=key, format="%.2f",
-                                   on_change=_bump)
-    return np.array([st.session_state[k] for k in keys], dtype=np.float32)
+    for i in range(len(keys)):
+        z_sliders.slider(cols[i % len(cols)], f"{symbol}{i + 1}", keys, i, LIMIT, lambda: _from_sliders(keys))
+    return z_sliders.z(keys)
 
 
 def _picture(x, width: int = 280) -> bytes:

@@ -5,13 +5,13 @@ import streamlit as st
 
 import resources
 import shell
+import z_sliders
 from components import latent_pad
 from components.live import fallback_note
 from vae import images, latent, plots
 
 LIMIT = 4.0  # slider range in prior standard deviations
 SEQ = "pg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)
-ZV = "pg_zv"  # counts the program's changes of z (pad, URL, buttons, map): the sliders are made anew at each
 
 ctx = shell.page(
     "Playground",
@@ -35,26 +35,13 @@ def _bump() -> None:
 
 
 def _set_z(z, *, bump: bool = True) -> None:
-    """z set by the program. keys hold z; the sliders are widgets of their own, keyed by ZV, that start
-    at z: a widget value set through st.session_state reaches the browser only with the run that set
-    it, and a run cut short by the next rerun request (fast reruns) left the sliders showing their
-    minimum while z was elsewhere."""
-    for k, v in zip(keys, np.clip(np.asarray(z, dtype=float), -LIMIT, LIMIT)):
-        st.session_state[k] = round(float(v), 2)
-    st.session_state[ZV] = st.session_state.get(ZV, 0) + 1
+    z_sliders.set_z(keys, z, LIMIT)
     if bump:
         _bump()
 
 
-def _slider_key(i: int) -> str:
-    return f"{keys[i]}@{st.session_state.get(ZV, 0)}"
-
-
 def _from_sliders() -> None:
-    """A slider moved (a callback: runs before the script)."""
-    for i, k in enumerate(keys):
-        if _slider_key(i) in st.session_state:
-            st.session_state[k] = st.session_state[_slider_key(i)]
+    z_sliders.adopt_sliders(keys)
     _bump()
 
 
@@ -96,10 +83,9 @@ def sliders_ui(container) -> np.ndarray:
     cols = container.columns(2 if d > 4 else 1)
     for n, i in enumerate(order):
         note = "" if active[i] else " · inactive"
-        cols[n % len(cols)].slider(f"z{i + 1} (KL {kl[i]:.2f} nats{note})", -LIMIT, LIMIT,
-                                   value=float(st.session_state[keys[i]]), step=0.05, key=_slider_key(i),
-                                   format="%.2f", on_change=_from_sliders)
-    return np.array([st.session_state[k] for k in keys], dtype=np.float32)
+        z_sliders.slider(cols[n % len(cols)], f"z{i + 1} (KL {kl[i]:.2f} nats{note})", keys, i, LIMIT,
+                         _from_sliders)
+    return z_sliders.z(keys)
 
 
 def map_ui(z: np.ndarray) -> None:
