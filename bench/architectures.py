@@ -9,9 +9,11 @@ import time
 
 import torch
 
-from vae import data, objectives, store
-from vae.config import ModelConfig, TrainConfig
-from vae.training import fit
+from vae.data import datasets as data
+from vae.models import objectives
+from vae.models.config import ModelConfig, TrainConfig
+from vae.store import catalog as store
+from vae.training.loop import fit
 
 from .common import record
 

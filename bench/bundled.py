@@ -18,7 +18,10 @@ import time
 import torch
 from sklearn.neighbors import KNeighborsClassifier
 
-from vae import data, latent, objectives, store
+from vae.data import datasets as data
+from vae.inference import latent
+from vae.models import objectives
+from vae.store import catalog as store
 
 from .common import record
 

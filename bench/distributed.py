@@ -35,10 +35,11 @@ def _worker(batch: int) -> None:
     import torch
     import torch.distributed as dist
 
-    from vae import data, distributed
-    from vae.config import ModelConfig, TrainConfig
-    from vae.jobs import split_data
-    from vae.training import fit
+    from vae.data import datasets as data
+    from vae.models.config import ModelConfig, TrainConfig
+    from vae.training import distributed
+    from vae.training.intake import split_data
+    from vae.training.loop import fit
 
     timed, spans = {"reduce": 0.0}, []  # spans: (start, end) of each gradient bucket's all-reduce
 

@@ -16,9 +16,13 @@ import corpus  # noqa: E402  (tests/corpus.py: the hostile-input corpus the test
 import test_store_crash as crash  # noqa: E402  (the fork-and-SIGKILL harness)
 
 from bench.common import record  # noqa: E402
-from vae import data, images, limits, storage, store  # noqa: E402
-from vae.config import ModelConfig  # noqa: E402
-from vae.model import build  # noqa: E402
+from vae import limits
+from vae.data import datasets as data  # noqa: E402
+from vae.data import pictures
+from vae.models.config import ModelConfig  # noqa: E402
+from vae.models.registry import build  # noqa: E402
+from vae.store import catalog as store
+from vae.store import storage
 
 
 def _try(case, tmp: Path) -> str:
@@ -27,7 +31,7 @@ def _try(case, tmp: Path) -> str:
         setattr(limits, k, v)
     try:
         if case.path == "picture":
-            images.prepare(case.make())
+            pictures.prepare(case.make())
         elif case.path in ("zip", "array"):
             data.load_user_data(case.make())
         else:
@@ -104,7 +108,7 @@ def main() -> None:
     rows = corpus_rows() + store_rows()
     record("hostile", rows,
            "Every case of tests/corpus.py (written by code: broken and hostile pictures, .zip datasets, "
-           ".npy/.npz files, model folders) run through the API (images.prepare, data.load_user_data, "
+           ".npy/.npz files, model folders) run through the API (pictures.prepare, data.load_user_data, "
            "store.load) and counted by how it ended. The store rows fork a child per line N that runs the "
            "save, SIGKILLed by a sys.settrace hook at the Nth executed line of the store's writing code, "
            "for every N until the save completes; after each kill store.recover() runs and the model is "

@@ -12,7 +12,9 @@ import time
 
 import numpy as np
 
-from vae import data, latent, store
+from vae.data import datasets as data
+from vae.inference import latent
+from vae.store import catalog as store
 
 from .common import percentiles, record
 

@@ -97,9 +97,9 @@ KEY = """() => {  // arm: the next keydown on the pad -> window.__key = ms to th
 
 
 def _models(directory: Path) -> None:
-    from vae import store
-    from vae.config import ModelConfig
-    from vae.model import build
+    from vae.models.config import ModelConfig
+    from vae.models.registry import build
+    from vae.store import catalog as store
     store.save(build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0), "mlp-512-512", directory,
                dataset={"name": "mnist-5k"})
     store.save(build(ModelConfig(arch="conv"), seed=0), "conv", directory, dataset={"name": "mnist-5k"})

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from vae import store
+from vae.store import catalog as store
 
 from .common import record
 

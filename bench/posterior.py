@@ -15,9 +15,12 @@ from pathlib import Path
 
 import torch
 
-from vae import data, gaps, objectives, posterior, posterior_view, store
-from vae.config import ModelConfig
-from vae.model import build
+from vae.data import datasets as data
+from vae.inference import gaps, posterior, posterior_view
+from vae.models import objectives
+from vae.models.config import ModelConfig
+from vae.models.registry import build
+from vae.store import catalog as store
 
 from .common import RESULTS, percentiles, record
 

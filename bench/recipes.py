@@ -30,7 +30,9 @@ import time
 
 import torch
 
-from vae import data, recipes, store
+from vae.data import datasets as data
+from vae.store import catalog as store
+from vae.training import recipes
 
 from .common import RESULTS, record
 

@@ -26,7 +26,7 @@ def _digit_png() -> bytes:
     """A real test digit from mnist-5k, 4x upscaled: what someone might upload."""
     from PIL import Image
 
-    from vae import data
+    from vae.data import datasets as data
     x = data.load_dataset("mnist-5k", "test").images[3, 0]  # (28, 28) in [0, 1]
     im = Image.fromarray((x * 255).round().astype("uint8")).resize((112, 112), Image.NEAREST)
     buf = io.BytesIO()

@@ -3,7 +3,7 @@
 One process plays the server: 10 AppTest sessions of app.py in threads (tests/apptest_threads.py
 lets AppTest runs share one runtime, as a real server's sessions do), each on the Playground with the
 bundled 784-512-2 model, each moving z1 8 times (set_value + rerun, after 2 warm-up moves), timed
-per rerun. The training jobs are the app's own (vae.jobs.start: a process each, one torch thread),
+per rerun. The training jobs are the app's own (vae.training.jobs.start: a process each, one torch thread),
 784-512-2 Bernoulli on 3,600 mnist-5k training images, batch 128; samples/s is 3,600 / an epoch's
 seconds, over the epochs that overlapped the explorers' window (alone: epochs 2-4). Phases:
 explorers alone; two trainings alone; both together; and, for comparison, the same training run
@@ -63,11 +63,12 @@ def explorers(n: int = SESSIONS, moves: int = MOVES) -> list[float]:
 
 
 def trainings(tag: str, epochs: int):
-    import resources
-    from vae import data, jobs
-    from vae.config import ModelConfig, TrainConfig
+    from ui import resources
+    from vae.data import datasets as data
+    from vae.models.config import ModelConfig, TrainConfig
+    from vae.training import intake, jobs
     ds, test = data.load_dataset("mnist-5k", "train"), data.load_dataset("mnist-5k", "test")
-    td = jobs.split_data(ds, test, seed=0, val_fraction=0.1)
+    td = intake.split_data(ds, test, seed=0, val_fraction=0.1)
     td.train = td.train[:3600]
     return [jobs.start(f"bench-{tag}-{k}", ModelConfig(), TrainConfig(epochs=epochs, batch_size=128, seed=k),
                        td.train, td.val, td.test[:200], iw_samples=2, registry=resources.training_jobs())
@@ -137,9 +138,9 @@ def in_a_thread() -> list[float]:
     had processes) while the explorers rerun: samples of the steps taken in that window / its length."""
     import torch
 
-    from vae import data
-    from vae.config import ModelConfig, TrainConfig
-    from vae.training import fit
+    from vae.data import datasets as data
+    from vae.models.config import ModelConfig, TrainConfig
+    from vae.training.loop import fit
     x = torch.from_numpy(data.load_dataset("mnist-5k", "train").images[:3600])
     steps, done, window = [0], threading.Event(), {}
 

@@ -24,10 +24,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from vae import data, objectives
-from vae.config import ModelConfig, TrainConfig
-from vae.model import build
-from vae.training import fit
+from vae.data import datasets as data
+from vae.models import objectives
+from vae.models.config import ModelConfig, TrainConfig
+from vae.models.registry import build
+from vae.training.loop import fit
 
 from .common import matmul_gflops, record
 

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vae import store
-from vae.config import ModelConfig
-from vae.data import DataError
-from vae.images import ImageError
-from vae.model import build
+from vae.data.datasets import DataError
+from vae.data.pictures import ImageError
+from vae.models.config import ModelConfig
+from vae.models.registry import build
+from vae.store import catalog as store
 
 MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / f"vae-hostile-payload-ran-{os.getpid()}"
 

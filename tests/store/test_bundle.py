@@ -1,0 +1,88 @@
+"""vae.store.bundle: the decoder as plain layers for the browser, and the bytes they travel in."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vae.models.config import ModelConfig
+from vae.models.registry import build
+from vae.store import bundle
+
+
+def test_pack_round_trips_arrays_and_meta():
+    arrays = {"a/w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([1, 2, 250], np.uint8)}
+    blob = bundle.pack(arrays, {"z": [0.5, -1.0], "name": "x"})
+    back, meta = bundle.unpack(blob)
+    assert meta == {"z": [0.5, -1.0], "name": "x"}
+    assert set(back) == set(arrays) and all(np.array_equal(back[k], arrays[k]) for k in arrays)
+    assert bundle.unpack(bundle.pack({}, {"seq": 3}))[1] == {"seq": 3}  # meta alone: a few dozen bytes
+
+
+@pytest.mark.parametrize("cfg", [
+    ModelConfig(latent_dim=2, hidden=(16, 8), activation="tanh"),
+    ModelConfig(latent_dim=3, arch="conv", conv_channels=(4, 8), activation="gelu"),
+], ids=["mlp", "conv"])
+def test_decoder_layers_replayed_in_numpy_match_torch(cfg):
+    """A plain numpy replay of the layer list (Linear, activations, view, crop, sigmoid) equals
+    model.decode: the list describes the decoder completely (the JS runs the same list)."""
+    model = build(cfg, seed=0).eval()
+    spec, arrays = bundle.decoder_layers(model)
+    assert spec["input"] == cfg.latent_dim and spec["output"] == list(cfg.image_shape)
+    z = torch.randn(3, cfg.latent_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = model.decode(z)
+    torch.testing.assert_close(_replay(spec, arrays, z).reshape(expected.shape), expected)
+
+
+def test_a_label_cvae_is_one_linear_over_z_and_the_one_hot():
+    """The bundle of a label CVAE, fed [z, one_hot(y)], equals model.decode(z, y) for every class."""
+    model = build(ModelConfig(latent_dim=2, hidden=(16, 8), conditional="label", num_classes=4), seed=0).eval()
+    spec, arrays = bundle.decoder_layers(model)
+    assert spec["input"] == 2 + 4
+    z = torch.randn(4, 2, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(4)
+    with torch.no_grad():
+        expected = model.decode(z, y)
+    got = _replay(spec, arrays, torch.cat([z, nn.functional.one_hot(y, 4).float()], 1))
+    torch.testing.assert_close(got.reshape(expected.shape), expected)
+
+
+def test_a_completion_model_stays_on_the_server():
+    with pytest.raises(bundle.BundleError, match="on the server"):
+        bundle.decoder_layers(build(ModelConfig(latent_dim=2, hidden=(8,), conditional="completion"), seed=0))
+
+
+def _replay(spec: dict, arrays: dict, z: torch.Tensor) -> torch.Tensor:
+    """Run the layer list with torch's functions, one op at a time, as decoder.js does."""
+    x = z.clone()
+    with torch.no_grad():
+        for layer in spec["layers"]:
+            op = layer["op"]
+            if op == "linear":
+                x = x @ torch.from_numpy(arrays[layer["w"]]).T + torch.from_numpy(arrays[layer["b"]])
+            elif op == "act":
+                x = {"relu": torch.relu, "tanh": torch.tanh, "gelu": nn.functional.gelu,
+                     "elu": nn.functional.elu}[layer["fn"]](x)
+            elif op == "reshape":
+                x = x.view(len(x), *layer["shape"])
+            elif op == "conv_transpose":
+                x = nn.functional.conv_transpose2d(x, torch.from_numpy(arrays[layer["w"]]),
+                                                   torch.from_numpy(arrays[layer["b"]]), layer["stride"],
+                                                   layer["padding"], layer["output_padding"])
+            elif op == "conv":
+                x = nn.functional.conv2d(x, torch.from_numpy(arrays[layer["w"]]), torch.from_numpy(arrays[layer["b"]]),
+                                         padding=layer["padding"])
+            elif op == "crop":
+                c, h, w = layer["shape"]
+                x = x[:, :c, :h, :w]
+            else:
+                assert op == "sigmoid"
+                x = torch.sigmoid(x)
+    return x
+
+
+def test_a_layer_the_browser_cannot_run_is_refused():
+    model = build(ModelConfig(latent_dim=2, hidden=(8,)), seed=0)
+    model.decoder.body[1] = nn.Softplus()
+    with pytest.raises(bundle.BundleError, match="Softplus"):
+        bundle.decoder_layers(model)

@@ -1,0 +1,122 @@
+"""What the browser needs to decode by itself: a model's decoder as a list of plain layers with
+float32 weights, and the byte format they travel in.
+
+The format is safetensors (8-byte little-endian header length, a JSON header, raw little-endian
+arrays), the same as the store's model files, with our JSON in the header's __metadata__ "meta"
+entry. ui/components/decoder.js reads it (parseBundle) and runs the layers (buildDecoder):
+
+    linear {w, b, in, out}      y = W x + b, W (out, in) as torch stores it
+    act {fn}                    relu | tanh | elu | sigmoid | gelu (exact erf form) | gelu_tanh
+    reshape {shape}             (C, H, W), a no-op on the flat buffer
+    conv_transpose {w, b, ...}  ConvTranspose2d, weight (in, out, k, k), stride/padding/output_padding
+    conv {w, b, ...}            Conv2d, weight (out, in, k, k), stride 1
+    crop {shape}                keep the top-left (C, H, W)
+    sigmoid                     logits -> pixel means in [0, 1] (VAE.output_mean)
+
+The decoder's input is [z, extra]: `extra` is an optional fixed vector the page supplies and the
+browser appends to z before the first layer (a conditional decoder's one-hot label, for example:
+its first Linear then takes latent_dim + len(extra) inputs). `decoder_layers` reports the input
+size it found, so a caller can check len(z) + len(extra) against it. A label CVAE
+(vae/models/conditional.py) adds its one-hot y through a bias-free Linear `decoder.label` into the first
+layer's output; that equals one Linear over [z, one_hot(y)] with the two weights side by side, so
+its bundle is exactly that, and a class change in the browser changes only `extra`. A class-prior
+model's decoder is the plain one; a completion model's needs its condition network and the visible
+pixels pasted back, so it is refused (it decodes on the server).
+
+Nothing here imports streamlit; torch is only read (the model is not modified).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import safetensors.numpy
+from torch import nn
+
+from vae.models.model import VAE
+
+_ACTS = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.ELU: "elu", nn.Sigmoid: "sigmoid"}
+
+
+class BundleError(ValueError):
+    """The model has a layer the browser decoder does not implement."""
+
+
+def _array(t) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().cpu().numpy().astype(np.float32))
+
+
+def _layer(m: nn.Module, name: str, arrays: dict) -> list[dict]:
+    """One torch module -> layer dicts (weights added to `arrays` under name.w / name.b)."""
+    def weights(**spec) -> dict:
+        arrays[f"{name}.w"] = _array(m.weight)
+        bias = m.bias if m.bias is not None else m.weight.new_zeros(spec["out"])
+        arrays[f"{name}.b"] = _array(bias)
+        return {"w": f"{name}.w", "b": f"{name}.b", **spec}
+
+    if isinstance(m, nn.Sequential):
+        return [x for i, child in enumerate(m) for x in _layer(child, f"{name}.{i}", arrays)]
+    if isinstance(m, nn.Linear):
+        return [{"op": "linear", **weights(**{"in": m.in_features, "out": m.out_features})}]
+    if type(m) in _ACTS and (not isinstance(m, nn.ELU) or m.alpha == 1.0):
+        return [{"op": "act", "fn": _ACTS[type(m)]}]
+    if isinstance(m, nn.GELU):
+        return [{"op": "act", "fn": "gelu" if m.approximate == "none" else "gelu_tanh"}]
+    if isinstance(m, nn.ConvTranspose2d) and m.groups == 1 and m.dilation == (1, 1):
+        k, s, p, op = m.kernel_size[0], m.stride[0], m.padding[0], m.output_padding[0]
+        if (k, s, p, op) != (m.kernel_size[1], m.stride[1], m.padding[1], m.output_padding[1]):
+            raise BundleError(f"{name}: only square transposed convolutions run in the browser")
+        return [{"op": "conv_transpose", **weights(**{"in": m.in_channels, "out": m.out_channels}),
+                 "k": k, "stride": s, "padding": p, "output_padding": op}]
+    if isinstance(m, nn.Conv2d) and m.groups == 1 and m.stride == (1, 1) and m.dilation == (1, 1) \
+            and m.kernel_size[0] == m.kernel_size[1] and m.padding[0] == m.padding[1]:
+        return [{"op": "conv", **weights(**{"in": m.in_channels, "out": m.out_channels}),
+                 "k": m.kernel_size[0], "padding": m.padding[0]}]
+    raise BundleError(f"{name}: a {type(m).__name__} layer cannot run in the browser yet")
+
+
+def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
+    """A model's decoder -> (spec, arrays): spec = {"layers": [...], "input": n_in, "output":
+    [C, H, W]}, arrays = float32 weights by name. Raises BundleError for a decoder the browser
+    cannot run (then the page decodes on the server)."""
+    if model.config.conditional == "completion":
+        raise BundleError("a completion model decodes with its condition network and pastes the visible "
+                          "pixels back, on the server")
+    dec, arrays = model.decoder, {}
+    shape = list(model.config.image_shape)
+    kind = type(dec).__name__
+    if kind == "MLPDecoder":
+        layers = _layer(dec.body, "body", arrays) + _layer(dec.out, "out", arrays)
+    elif kind == "ConvDecoder":
+        layers = (_layer(dec.dense, "dense", arrays) + [{"op": "reshape", "shape": list(dec.grid)}]
+                  + _layer(dec.body, "body", arrays) + [{"op": "crop", "shape": shape}])
+    else:
+        raise BundleError(f"a {kind} cannot run in the browser yet")
+    first = layers[0]
+    if first["op"] != "linear":
+        raise BundleError("the decoder must start with a Linear layer")
+    if model.config.conditional == "label":
+        _join_label(first, dec.label, arrays)
+    return {"layers": layers + [{"op": "sigmoid"}], "input": first["in"], "output": shape}, arrays
+
+
+def _join_label(first: dict, label: nn.Linear, arrays: dict) -> None:
+    """W z + b + L y  ==  [W | L] [z, y] + b (+ L's bias, if it has one): one Linear over [z, one_hot(y)]."""
+    arrays[first["w"]] = np.ascontiguousarray(np.concatenate([arrays[first["w"]], _array(label.weight)], 1))
+    if label.bias is not None:
+        arrays[first["b"]] = arrays[first["b"]] + _array(label.bias)
+    first["in"] += label.in_features
+
+
+def pack(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
+    """Arrays (float32 or uint8) and a JSON-able dict -> safetensors bytes (meta in __metadata__)."""
+    return safetensors.numpy.save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
+                                  metadata={"meta": json.dumps(meta, separators=(",", ":"))})
+
+
+def unpack(blob: bytes) -> tuple[dict[str, np.ndarray], dict]:
+    """pack's inverse (for tests and tools): (arrays, meta)."""
+    header_len = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + header_len])
+    meta = json.loads((header.get("__metadata__") or {}).get("meta", "{}"))
+    return safetensors.numpy.load(blob), meta
