@@ -1,14 +1,15 @@
 """VAE Latent Explorer: the entry point (`streamlit run app.py`) and its Overview page.
 
-The other pages are the scripts in pages/ (Streamlit's multipage folder); shell.py draws the frame
+The other pages are the scripts in pages/ (Streamlit's multipage folder); ui/shell.py draws the frame
 every page shares: page config, navigation and the sidebar (model picker, dataset, model card).
 """
 import numpy as np
 import streamlit as st
 
-import resources
-import shell
-from vae import images, latent, plots, provenance
+from ui import resources, shell
+from vae.data import images, provenance
+from vae.inference import latent
+from vae.plots import explore as plots
 
 ctx = shell.page(
     "Overview",

@@ -1,9 +1,10 @@
 """Compare: two to four stored models side by side on the same test images."""
 import streamlit as st
 
-import resources
-import shell
-from vae import comparison, plots, plots_compare
+from ui import resources, shell
+from vae.inference import comparison
+from vae.plots import compare as plots_compare
+from vae.plots import explore as plots
 
 ctx = shell.page(
     "Compare",

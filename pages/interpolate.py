@@ -2,10 +2,12 @@
 import numpy as np
 import streamlit as st
 
-import resources
-import shell
-from components.latent_path import latent_path_ui
-from vae import images, limits, plots, scoring, strip
+from ui import resources, shell
+from ui.components.latent_path import latent_path_ui
+from vae import limits
+from vae.data import images, pictures
+from vae.inference import scoring, strip
+from vae.plots import explore as plots
 
 SOURCES = ("Dataset item", "Upload", "Point on the map")
 
@@ -47,8 +49,8 @@ def endpoint_ui(tag: str, default_index: int) -> np.ndarray | None:
         if f is None:
             return None
         try:
-            prepared = images.prepare(f.getvalue(), shape)
-        except images.ImageError as e:
+            prepared = pictures.prepare(f.getvalue(), shape)
+        except pictures.ImageError as e:
             st.error(f"**{f.name}**: {e}")
             return None
         _show(prepared.array, f"{f.name}, prepared")

@@ -2,9 +2,10 @@
 import numpy as np
 import streamlit as st
 
-import resources
-import shell
-from vae import images, latent, plots, views
+from ui import resources, shell
+from vae.data import images
+from vae.inference import latent, views
+from vae.plots import explore as plots
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOURS = {"label": "label", "reconstruction": "reconstruction E_q[log p(x|z)] (nats)", "kl": "KL (nats)",

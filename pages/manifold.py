@@ -4,9 +4,10 @@ import math
 import numpy as np
 import streamlit as st
 
-import resources
-import shell
-from vae import images, latent, plots, views
+from ui import resources, shell
+from vae.data import images
+from vae.inference import latent, views
+from vae.plots import explore as plots
 
 SPACINGS = {"percentile": "Gaussian percentiles", "range": "Range [-a, a]"}
 HELD = {"zero": "zero", "mean": "the mean of the data's μ", "item": "a test image's μ"}

@@ -3,12 +3,12 @@ server-side sliders; the URL, the sliders and the pad always show the same z."""
 import numpy as np
 import streamlit as st
 
-import resources
-import shell
-import z_sliders
-from components import latent_pad
-from components.live import fallback_note
-from vae import images, latent, plots
+from ui import resources, shell, z_sliders
+from ui.components import latent_pad
+from ui.components.live import fallback_note
+from vae.data import images
+from vae.inference import latent
+from vae.plots import explore as plots
 
 LIMIT = 4.0  # slider range in prior standard deviations
 SEQ = "pg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)
@@ -20,7 +20,7 @@ ctx = shell.page(
     "dimension carries (average KL); unused dimensions are marked. The position is kept in the URL, so "
     "a view can be shared.", kinds=("none", "prior", "label", "completion"))
 if ctx.info.config.conditional != "none":  # a class or a visible part goes with z: its own section
-    import conditional_ui
+    from ui import conditional_ui
     conditional_ui.playground(ctx)
     st.stop()
 

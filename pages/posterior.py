@@ -4,11 +4,11 @@ import numpy as np
 import streamlit as st
 import torch
 
-import picture_inputs
-import resources
-import shell
-from vae import images, objectives
-from vae import plots_posterior as plots
+from ui import picture_inputs, resources, shell
+from vae.data import images
+from vae.data import pictures as picture_prep
+from vae.models import objectives
+from vae.plots import posterior as plots
 
 ctx = shell.page(
     "True posterior",
@@ -41,8 +41,8 @@ else:
     name = names[0] if len(names) == 1 else st.radio("Show", names, horizontal=True, key="tp_pick")
     read = pictures[names.index(name)][1]
     try:
-        picture = images.prepare(read(), shape).array
-    except images.ImageError as e:
+        picture = picture_prep.prepare(read(), shape).array
+    except picture_prep.ImageError as e:
         st.error(f"**{name}**: {e}")
         st.stop()
 

@@ -3,10 +3,10 @@ where it lands in the latent space, its nearest training images, and how typical
 import numpy as np
 import streamlit as st
 
-import picture_inputs
-import resources
-import shell
-from vae import images, latent, plots, scoring
+from ui import picture_inputs, resources, shell
+from vae.data import images, pictures
+from vae.inference import latent, scoring
+from vae.plots import explore as plots
 
 NEIGHBOURS = 8
 
@@ -75,7 +75,7 @@ def scores_ui(s: scoring.Scored, key: str) -> None:
 def input_ui(n: int, name: str, read) -> None:
     try:
         s = scoring.score(model, read(), shape)
-    except images.ImageError as e:
+    except pictures.ImageError as e:
         st.error(f"**{name}**: {e}")
         return
     except Exception as e:  # a model or data fault must not take the other inputs down

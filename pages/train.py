@@ -1,11 +1,13 @@
 """Train: fit a new VAE on a named dataset or an upload, watch it learn, and keep it in the store."""
 import streamlit as st
 
-import resources
-import shell
-from vae import data, jobs, limits, plots, recipes
-from vae.conditional import with_classes
-from vae.config import ARCHS, CONDITIONALS, LIKELIHOODS, OPTIMIZERS, VISIBLE_PARTS, TrainConfig
+from ui import resources, shell
+from vae import limits
+from vae.data import datasets as data
+from vae.models.conditional import with_classes
+from vae.models.config import ARCHS, CONDITIONALS, LIKELIHOODS, OPTIMIZERS, VISIBLE_PARTS, TrainConfig
+from vae.plots import explore as plots
+from vae.training import intake, jobs, recipes
 
 UPLOAD = "Upload a file…"
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -63,7 +65,7 @@ def settings_ui() -> dict:
                      "`python -m vae data fetch NAME`, then reload.")
     if s["source"] == UPLOAD:
         s["upload"] = left.file_uploader("A .zip of images (a subfolder per class), .npz or .npy",
-                                         type=list(jobs.UPLOAD_TYPES), key="tr_upload",
+                                         type=list(intake.UPLOAD_TYPES), key="tr_upload",
                                          max_upload_size=limits.UPLOAD_MB)
     s["arch"] = mid.radio("Architecture", ARCHS, horizontal=True, key="tr_arch")
     s["hidden"] = mid.text_input("MLP hidden sizes", "512", key="tr_hidden", disabled=s["arch"] != "mlp",
@@ -84,7 +86,7 @@ def settings_ui() -> dict:
     s["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed")
     s["binarize"] = right.checkbox("Dynamic binarization", key="tr_binarize",
                                    help="Resample 0/1 pixels each epoch (Bernoulli, p = intensity).")
-    example = jobs.auto_name(s["source"] if s["source"] != UPLOAD else "upload", s["latent_dim"])
+    example = intake.auto_name(s["source"] if s["source"] != UPLOAD else "upload", s["latent_dim"])
     s["name"] = st.text_input("Model name", key="tr_name", placeholder=f"leave empty for e.g. {example}")
     return s
 
@@ -94,23 +96,23 @@ def start(s: dict) -> jobs.Job:
     if s["source"] == UPLOAD:
         if s["upload"] is None:
             raise ValueError("choose a file to upload first")
-        path, train, test = jobs.save_upload(s["upload"].getvalue(), s["upload"].name)
+        path, train, test = intake.save_upload(s["upload"].getvalue(), s["upload"].name)
         label, source = s["upload"].name, str(path)
     else:
         label = source = s["source"]
         train, test = resources.dataset(source, "train"), resources.dataset(source, "test")
-    td = jobs.split_data(train, test, seed=s["seed"], name=label,
+    td = intake.split_data(train, test, seed=s["seed"], name=label,
                          path=source if s["source"] == UPLOAD else None)
-    hidden = jobs.parse_hidden(s["hidden"]) if s["arch"] == "mlp" else (512,)
+    hidden = intake.parse_hidden(s["hidden"]) if s["arch"] == "mlp" else (512,)
     kind = {k: s[k] for k in ("conditional", "visible", "binarize_condition") if k in s}
-    mc = jobs.model_config(train.shape, arch=s["arch"], hidden=hidden, latent_dim=int(s["latent_dim"]),
+    mc = intake.model_config(train.shape, arch=s["arch"], hidden=hidden, latent_dim=int(s["latent_dim"]),
                            likelihood=s["likelihood"], **with_classes(kind, train.labels, train.class_names))
     tc = TrainConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=s["lr"], beta=s["beta"],
                      seed=int(s["seed"]), binarize=s["binarize"], optimizer=s["optimizer"],
                      weight_decay=s["weight_decay"], extra={} if s["recipe"] == OWN else {"recipe": s["recipe"]})
     if tc.epochs > limits.EPOCHS:
         raise ValueError(f"{tc.epochs} epochs is over the limit of {limits.EPOCHS} per job (VAE_EPOCHS)")
-    name = s["name"].strip() or jobs.auto_name(label, mc.latent_dim)
+    name = s["name"].strip() or intake.auto_name(label, mc.latent_dim)
     return jobs.start(name, mc, tc, td.train, td.val, td.test, dataset=td.dataset, registry=registry,
                       models_dir=resources.models_dir(), preview_labels=td.val_labels,
                       labels=(td.train_labels, td.val_labels, td.test_labels))
@@ -118,7 +120,7 @@ def start(s: dict) -> jobs.Job:
 
 def _select(name: str) -> None:
     resources.model_list.clear()  # the new model shows up in the sidebar at once
-    st.session_state["pending_model"] = name  # shell.py selects it before drawing the sidebar
+    st.session_state["pending_model"] = name  # ui/shell.py selects it before drawing the sidebar
 
 
 def job_ui(job: jobs.Job, polling: bool) -> None:

@@ -2,14 +2,14 @@
 Clear button, built with st.components.v2 (our own HTML/JS/CSS, drawing_canvas.js and .css beside this file).
 
 After each stroke the component stores the picture as a PNG data URL in its state "png" (None
-after Clear); vae.scoring.decode_data_url turns it into bytes for images.prepare. The JS runs only
+after Clear); vae.inference.scoring.decode_data_url turns it into bytes for images.prepare. The JS runs only
 in a browser: under AppTest the component mounts and its value stays None.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from components import asset
+from ui.components import asset
 
 SIZE = 280  # pixels: 10x MNIST's 28, so the brush below draws MNIST-like stroke widths
 BRUSH = 18  # brush diameter in canvas pixels

@@ -1,4 +1,4 @@
-// The interpolation scrubber (components/latent_path.py): the path from A to B decoded in the
+// The interpolation scrubber (ui/components/latent_path.py): the path from A to B decoded in the
 // browser at any t, dragged with the slider or played (A to B and back, PLAY_MS each way), one
 // decode per animation frame. decoder.js and live.js come first in the same module.
 

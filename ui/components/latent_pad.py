@@ -4,8 +4,8 @@ browser on every animation frame (latent_pad.js; decoder.js does the math, pad_m
 map under the crosshair). Above 2-D the pad moves two chosen dimensions or the PCA plane (through
 its inverse), and sliders inside the component move every dimension, all decoding live.
 
-How data travels (st.components.v2 `data` as raw bytes, vae.bundle's safetensors layout; the
-part bookkeeping is components/live.py):
+How data travels (st.components.v2 `data` as raw bytes, vae.store.bundle's safetensors layout; the
+part bookkeeping is ui/components/live.py):
 - Parts, each with an id: "dec" (the decoder's layers and float32 weights, id = model name and
   weights version) and "pts" (the test split's latent means, labels and PCA plane, id adds the
   dataset). A part is packed into `data` only while the browser does not hold it: the component
@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-import resources
-from components import asset, live, script
+from ui import resources
+from ui.components import asset, live, script
 
 _component = st.components.v2.component(
     "vae_explorer.latent_pad", html=asset("latent_pad.html"), css=asset("latent_pad.css"),

@@ -1,4 +1,4 @@
-// The drawing canvas (components/drawing_canvas.py): strokes in white on black; the PNG goes to
+// The drawing canvas (ui/components/drawing_canvas.py): strokes in white on black; the PNG goes to
 // Python in the state "png" after each stroke, null after Clear.
 export default function (component) {
   const { parentElement, setStateValue, data } = component;

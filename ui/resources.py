@@ -2,7 +2,7 @@
 
 Caches are keyed on simple values (model name + weights version, dataset name, split), so a
 retrained model is reloaded. A cached model is shared by every user: read-only, used under
-torch.inference_mode(), never trained in place (training builds a new model in vae.jobs).
+torch.inference_mode(), never trained in place (training builds a new model in vae.training.jobs).
 """
 from __future__ import annotations
 
@@ -13,9 +13,14 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae import bundle, comparison, conditioning, data, jobs, latent, objectives, posterior, store, views
-from vae import posterior_view as posterior_view_
-from vae.model import VAE
+from vae.data import datasets as data
+from vae.inference import comparison, conditioning, latent, posterior, views
+from vae.inference import posterior_view as posterior_view_
+from vae.models import objectives
+from vae.models.model import VAE
+from vae.store import bundle
+from vae.store import catalog as store
+from vae.training import jobs
 
 MAP_POINTS = 5000  # at most this many points on a latent map (all of mnist-5k)
 
@@ -114,7 +119,7 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def browser_decoder(name: str, version: str, directory: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """The decoder as layers and float32 arrays for the browser (vae.bundle; raises BundleError)."""
+    """The decoder as layers and float32 arrays for the browser (vae.store.bundle; raises BundleError)."""
     return bundle.decoder_layers(model(name, version, directory))
 
 

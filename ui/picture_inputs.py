@@ -1,7 +1,7 @@
 """The picture inputs pages share: upload pictures (any size or format) and draw one.
 
 `pictures_ui` draws the uploader beside the drawing canvas and returns (name, read) pairs, where
-read() gives what vae.images.prepare accepts; nothing is decoded until a page asks for it.
+read() gives what vae.data.pictures.prepare accepts; nothing is decoded until a page asks for it.
 """
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from components.drawing_canvas import drawing_canvas_ui
-from vae import limits, scoring
+from ui.components.drawing_canvas import drawing_canvas_ui
+from vae import limits
+from vae.inference import scoring
 
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 

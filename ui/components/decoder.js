@@ -1,6 +1,6 @@
 // The VAE decoder in plain JavaScript: pure math, no DOM, so it runs in a page, a worker or node.
 //
-// parseBundle(bytes) reads what vae/bundle.py packs (safetensors: an 8-byte little-endian header
+// parseBundle(bytes) reads what vae/store/bundle.py packs (safetensors: an 8-byte little-endian header
 // length, a JSON header, raw little-endian arrays; our JSON in __metadata__.meta).
 // buildDecoder(spec, arrays) turns the layer list into decode(z, extra) -> pixel means in [0, 1],
 // (C, H, W) row-major like torch. The input is [z, extra]: extra is an optional fixed vector (a
@@ -33,6 +33,7 @@ const ACTS = {
   relu: (v) => (v > 0 ? v : 0),
   tanh: Math.tanh,
   elu: (v) => (v > 0 ? v : Math.expm1(v)),
+  sigmoid: (v) => 1 / (1 + Math.exp(-v)),
   gelu: (v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2)),
   gelu_tanh: (v) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))),
 };
@@ -143,7 +144,7 @@ function crop(from, to, channelsLast) {  // keep the top-left (C, H, W) of a (C,
   };
 }
 
-// spec = {layers, input, output} from vae/bundle.py; arrays by name. Returns
+// spec = {layers, input, output} from vae/store/bundle.py; arrays by name. Returns
 // {input, output, decode(z, extra) -> Float64Array (C*H*W), reused between calls}.
 export function buildDecoder(spec, arrays) {
   const steps = [];  // [fn(x, y), size of y]; elementwise ops run in place (fn(x) only)
@@ -211,7 +212,7 @@ export function buildDecoder(spec, arrays) {
 }
 
 // A point on the path from z0 to z1 at t in [0, 1]: "linear", or "spherical" (slerp), falling back
-// to linear for near-zero or near-parallel ends, exactly as vae/latent.py interpolate does.
+// to linear for near-zero or near-parallel ends, exactly as vae/inference/latent.py interpolate does.
 export function pathPoint(z0, z1, t, method, out) {
   const d = z0.length, y = out || new Float64Array(d);
   let dot = 0, n0 = 0, n1 = 0;

@@ -1,4 +1,4 @@
-// The live latent pad (components/latent_pad.py explains the protocol with Python).
+// The live latent pad (ui/components/latent_pad.py explains the protocol with Python).
 // decoder.js, live.js and pad_map.js come first in the same module: buildDecoder, receive, drawMap, ...
 //
 // Input events only record the latest z and ask for an animation frame; each frame decodes that z

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-import resources
-from vae import bundle, plots
+from ui import resources
+from vae.plots import explore as plots
+from vae.store import bundle
 
 SENT = "live_parts_sent"  # session key: ids of the parts already sent to this browser session
 

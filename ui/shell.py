@@ -11,8 +11,10 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-import resources
-from vae import data, provenance, store
+from ui import resources
+from vae.data import datasets as data
+from vae.data import provenance
+from vae.store import catalog as store
 
 NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need a system font
     ("app.py", "Overview", ":material/home:"),
@@ -25,7 +27,7 @@ NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need
     ("pages/posterior.py", "True posterior", ":material/blur_on:"),
     ("pages/compare.py", "Compare", ":material/compare:"),
 ]
-ICON = str(Path(__file__).parent / "assets" / "icon.png")  # a local file: a Material page_icon is
+ICON = str(Path(__file__).parents[1] / "assets" / "icon.png")  # a local file: a Material page_icon is
 # fetched from Google's font CDN by the browser, which fails offline
 MODEL_KEY = "model_name"  # the chosen model; a plain key, so it survives page changes
 

@@ -1,16 +1,16 @@
 """The interpolation scrubber (Interpolate page): the path between two latent codes decoded in the
 browser at any point, by dragging a slider or pressing Play (A to B and back, one decode per
 animation frame). The same decoder.js as the latent pad; the weights travel the same way and are
-shared with it (components/live.py). t runs over [0, 1]; at t = k / (steps - 1) the picture is step
-k of the strip the server decodes, the path being vae.latent.interpolate's (linear or slerp).
+shared with it (ui/components/live.py). t runs over [0, 1]; at t = k / (steps - 1) the picture is step
+k of the strip the server decodes, the path being vae.inference.latent.interpolate's (linear or slerp).
 """
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-import resources
-from components import asset, live, script
+from ui import resources
+from ui.components import asset, live, script
 
 _component = st.components.v2.component(
     "vae_explorer.latent_path", html=asset("latent_path.html"), css=asset("latent_path.css"),

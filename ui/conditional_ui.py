@@ -1,12 +1,12 @@
-"""The Playground of a conditional model (vae/conditional.py): choose the condition (a class, or a
+"""The Playground of a conditional model (vae/models/conditional.py): choose the condition (a class, or a
 test image whose visible part is given), move z, watch the decoder; the style table; Doersch's
 completions beside the regressor's blurry average.
 
 pages/playground.py calls playground(ctx) when the sidebar's model is conditional; the computing is
-in vae.conditioning, the figures in vae.plots_compare. Functions ending in _ui draw widgets and
+in vae.inference.conditioning, the figures in vae.plots_compare. Functions ending in _ui draw widgets and
 return plain values.
 
-Live decoding (components/latent_pad, as on the plain Playground, with the same server-side
+Live decoding (ui/components/latent_pad, as on the plain Playground, with the same server-side
 fallback): a label model's bundle is one Linear over [z, one_hot(y)], so the pad gets the one-hot
 as `extra` and a class change sends nothing but that; a class-prior model decodes z = μ_y + ε
 unconditionally, so the pad moves z itself (starting at μ_y, the prior means marked on its map) and
@@ -17,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-import resources
-import z_sliders
-from components import latent_pad
-from components.live import fallback_note
-from vae import conditioning, images, latent, plots, plots_compare
+from ui import resources, z_sliders
+from ui.components import latent_pad
+from ui.components.live import fallback_note
+from vae.data import images
+from vae.inference import conditioning, latent
+from vae.plots import compare as plots_compare
+from vae.plots import explore as plots
 
 LIMIT = 4.0  # slider range in prior standard deviations
 SEQ = "cpg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)

@@ -1,0 +1,234 @@
+"""Live decoding in a real browser (ui/components/decoder.js, latent_pad, latent_path).
+
+- The decoder's JavaScript, loaded alone in a blank Chromium page, equals torch's decode within
+  1e-4 per pixel for MLP and conv decoders, every activation, latent sizes 1, 2, 5 and 16.
+- On the real Playground a mouse drag repaints the decoded image on many frames, and the final z
+  reaches Python (the URL and the server's sliders); arrow keys move it too, and a z from Python
+  (Sample z) moves the pad.
+- The Interpolate page plays its path in the browser.
+(The Playground without the component's script is tested in test_e2e.py.)
+Waits are on page state, never fixed sleeps. Skipped without playwright and /usr/bin/chromium.
+"""
+from __future__ import annotations
+
+import base64
+import re
+
+import browser
+import numpy as np
+import pytest
+import torch
+
+from ui.components import asset
+from vae.models.config import ModelConfig
+from vae.models.registry import build
+from vae.store import bundle
+from vae.store import catalog as store
+
+pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
+
+if browser.chromium_available():
+    from playwright.sync_api import expect
+
+SLOW = 120_000  # ms: a first visit encodes mnist-5k on 2 busy cores
+LOAD_DECODER = """async (source) => {
+  const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+  window.dec = await import(url);
+}"""
+DECODE = """([b64, zs, extra]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const b = window.dec.parseBundle(bytes);
+  const d = window.dec.buildDecoder(b.meta.spec, b.arrays);
+  return zs.map((z) => Array.from(d.decode(z, extra)));
+}"""
+# The component's shadow root holding `sel`, and the live statistics of one component.
+ROOT = """(sel) => Array.from(document.querySelectorAll('[data-testid="stBidiComponentIsolated"]'))
+  .map((h) => h.shadowRoot).find((r) => r && r.querySelector(sel))"""
+FRAMES = "(name) => (globalThis.__vaeLive && globalThis.__vaeLive.stats[name] || {frames: 0}).frames"
+# Every animation frame, hash the decoded image's pixels and count the frames where they changed.
+WATCH_IMAGE = """() => {
+  const canvas = (ROOT)('.pad-image').querySelector('.pad-image'), ctx = canvas.getContext('2d');
+  window.__watch = {frames: 0, changed: 0, last: null, on: true};
+  const tick = () => {
+    const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    let h = 2166136261;
+    for (let i = 0; i < px.length; i += 12) h = Math.imul(h ^ px[i], 16777619);
+    const w = window.__watch;
+    w.frames += 1;
+    if (w.last !== null && h !== w.last) w.changed += 1;
+    w.last = h;
+    if (w.on) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}""".replace("ROOT", ROOT)
+
+
+def _scaled(model, factor: float = 2.5):
+    """Untrained weights give pictures near 0.5 everywhere; scaled ones use the whole [0, 1] range."""
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.mul_(factor)
+    return model.eval()
+
+
+CASES = {
+    "mlp-relu-1": ModelConfig(latent_dim=1, hidden=(64,), activation="relu"),
+    "mlp-relu-2": ModelConfig(latent_dim=2, hidden=(64, 32), activation="relu"),
+    "mlp-tanh-5": ModelConfig(latent_dim=5, hidden=(48,), activation="tanh"),
+    "mlp-tanh-16": ModelConfig(latent_dim=16, hidden=(32, 32), activation="tanh"),
+    "mlp-gelu-2": ModelConfig(latent_dim=2, hidden=(32,), activation="gelu"),
+    "mlp-elu-5": ModelConfig(latent_dim=5, hidden=(32,), activation="elu"),
+    "conv-relu-1": ModelConfig(latent_dim=1, arch="conv", conv_channels=(4, 8), activation="relu"),
+    "conv-relu-2": ModelConfig(latent_dim=2, arch="conv", conv_channels=(8, 16), activation="relu"),
+    "conv-tanh-5": ModelConfig(latent_dim=5, arch="conv", conv_channels=(4, 8), activation="tanh"),
+    "conv-gelu-16-rgb": ModelConfig(latent_dim=16, arch="conv", conv_channels=(4,), activation="gelu",
+                                    image_shape=(3, 13, 11)),
+}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser.chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def blank(chromium):
+    """A blank page with ui/components/decoder.js imported as window.dec: no server."""
+    page = browser.new_page(chromium)
+    page.set_content("<!doctype html><title>decoder</title>")
+    page.evaluate(LOAD_DECODER, asset("decoder.js"))
+    yield page
+    page.context.close()
+
+
+def _js_decode(page, model, z: np.ndarray, extra=None) -> np.ndarray:
+    spec, arrays = bundle.decoder_layers(model)
+    blob = base64.b64encode(bundle.pack(arrays, {"spec": spec})).decode("ascii")
+    out = page.evaluate(DECODE, [blob, z.tolist(), extra])
+    return np.asarray(out, dtype=np.float64)
+
+
+@pytest.mark.parametrize("case", [*CASES, "bundled-default"])
+def test_browser_decode_equals_torch(blank, case):
+    if case == "bundled-default":
+        model, _ = store.load(store.DEFAULT_MODEL)
+        model.eval()
+    else:
+        model = _scaled(build(CASES[case], seed=3))
+    d = model.latent_dim
+    z = np.random.default_rng(7).normal(0, 1.5, (6, d)).astype(np.float32)
+    z[0] = 0
+    with torch.no_grad():
+        expected = model.decode(torch.from_numpy(z)).reshape(len(z), -1).numpy()
+    got = _js_decode(blank, model, z)
+    assert got.shape == expected.shape
+    assert expected.std() > 0.05, "the check needs pictures with contrast"
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
+def test_browser_decode_appends_extra_to_z(blank):
+    """The [z, extra] hook: a decoder whose first layer takes 2 + 3 inputs, fed z (2) and extra (3),
+    equals torch's decode of the concatenation (how a label-conditional decoder gets its one-hot)."""
+    model = _scaled(build(ModelConfig(latent_dim=5, hidden=(32,)), seed=0))
+    z = np.random.default_rng(1).normal(size=(3, 2)).astype(np.float32)
+    extra = [0.0, 1.0, 0.0]
+    with torch.no_grad():
+        full = torch.from_numpy(np.hstack([z, np.tile(extra, (3, 1))]).astype(np.float32))
+        expected = model.decode(full).reshape(3, -1).numpy()
+    np.testing.assert_allclose(_js_decode(blank, model, z, extra), expected, atol=1e-4, rtol=0)
+
+
+def test_browser_decodes_a_label_cvae_as_torch_does(blank):
+    """A label CVAE's bundle, fed [z, one_hot(y)] (extra = the one-hot), equals model.decode(z, y)."""
+    model = _scaled(build(ModelConfig(latent_dim=2, hidden=(48, 32), conditional="label", num_classes=10), seed=5))
+    z = np.random.default_rng(2).normal(0, 1.5, (3, 2)).astype(np.float32)
+    for y in (0, 7):
+        with torch.no_grad():
+            expected = model.decode(torch.from_numpy(z), y).reshape(3, -1).numpy()
+        got = _js_decode(blank, model, z, np.eye(10)[y].tolist())
+        assert expected.std() > 0.05
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    state = tmp_path_factory.mktemp("e2e-live")
+    with browser.serving(browser.isolated_env(state), log_dir=state) as srv:
+        yield srv
+
+
+@pytest.fixture
+def page(chromium, server):
+    p = browser.new_page(chromium)
+    yield p
+    p.context.close()
+
+
+def _open_live(page, server, title: str, name: str) -> None:
+    browser.open_page(page, server, title, timeout=SLOW)
+    page.wait_for_function(f"() => ({FRAMES})('{name}') > 0", timeout=SLOW)
+
+
+def _url_z(page) -> str:
+    return re.search(r"[?&]z=([^&]*)", page.url).group(1).replace("%2C", ",")
+
+
+def _pad_z(page) -> str:
+    text = page.locator(".pad-readout").inner_text()  # "z = (1.23, -0.45)"
+    return ",".join(v.strip() for v in text.split("(")[1].rstrip(")").split(","))
+
+
+def _wait_url_z(page, z: str) -> None:
+    page.wait_for_function("(z) => new URL(location.href).searchParams.get('z') === z", arg=z, timeout=SLOW)
+
+
+def test_dragging_the_pad_decodes_on_many_frames_and_z_reaches_python(page, server):
+    _open_live(page, server, "Playground", "latent_pad")
+    pad = page.locator("canvas.pad-cross")
+    box = pad.bounding_box()
+    assert box and box["width"] >= 300, box
+    page.evaluate(WATCH_IMAGE)
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.35
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for k in range(150):  # a spiral: every move reaches a new z
+        a, f = k / 12, (k + 10) / 160
+        page.mouse.move(cx + f * r * np.cos(a), cy + f * r * np.sin(a))
+    page.mouse.up()
+    watch = page.evaluate("() => { window.__watch.on = false; return window.__watch; }")
+    assert watch["changed"] >= 20, watch  # the image followed the drag, frame after frame
+    z = _pad_z(page)
+    assert z != "0.00,0.00"
+    _wait_url_z(page, z)  # the release sent z to Python, which put it in the URL...
+    browser.wait_rendered(page, SLOW)
+    values = page.get_by_test_id("stSliderThumbValue")  # ...and in the server's sliders
+    expect(values).to_have_count(2)
+    assert sorted(map(float, values.all_inner_texts())) == sorted(map(float, z.split(",")))
+
+    before = page.evaluate(f"() => ({FRAMES})('latent_pad')")
+    pad.focus()
+    page.keyboard.press("ArrowRight")  # one key move: a new frame, then z to Python on keyup
+    page.wait_for_function(f"(n) => ({FRAMES})('latent_pad') > n", arg=before, timeout=30_000)
+    moved = _pad_z(page)
+    assert sum(a != b for a, b in zip(moved.split(","), z.split(","))) == 1  # one axis moved
+    _wait_url_z(page, moved)
+
+    before = page.evaluate(f"() => ({FRAMES})('latent_pad')")  # Sample z is decided in Python:
+    page.get_by_role("button", name="Sample z").click()  # the pad adopts it
+    page.wait_for_function(f"(n) => ({FRAMES})('latent_pad') > n", arg=before, timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+    _wait_url_z(page, _pad_z(page))
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_interpolate_plays_the_path_in_the_browser(page, server):
+    _open_live(page, server, "Interpolate", "latent_path")
+    start = page.evaluate(f"() => ({FRAMES})('latent_path')")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(f"(n) => ({FRAMES})('latent_path') > n + 30", arg=start, timeout=SLOW)
+    page.get_by_role("button", name="Pause").click()
+    scrubber = page.get_by_role("slider", name="Position on the path from A to B")
+    scrubber.focus()
+    page.keyboard.press("End")
+    expect(page.locator(".path-readout")).to_have_text(re.compile(r"t = 1\.000 \(B\)"))

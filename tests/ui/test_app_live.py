@@ -1,0 +1,54 @@
+"""AppTest: the live pad's side of the protocol, without a browser (ui/components/live.py).
+
+The decoder's weights go into the component's data on a first mount and never again once the
+browser reports holding them; a browser that never reports gets the server-side page and one note.
+"""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vae.store import bundle
+
+PAD = "pg_pad_default"
+
+
+@pytest.fixture
+def playground():
+    at = AppTest.from_file("../../app.py", default_timeout=60).run()
+    at.switch_page("pages/playground.py").run()
+    assert not at.exception
+    return at
+
+
+def _payload(at) -> tuple[dict, dict, int]:
+    (pad,) = [e for e in at.get("bidi_component") if e.proto.component_name == "vae_explorer.latent_pad"]
+    blob = pad.proto.bytes
+    arrays, meta = bundle.unpack(blob)
+    return arrays, meta, len(blob)
+
+
+def test_weights_are_sent_once_then_only_z(playground):
+    arrays, meta, size = _payload(playground)
+    assert set(meta["include"]) == {"dec", "pts"} and size > 1_000_000  # 784-512-2: 1.6 MB of float32
+    assert {"dec/body.0.w", "dec/out.w", "pts/mu", "pts/labels"} <= set(arrays)
+    assert meta["z"] == [0.0, 0.0] and meta["include"]["dec"]["spec"]["input"] == 2
+    # the browser reports what it holds (what latent_pad.js does after reading the data)
+    playground.session_state[PAD] = {"live": {"ok": True, "have": list(meta["parts"].values()), "error": None},
+                                     "z": None}
+    playground.run()
+    arrays, meta2, size = _payload(playground)
+    assert not arrays and "include" not in meta2 and size < 2_000, size  # no weights again
+    assert meta2["parts"] == meta["parts"]
+    assert any("on the server" in e.label for e in playground.expander) and not playground.info
+    playground.button(key="pg_sample").click().run()  # a server-side z: a new sequence number
+    _, meta3, size = _payload(playground)
+    assert meta3["seq"] > meta2["seq"] and meta3["z"] != meta2["z"] and size < 2_000
+
+
+def test_a_browser_that_never_answers_gets_the_server_page_and_one_note(playground):
+    assert not playground.info  # first run: the script may still start
+    playground.slider[0].set_value(1.0).run()
+    notes = [i.value for i in playground.info if "Live decoding is not running" in i.value]
+    assert len(notes) == 1
+    assert playground.get("image"), "the server decodes"
+    _, meta, size = _payload(playground)
+    assert "include" not in meta and size < 2_000  # already sent this session: not again
