@@ -129,3 +129,17 @@ def test_the_old_circle_is_broken_by_the_registry():
     assert "vae.models.registry" not in GRAPH["vae.models.model"] | GRAPH["vae.models.conditional"]
     assert "vae.models.conditional" not in GRAPH["vae.models.model"]
     assert {"vae.models.model", "vae.models.conditional"} <= GRAPH["vae.models.registry"]
+
+
+def test_the_documented_table_is_the_rule():
+    """docs/architecture.md's "may import" table says exactly what ALLOWED enforces."""
+    import re
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    names = set(ALLOWED) - {"limits"}
+    table = {}
+    for line in doc.splitlines():
+        m = re.match(r"\| `vae\.(\w+)` \| (.+?) \|$", line)
+        if m and m.group(1) in names:
+            table[m.group(1)] = set(re.findall(r"\b(" + "|".join(ALLOWED) + r")\b",
+                                               m.group(2).split("(")[0]))
+    assert table == {k: v for k, v in ALLOWED.items() if k in names}
