@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from vae.models.config import ConfigError, ModelConfig, TrainConfig
 
@@ -37,3 +38,27 @@ def test_bad_train_settings_are_refused(kwargs):
 def test_describe_names_the_architecture():
     assert ModelConfig().describe() == "mlp 784-512-2 bernoulli"
     assert ModelConfig(arch="conv").describe().startswith("conv conv32-64-2")
+
+
+def test_a_layer_list_model_round_trips_and_checks_its_sizes():
+    import json
+
+    from vae.models.registry import build
+    cfg = ModelConfig(arch="layers", latent_dim=3, encoder_layers=[["linear", 784, 10], ["act", "tanh"],
+                                                                    ["linear", 10, 6]],
+                      decoder_layers=[["linear", 3, 10], ["act", "relu"], ["linear", 10, 784]])
+    back = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and hash(back) == hash(cfg)
+    assert build(back).decode(torch.zeros(2, 3)).shape == (2, 1, 28, 28)
+    bad = {"encoder must end in 6": dict(encoder_layers=[["linear", 784, 5]]),
+           "takes 11 inputs": dict(decoder_layers=[["linear", 3, 10], ["linear", 11, 784]]),
+           "unknown activation": dict(decoder_layers=[["linear", 3, 784], ["act", "swish"]]),
+           "decoder must end": dict(decoder_layers=[["linear", 3, 700]]),
+           "is not one of": dict(decoder_layers=[["dropout", 3]])}
+    for message, change in bad.items():
+        with pytest.raises(ConfigError, match=message):
+            ModelConfig(**{**cfg.to_dict(), **change})
+    with pytest.raises(ConfigError, match="Gaussian"):
+        ModelConfig(**{**cfg.to_dict(), "output": "identity"})
+    with pytest.raises(ConfigError, match="arch 'layers'"):
+        ModelConfig(encoder_layers=cfg.encoder_layers)

@@ -21,7 +21,15 @@ def test_pack_round_trips_arrays_and_meta():
 @pytest.mark.parametrize("cfg", [
     ModelConfig(latent_dim=2, hidden=(16, 8), activation="tanh"),
     ModelConfig(latent_dim=3, arch="conv", conv_channels=(4, 8), activation="gelu"),
-], ids=["mlp", "conv"])
+    ModelConfig(latent_dim=2, arch="layers", encoder_layers=(("linear", 784, 8), ("linear", 8, 4)),
+                decoder_layers=(("linear", 2, 8), ("act", "softplus"), ("linear", 8, 16), ("act", "leaky_relu"),
+                                ("linear", 16, 784))),
+    ModelConfig(latent_dim=2, arch="layers", likelihood="gaussian", output="identity",
+                encoder_layers=(("linear", 784, 4),),
+                decoder_layers=(("linear", 2, 98), ("act", "elu"), ("unflatten", 2, 7, 7),
+                                ("conv_transpose", 2, 3, 4, 2, 1, 0), ("act", "tanh"),
+                                ("conv_transpose", 3, 1, 3, 2, 1, 1))),
+], ids=["mlp", "conv", "imported-mlp", "imported-conv-identity"])
 def test_decoder_layers_replayed_in_numpy_match_torch(cfg):
     """A plain numpy replay of the layer list (Linear, activations, view, crop, sigmoid) equals
     model.decode: the list describes the decoder completely (the JS runs the same list)."""
@@ -62,7 +70,8 @@ def _replay(spec: dict, arrays: dict, z: torch.Tensor) -> torch.Tensor:
                 x = x @ torch.from_numpy(arrays[layer["w"]]).T + torch.from_numpy(arrays[layer["b"]])
             elif op == "act":
                 x = {"relu": torch.relu, "tanh": torch.tanh, "gelu": nn.functional.gelu,
-                     "elu": nn.functional.elu}[layer["fn"]](x)
+                     "elu": nn.functional.elu, "softplus": nn.functional.softplus,
+                     "leaky_relu": nn.functional.leaky_relu}[layer["fn"]](x)
             elif op == "reshape":
                 x = x.view(len(x), *layer["shape"])
             elif op == "conv_transpose":
@@ -83,6 +92,13 @@ def _replay(spec: dict, arrays: dict, z: torch.Tensor) -> torch.Tensor:
 
 def test_a_layer_the_browser_cannot_run_is_refused():
     model = build(ModelConfig(latent_dim=2, hidden=(8,)), seed=0)
-    model.decoder.body[1] = nn.Softplus()
-    with pytest.raises(bundle.BundleError, match="Softplus"):
+    model.decoder.body[1] = nn.Hardswish()
+    with pytest.raises(bundle.BundleError, match="Hardswish"):
         bundle.decoder_layers(model)
+
+
+def test_an_imported_strided_conv_decoder_stays_on_the_server():
+    cfg = ModelConfig(latent_dim=2, arch="layers", encoder_layers=(("linear", 784, 4),),
+                      decoder_layers=(("linear", 2, 3136), ("unflatten", 1, 56, 56), ("conv", 1, 1, 3, 2, 1)))
+    with pytest.raises(bundle.BundleError, match="strided convolution"):
+        bundle.decoder_layers(build(cfg, seed=0))

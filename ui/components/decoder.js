@@ -36,6 +36,8 @@ const ACTS = {
   sigmoid: (v) => 1 / (1 + Math.exp(-v)),
   gelu: (v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2)),
   gelu_tanh: (v) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))),
+  leaky_relu: (v) => (v > 0 ? v : 0.01 * v),
+  softplus: (v) => (v > 20 ? v : Math.log1p(Math.exp(v))),
 };
 
 // Bytes (Uint8Array or ArrayBuffer) in the bundle format -> {meta, arrays, shapes}. Every array is

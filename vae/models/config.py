@@ -9,7 +9,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv", "layers")  # "layers": an explicit layer list (imported models)
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "sigmoid")
 MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond any real use here
@@ -60,6 +60,14 @@ class ModelConfig:
     # into the encoder's second layer, its last into the decoder's first, so those sizes must agree.
     condition_hidden: tuple[int, ...] = ()
     binarize_condition: bool = False  # completion only: Bernoulli-sample the visible pixels (Doersch)
+    # arch "layers" only (models imported from elsewhere, vae/interop/): the encoder and decoder as
+    # explicit layer lists (see vae/models/layers.py); the encoder ends in 2 * latent_dim outputs
+    # (mu, then log-variance), the decoder in C*H*W values or a (C, H, W) image.
+    encoder_layers: tuple = ()
+    decoder_layers: tuple = ()
+    # what turns the decoder's output into pixel means: "sigmoid" (the output is logits, as for every
+    # model trained here) or "identity" (the output is the mean itself; Gaussian likelihood only)
+    output: str = "sigmoid"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", _sizes("image_shape", self.image_shape))
@@ -90,7 +98,36 @@ class ModelConfig:
         if self.gaussian_std is not None and not (isinstance(self.gaussian_std, numbers.Real)
                                                   and math.isfinite(self.gaussian_std) and self.gaussian_std > 0):
             raise ConfigError(f"gaussian_std must be positive, got {self.gaussian_std}")
+        self._check_layers()
         self._check_conditional()
+
+    def _check_layers(self) -> None:
+        if self.output not in ("sigmoid", "identity"):
+            raise ConfigError(f"output must be 'sigmoid' or 'identity', got {self.output!r}")
+        if self.output == "identity" and self.likelihood != "gaussian":
+            raise ConfigError("a decoder without a sigmoid gives Bernoulli logits: output 'identity' is for "
+                              "a Gaussian likelihood")
+        if self.arch != "layers":
+            if self.encoder_layers or self.decoder_layers or self.output != "sigmoid":
+                raise ConfigError("encoder_layers, decoder_layers and output are for arch 'layers'")
+            return
+        if self.conditional != "none":
+            raise ConfigError("an imported (arch 'layers') model is unconditional")
+        from vae.models.layers import check_stack, normalize  # the layer vocabulary lives there
+        try:
+            enc, dec = normalize(self.encoder_layers), normalize(self.decoder_layers)
+            out = check_stack("encoder", enc, self.image_shape)
+            out_dec = check_stack("decoder", dec, (self.latent_dim,))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        object.__setattr__(self, "encoder_layers", enc)
+        object.__setattr__(self, "decoder_layers", dec)
+        if out != (2 * self.latent_dim,):
+            raise ConfigError(f"the encoder must end in {2 * self.latent_dim} outputs (mu and log-variance "
+                              f"of {self.latent_dim} dimensions), it ends in {out}")
+        if out_dec not in ((math.prod(self.image_shape),), tuple(self.image_shape)):
+            raise ConfigError(f"the decoder must end in the image, {tuple(self.image_shape)} or "
+                              f"{math.prod(self.image_shape)} values; it ends in {out_dec}")
 
     def _check_conditional(self) -> None:
         kind = self.conditional
@@ -136,6 +173,10 @@ class ModelConfig:
     def describe(self) -> str:
         """A short human label, e.g. 'mlp 784-512-2 bernoulli'."""
         c, h, w = self.image_shape
+        if self.arch == "layers":
+            from vae.models.layers import describe
+            return f"imported {describe(self.encoder_layers)} / {describe(self.decoder_layers)} " \
+                   f"latent {self.latent_dim} {self.likelihood}"
         body = "-".join(str(n) for n in (c * h * w, *self.hidden)) if self.arch == "mlp" else \
             f"conv{'-'.join(map(str, self.conv_channels))}"
         kind = {"none": "", "label": f" label-CVAE ({self.num_classes} classes)",

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from vae.models.config import ModelConfig
+from vae.models.layers import StackDecoder, StackEncoder
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
 
@@ -114,6 +115,9 @@ class VAE(nn.Module):
         self.config = config
         if config.arch == "mlp":
             self.encoder, self.decoder = MLPEncoder(config), MLPDecoder(config)
+        elif config.arch == "layers":  # an imported model (vae/interop/)
+            self.encoder = StackEncoder(config.encoder_layers, config.image_shape)
+            self.decoder = StackDecoder(config.decoder_layers, config.image_shape)
         else:
             self.encoder, self.decoder = ConvEncoder(config), ConvDecoder(config)
         add_log_std(self, config)
@@ -141,8 +145,9 @@ class VAE(nn.Module):
         return self.decoder(z)
 
     def output_mean(self, logits: torch.Tensor) -> torch.Tensor:
-        """The decoder's raw output -> pixel means in [0,1] (Bernoulli p, or the Gaussian mean)."""
-        return torch.sigmoid(logits)
+        """The decoder's raw output -> pixel means (Bernoulli p in [0,1], or the Gaussian mean; an
+        imported decoder with output 'identity' gives the mean itself)."""
+        return logits if self.config.output == "identity" else torch.sigmoid(logits)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim) -> image means in [0,1], (B, C, H, W)."""

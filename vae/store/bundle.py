@@ -35,7 +35,7 @@ from torch import nn
 
 from vae.models.model import VAE
 
-_ACTS = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.ELU: "elu", nn.Sigmoid: "sigmoid"}
+_ACTS = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.ELU: "elu", nn.Sigmoid: "sigmoid", nn.Softplus: "softplus"}
 
 
 class BundleError(ValueError):
@@ -87,6 +87,8 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
     kind = type(dec).__name__
     if kind == "MLPDecoder":
         layers = _layer(dec.body, "body", arrays) + _layer(dec.out, "out", arrays)
+    elif kind == "StackDecoder":
+        layers = _stack(dec, model.config, arrays)
     elif kind == "ConvDecoder":
         layers = (_layer(dec.dense, "dense", arrays) + [{"op": "reshape", "shape": list(dec.grid)}]
                   + _layer(dec.body, "body", arrays) + [{"op": "crop", "shape": shape}])
@@ -97,7 +99,33 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
         raise BundleError("the decoder must start with a Linear layer")
     if model.config.conditional == "label":
         _join_label(first, dec.label, arrays)
-    return {"layers": layers + [{"op": "sigmoid"}], "input": first["in"], "output": shape}, arrays
+    tail = [{"op": "sigmoid"}] if model.config.output == "sigmoid" else []
+    return {"layers": layers + tail, "input": first["in"], "output": shape}, arrays
+
+
+def _stack(dec: nn.Sequential, config, arrays: dict) -> list[dict]:
+    """An imported decoder (vae/models/layers.py) -> bundle layers; the browser reads images
+    channels-last after a reshape, so it takes no flatten after an image, and only stride-1 convs."""
+    layers, image = [], False
+    for i, (spec, m) in enumerate(zip(config.decoder_layers, dec)):
+        kind = spec[0]
+        if kind == "unflatten":
+            layers.append({"op": "reshape", "shape": list(spec[1:])})
+            image = True
+        elif kind == "flatten":
+            if image:
+                raise BundleError(f"decoder layer {i}: a flatten after an image cannot run in the browser yet")
+        elif kind == "conv" and spec[4] != 1:
+            raise BundleError(f"decoder layer {i}: a strided convolution cannot run in the browser yet")
+        elif kind == "linear" and image:
+            raise BundleError(f"decoder layer {i}: a linear layer after an image cannot run in the browser yet")
+        elif kind == "act" and spec[1] in ("leaky_relu", "softplus"):
+            if (kind, spec[1]) == ("act", "leaky_relu") and m.negative_slope != 0.01:
+                raise BundleError(f"decoder layer {i}: only LeakyReLU(0.01) runs in the browser")
+            layers.append({"op": "act", "fn": spec[1]})
+        else:
+            layers += _layer(m, str(i), arrays)
+    return layers
 
 
 def _join_label(first: dict, label: nn.Linear, arrays: dict) -> None:

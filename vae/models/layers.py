@@ -1,0 +1,130 @@
+"""Models as explicit layer lists (arch "layers"): the vocabulary imported models are written in.
+
+A layer is a tuple: ("linear", in, out), ("conv", in, out, k, stride, padding),
+("conv_transpose", in, out, k, stride, padding, output_padding), ("act", fn), ("flatten",),
+("unflatten", C, H, W). `build` turns a list into an nn.Sequential with the same indices, so the
+state dict of a `sequential` model (encoder.0.weight, ...) maps onto it one to one.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+FUNCTIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
+             "leaky_relu": nn.LeakyReLU, "softplus": nn.Softplus,
+             "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
+ARITY = {"linear": 2, "conv": 5, "conv_transpose": 6, "act": 1, "flatten": 0, "unflatten": 3}
+MAX_LAYERS = 64
+MAX_SIZE = 1 << 20  # channels, features, kernel, stride and padding are each far below this
+
+
+def normalize(layers) -> tuple:
+    """Lists from JSON -> tuples, every layer's name and arity checked (ValueError otherwise)."""
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise ValueError(f"a layer list must be a list, got {type(layers).__name__}")
+    out = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, (str, bytes)) or not hasattr(layer, "__iter__") or not len(layer := tuple(layer)):
+            raise ValueError(f"layer {i} must be a list like ['linear', 784, 400], got {layer!r}"[:200])
+        kind, args = layer[0], layer[1:]
+        if kind not in ARITY or len(args) != ARITY[kind]:
+            raise ValueError(f"layer {i}: {layer!r} is not one of {sorted(ARITY)} with its sizes"[:200])
+        if kind == "act":
+            if args[0] not in FUNCTIONS:
+                raise ValueError(f"layer {i}: unknown activation {args[0]!r}; known: {sorted(FUNCTIONS)}")
+        elif not all(isinstance(a, int) and not isinstance(a, bool) and 0 <= a <= MAX_SIZE for a in args):
+            raise ValueError(f"layer {i}: sizes must be whole numbers 0..{MAX_SIZE}, got {layer!r}"[:200])
+        out.append((kind, *args))
+    if not out or len(out) > MAX_LAYERS:
+        raise ValueError(f"a layer list needs 1 to {MAX_LAYERS} layers, got {len(out)}")
+    return tuple(out)
+
+
+def _conv_out(n: int, k: int, s: int, p: int, op: int = 0, transposed: bool = False) -> int:
+    return (n - 1) * s - 2 * p + k + op if transposed else (n + 2 * p - k) // s + 1
+
+
+def check_stack(role: str, layers: tuple, shape: tuple) -> tuple:
+    """The output shape of `layers` on an input of `shape` ((n,) or (C, H, W)); ValueError naming the
+    layer when the sizes do not chain."""
+    shape = tuple(shape)
+    for i, (kind, *a) in enumerate(layers):
+        where = f"{role} layer {i} ({kind})"
+        if kind == "linear":
+            if i == 0 and len(shape) == 3:  # an MLP encoder flattens the image first
+                shape = (math.prod(shape),)
+            if shape != (a[0],):
+                raise ValueError(f"{where} takes {a[0]} inputs, gets {shape}")
+            shape = (a[1],)
+        elif kind in ("conv", "conv_transpose"):
+            t = kind == "conv_transpose"
+            if len(shape) != 3 or shape[0] != a[0]:
+                raise ValueError(f"{where} takes {a[0]} channels, gets {shape}")
+            if a[2] < 1 or a[3] < 1:
+                raise ValueError(f"{where}: kernel and stride must be at least 1")
+            op = a[5] if t else 0
+            h, w = (_conv_out(n, a[2], a[3], a[4], op, t) for n in shape[1:])
+            if h < 1 or w < 1:
+                raise ValueError(f"{where}: the image shrinks to nothing ({h}x{w})")
+            shape = (a[1], h, w)
+        elif kind == "flatten":
+            shape = (math.prod(shape),)
+        elif kind == "unflatten":
+            if shape != (math.prod(a),):
+                raise ValueError(f"{where} to {tuple(a)} needs {math.prod(a)} values, gets {shape}")
+            shape = tuple(a)
+        if math.prod(shape) > 1 << 26:
+            raise ValueError(f"{where}: an activation of {math.prod(shape):,} values is too large")
+    return shape
+
+
+def build(layers: tuple) -> list[nn.Module]:
+    """The torch modules of a checked layer list, one per layer (so indices match)."""
+    out: list[nn.Module] = []
+    for kind, *a in layers:
+        if kind == "linear":
+            out.append(nn.Linear(a[0], a[1]))
+        elif kind == "conv":
+            out.append(nn.Conv2d(a[0], a[1], a[2], stride=a[3], padding=a[4]))
+        elif kind == "conv_transpose":
+            out.append(nn.ConvTranspose2d(a[0], a[1], a[2], stride=a[3], padding=a[4], output_padding=a[5]))
+        elif kind == "act":
+            out.append(FUNCTIONS[a[0]]())
+        elif kind == "flatten":
+            out.append(nn.Flatten())
+        else:
+            out.append(nn.Unflatten(1, tuple(a)))
+    return out
+
+
+def describe(layers: tuple) -> str:
+    """'784-400-40' for an MLP, 'conv32-64' style for convolutions."""
+    sizes = [str(a[1]) for kind, *a in layers if kind == "linear"]
+    first = next((a[0] for kind, *a in layers if kind == "linear"), None)
+    convs = [str(a[1]) for kind, *a in layers if kind in ("conv", "conv_transpose")]
+    text = "-".join(([str(first)] if first is not None and not convs else []) + sizes)
+    return (f"conv{'-'.join(convs)}" + (f"+{text}" if text else "")) if convs else text
+
+
+class StackEncoder(nn.Sequential):
+    """x (B, C, H, W) -> (B, 2 * latent_dim): mu then log-variance."""
+
+    def __init__(self, layers: tuple, image_shape: tuple):
+        super().__init__(*build(layers))
+        self.flat_input = layers[0][0] == "linear" and len(image_shape) == 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.flatten(1) if self.flat_input else x)
+
+
+class StackDecoder(nn.Sequential):
+    """z (B, latent_dim) -> (B, C, H, W), the raw output (logits, or the mean for output 'identity')."""
+
+    def __init__(self, layers: tuple, image_shape: tuple):
+        super().__init__(*build(layers))
+        self.image_shape = tuple(image_shape)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return super().forward(z).reshape(-1, *self.image_shape)
