@@ -110,6 +110,8 @@ class ModelConfig:
         if self.arch != "layers":
             if self.encoder_layers or self.decoder_layers or self.output != "sigmoid":
                 raise ConfigError("encoder_layers, decoder_layers and output are for arch 'layers'")
+            object.__setattr__(self, "encoder_layers", ())  # [] from JSON: tuples keep the config hashable
+            object.__setattr__(self, "decoder_layers", ())
             return
         if self.conditional != "none":
             raise ConfigError("an imported (arch 'layers') model is unconditional")
