@@ -73,6 +73,11 @@ class ModelInfo:
     def metrics(self) -> dict:
         return self.meta.get("metrics") or {}
 
+    @property
+    def source(self) -> dict:
+        """Where an imported model came from ({} for a model trained here)."""
+        return self.meta.get("source") or {}
+
 
 def models_dir(path: str | os.PathLike | None = None) -> Path:
     """The user's models folder: the argument, else $VAE_MODELS_DIR, else ./models."""
@@ -189,13 +194,14 @@ def load(name: str, directory: str | os.PathLike | None = None) -> tuple[VAE, Mo
 def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, dataset: dict | None = None,
          metrics: dict | None = None, history: list | None = None, train_config: dict | None = None,
          training_state: tuple[dict, dict] | None = None, overwrite: bool = False,
-         _root: Path | None = None) -> ModelInfo:
+         source: dict | None = None, _root: Path | None = None) -> ModelInfo:
     """Write a model into a hidden temporary folder, fsync it, then put it in place in one step:
     published only if the name is free at that moment (StoreError otherwise), or, with overwrite,
     exchanged with the old version.
 
     training_state: (tensors, string metadata) from training.TrainingState.to_tensors(), kept in
-    training.safetensors so the run can be resumed exactly (see load_training_state)."""
+    training.safetensors so the run can be resumed exactly (see load_training_state).
+    source: where a model not trained here came from (vae.interop: file, SHA-256, layout)."""
     root = _root or models_dir(directory)
     if _root is None:
         check_not_bundled(name)
@@ -208,6 +214,8 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": model.config.to_dict(),
             "train_config": train_config or {}, "dataset": dataset or {}, "metrics": metrics or {},
             "history": history or [], "resumable": training_state is not None}
+    if source:
+        meta["source"] = source
     broken = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(v.isfinite().all())]
     if broken:
         raise StoreError(f"{name}: not saved, its weights hold NaN or infinite values ({', '.join(broken[:3])})")

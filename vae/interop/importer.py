@@ -1,0 +1,123 @@
+"""Import a VAE trained elsewhere: read its state dict safely, recognise its layout, rebuild it as a
+model of the store (arch "layers"), measure it on a dataset here, and save it with where it came from.
+
+    rec = recognise("vae.pt", data)            # nothing is saved; rec.rows says which tensor became what
+    info = save_imported(rec, "their-vae", dataset="mnist-5k")
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from vae.data import datasets
+from vae.interop import layouts, weights
+from vae.models import objectives
+from vae.models.config import ConfigError, ModelConfig
+from vae.models.model import VAE
+from vae.models.registry import build
+from vae.store import catalog
+from vae.store.modelfiles import StoreError, parameter_count
+
+
+@dataclass
+class Recognised:
+    """What an import found, before anything is saved."""
+    file_name: str
+    sha256: str
+    layout: str
+    config: ModelConfig
+    state: dict[str, torch.Tensor]
+    rows: list[dict]  # each foreign tensor: its name, shape and the layer it became
+    notes: list[str] = field(default_factory=list)  # what was assumed, not read from the file
+
+    def model(self) -> VAE:
+        """The rebuilt model, weights loaded (strict: every tensor in its place)."""
+        model = build(self.config)
+        model.load_state_dict(self.state, strict=True)
+        return model.eval()
+
+    def source(self) -> dict:
+        return {"kind": "imported", "file": self.file_name, "sha256": self.sha256, "layout": self.layout,
+                "notes": self.notes}
+
+
+def _strip_prefix(tensors: dict, notes: list) -> dict:
+    """nn.DataParallel and torch.compile put 'module.' / '_orig_mod.' before every name."""
+    for prefix in ("module.", "_orig_mod."):
+        if tensors and all(k.startswith(prefix) for k in tensors):
+            notes.append(f"every name started with {prefix!r}: removed")
+            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+    return tensors
+
+
+def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto", layout_map: str | None = None,
+              activation: str = "relu", image_shape: tuple = (1, 28, 28), likelihood: str = "bernoulli",
+              latent_dim: int | None = None) -> Recognised:
+    """Read a state dict (from `data`, or the file) and map it onto our layers. StoreError with a
+    sentence naming the tensor or the setting on anything that does not fit; nothing is written."""
+    data = weights.read_bytes(file_name, data)
+    notes: list[str] = []
+    tensors = _strip_prefix(weights.read_state_dict(file_name, data), notes)
+    if likelihood not in ("bernoulli", "gaussian"):
+        raise StoreError(f"likelihood must be bernoulli or gaussian, got {likelihood!r}")
+    try:
+        ModelConfig(image_shape=tuple(image_shape))
+    except (ConfigError, TypeError) as e:
+        raise StoreError(f"image shape: {e}") from None
+    if layout_map is not None:
+        chosen, spec = "map", layouts.read_map(layout_map)
+    elif layout == "pytorch-examples" or layout == "auto" and layouts.EXAMPLES <= set(layouts.prefixes(tensors)):
+        chosen, spec = "pytorch-examples", layouts.pytorch_examples(tensors, activation)
+    elif layout in ("sequential", "auto"):
+        try:
+            chosen, spec = "sequential", layouts.sequential(tensors, image_shape, activation)
+        except StoreError as e:
+            if layout == "sequential":
+                raise
+            raise StoreError(f"no known layout fits ({e}); the names start with "
+                             f"{', '.join(sorted(layouts.prefixes(tensors))[:6])}: write a layout map "
+                             "(--layout MAP.json, see vae/interop/layouts.py)") from None
+    else:
+        raise StoreError(f"unknown layout {layout!r}; known: {', '.join(layouts.LAYOUTS)} or a MAP.json")
+    config, state, rows = layouts.build(spec, tensors, image_shape, likelihood, latent_dim)
+    if chosen != "map":
+        notes.append(f"activation {activation} between layers (not stored in a state dict: --activation)")
+    if chosen == "sequential":
+        convs = [x for x in spec["encoder"] + spec["decoder"] if x[0] in ("conv", "conv_transpose")]
+        if convs:
+            notes.append("strides and paddings chosen to fit the image: " + ", ".join(
+                f"{x[1]} stride {x[2]} padding {x[3]}" for x in convs))
+    notes.append("the decoder's output read as Bernoulli logits" if config.output == "sigmoid"
+                 else "the decoder's output read as the Gaussian mean")
+    if parameter_count(config) != sum(v.numel() for v in state.values()) + (config.likelihood == "gaussian"):
+        raise StoreError("internal: the rebuilt model's size differs from the tensors read")
+    return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes)
+
+
+def measure(model: VAE, dataset: str, iw_samples: int = 100, progress=None) -> dict:
+    """The model's test metrics on a named dataset here (the images must have the model's shape)."""
+    if datasets.shape_of(dataset) != tuple(model.config.image_shape):
+        raise StoreError(f"{dataset} has images of shape {datasets.shape_of(dataset)}; the model takes "
+                         f"{tuple(model.config.image_shape)} (--image-shape, --dataset)")
+    test = datasets.load_dataset(dataset, "test")
+    with torch.inference_mode():
+        metrics = objectives.evaluate(model, torch.from_numpy(test.images), iw_samples=iw_samples,
+                                      progress=progress)
+    metrics.update(split="test", binarized=False)
+    return metrics
+
+
+def save_imported(rec: Recognised, name: str, dataset: str = "mnist-5k", directory=None, *, iw_samples: int = 100,
+                  overwrite: bool = False, progress=None) -> catalog.ModelInfo:
+    """Measure the recognised model on `dataset` and save it into the store with its source."""
+    catalog.check_name(name)
+    catalog.check_not_bundled(name)
+    if not overwrite and catalog.models_dir(directory).joinpath(name).exists():
+        raise StoreError(f"a model named {name!r} already exists (choose another name, or overwrite)")
+    model = rec.model()
+    metrics = measure(model, dataset, iw_samples, progress)
+    return catalog.save(model, name, directory, dataset={"name": dataset}, metrics=metrics,
+                        source={**rec.source(), "measured_on": dataset}, overwrite=overwrite)

@@ -1,0 +1,268 @@
+"""Which tensor of a foreign state dict is which layer: the known layouts, and the JSON map for the rest.
+
+A map says it all explicitly (the other layouts are written as maps):
+
+    {"encoder": [["linear", "fc1"], ["act", "relu"]],       # a layer with weights names its tensor prefix
+     "heads": ["fc21", "fc22"],                              # mu, then log-variance (or one name: both)
+     "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}
+
+Layers: ["linear", P], ["conv", P, stride, padding], ["conv_transpose", P, stride, padding,
+output_padding], ["act", fn], ["flatten"], ["unflatten", C, H, W]; sizes and kernels come from the
+tensors. A decoder ending in a sigmoid gives Bernoulli logits; one without is read as logits too
+(Bernoulli) or as the mean (Gaussian).
+
+- pytorch-examples: pytorch/examples vae/main.py (fc1, fc21/fc22, fc3, fc4; relu; a sigmoid output).
+- sequential: `encoder.N.*` and `decoder.N.*` (nn.Sequential indices), two head layers named like
+  mu / logvar. Parameter-free layers show only as gaps in the indices: a gap holds the activation
+  (and a flatten between a conv and a linear layer); a conv's stride and padding are not in the
+  tensors, so the first that chains to the image is chosen (stride 2 first) and said.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+
+import torch
+
+from vae.models.config import ConfigError, ModelConfig
+from vae.models.layers import FUNCTIONS, check_stack
+from vae.store.modelfiles import StoreError
+
+LAYOUTS = ("auto", "pytorch-examples", "sequential")
+EXAMPLES = {"fc1", "fc21", "fc22", "fc3", "fc4"}
+MU = re.compile(r"(^|[._])(mu|mean|z_mean|loc|fc_mu|mu_head)$")
+LOGVAR = re.compile(r"(^|[._])(logvar|log_var|logsigma2|z_log_var|fc_var|fc_logvar|var|logvar_head)$")
+
+
+def prefixes(tensors: dict) -> dict[str, list[str]]:
+    """Layer prefix -> its tensor names ('fc1' -> ['fc1.weight', 'fc1.bias'])."""
+    out: dict[str, list[str]] = {}
+    for k in tensors:
+        out.setdefault(k.rsplit(".", 1)[0] if "." in k else k, []).append(k)
+    return out
+
+
+def pytorch_examples(tensors: dict, activation: str = "relu") -> dict:
+    found = set(prefixes(tensors))
+    if not EXAMPLES <= found:
+        raise StoreError(f"not the pytorch-examples layout: it needs {sorted(EXAMPLES)}, missing "
+                         f"{sorted(EXAMPLES - found)}")
+    act = ["act", activation]
+    return {"encoder": [["linear", "fc1"], act], "heads": ["fc21", "fc22"],
+            "decoder": [["linear", "fc3"], act, ["linear", "fc4"], ["act", "sigmoid"]]}
+
+
+def _indexed(tensors: dict, part: str) -> list[tuple[int, str]]:
+    found = {}
+    for p in prefixes(tensors):
+        m = re.fullmatch(rf"{part}\.(\d+)", p)
+        if m:
+            found[int(m.group(1))] = p
+    return sorted(found.items())
+
+
+def sequential(tensors: dict, image_shape: tuple, activation: str = "relu") -> dict:
+    enc, dec = _indexed(tensors, "encoder"), _indexed(tensors, "decoder")
+    if not enc or not dec:
+        raise StoreError("not the sequential layout: it needs encoder.N.weight and decoder.N.weight tensors")
+    rest = [p for p in prefixes(tensors) if not re.fullmatch(r"(encoder|decoder)\.\d+", p)]
+    mu = [p for p in rest if MU.search(p)]
+    logvar = [p for p in rest if LOGVAR.search(p)]
+    if len(mu) != 1 or len(logvar) != 1:
+        raise StoreError(f"sequential layout: expected one mu head and one log-variance head beside "
+                         f"encoder.N and decoder.N (names like fc_mu / fc_logvar); found {rest or 'none'}")
+    latent = tensors[f"{mu[0]}.weight"].shape[0]
+    encoder = _search(tensors, enc, "encoder", tuple(image_shape), None, activation)
+    decoder = _search(tensors, dec, "decoder", (latent,), tuple(image_shape), activation)
+    return {"encoder": encoder + [["act", activation]], "heads": [mu[0], logvar[0]], "decoder": decoder}
+
+
+def _variants(w: torch.Tensor, role: str) -> list[list]:
+    """The ways one weight tensor can be a layer, most likely first."""
+    if w.dim() == 2:
+        return [["linear"]]
+    if w.dim() != 4:
+        raise StoreError(f"a {w.dim()}-D weight is neither a linear nor a 2-D convolution")
+    k = w.shape[-1]
+    pads = sorted(range(k // 2 + 1), key=lambda p: abs(p - (k - 1) // 2))
+    conv = [["conv", s, p] for s in (2, 1) for p in pads]
+    up = [["conv_transpose", s, p, o] for s in (2, 1) for p in pads for o in range(s)]
+    return (up + conv) if role == "decoder" else (conv + up)
+
+
+def _uniform(options: list[list]):
+    """The choices where every conv layer has the same settings (the usual network), tried first."""
+    convs = [o for o in options if len(o) > 1]
+    for choice in (convs[0] if convs else []):
+        picked = [o[0] if len(o) == 1 else choice for o in options]
+        if all(c in o for c, o in zip(picked, options)):
+            yield tuple(picked)
+
+
+def _search(tensors, indexed, role, shape, target, activation) -> list[list]:
+    """The first choice of each conv's stride/padding (and conv vs transposed) that chains from
+    `shape` to `target` (or to a flat vector feeding the heads, for the encoder)."""
+    names = [p for _, p in indexed]
+    weights = [tensors[f"{p}.weight"] for p in names]
+    options = [_variants(w, role) for w in weights]
+    for n, combo in enumerate(itertools.chain(_uniform(options), itertools.product(*options))):
+        if n > 20000:
+            break
+        layers, current, ok = [], shape, True
+        for i, ((index, prefix), choice, w) in enumerate(zip(indexed, combo, weights)):
+            gap = index - (indexed[i - 1][0] + 1 if i else 0)
+            kind = choice[0]
+            if kind == "linear" and len(current) == 3 and i > 0:
+                layers.append(["flatten"])
+                gap -= 1
+                current = (math.prod(current),)
+            if kind != "linear" and len(current) == 1:
+                c = w.shape[0] if kind == "conv_transpose" else w.shape[1]
+                hw = current[0] // c if current[0] % c == 0 else 0
+                side = math.isqrt(hw)
+                if side * side != hw or hw == 0:
+                    ok = False
+                    break
+                layers.append(["unflatten", c, side, side])
+                gap -= 1
+                current = (c, side, side)
+            if i > 0 and gap >= 1:
+                layers.insert(len(layers) - (1 if layers and layers[-1][0] in ("flatten", "unflatten") else 0),
+                              ["act", activation])
+            layers.append([kind, prefix, *choice[1:]])
+            try:
+                current = check_stack(role, _concrete(layers[-1:], tensors), current)
+            except ValueError:
+                ok = False
+                break
+        if not ok:
+            continue
+        if (len(current) == 1) if target is None else current in (target, (math.prod(target),)):
+            return layers
+    raise StoreError(f"sequential layout: no choice of stride and padding makes the {role}'s layers "
+                     f"({', '.join(names)}) chain from {shape} to {target or 'a vector'}; "
+                     "write a map (--layout MAP.json)")
+
+
+def _concrete(layers: list, tensors: dict) -> tuple:
+    """Map layers (with tensor prefixes) -> layer tuples of vae.models.layers (with sizes)."""
+    out = []
+    for layer in layers:
+        kind = layer[0]
+        if kind in ("linear", "conv", "conv_transpose"):
+            w = tensors[f"{layer[1]}.weight"]
+            if kind == "linear":
+                out.append(("linear", w.shape[1], w.shape[0]))
+            elif kind == "conv":
+                out.append(("conv", w.shape[1], w.shape[0], w.shape[2], *layer[2:4]))
+            else:
+                out.append(("conv_transpose", w.shape[0], w.shape[1], w.shape[2], *layer[2:5]))
+        else:
+            out.append(tuple(layer))
+    return tuple(out)
+
+
+def read_map(text: str | bytes) -> dict:
+    """A layout map from JSON text, its shape checked (StoreError otherwise)."""
+    try:
+        m = json.loads(text)
+    except (ValueError, RecursionError):
+        raise StoreError("the layout map is not JSON") from None
+    if not isinstance(m, dict) or not {"encoder", "heads", "decoder"} <= set(m):
+        raise StoreError('a layout map is a JSON object with "encoder", "heads" and "decoder"')
+    heads = m["heads"] if isinstance(m["heads"], list) else [m["heads"]]
+    if not all(isinstance(h, str) for h in heads) or len(heads) not in (1, 2):
+        raise StoreError('"heads" is one tensor prefix (both, mu first) or two (mu, log-variance)')
+    for part in ("encoder", "decoder"):
+        if not isinstance(m[part], list) or not all(isinstance(x, list) and x and isinstance(x[0], str)
+                                                    for x in m[part]):
+            raise StoreError(f'"{part}" must be a list of layers like ["linear", "fc1"]')
+    return {**m, "heads": heads}
+
+
+def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "bernoulli",
+          latent_dim: int | None = None) -> tuple[ModelConfig, dict, list[dict]]:
+    """(config, our state dict, rows) from a map and the foreign tensors; every tensor must be used,
+    every named one must exist with the shape its place needs."""
+    used, rows, state = set(), [], {}
+
+    def take(prefix: str, role: str) -> tuple[torch.Tensor, torch.Tensor]:
+        w_name, b_name = f"{prefix}.weight", f"{prefix}.bias"
+        if w_name not in tensors:
+            raise StoreError(f"the layout names {prefix!r} but the file has no tensor {w_name!r}")
+        w = tensors[w_name]
+        b = tensors.get(b_name)
+        out = w.shape[1] if "transposed" in role else w.shape[0]
+        if b is not None and tuple(b.shape) != (out,):
+            raise StoreError(f"{b_name} has shape {tuple(b.shape)}; its layer has {out} outputs")
+        used.update({w_name} | ({b_name} if b is not None else set()))
+        rows.append({"tensor": w_name, "shape": tuple(w.shape), "became": role})
+        if b is not None:
+            rows.append({"tensor": b_name, "shape": tuple(b.shape), "became": f"{role} (bias)"})
+        return w, (b if b is not None else torch.zeros(out))
+
+    def stack(part: str, layers: list, heads: list | None) -> tuple:
+        concrete = []
+        for i, layer in enumerate(layers):
+            kind = layer[0]
+            if kind in ("linear", "conv", "conv_transpose"):
+                if len(layer) < 2 or not isinstance(layer[1], str):
+                    raise StoreError(f"{part} layer {i}: a {kind} layer names its tensor prefix")
+                need = {"linear": 2, "conv": 4, "conv_transpose": 4}[kind]
+                w = tensors.get(f"{layer[1]}.weight")
+                if w is not None and w.dim() != need:
+                    raise StoreError(f"{layer[1]}.weight is {w.dim()}-D ({tuple(w.shape)}); "
+                                     f"a {kind} layer needs {need}-D")
+                if kind != "linear" and (w is not None and w.shape[2] != w.shape[3]):
+                    raise StoreError(f"{layer[1]}.weight: only square kernels are supported, "
+                                     f"got {tuple(w.shape)}")
+                defaults = {"linear": [], "conv": [1, 0], "conv_transpose": [1, 0, 0]}[kind]
+                spec = [kind, layer[1], *(list(layer[2:]) + defaults[len(layer) - 2:])]
+                label = "transposed conv" if kind == "conv_transpose" else kind
+                w, b = take(layer[1], f"{part} layer {len(concrete)} ({label})")
+                concrete.append(_concrete([spec], tensors)[0])
+                state[f"{part}.{len(concrete) - 1}.weight"], state[f"{part}.{len(concrete) - 1}.bias"] = w, b
+            else:
+                concrete.append(tuple(layer))
+        if heads is not None:
+            ws, bs = zip(*(take(h, name) for h, name in zip(heads, ("mu head", "log-variance head")
+                                                             if len(heads) == 2 else ("mu and log-variance head",))))
+            if len(heads) == 2 and ws[0].shape != ws[1].shape:
+                raise StoreError(f"the mu head {heads[0]} {tuple(ws[0].shape)} and the log-variance head "
+                                 f"{heads[1]} {tuple(ws[1].shape)} differ in shape")
+            w, b = torch.cat(ws), torch.cat(bs)
+            concrete.append(("linear", w.shape[1], w.shape[0]))
+            state[f"{part}.{len(concrete) - 1}.weight"], state[f"{part}.{len(concrete) - 1}.bias"] = w, b
+        return tuple(concrete)
+
+    encoder = stack("encoder", layout["encoder"], layout["heads"])
+    dec_layers = list(layout["decoder"])
+    output = "sigmoid"
+    if dec_layers and dec_layers[-1] == ["act", "sigmoid"]:
+        dec_layers.pop()
+    elif likelihood == "gaussian":
+        output = "identity"
+    decoder = stack("decoder", dec_layers, None)
+    extra = sorted(set(tensors) - used)
+    if extra:
+        raise StoreError(f"the file has tensors the layout does not use: {', '.join(extra[:5])}"
+                         f"{' …' if len(extra) > 5 else ''}")
+    latent = encoder[-1][2] // 2
+    if latent_dim is not None and latent != latent_dim:
+        raise StoreError(f"the encoder's heads give a {latent}-D latent, not {latent_dim}-D as asked")
+    first = next((x for x in decoder if x[0] in ("linear", "conv", "conv_transpose")), None)
+    if first is not None and first[0] == "linear" and first[1] != latent:
+        first_tensor = next(r["tensor"] for r in rows if r["became"] == "decoder layer 0 (linear)")
+        raise StoreError(f"latent size mismatch: the encoder's heads give {latent} dimensions, the decoder's "
+                         f"first layer ({first_tensor}) takes {first[1]}")
+    for fn in [x[1] for x in (*encoder, *decoder) if x[0] == "act"]:
+        if fn not in FUNCTIONS:
+            raise StoreError(f"unknown activation {fn!r}; known: {', '.join(sorted(FUNCTIONS))}")
+    try:
+        config = ModelConfig(arch="layers", image_shape=tuple(image_shape), latent_dim=latent, likelihood=likelihood,
+                             encoder_layers=encoder, decoder_layers=decoder, output=output)
+    except ConfigError as e:
+        raise StoreError(f"the layers do not fit together: {e}") from None
+    return config, state, rows
