@@ -5,9 +5,9 @@ import json
 
 import pytest
 import torch
+from foreign_models import ExamplesVAE, sequential_conv, sequential_mlp, trained
 from safetensors.torch import save as save_safetensors
 
-from foreign_models import ExamplesVAE, sequential_conv, sequential_mlp, trained
 from vae import store
 from vae.data import datasets
 from vae.interop import importer
