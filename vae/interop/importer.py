@@ -55,12 +55,21 @@ def _strip_prefix(tensors: dict, notes: list) -> dict:
 
 def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto", layout_map: str | None = None,
               activation: str = "relu", image_shape: tuple = (1, 28, 28), likelihood: str = "bernoulli",
-              latent_dim: int | None = None) -> Recognised:
+              latent_dim: int | None = None, output: str | None = None) -> Recognised:
     """Read a state dict (from `data`, or the file) and map it onto our layers. StoreError with a
-    sentence naming the tensor or the setting on anything that does not fit; nothing is written."""
+    sentence naming the tensor or the setting on anything that does not fit; nothing is written.
+    output: "sigmoid" when the decoder ends in a sigmoid the state dict cannot show, "identity" when
+    its output is the mean; None reads it from the layout or the file's metadata, else from the
+    likelihood (Bernoulli: logits; Gaussian: the mean)."""
     data = weights.read_bytes(file_name, data)
     notes: list[str] = []
-    tensors = _strip_prefix(weights.read_state_dict(file_name, data), notes)
+    tensors, metadata = weights.read_state_dict(file_name, data)
+    tensors = _strip_prefix(tensors, notes)
+    if output is None and metadata.get("output") in ("sigmoid", "identity"):
+        output = metadata["output"]
+        notes.append(f"output {output} from the file's metadata")
+    if output not in (None, "sigmoid", "identity"):
+        raise StoreError(f"output must be sigmoid or identity, got {output!r}")
     if likelihood not in ("bernoulli", "gaussian"):
         raise StoreError(f"likelihood must be bernoulli or gaussian, got {likelihood!r}")
     try:
@@ -82,7 +91,10 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
                              "(--layout MAP.json, see vae/interop/layouts.py)") from None
     else:
         raise StoreError(f"unknown layout {layout!r}; known: {', '.join(layouts.LAYOUTS)} or a MAP.json")
-    config, state, rows = layouts.build(spec, tensors, image_shape, likelihood, latent_dim)
+    if output == "sigmoid" and spec["decoder"][-1:] != [["act", "sigmoid"]]:
+        spec = {**spec, "decoder": [*spec["decoder"], ["act", "sigmoid"]]}
+    config, state, rows = layouts.build(spec, tensors, image_shape, likelihood, latent_dim,
+                                        identity=output == "identity")
     if chosen != "map":
         notes.append(f"activation {activation} between layers (not stored in a state dict: --activation)")
     if chosen == "sequential":
@@ -92,7 +104,7 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
                 f"{x[1]} stride {x[2]} padding {x[3]}" for x in convs))
     notes.append("the decoder's output read as Bernoulli logits" if config.output == "sigmoid"
                  else "the decoder's output read as the Gaussian mean")
-    if parameter_count(config) != sum(v.numel() for v in state.values()) + (config.likelihood == "gaussian"):
+    if parameter_count(config) != sum(v.numel() for v in state.values()):
         raise StoreError("internal: the rebuilt model's size differs from the tensors read")
     return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes)
 

@@ -92,13 +92,17 @@ def _variants(w: torch.Tensor, role: str) -> list[list]:
     return (up + conv) if role == "decoder" else (conv + up)
 
 
-def _uniform(options: list[list]):
-    """The choices where every conv layer has the same settings (the usual network), tried first."""
-    convs = [o for o in options if len(o) > 1]
-    for choice in (convs[0] if convs else []):
-        picked = [o[0] if len(o) == 1 else choice for o in options]
-        if all(c in o for c, o in zip(picked, options)):
-            yield tuple(picked)
+def _ordered(options: list[list]):
+    """Every choice of settings, those where all layers of a kind share their settings (the usual
+    network) first, then in preference order; at most 20,000 are tried."""
+    if math.prod(len(o) for o in options) > 20000:
+        yield from itertools.islice(itertools.product(*options), 20000)
+        return
+
+    def spread(combo) -> int:
+        return sum(len({tuple(c) for c in combo if c[0] == kind}) for kind in ("conv", "conv_transpose"))
+
+    yield from sorted(itertools.product(*options), key=spread)  # a stable sort keeps the preference order
 
 
 def _search(tensors, indexed, role, shape, target, activation) -> list[list]:
@@ -107,9 +111,7 @@ def _search(tensors, indexed, role, shape, target, activation) -> list[list]:
     names = [p for _, p in indexed]
     weights = [tensors[f"{p}.weight"] for p in names]
     options = [_variants(w, role) for w in weights]
-    for n, combo in enumerate(itertools.chain(_uniform(options), itertools.product(*options))):
-        if n > 20000:
-            break
+    for combo in _ordered(options):
         layers, current, ok = [], shape, True
         for i, ((index, prefix), choice, w) in enumerate(zip(indexed, combo, weights)):
             gap = index - (indexed[i - 1][0] + 1 if i else 0)
@@ -183,7 +185,7 @@ def read_map(text: str | bytes) -> dict:
 
 
 def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "bernoulli",
-          latent_dim: int | None = None) -> tuple[ModelConfig, dict, list[dict]]:
+          latent_dim: int | None = None, identity: bool = False) -> tuple[ModelConfig, dict, list[dict]]:
     """(config, our state dict, rows) from a map and the foreign tensors; every tensor must be used,
     every named one must exist with the shape its place needs."""
     used, rows, state = set(), [], {}
@@ -242,9 +244,17 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
     output = "sigmoid"
     if dec_layers and dec_layers[-1] == ["act", "sigmoid"]:
         dec_layers.pop()
-    elif likelihood == "gaussian":
+    elif likelihood == "gaussian" or identity:
         output = "identity"
     decoder = stack("decoder", dec_layers, None)
+    if likelihood == "gaussian":  # the likelihood's scale: std = exp(log_std), 1 when the file has none
+        log_std = tensors.get("log_std", torch.zeros(()))
+        if log_std.numel() != 1:
+            raise StoreError(f"log_std must hold one number (std = exp(log_std)), it has shape {tuple(log_std.shape)}")
+        state["log_std"] = log_std.reshape(())
+        if "log_std" in tensors:
+            used.add("log_std")
+            rows.append({"tensor": "log_std", "shape": tuple(log_std.shape), "became": "Gaussian log-std"})
     extra = sorted(set(tensors) - used)
     if extra:
         raise StoreError(f"the file has tensors the layout does not use: {', '.join(extra[:5])}"

@@ -49,13 +49,13 @@ def read_bytes(path: str | os.PathLike, data: bytes | None = None) -> bytes:
     return Path(path).read_bytes() if data is None else data
 
 
-def read_state_dict(name: str, data: bytes) -> dict[str, torch.Tensor]:
-    """Tensors by name (float32, finite) of a .safetensors or PyTorch file's bytes."""
+def read_state_dict(name: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors by name (float32, finite), string metadata) of a .safetensors or PyTorch file's bytes."""
     suffix = Path(name).suffix.lower()
     if suffix == ".safetensors":
         return _safetensors(Path(name).name, data)
     if suffix in STATE_SUFFIXES:
-        return _torch_file(Path(name).name, data)
+        return _torch_file(Path(name).name, data), {}
     raise StoreError(f"{Path(name).name}: unknown kind of file; give a {', '.join(SUFFIXES)} file")
 
 
@@ -68,7 +68,7 @@ def _no_duplicates(pairs):
     return seen
 
 
-def _safetensors(where: str, data: bytes) -> dict[str, torch.Tensor]:
+def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if len(data) < 8:
         raise StoreError(f"{where}: not a safetensors file (too short: {len(data)} bytes)")
     n = int.from_bytes(data[:8], "little")
@@ -83,7 +83,9 @@ def _safetensors(where: str, data: bytes) -> dict[str, torch.Tensor]:
         raise StoreError(f"{where}: not a safetensors file (its header is not JSON)") from None
     if not isinstance(head, dict):
         raise StoreError(f"{where}: not a safetensors file (the header is not a JSON object)")
-    head.pop("__metadata__", None)
+    meta = head.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict):
+        raise StoreError(f"{where}: not a safetensors file (malformed __metadata__)")
     body, total = len(data) - 8 - n, 0
     for k, v in head.items():
         if not (isinstance(v, dict) and isinstance(v.get("shape"), list) and isinstance(v.get("data_offsets"), list)):
@@ -106,7 +108,7 @@ def _safetensors(where: str, data: bytes) -> dict[str, torch.Tensor]:
         tensors = load_safetensors(data)
     except Exception as e:  # safetensors' own checks: overlapping offsets and the like
         raise StoreError(f"{where}: not a valid safetensors file ({str(e)[:200]})") from None
-    return _checked(where, tensors)
+    return _checked(where, tensors), {str(k): str(v)[:1000] for k, v in meta.items()}
 
 
 def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:

@@ -1,0 +1,160 @@
+"""A model of the store, out to other code: ONNX (encoder.onnx: image -> mu, log-variance;
+decoder.onnx: z -> image mean) and plain tensors in the `sequential` layout (encoder.N, fc_mu,
+fc_logvar, decoder.N) with the few lines of PyTorch that load them.
+"""
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from vae.models.model import VAE
+from vae.store.modelfiles import StoreError
+
+OPSET = 17
+
+
+def _plain(model: VAE) -> tuple[list[nn.Module], nn.Linear, list[nn.Module]]:
+    """(encoder modules, the (mu, logvar) head, decoder modules ending in the pixel mean) of a plain model."""
+    cfg = model.config
+    if cfg.conditional != "none":
+        raise StoreError(f"a {cfg.conditional}-conditional model cannot be exported yet: its encoder and "
+                         "decoder take the condition as a second input")
+    enc, dec = model.encoder, model.decoder
+    tail = [nn.Sigmoid()] if cfg.output == "sigmoid" else []
+    if cfg.arch == "mlp":
+        return [nn.Flatten(), *enc.body], enc.head, [*dec.body, dec.out, *tail]
+    if cfg.arch == "conv":
+        if tuple(dec.grid[1:]) != tuple(n // 2 ** len(cfg.conv_channels) for n in cfg.image_shape[1:]) or \
+                any(n % 2 ** len(cfg.conv_channels) for n in cfg.image_shape[1:]):
+            raise StoreError("this conv decoder crops its output to the image; the plain-tensor export covers "
+                             "decoders whose output is the image exactly (use --onnx)")
+        return [*enc.body], enc.head, [*dec.dense, nn.Unflatten(1, dec.grid), *dec.body, *tail]
+    modules = list(enc)
+    return ([nn.Flatten()] if enc.flat_input else []) + modules[:-1], modules[-1], [*dec, *tail]
+
+
+def state_dict(model: VAE) -> tuple[dict[str, torch.Tensor], str]:
+    """(tensors, Python source that builds the modules they load into)."""
+    encoder, head, decoder = _plain(model)
+    latent = model.config.latent_dim
+    tensors = {}
+    for part, modules in (("encoder", encoder), ("decoder", decoder)):
+        for i, m in enumerate(modules):
+            for k, v in m.state_dict().items():
+                tensors[f"{part}.{i}.{k}"] = v
+    tensors["fc_mu.weight"], tensors["fc_logvar.weight"] = head.weight[:latent], head.weight[latent:]
+    tensors["fc_mu.bias"], tensors["fc_logvar.bias"] = head.bias[:latent], head.bias[latent:]
+    if hasattr(model, "log_std"):  # a Gaussian likelihood's scale: std = exp(log_std)
+        tensors["log_std"] = model.log_std.reshape(())
+    tensors = {k: v.detach().to(torch.float32).contiguous().clone() for k, v in tensors.items()}
+    scale = "\n        self.log_std = nn.Parameter(torch.zeros(()))  # Gaussian likelihood: std = exp(log_std)" \
+        if "log_std" in tensors else ""
+
+    def listing(modules):
+        return ",\n".join(f"            nn.{m!r}" for m in modules)
+
+    c, h, w = model.config.image_shape
+    code = f'''import torch
+from safetensors.torch import load_file
+from torch import nn
+
+
+class VAE(nn.Module):
+    """{model.config.describe()}: encode(x) -> (mu, logvar); decode(z) -> pixel means, (B, {c}, {h}, {w})."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+{listing(encoder)})
+        self.fc_mu = nn.Linear({head.in_features}, {latent})
+        self.fc_logvar = nn.Linear({head.in_features}, {latent})
+        self.decoder = nn.Sequential(
+{listing(decoder)}){scale}
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z):
+        return self.decoder(z).view(-1, {c}, {h}, {w})
+
+
+model = VAE()
+model.load_state_dict(load_file("FILE"))
+'''
+    return tensors, code
+
+
+def write_state_dict(model: VAE, path: str | Path, name: str = "") -> str:
+    """Write the tensors (safetensors) and return the loading code, with the file's name in it."""
+    tensors, code = state_dict(model)
+    path = Path(path)
+    data = save_safetensors(tensors, metadata={"format": "vae-explorer export", "model": name,
+                                               "layout": "sequential", "output": model.config.output})
+    _atomic(path, data)
+    return code.replace("FILE", path.name)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, model: VAE):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.encode(x)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, model: VAE):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z):
+        return self.model.decode(z)
+
+
+def onnx_bytes(model: VAE) -> tuple[bytes, bytes]:
+    """(encoder.onnx, decoder.onnx) with a free batch size: image (B, C, H, W) -> mu, logvar
+    (B, latent_dim); z (B, latent_dim) -> mean (B, C, H, W)."""
+    _plain(model)  # the same refusals as the tensor export
+    model = model.eval()
+    x = torch.zeros(1, *model.config.image_shape)
+    z = torch.zeros(1, model.config.latent_dim)
+    out = []
+    for module, arg, names, outputs in ((_Encoder(model), x, ["image"], ["mu", "logvar"]),
+                                        (_Decoder(model), z, ["z"], ["mean"])):
+        buf = io.BytesIO()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(module, (arg,), buf, dynamo=False, opset_version=OPSET, input_names=names,
+                              output_names=outputs,
+                              dynamic_axes={n: {0: "batch"} for n in names + outputs})
+        out.append(buf.getvalue())
+    return out[0], out[1]
+
+
+def write_onnx(model: VAE, folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in zip(("encoder.onnx", "decoder.onnx"), onnx_bytes(model)):
+        _atomic(folder / name, data)
+        paths.append(folder / name)
+    return paths
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    """Write beside, then rename: a failed export leaves no half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def describe_sizes(tensors: dict) -> str:
+    return f"{len(tensors)} tensors, {sum(math.prod(v.shape) for v in tensors.values()):,} weights"
