@@ -1,4 +1,4 @@
-"""The command line: python -m vae {train,evaluate,recipes,list,rename,delete,data} ...
+"""The command line: python -m vae {train,evaluate,recipes,list,rename,delete,data,import,export} ...
 
 Run `python -m vae COMMAND --help` for each command's options. Each command group is a module of
 its own (train, evaluate, recipes, models, data) with a register(sub, common) that adds its
@@ -10,7 +10,7 @@ import argparse
 import functools
 import sys
 
-from vae.cli import data, evaluate, models, recipes, train
+from vae.cli import data, evaluate, interop, models, recipes, train
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
@@ -22,11 +22,13 @@ EPILOG = """examples:
   python -m vae evaluate my-2d --exact --limit 1000
   python -m vae data fetch mnist
   python -m vae list
+  python -m vae import vae.pth --name their-vae      (a state dict from elsewhere; see import --help)
+  python -m vae export my-2d --onnx out/ --state-dict out/my-2d.safetensors
   torchrun --nproc_per_node 4 -m vae train --dataset mnist --batch-size 512 --name big  (4 processes;
       every option works the same; see the README for several machines and Slurm)"""
 
 
-GROUPS = (train, evaluate, recipes, models, data)
+GROUPS = (train, evaluate, recipes, models, data, interop)
 
 
 def _parser() -> argparse.ArgumentParser:
