@@ -14,6 +14,7 @@ import json
 import math
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -27,7 +28,7 @@ STATE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 SUFFIXES = (".safetensors", *STATE_SUFFIXES)
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
 HEADER_BYTES = 16 << 20
-PICKLE_HINT = ("save only the weights: torch.save(model.state_dict(), 'model.pt') in the code that trained "
+PICKLE_HINT = ("Save only the weights: torch.save(model.state_dict(), 'model.pt') in the code that trained "
                "it (or safetensors.torch.save_file(model.state_dict(), 'model.safetensors'))")
 
 
@@ -120,10 +121,15 @@ def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:
         if not any(n.endswith("data.pkl") for n in names):
             raise StoreError(f"{where}: a zip archive, but not one torch.save wrote (no data.pkl inside)")
     try:
-        obj = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": the refusal below says more
+            warnings.simplefilter("ignore")
+            obj = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as e:
         lines = str(e).strip().splitlines()
-        what = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[0] if lines else "")
+        what = next((line for line in lines if "global" in line.lower()), None) or _first_global(data)
+        if what is None:  # not a pickle of objects at all: bytes the unpickler cannot read
+            raise StoreError(f"{where}: not a PyTorch weights file torch.load can read safely "
+                             f"({(lines or [''])[0].strip()[:160]})") from None
         raise StoreError(f"{where}: refused: the file holds pickled Python objects, not only tensors "
                          f"({what.strip()[:160]}); nothing in it was run. {PICKLE_HINT}") from None
     except Exception as e:  # truncated files, other formats
@@ -131,6 +137,24 @@ def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:
         raise StoreError(f"{where}: not a PyTorch weights file torch.load can read safely "
                          f"({type(e).__name__}: {first})") from None
     return _checked(where, _unwrap(where, obj))
+
+
+def _first_global(data: bytes) -> str | None:
+    """The first Python global a raw pickle names (read with pickletools, never run), if any: the
+    restricted unpickler stops at the first opcode it does not know, before it reaches the global."""
+    import pickletools
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if op.name == "GLOBAL":
+                return f"it names the global {str(arg).replace(' ', '.')}"
+            if op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return f"it names the global {strings[-2]}.{strings[-1]}"
+            if isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # not a pickle, or a damaged one
+        return None
+    return None
 
 
 def _depth(obj, level: int = 0) -> int:
