@@ -10,6 +10,7 @@ from ui import resources, shell
 from vae.data import images, provenance
 from vae.inference import latent
 from vae.plots import explore as plots
+from vae.store import catalog as store
 
 ctx = shell.page(
     "Overview",
@@ -52,3 +53,20 @@ with right:
 history = ctx.info.meta.get("history") or []
 if history:
     st.plotly_chart(plots.loss_curves(history).update_layout(height=300), width="stretch")
+
+with st.expander("Export this model", icon=":material/download:"):
+    try:
+        _, code = resources.export_tensors(ctx.name, ctx.version, ctx.directory)
+    except store.StoreError as e:  # a conditional model: its networks take the condition too
+        st.info(f"Not exportable yet: {e}")
+    else:
+        left, right = st.columns(2)
+        left.download_button("ONNX encoder + decoder (.zip)", key="export_onnx", file_name=f"{ctx.name}-onnx.zip",
+                             data=lambda: resources.export_onnx_zip(ctx.name, ctx.version, ctx.directory),
+                             mime="application/zip", help="encoder.onnx: image -> mu, logvar; decoder.onnx: "
+                             "z -> image mean; any batch size (opset 17)")
+        right.download_button("Plain tensors (.safetensors)", key="export_tensors", mime="application/octet-stream",
+                              file_name=f"{ctx.name}.safetensors",
+                              data=lambda: resources.export_tensors(ctx.name, ctx.version, ctx.directory)[0])
+        st.caption("The tensors load into this PyTorch code (no need for this project):")
+        st.code(code, language="python")

@@ -6,6 +6,8 @@ torch.inference_mode(), never trained in place (training builds a new model in v
 """
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import torch
 from vae.data import datasets as data
 from vae.inference import comparison, conditioning, latent, posterior, views
 from vae.inference import posterior_view as posterior_view_
+from vae.interop import export
 from vae.models import objectives
 from vae.models.model import VAE
 from vae.store import bundle
@@ -203,3 +206,20 @@ def posterior_view(name: str, version: str, directory: str, image: np.ndarray, d
     m = model(name, version, directory)
     grid = coarse_grid(name, version, directory) if m.latent_dim <= 2 else None
     return posterior_view_.describe(m, image, dims, grid)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def export_onnx_zip(name: str, version: str, directory: str) -> bytes:
+    """encoder.onnx and decoder.onnx of a model, in one zip (made when the download is clicked)."""
+    buf = io.BytesIO()
+    enc, dec = export.onnx_bytes(model(name, version, directory))
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{name}/encoder.onnx", enc)
+        z.writestr(f"{name}/decoder.onnx", dec)
+    return buf.getvalue()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def export_tensors(name: str, version: str, directory: str) -> tuple[bytes, str]:
+    """(safetensors bytes, the PyTorch code that loads them) of a model."""
+    return export.state_dict_bytes(model(name, version, directory), f"{name}.safetensors", name)

@@ -19,6 +19,7 @@ from vae.store import catalog as store
 NAV = [  # (script, label, icon): Material icons ship with Streamlit, emoji need a system font
     ("app.py", "Overview", ":material/home:"),
     ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/import_model.py", "Import", ":material/upload_file:"),
     ("pages/latent_map.py", "Latent map", ":material/scatter_plot:"),
     ("pages/manifold.py", "Manifold", ":material/grid_view:"),
     ("pages/playground.py", "Playground", ":material/tune:"),
@@ -87,6 +88,12 @@ def _model_card(info: store.ModelInfo) -> None:
             if "regressor_log_likelihood" in m:
                 st.caption(f"Regressor baseline (no z): {bound} = {m['regressor_log_likelihood']:.1f}")
             st.caption(provenance.metrics_source(info.meta))
+        if info.source.get("kind") == "imported":
+            src = info.source
+            st.caption(f"**Imported, not trained here**: {src.get('file')} (SHA-256 {str(src.get('sha256'))[:16]}…), "
+                       f"layout {src.get('layout')}; its metrics were measured here on "
+                       f"{src.get('measured_on') or info.dataset}. Created {info.meta.get('created', '?')}")
+            return
         recipe = (info.meta.get("train_config") or {}).get("extra", {}).get("recipe")
         data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
         st.caption((f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "

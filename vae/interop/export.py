@@ -91,14 +91,20 @@ model.load_state_dict(load_file("FILE"))
     return tensors, code
 
 
-def write_state_dict(model: VAE, path: str | Path, name: str = "") -> str:
-    """Write the tensors (safetensors) and return the loading code, with the file's name in it."""
+def state_dict_bytes(model: VAE, file_name: str, name: str = "") -> tuple[bytes, str]:
+    """(safetensors bytes, the code that loads them from `file_name`)."""
     tensors, code = state_dict(model)
-    path = Path(path)
     data = save_safetensors(tensors, metadata={"format": "vae-explorer export", "model": name,
                                                "layout": "sequential", "output": model.config.output})
+    return data, code.replace("FILE", file_name)
+
+
+def write_state_dict(model: VAE, path: str | Path, name: str = "") -> str:
+    """Write the tensors (safetensors) and return the loading code, with the file's name in it."""
+    path = Path(path)
+    data, code = state_dict_bytes(model, path.name, name)
     _atomic(path, data)
-    return code.replace("FILE", path.name)
+    return code
 
 
 class _Encoder(nn.Module):

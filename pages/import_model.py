@@ -1,0 +1,93 @@
+"""Import: bring a VAE trained elsewhere (a state dict), see which tensor became which layer and what
+it decodes, then save it into the store, where every page works on it."""
+import numpy as np
+import streamlit as st
+
+from ui import resources, shell
+from vae import limits
+from vae.data import datasets, images
+from vae.inference import latent
+from vae.interop import importer, layouts
+from vae.store import catalog as store
+
+EXAMPLE_MAP = ('{"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],\n'
+               ' "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}')
+ACTIVATIONS = ["relu", "tanh", "elu", "gelu", "gelu_tanh", "leaky_relu", "softplus", "sigmoid"]
+
+shell.page("Import", "Bring your own VAE: upload its state dict (.safetensors, or a .pt/.pth saved with "
+           "`torch.save(model.state_dict(), ...)`). It is read without running any code in it; you see "
+           "which tensor became which layer and what the model decodes before anything is saved.",
+           needs_model=False)
+
+upload = st.file_uploader("State dict", type=["safetensors", "pt", "pth", "bin", "ckpt"], key="imp_file",
+                          max_upload_size=limits.UPLOAD_MB)
+cols = st.columns(4)
+names = [d for d in datasets.DATASETS if datasets.is_available(d)]
+dataset = cols[0].selectbox("Measure on", names, key="imp_dataset", help="The model is scored on this dataset's "
+                            "test split; its images set the model's input shape.")
+layout = cols[1].selectbox("Layout", [*layouts.LAYOUTS, "map (JSON)"], key="imp_layout",
+                           help="Which tensor is which layer: auto tries pytorch/examples' names, then "
+                           "encoder.N / fc_mu / fc_logvar / decoder.N.")
+activation = cols[2].selectbox("Activation between layers", ACTIVATIONS, key="imp_act",
+                               help="A state dict does not store its activations: say which the model used.")
+likelihood = cols[3].selectbox("Likelihood", ["bernoulli", "gaussian"], key="imp_lik")
+layout_map = None
+if layout == "map (JSON)":
+    layout_map = st.text_area("Layout map", key="imp_map", height=140, help=layouts.__doc__,
+                              value=EXAMPLE_MAP)
+if upload is None:
+    st.info("Upload a state dict to begin. Try `python -m vae export default --state-dict x.safetensors` "
+            "for a file to practise on.")
+    st.stop()
+
+try:
+    rec = importer.recognise(upload.name, upload.getvalue(), layout="auto" if layout_map else layout,
+                             layout_map=layout_map, activation=activation,
+                             image_shape=datasets.shape_of(dataset), likelihood=likelihood)
+except store.StoreError as e:
+    st.error(f"Not imported: {e}")
+    st.stop()
+
+st.success(f"Recognised **{rec.config.describe()}** (layout {rec.layout}).")
+left, right = st.columns([3, 2])
+left.dataframe([{"tensor": r["tensor"], "shape": str(tuple(r["shape"])), "became": r["became"]} for r in rec.rows],
+               hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rec.rows)))
+right.markdown("**Assumed, not read from the file**\n" + "\n".join(f"- {n}" for n in rec.notes))
+right.caption(f"SHA-256 {rec.sha256}")
+
+model = rec.model()
+test = resources.dataset(dataset, "test")
+x = test.images[:10]
+mu, _ = latent.encode_dataset(model, x)
+if model.latent_dim == 2:
+    decoded = latent.decode_grid(model, 10).images
+    grid = images.tile(decoded.reshape(-1, *model.config.image_shape), ncols=10, pad=1)
+    caption = "decoded 10 x 10 grid at Gaussian percentiles"
+else:
+    z = np.random.default_rng(0).standard_normal((30, model.latent_dim)).astype(np.float32)
+    grid, caption = images.tile(latent.decode(model, z), ncols=10, pad=1), "30 samples z ~ N(0, I)"
+a, b = st.columns(2)
+a.image(images.upscale(grid, 2), caption=caption, width="stretch")
+b.image(images.upscale(images.tile(np.concatenate([x, latent.decode(model, mu)]), ncols=10, pad=1), 2),
+        caption=f"10 test images of {dataset} (top) and their reconstructions (bottom)", width="stretch")
+
+with st.form("imp_save"):
+    name = st.text_input("Name in the store", value=upload.name.rsplit(".", 1)[0].replace(" ", "-")[:40],
+                         key="imp_name")
+    saved = st.form_submit_button("Measure and save", type="primary")
+if saved:
+    bar = st.progress(0.0, text=f"Measuring on {dataset}…")
+    try:
+        info = importer.save_imported(rec, name, dataset, resources.models_dir(), iw_samples=100,
+                                      progress=lambda done, n: bar.progress(done / n, text=f"Measuring on "
+                                                                                          f"{dataset}: {done}/{n}"))
+    except (store.StoreError, ValueError) as e:
+        bar.empty()
+        st.error(f"Not saved: {e}")
+        st.stop()
+    resources.model_list.clear()
+    st.session_state["pending_model"] = info.name
+    m = info.metrics
+    st.success(f"Saved **{info.name}**: test ELBO {m['elbo']:.1f} nats, log p(x) ≥ {m['iw_log_likelihood']:.1f} "
+               f"(IW, K=100) on {dataset}. It is selected in the sidebar on the next page.")
+    st.page_link("pages/playground.py", label="Open it in the Playground", icon=":material/tune:")

@@ -1,0 +1,68 @@
+"""The Import page and the Overview's export through AppTest: upload a state dict, see the table and the
+preview, save it; the model card then says where it came from; a refused file is an error, not a
+traceback."""
+import io
+import sys
+from pathlib import Path
+
+import torch
+from streamlit.testing.v1 import AppTest
+
+from vae.store import catalog as store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
+from foreign_models import ExamplesVAE, sequential_conv, trained  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/import_model.py").run()
+    assert not at.exception
+    return at
+
+
+def _bytes(state) -> bytes:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def test_upload_shows_what_was_recognised_then_saves_an_imported_model():
+    at = _page()
+    assert at.title[0].value == "Import" and "Upload a state dict" in at.info[0].value
+    model = trained(ExamplesVAE(hidden=64, latent=2), steps=5)
+    at.file_uploader(key="imp_file").set_value(("examples.pth", _bytes(model.state_dict()), "application/octet-stream"))
+    at.run()
+    assert not at.exception and not at.error
+    assert "layout pytorch-examples" in at.success[0].value
+    table = at.dataframe[0].value
+    assert list(table["tensor"]) == ["fc1.weight", "fc1.bias", "fc21.weight", "fc21.bias", "fc22.weight",
+                                     "fc22.bias", "fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias"]
+    assert table["became"][2] == "mu head" and table["became"][4] == "log-variance head"
+    assert len(at.get("image")) == 2  # the decoded grid and the reconstructions
+    at.text_input(key="imp_name").input("their-vae")
+    submit = next(b for b in at.button if "Measure and save" in b.label)
+    submit.click().run()
+    assert not at.exception and "Saved **their-vae**" in at.success[-1].value
+    _, info = store.load("their-vae")
+    assert info.source["file"] == "examples.pth" and info.source["layout"] == "pytorch-examples"
+
+    at.switch_page("app.py").run()  # the sidebar selects it; its card says it was imported
+    assert not at.exception
+    assert at.session_state["model_name"] == "their-vae"
+    card = " ".join(c.value for c in at.sidebar.caption)
+    assert "Imported, not trained here" in card and "examples.pth" in card and "measured here on mnist-5k" in card
+    assert any("class VAE(nn.Module)" in c.value for c in at.code)
+
+
+def test_a_conv_model_is_recognised_and_a_refused_file_is_an_error():
+    at = _page()
+    at.file_uploader(key="imp_file").set_value(("conv.pt", _bytes(sequential_conv().state_dict()), "x"))
+    at.run()
+    assert not at.exception and "sequential" in at.success[0].value
+    assert any("stride 2" in m.value for m in at.markdown)
+    at.file_uploader(key="imp_file").set_value(("module.pt", _bytes(ExamplesVAE(hidden=4, latent=2)), "x"))
+    at.run()
+    assert not at.exception and "refused" in at.error[0].value and "state_dict()" in at.error[0].value
