@@ -28,7 +28,7 @@ START_TIMEOUT = 90.0  # seconds for the server to answer its health check (2 bus
 # The URL path of each page, as st.navigation derives it from the file name (home is the default: /).
 PAGES = {"Overview": "", "Train": "train", "Latent map": "latent_map", "Manifold": "manifold",
          "Playground": "playground", "Reconstruct": "reconstruct", "Interpolate": "interpolate",
-         "Compare": "compare", "True posterior": "posterior"}
+         "Compare": "compare", "True posterior": "posterior", "Import": "import_model"}
 
 EXCEPTION = '[data-testid="stException"]'
 IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'

@@ -66,3 +66,20 @@ def test_a_conv_model_is_recognised_and_a_refused_file_is_an_error():
     at.file_uploader(key="imp_file").set_value(("module.pt", _bytes(ExamplesVAE(hidden=4, latent=2)), "x"))
     at.run()
     assert not at.exception and "refused" in at.error[0].value and "state_dict()" in at.error[0].value
+
+
+def test_every_page_opens_on_an_imported_model():
+    from vae.interop import importer
+    model = trained(ExamplesVAE(hidden=64, latent=2), steps=5)
+    importer.save_imported(importer.recognise("e.pth", _bytes(model.state_dict())), "imported-2d", "mnist-5k",
+                           iw_samples=5)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["model_name"] = "imported-2d"
+    at.run()
+    for page in ["app.py", "pages/latent_map.py", "pages/manifold.py", "pages/playground.py",
+                 "pages/reconstruct.py", "pages/interpolate.py", "pages/posterior.py", "pages/compare.py"]:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert not at.error, (page, [e.value for e in at.error])
+        assert at.session_state["model_name"] == "imported-2d"
+        assert at.get("image") or at.get("plotly_chart") or at.get("bidi_component"), page  # it shows something

@@ -1,0 +1,58 @@
+"""An imported model in a real browser: a `sequential` conv VAE written the way other people write
+them, imported into the store, decodes live on the Playground (the browser runs its decoder)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import browser
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
+
+pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
+
+SLOW = 120_000
+FRAMES = "(name) => (globalThis.__vaeLive && globalThis.__vaeLive.stats[name] || {frames: 0}).frames"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import io
+
+    import torch
+    from foreign_models import sequential_conv, trained
+
+    from vae.interop import importer
+    state = tmp_path_factory.mktemp("e2e-import")
+    env = browser.isolated_env(state)
+    buf = io.BytesIO()
+    torch.save(trained(sequential_conv(latent=2), steps=10).state_dict(), buf)
+    rec = importer.recognise("conv.pt", buf.getvalue())
+    importer.save_imported(rec, "imported-conv", "mnist-5k", env["VAE_MODELS_DIR"], iw_samples=5)
+    with browser.serving(env, log_dir=state) as srv:
+        yield srv
+
+
+def test_an_imported_conv_model_decodes_live_in_the_playground(server):
+    with browser.chromium() as chromium:
+        page = browser.new_page(chromium)
+        page.goto(f"{server.url}/playground?model=imported-conv", wait_until="domcontentloaded")
+        page.wait_for_function(f"() => ({FRAMES})('latent_pad') > 0", timeout=SLOW)
+        browser.wait_rendered(page, SLOW)
+        assert page.locator(browser.EXCEPTION).count() == 0
+        assert "imported-conv" in page.url
+        pad = page.locator("canvas.pad-cross")
+        box = pad.bounding_box()
+        before = page.evaluate(f"() => ({FRAMES})('latent_pad')")
+        cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.3
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        for k in range(60):
+            page.mouse.move(cx + r * np.cos(k / 8) * k / 60, cy + r * np.sin(k / 8) * k / 60)
+        page.mouse.up()
+        frames = page.evaluate(f"() => ({FRAMES})('latent_pad')") - before
+        assert frames >= 10, frames  # the browser decoded the imported decoder frame after frame
+        page.wait_for_function("() => new URL(location.href).searchParams.get('z') !== null", timeout=SLOW)
+        page.context.close()
