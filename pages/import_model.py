@@ -12,6 +12,7 @@ from vae.store import catalog as store
 
 EXAMPLE_MAP = ('{"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],\n'
                ' "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}')
+FROM_FILE = "as the file says, else relu"
 ACTIVATIONS = ["relu", "tanh", "elu", "gelu", "gelu_tanh", "leaky_relu", "softplus", "sigmoid"]
 
 shell.page("Import", "Bring your own VAE: upload its state dict (.safetensors, or a .pt/.pth saved with "
@@ -28,8 +29,9 @@ dataset = cols[0].selectbox("Measure on", names, key="imp_dataset", help="The mo
 layout = cols[1].selectbox("Layout", [*layouts.LAYOUTS, "map (JSON)"], key="imp_layout",
                            help="Which tensor is which layer: auto tries pytorch/examples' names, then "
                            "encoder.N / fc_mu / fc_logvar / decoder.N.")
-activation = cols[2].selectbox("Activation between layers", ACTIVATIONS, key="imp_act",
-                               help="A state dict does not store its activations: say which the model used.")
+activation = cols[2].selectbox("Activation between layers", [FROM_FILE, *ACTIVATIONS], key="imp_act",
+                               help="A state dict does not store its activations: say which the model used "
+                               "(this project's exports record it in the file).")
 likelihood = cols[3].selectbox("Likelihood", ["bernoulli", "gaussian"], key="imp_lik")
 layout_map = None
 if layout == "map (JSON)":
@@ -42,7 +44,7 @@ if upload is None:
 
 try:
     rec = importer.recognise(upload.name, upload.getvalue(), layout="auto" if layout_map else layout,
-                             layout_map=layout_map, activation=activation,
+                             layout_map=layout_map, activation=None if activation == FROM_FILE else activation,
                              image_shape=datasets.shape_of(dataset), likelihood=likelihood)
 except store.StoreError as e:
     st.error(f"Not imported: {e}")

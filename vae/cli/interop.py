@@ -38,8 +38,9 @@ def register(sub, common) -> None:
                    "(default mnist-5k; `python -m vae data list`)")
     i.add_argument("--layout", default="auto", help="auto | pytorch-examples | sequential | MAP.json "
                    "(which tensor is which layer; auto says which it chose)")
-    i.add_argument("--activation", default="relu", help="the activation between layers, which a state dict "
-                   "does not store: relu (default), tanh, elu, gelu, gelu_tanh, leaky_relu, softplus, sigmoid")
+    i.add_argument("--activation", help="the activation between layers, which a state dict does not store: "
+                   "relu, tanh, elu, gelu, gelu_tanh, leaky_relu, softplus, sigmoid (default: the file's "
+                   "metadata when it says, as this project's exports do, else relu)")
     i.add_argument("--image-shape", type=_shape, help="C,H,W of the model's input (default: the dataset's)")
     i.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
     i.add_argument("--output", choices=("sigmoid", "identity"),

@@ -94,8 +94,12 @@ model.load_state_dict(load_file("FILE"))
 def state_dict_bytes(model: VAE, file_name: str, name: str = "") -> tuple[bytes, str]:
     """(safetensors bytes, the code that loads them from `file_name`)."""
     tensors, code = state_dict(model)
-    data = save_safetensors(tensors, metadata={"format": "vae-explorer export", "model": name,
-                                               "layout": "sequential", "output": model.config.output})
+    meta = {"format": "vae-explorer export", "model": name, "layout": "sequential", "output": model.config.output}
+    acts = {spec[1] for spec in (*model.config.encoder_layers, *model.config.decoder_layers) if spec[0] == "act"} \
+        if model.config.arch == "layers" else {model.config.activation}
+    if len(acts) == 1:  # a state dict cannot say which activation runs between its layers: this file does
+        meta["activation"] = acts.pop()
+    data = save_safetensors(tensors, metadata=meta)
     return data, code.replace("FILE", file_name)
 
 

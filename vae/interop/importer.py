@@ -54,7 +54,7 @@ def _strip_prefix(tensors: dict, notes: list) -> dict:
 
 
 def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto", layout_map: str | None = None,
-              activation: str = "relu", image_shape: tuple = (1, 28, 28), likelihood: str = "bernoulli",
+              activation: str | None = None, image_shape: tuple = (1, 28, 28), likelihood: str = "bernoulli",
               latent_dim: int | None = None, output: str | None = None) -> Recognised:
     """Read a state dict (from `data`, or the file) and map it onto our layers. StoreError with a
     sentence naming the tensor or the setting on anything that does not fit; nothing is written.
@@ -68,6 +68,10 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
     if output is None and metadata.get("output") in ("sigmoid", "identity"):
         output = metadata["output"]
         notes.append(f"output {output} from the file's metadata")
+    if activation is None:
+        activation = metadata.get("activation") or "relu"
+        if "activation" in metadata:
+            notes.append(f"activation {activation} from the file's metadata")
     if output not in (None, "sigmoid", "identity"):
         raise StoreError(f"output must be sigmoid or identity, got {output!r}")
     if likelihood not in ("bernoulli", "gaussian"):
@@ -95,7 +99,7 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
         spec = {**spec, "decoder": [*spec["decoder"], ["act", "sigmoid"]]}
     config, state, rows = layouts.build(spec, tensors, image_shape, likelihood, latent_dim,
                                         identity=output == "identity")
-    if chosen != "map":
+    if chosen != "map" and not any(n.startswith("activation") for n in notes):
         notes.append(f"activation {activation} between layers (not stored in a state dict: --activation)")
     if chosen == "sequential":
         convs = [x for x in spec["encoder"] + spec["decoder"] if x[0] in ("conv", "conv_transpose")]

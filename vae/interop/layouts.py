@@ -166,6 +166,14 @@ def _concrete(layers: list, tensors: dict) -> tuple:
     return tuple(out)
 
 
+def _label(layer: tuple) -> str:
+    kind, *a = layer
+    if kind == "linear":
+        return f"linear {a[0]} → {a[1]}"
+    name = "transposed conv" if kind == "conv_transpose" else "conv"
+    return f"{name} {a[0]} → {a[1]} channels, {a[2]}x{a[2]}, stride {a[3]}, padding {a[4]}"
+
+
 def read_map(text: str | bytes) -> dict:
     """A layout map from JSON text, its shape checked (StoreError otherwise)."""
     try:
@@ -222,9 +230,12 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
                                      f"got {tuple(w.shape)}")
                 defaults = {"linear": [], "conv": [1, 0], "conv_transpose": [1, 0, 0]}[kind]
                 spec = [kind, layer[1], *(list(layer[2:]) + defaults[len(layer) - 2:])]
-                label = "transposed conv" if kind == "conv_transpose" else kind
-                w, b = take(layer[1], f"{part} layer {len(concrete)} ({label})")
+                if w is None:
+                    raise StoreError(f"the layout names {layer[1]!r} but the file has no tensor '{layer[1]}.weight'")
                 concrete.append(_concrete([spec], tensors)[0])
+                take(layer[1], f"{part} layer {len(concrete) - 1}: {_label(concrete[-1])}")
+                w, b = tensors[f"{layer[1]}.weight"], tensors.get(f"{layer[1]}.bias")
+                b = b if b is not None else torch.zeros(w.shape[1] if kind == "conv_transpose" else w.shape[0])
                 state[f"{part}.{len(concrete) - 1}.weight"], state[f"{part}.{len(concrete) - 1}.bias"] = w, b
             else:
                 concrete.append(tuple(layer))
@@ -264,7 +275,7 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
         raise StoreError(f"the encoder's heads give a {latent}-D latent, not {latent_dim}-D as asked")
     first = next((x for x in decoder if x[0] in ("linear", "conv", "conv_transpose")), None)
     if first is not None and first[0] == "linear" and first[1] != latent:
-        first_tensor = next(r["tensor"] for r in rows if r["became"] == "decoder layer 0 (linear)")
+        first_tensor = next(r["tensor"] for r in rows if r["became"].startswith("decoder layer 0:"))
         raise StoreError(f"latent size mismatch: the encoder's heads give {latent} dimensions, the decoder's "
                          f"first layer ({first_tensor}) takes {first[1]}")
     for fn in [x[1] for x in (*encoder, *decoder) if x[0] == "act"]:
