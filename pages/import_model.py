@@ -87,6 +87,7 @@ if saved:
         bar.empty()
         st.error(f"Not saved: {e}")
         st.stop()
+    bar.empty()
     resources.model_list.clear()
     st.session_state["pending_model"] = info.name
     m = info.metrics
