@@ -1,5 +1,5 @@
-"""Import: bring a VAE trained elsewhere (a state dict), see which tensor became which layer and what
-it decodes, then save it into the store, where every page works on it."""
+"""Import: bring a VAE trained elsewhere (a state dict or an ONNX encoder/decoder pair), see which tensor
+became which layer and what it decodes, then save it into the store, where every page works on it."""
 import numpy as np
 import streamlit as st
 
@@ -7,7 +7,7 @@ from ui import resources, shell
 from vae import limits
 from vae.data import datasets, images
 from vae.inference import latent
-from vae.interop import importer, layouts
+from vae.interop import importer, layouts, onnx_import
 from vae.store import catalog as store
 
 EXAMPLE_MAP = ('{"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],\n'
@@ -16,38 +16,62 @@ FROM_FILE = "as the file says, else relu"
 ACTIVATIONS = ["relu", "tanh", "elu", "gelu", "gelu_tanh", "leaky_relu", "softplus", "sigmoid"]
 
 shell.page("Import", "Bring your own VAE: upload its state dict (.safetensors, or a .pt/.pth saved with "
-           "`torch.save(model.state_dict(), ...)`). It is read without running any code in it; you see "
+           "`torch.save(model.state_dict(), ...)`) or its ONNX encoder and decoder. They are read without running "
+           "any code in them (an ONNX pair is checked once against onnxruntime after conversion); you see "
            "which tensor became which layer and what the model decodes before anything is saved.",
            needs_model=False)
 
-upload = st.file_uploader("State dict", type=["safetensors", "pt", "pth", "bin", "ckpt"], key="imp_file",
-                          max_upload_size=limits.UPLOAD_MB)
+kind = st.segmented_control("What you have", ["State dict", "ONNX encoder + decoder"], default="State dict",
+                            key="imp_kind")
 cols = st.columns(4)
 names = [d for d in datasets.DATASETS if datasets.is_available(d)]
 dataset = cols[0].selectbox("Measure on", names, key="imp_dataset", help="The model is scored on this dataset's "
                             "test split; its images set the model's input shape.")
-layout = cols[1].selectbox("Layout", [*layouts.LAYOUTS, "map (JSON)"], key="imp_layout",
-                           help="Which tensor is which layer: auto tries pytorch/examples' names, then "
-                           "encoder.N / fc_mu / fc_logvar / decoder.N.")
-activation = cols[2].selectbox("Activation between layers", [FROM_FILE, *ACTIVATIONS], key="imp_act",
-                               help="A state dict does not store its activations: say which the model used "
-                               "(this project's exports record it in the file).")
 likelihood = cols[3].selectbox("Likelihood", ["bernoulli", "gaussian"], key="imp_lik")
-layout_map = None
-if layout == "map (JSON)":
-    layout_map = st.text_area("Layout map", key="imp_map", height=140, help=layouts.__doc__,
-                              value=EXAMPLE_MAP)
-if upload is None:
-    st.info("Upload a state dict to begin. Try `python -m vae export default --state-dict x.safetensors` "
-            "for a file to practise on.")
-    st.stop()
+shape = datasets.shape_of(dataset)
+
+
+def state_dict_ui():
+    """Upload and options for a state dict -> the recognised model, or None before an upload."""
+    upload = st.file_uploader("State dict", type=["safetensors", "pt", "pth", "bin", "ckpt"], key="imp_file",
+                              max_upload_size=limits.UPLOAD_MB)
+    layout = cols[1].selectbox("Layout", [*layouts.LAYOUTS, "map (JSON)"], key="imp_layout",
+                               help="Which tensor is which layer: auto tries pytorch/examples' names, then "
+                               "encoder.N / fc_mu / fc_logvar / decoder.N.")
+    activation = cols[2].selectbox("Activation between layers", [FROM_FILE, *ACTIVATIONS], key="imp_act",
+                                   help="A state dict does not store its activations: say which the model used "
+                                   "(this project's exports record it in the file).")
+    layout_map = None
+    if layout == "map (JSON)":
+        layout_map = st.text_area("Layout map", key="imp_map", height=140, help=layouts.__doc__, value=EXAMPLE_MAP)
+    if upload is None:
+        return None, None
+    return upload.name, importer.recognise(
+        upload.name, upload.getvalue(), layout="auto" if layout_map else layout, layout_map=layout_map,
+        activation=None if activation == FROM_FILE else activation, image_shape=shape, likelihood=likelihood)
+
+
+def onnx_ui():
+    """Two uploads, the encoder's graph and the decoder's -> the recognised model, or None before both."""
+    left, right = st.columns(2)
+    enc = left.file_uploader("Encoder (.onnx): image -> mu, log-variance", type=["onnx"], key="imp_enc",
+                             max_upload_size=limits.UPLOAD_MB)
+    dec = right.file_uploader("Decoder (.onnx): z -> image", type=["onnx"], key="imp_dec",
+                              max_upload_size=limits.UPLOAD_MB)
+    if enc is None or dec is None:
+        return None, None
+    return enc.name, onnx_import.recognise_onnx((enc.name, enc.getvalue()), (dec.name, dec.getvalue()),
+                                                image_shape=shape, likelihood=likelihood)
+
 
 try:
-    rec = importer.recognise(upload.name, upload.getvalue(), layout="auto" if layout_map else layout,
-                             layout_map=layout_map, activation=None if activation == FROM_FILE else activation,
-                             image_shape=datasets.shape_of(dataset), likelihood=likelihood)
+    file_name, rec = state_dict_ui() if kind != "ONNX encoder + decoder" else onnx_ui()
 except store.StoreError as e:
     st.error(f"Not imported: {e}")
+    st.stop()
+if rec is None:
+    st.info("Upload a state dict, or an ONNX encoder and decoder, to begin. Try `python -m vae export default "
+            "--state-dict x.safetensors` (or `--onnx DIR`) for files to practise on.")
     st.stop()
 
 st.success(f"Recognised **{rec.config.describe()}** (layout {rec.layout}).")
@@ -74,7 +98,7 @@ b.image(images.upscale(images.tile(np.concatenate([x, latent.decode(model, mu)])
         caption=f"10 test images of {dataset} (top) and their reconstructions (bottom)", width="stretch")
 
 with st.form("imp_save"):
-    name = st.text_input("Name in the store", value=upload.name.rsplit(".", 1)[0].replace(" ", "-")[:40],
+    name = st.text_input("Name in the store", value=file_name.rsplit(".", 1)[0].replace(" ", "-")[:40],
                          key="imp_name")
     saved = st.form_submit_button("Measure and save", type="primary")
 if saved:

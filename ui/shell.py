@@ -90,9 +90,12 @@ def _model_card(info: store.ModelInfo) -> None:
             st.caption(provenance.metrics_source(info.meta))
         if info.source.get("kind") == "imported":
             src = info.source
-            st.caption(f"**Imported, not trained here**: {src.get('file')} (SHA-256 {str(src.get('sha256'))[:16]}…), "
-                       f"layout {src.get('layout')}; its metrics were measured here on "
-                       f"{src.get('measured_on') or info.dataset}. Created {info.meta.get('created', '?')}")
+            files = src.get("files") or {src.get("file"): src.get("sha256")}
+            named = ", ".join(f"{f} (SHA-256 {str(h)[:16]}…)" for f, h in files.items())
+            ops = f"; operators {', '.join(src['operators'])}" if src.get("operators") else ""
+            st.caption(f"**Imported, not trained here**: {named}, layout {src.get('layout')}{ops}; its metrics "
+                       f"were measured here on {src.get('measured_on') or info.dataset}. "
+                       f"Created {info.meta.get('created', '?')}")
             return
         recipe = (info.meta.get("train_config") or {}).get("extra", {}).get("recipe")
         data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset

@@ -30,6 +30,8 @@ DATASET_BYTES = _env("DATASET_BYTES", 2 * 2**30)  # a dataset as float32 in memo
 EPOCHS = _env("EPOCHS", 1000)  # epochs of one training job started in the app
 MODEL_BYTES = _env("MODEL_BYTES", 2**30)  # one model's weights file
 MODEL_PARAMS = _env("MODEL_PARAMS", 200_000_000)  # parameters a model config may ask for
+ONNX_NODES = _env("ONNX_NODES", 10_000)  # nodes of one imported ONNX graph (a VAE has tens)
+ONNX_OPSET = _env("ONNX_OPSET", 23)  # the newest ONNX opset an import reads (its ops are checked one by one)
 MAX_TRAINING_JOBS = _env("MAX_TRAINING_JOBS", 2)  # training jobs one server runs at once (a core each)
 
 DESCRIPTIONS = {
@@ -41,6 +43,8 @@ DESCRIPTIONS = {
     "EPOCHS": "epochs per training job in the app",
     "MODEL_BYTES": "bytes of one model's weights file",
     "MODEL_PARAMS": "parameters of one model",
+    "ONNX_NODES": "nodes of one imported ONNX graph",
+    "ONNX_OPSET": "newest ONNX opset an import reads",
     "MAX_TRAINING_JOBS": "training jobs one server runs at once",
 }
 

@@ -6,16 +6,18 @@ import sys
 from pathlib import Path
 
 from vae.data import datasets
-from vae.interop import export, importer
+from vae.interop import export, importer, onnx_import, weights
 from vae.store import catalog as store
 
 IMPORT_EPILOG = """examples:
   python -m vae import vae.pth --name their-vae                       # pytorch/examples vae/main.py
   python -m vae import model.safetensors --name seq --activation tanh  # encoder.N / fc_mu / decoder.N
   python -m vae import weights.pt --name x --layout map.json           # anything else, layer by layer
+  python -m vae import --onnx-encoder enc.onnx --onnx-decoder dec.onnx --name their-onnx
 
 Files are read without running code: .safetensors headers are checked first, .pt/.pth/.bin/.ckpt
-go through torch.load(weights_only=True), which refuses pickled objects. Nothing is saved unless
+go through torch.load(weights_only=True), which refuses pickled objects; ONNX graphs are read with
+onnx.load(load_external_data=False), converted op by op, then checked once against onnxruntime. Nothing is saved unless
 every tensor finds its place; the model is then measured on --dataset and saved with its source
 (file name, SHA-256, layout)."""
 
@@ -32,7 +34,10 @@ def register(sub, common) -> None:
     i = sub.add_parser("import", help="import a VAE's state dict (.safetensors, .pt) into the store",
                        description="Import a VAE trained elsewhere from its state dict.", epilog=IMPORT_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    i.add_argument("file", help=".safetensors, .pt, .pth, .bin or .ckpt holding a state dict")
+    i.add_argument("file", nargs="?", help=".safetensors, .pt, .pth, .bin or .ckpt holding a state dict")
+    i.add_argument("--onnx-encoder", metavar="E.onnx", help="an ONNX encoder (image -> mu and log-variance, "
+                   "or sigma); with --onnx-decoder instead of FILE")
+    i.add_argument("--onnx-decoder", metavar="D.onnx", help="an ONNX decoder (z -> image)")
     i.add_argument("--name", required=True, help="the model's name in the store")
     i.add_argument("--dataset", default="mnist-5k", help="measure the model on this dataset's test split "
                    "(default mnist-5k; `python -m vae data list`)")
@@ -60,15 +65,27 @@ def register(sub, common) -> None:
     e.set_defaults(func=_cmd_export)
 
 
-def _cmd_import(args) -> int:
-    path = Path(args.file)
+def _recognise(args):
+    shape = args.image_shape or datasets.shape_of(args.dataset)
+    if args.onnx_encoder or args.onnx_decoder:
+        if args.file or not (args.onnx_encoder and args.onnx_decoder):
+            raise ValueError("give FILE (a state dict), or --onnx-encoder and --onnx-decoder together")
+        paths = [Path(args.onnx_encoder), Path(args.onnx_decoder)]
+        parts = [(str(p), weights.read_bytes(p)) for p in paths]
+        return onnx_import.recognise_onnx(parts[0], parts[1], image_shape=shape, likelihood=args.likelihood,
+                                          folders=tuple(p.parent for p in paths))
+    if not args.file:
+        raise ValueError("give FILE (a state dict), or --onnx-encoder and --onnx-decoder")
     layout, layout_map = args.layout, None
     if layout.endswith(".json"):
         layout_map = Path(layout).read_text()
-    shape = args.image_shape or datasets.shape_of(args.dataset)
-    rec = importer.recognise(str(path), layout=layout, layout_map=layout_map, activation=args.activation,
-                             image_shape=shape, likelihood=args.likelihood, output=args.output)
-    print(f"{path.name}: layout {rec.layout}, {rec.config.describe()}")
+    return importer.recognise(args.file, layout=layout, layout_map=layout_map, activation=args.activation,
+                              image_shape=shape, likelihood=args.likelihood, output=args.output)
+
+
+def _cmd_import(args) -> int:
+    rec = _recognise(args)
+    print(f"{rec.file_name}: layout {rec.layout}, {rec.config.describe()}")
     width = max(len(r["tensor"]) for r in rec.rows)
     for r in rec.rows:
         print(f"  {r['tensor']:{width}s}  {str(tuple(r['shape'])):14s} -> {r['became']}")

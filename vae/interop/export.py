@@ -117,7 +117,10 @@ class _Encoder(nn.Module):
         self.model = model
 
     def forward(self, x):
-        return self.model.encode(x)
+        # model.encode's clamp passes gradients straight through (x + (clamp(x) - x).detach()), which
+        # exports as Clip, Sub and Add; its forward value is the plain clamp, exported as one Clip
+        mu, logvar = self.model.encoder(x).chunk(2, dim=-1)
+        return mu, logvar.clamp(-30.0, 20.0)
 
 
 class _Decoder(nn.Module):

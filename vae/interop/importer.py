@@ -32,6 +32,7 @@ class Recognised:
     state: dict[str, torch.Tensor]
     rows: list[dict]  # each foreign tensor: its name, shape and the layer it became
     notes: list[str] = field(default_factory=list)  # what was assumed, not read from the file
+    extra: dict = field(default_factory=dict)  # more for the model card (an ONNX pair: files, operators)
 
     def model(self) -> VAE:
         """The rebuilt model, weights loaded (strict: every tensor in its place)."""
@@ -41,7 +42,7 @@ class Recognised:
 
     def source(self) -> dict:
         return {"kind": "imported", "file": self.file_name, "sha256": self.sha256, "layout": self.layout,
-                "notes": self.notes}
+                "notes": self.notes, **self.extra}
 
 
 def _strip_prefix(tensors: dict, notes: list) -> dict:

@@ -166,6 +166,11 @@ def _concrete(layers: list, tensors: dict) -> tuple:
     return tuple(out)
 
 
+def last_layer(layers: list) -> int | None:
+    """The index of the last layer that is not only a reshape (flatten / unflatten)."""
+    return next((i for i in range(len(layers) - 1, -1, -1) if layers[i][0] not in ("flatten", "unflatten")), None)
+
+
 def _label(layer: tuple) -> str:
     kind, *a = layer
     if kind == "linear":
@@ -253,8 +258,9 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
     encoder = stack("encoder", layout["encoder"], layout["heads"])
     dec_layers = list(layout["decoder"])
     output = "sigmoid"
-    if dec_layers and dec_layers[-1] == ["act", "sigmoid"]:
-        dec_layers.pop()
+    last = last_layer(dec_layers)
+    if last is not None and list(dec_layers[last]) == ["act", "sigmoid"]:  # a reshape after it commutes
+        dec_layers.pop(last)
     elif likelihood == "gaussian" or identity:
         output = "identity"
     decoder = stack("decoder", dec_layers, None)
