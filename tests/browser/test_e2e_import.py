@@ -1,5 +1,6 @@
-"""An imported model in a real browser: a `sequential` conv VAE written the way other people write
-them, imported into the store, decodes live on the Playground (the browser runs its decoder)."""
+"""Imported models in a real browser: a `sequential` conv VAE state dict and an ONNX conv pair (with
+LeakyReLU, ELU, Softplus and GELU), imported into the store, decode live on the Playground (the
+browser runs their decoders)."""
 from __future__ import annotations
 
 import sys
@@ -31,18 +32,26 @@ def server(tmp_path_factory):
     torch.save(trained(sequential_conv(latent=2), steps=10).state_dict(), buf)
     rec = importer.recognise("conv.pt", buf.getvalue())
     importer.save_imported(rec, "imported-conv", "mnist-5k", env["VAE_MODELS_DIR"], iw_samples=5)
+    import onnx_models
+
+    from vae.interop import onnx_import
+    torch.manual_seed(0)
+    e, d = onnx_models.pair(*onnx_models.conv(2), 2, ("stats",))
+    rec = onnx_import.recognise_onnx(("enc.onnx", e), ("dec.onnx", d))
+    importer.save_imported(rec, "onnx-conv", "mnist-5k", env["VAE_MODELS_DIR"], iw_samples=5)
     with browser.serving(env, log_dir=state) as srv:
         yield srv
 
 
-def test_an_imported_conv_model_decodes_live_in_the_playground(server):
+@pytest.mark.parametrize("name", ["imported-conv", "onnx-conv"])
+def test_an_imported_conv_model_decodes_live_in_the_playground(server, name):
     with browser.chromium() as chromium:
         page = browser.new_page(chromium)
-        page.goto(f"{server.url}/playground?model=imported-conv", wait_until="domcontentloaded")
+        page.goto(f"{server.url}/playground?model={name}", wait_until="domcontentloaded")
         page.wait_for_function(f"() => ({FRAMES})('latent_pad') > 0", timeout=SLOW)
         browser.wait_rendered(page, SLOW)
         assert page.locator(browser.EXCEPTION).count() == 0
-        assert "imported-conv" in page.url
+        assert name in page.url
         pad = page.locator("canvas.pad-cross")
         box = pad.bounding_box()
         before = page.evaluate(f"() => ({FRAMES})('latent_pad')")

@@ -83,3 +83,21 @@ def test_every_page_opens_on_an_imported_model():
         assert not at.error, (page, [e.value for e in at.error])
         assert at.session_state["model_name"] == "imported-2d"
         assert at.get("image") or at.get("plotly_chart") or at.get("bidi_component"), page  # it shows something
+
+
+def test_an_onnx_pair_is_imported_on_the_page():
+    import onnx_models
+    enc, dec = onnx_models.conv(2)
+    e, d = onnx_models.pair(enc, dec, 2, ("stats",))
+    at = _page()
+    at.button_group(key="imp_kind").set_value("ONNX encoder + decoder").run()
+    assert not at.exception
+    at.file_uploader(key="imp_enc").set_value(("enc.onnx", e, "application/octet-stream"))
+    at.file_uploader(key="imp_dec").set_value(("dec.onnx", d, "application/octet-stream")).run()
+    assert not at.exception and not at.error, [x.value for x in at.error]
+    assert "layout onnx" in at.success[0].value
+    assert any("onnxruntime" in m.value for m in at.markdown)
+    next(b for b in at.button if "Measure and save" in b.label).click().run()
+    assert not at.exception and "Saved" in at.success[-1].value
+    _, info = store.load("enc")
+    assert set(info.source["files"]) == {"enc.onnx", "dec.onnx"} and "ConvTranspose" in info.source["operators"]
