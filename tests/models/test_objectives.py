@@ -141,3 +141,48 @@ def test_evaluate_reports_every_metric_in_nats():
     assert out["elbo"] == pytest.approx(out["reconstruction"] - out["kl"], abs=1e-3)
     assert len(out["kl_per_dim"]) == 3 and out["n"] == 50
     assert out["iw_log_likelihood"] > out["elbo"] - 1.0
+
+
+def test_the_discretized_logistic_against_a_hand_computed_case():
+    """Bins of width 1/255 around x, the end bins open: P = sigmoid((x + 1/510 - m)/s) - sigmoid((x - 1/510 - m)/s)."""
+    import math
+
+    from vae.models.objectives import discretized_logistic
+
+    def sig(v):
+        return 1 / (1 + math.exp(-v))
+    m, s = 0.4, 0.05
+    for k in (0, 1, 100, 102, 254, 255):
+        x = k / 255
+        lo = 0.0 if k == 0 else sig((x - 0.5 / 255 - m) / s)
+        hi = 1.0 if k == 255 else sig((x + 0.5 / 255 - m) / s)
+        got = discretized_logistic(torch.tensor([x]), torch.tensor([m]), torch.tensor(math.log(s)))
+        assert abs(float(got) - math.log(hi - lo)) < 1e-4 * max(1.0, abs(math.log(hi - lo))), k
+    grid = torch.arange(256) / 255  # a pixel's probabilities over the 256 levels sum to one
+    total = discretized_logistic(grid, torch.full((256,), 0.7), torch.tensor(math.log(0.02))).exp().sum()
+    assert abs(float(total) - 1) < 1e-4
+    far = discretized_logistic(torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor(math.log(0.001)))
+    assert torch.isfinite(far).all()  # a bin far in the tail: finite, not log(0)
+
+
+def test_bits_per_dim_are_said_with_their_dequantization():
+    import math
+
+    from vae.models.objectives import bits_per_dim
+    assert bits_per_dim(-3072 * math.log(2) * 4.5, "logistic", 3072)[0] == pytest.approx(4.5)
+    value, note = bits_per_dim(0.0, "gaussian", 10)
+    assert value == pytest.approx(8.0) and "dequantization" in note
+    assert bits_per_dim(-100.0, "bernoulli", 784)[0] is None
+
+
+def test_a_colour_conv_model_with_the_logistic_likelihood_reports_bits_per_dim():
+    from vae.models.config import ModelConfig
+    from vae.models.registry import build
+    model = build(ModelConfig(image_shape=(3, 16, 16), arch="conv", conv_channels=(8, 16), latent_dim=4,
+                              likelihood="logistic"), seed=0)
+    x = torch.randint(0, 256, (6, 3, 16, 16)).float() / 255
+    m = objectives.evaluate(model, x, iw_samples=4)
+    assert m["iw_log_likelihood_bits_per_dim"] == pytest.approx(-m["iw_log_likelihood"] / (768 * math.log(2)))
+    assert m["elbo_bits_per_dim"] > 0 and m["iw_log_likelihood_bits_per_dim"] > 0
+    assert "no dequantization" in m["bits_per_dim_note"]
+    assert hasattr(model, "log_std") and model.log_std.requires_grad

@@ -5,7 +5,7 @@ Posteriors of trained models are narrow (sigma ~ 0.05-0.3) and can have several 
 grid is off by tenths of a nat. Here:
 1. a coarse pass: the log joint at the centres of a fixed grid of cells over the prior (decoded once
    per model; for every image it is then a matrix product, because log p(x|z) is linear in x for a
-   Bernoulli decoder and quadratic for a Gaussian one);
+   Bernoulli decoder and quadratic for a Gaussian one; a discretized logistic is summed cell by cell);
 2. every cell within THRESHOLD nats of the best one (plus the encoder's cell, dilated by one cell)
    is kept; kept cells form one or more regions (modes), each refined on its own;
 3. each kept cell is split into s^d sub-cells and the midpoint rule integrates them, for s = s0,
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from vae.models.objectives import log_likelihood, log_normal
+from vae.models.objectives import discretized_logistic, log_likelihood, log_normal
 
 COARSE = {1: (8.0, 0.02), 2: (6.0, 0.1)}  # latent size -> (grid half-width, cell size)
 THRESHOLD = 20.0  # nats below the best coarse cell: cells further down are not refined
@@ -72,6 +72,7 @@ class CoarseGrid:
     a: torch.Tensor  # (G, P)
     b: torch.Tensor  # (G,)
     q: float  # Gaussian decoders: 1 / (2 std^2); Bernoulli: 0
+    log_scale: float | None = None  # a discretized logistic decoder: `a` holds the cells' means
 
     def centre(self, index: np.ndarray) -> np.ndarray:
         """Integer cell indices (..., d) -> cell centres (..., d)."""
@@ -80,6 +81,11 @@ class CoarseGrid:
     def log_joint(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) -> (B, G) log joints at the cell centres."""
         flat = x.flatten(1).to(self.a.dtype)
+        if self.log_scale is not None:  # the logistic's log P(x|z) is not linear in x: cell by cell
+            scale = torch.tensor(self.log_scale, dtype=self.a.dtype)
+            rows = [torch.cat([discretized_logistic(f, self.a[g:g + 512], scale).sum(1)
+                               for g in range(0, len(self.a), 512)]) for f in flat]
+            return torch.stack(rows) + self.b
         return flat @ self.a.T + self.b - self.q * flat.pow(2).sum(1, keepdim=True)
 
 
@@ -99,12 +105,18 @@ def coarse_grid(model) -> CoarseGrid:
             if model.config.likelihood == "bernoulli":
                 a.append(logits)
                 b.append(-torch.nn.functional.softplus(logits).sum(1) + log_normal(zc))
+            elif model.config.likelihood == "logistic":  # not linear in x: the means are kept instead
+                a.append(model.output_mean(logits))
+                b.append(log_normal(zc))
             else:
                 var = torch.exp(2 * model.log_std)
                 mean = model.output_mean(logits)
                 a.append(mean / var)
                 b.append(-mean.pow(2).sum(1) / (2 * var) - mean.shape[1] * (0.5 * math.log(2 * math.pi)
                                                                              + model.log_std) + log_normal(zc))
+    if model.config.likelihood == "logistic":
+        return CoarseGrid(d, extent, cell, n, torch.cat(a), torch.cat(b), 0.0,
+                          log_scale=float(model.log_std.detach()))
     q = 0.0 if model.config.likelihood == "bernoulli" else float(0.5 * torch.exp(-2 * model.log_std.detach()))
     return CoarseGrid(d, extent, cell, n, torch.cat(a), torch.cat(b), q)
 

@@ -10,7 +10,9 @@ import numbers
 from dataclasses import asdict, dataclass, field, fields
 
 ARCHS = ("mlp", "conv", "layers")  # "layers": an explicit layer list (imported models)
-LIKELIHOODS = ("bernoulli", "gaussian")
+# "logistic": a discretized logistic over 256 levels (PixelCNN++'s, one learned scale): a discrete
+# likelihood of 8-bit pixels, so its log p(x) converts to bits per dimension with no dequantization
+LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "sigmoid")
 MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond any real use here
 CONDITIONALS = ("none", "label", "completion", "prior")  # model kinds; see vae/models/conditional.py
@@ -47,6 +49,7 @@ class ModelConfig:
     likelihood: str = "bernoulli"
     # Gaussian likelihood only: a fixed observation std, or None for one learned scalar std
     # (the "sigma-VAE" of Rybkin et al. 2021), which sets the reconstruction/KL balance itself.
+    # The logistic likelihood always learns its one scale the same way.
     gaussian_std: float | None = None
     # The model kind (vae/models/conditional.py): "none" is the plain VAE; "label" feeds a one-hot class y
     # into the encoder and decoder (ELBO of p(x|y)); "completion" is conditioned on the visible part
@@ -95,6 +98,8 @@ class ModelConfig:
             raise ConfigError("a conv model needs at least one conv layer")
         if not 1 <= self.conv_dense <= MAX_WIDTH:
             raise ConfigError(f"conv_dense must be between 1 and {MAX_WIDTH}, got {self.conv_dense}")
+        if self.gaussian_std is not None and self.likelihood != "gaussian":
+            raise ConfigError("gaussian_std is for a Gaussian likelihood")
         if self.gaussian_std is not None and not (isinstance(self.gaussian_std, numbers.Real)
                                                   and math.isfinite(self.gaussian_std) and self.gaussian_std > 0):
             raise ConfigError(f"gaussian_std must be positive, got {self.gaussian_std}")

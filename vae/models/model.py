@@ -98,9 +98,9 @@ class ConvDecoder(nn.Module):
 
 
 def add_log_std(model: nn.Module, config: ModelConfig) -> None:
-    """A Gaussian likelihood's scalar log-std: learned when config.gaussian_std is None, else a fixed
-    buffer. Nothing for a Bernoulli likelihood."""
-    if config.likelihood != "gaussian":
+    """A Gaussian likelihood's scalar log-std (or the logistic's log-scale): learned when
+    config.gaussian_std is None, else a fixed buffer. Nothing for a Bernoulli likelihood."""
+    if config.likelihood == "bernoulli":
         return
     log_std = torch.tensor(math.log(config.gaussian_std if config.gaussian_std is not None else 1.0))
     if config.gaussian_std is None:
