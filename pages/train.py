@@ -5,7 +5,7 @@ from ui import resources, shell
 from vae import limits
 from vae.data import datasets as data
 from vae.models.conditional import with_classes
-from vae.models.config import ARCHS, CONDITIONALS, LIKELIHOODS, OPTIMIZERS, VISIBLE_PARTS, TrainConfig
+from vae.models.config import CONDITIONALS, LIKELIHOODS, OPTIMIZERS, TRAIN_ARCHS, VISIBLE_PARTS, TrainConfig
 from vae.plots import explore as plots
 from vae.training import intake, jobs, recipes
 
@@ -33,9 +33,12 @@ def _apply_recipe() -> None:
     if name == OWN:
         return
     m, t = recipes.settings(name)
+    own = recipes.get(name).dataset
     st.session_state.update(
-        tr_source="mnist" if "mnist" in named else "mnist-5k", tr_arch=m.get("arch", "mlp"),
-        tr_hidden=", ".join(map(str, m["hidden"])), tr_latent=m["latent_dim"], tr_likelihood=m["likelihood"],
+        tr_source=own if own in named else "mnist" if "mnist" in named else "mnist-5k", tr_arch=m.get("arch", "mlp"),
+        tr_hidden=", ".join(map(str, m.get("hidden", (512,)))),
+        tr_channels=", ".join(map(str, m.get("conv_channels", (32, 64)))), tr_dense=m.get("conv_dense", 16),
+        tr_latent=m["latent_dim"], tr_likelihood=m["likelihood"],
         tr_kind=m.get("conditional", "none"), tr_visible=m.get("visible") or VISIBLE_PARTS[0],
         tr_bincond=m.get("binarize_condition", False), tr_epochs=t["epochs"], tr_batch=t["batch_size"],
         tr_lr=t["lr"], tr_optimizer=t["optimizer"], tr_wd=t.get("weight_decay", 0.0), tr_beta=1.0,
@@ -47,7 +50,8 @@ def recipe_ui() -> str:
                         help="Start from a reference system's settings; change any of them below.")
     if name != OWN:
         r = recipes.get(name)
-        st.caption(f"{r.title}. Source: {r.source}. Trains on full MNIST when fetched, else mnist-5k.")
+        where = f"Trains on {r.dataset}" if r.dataset else "Trains on full MNIST when fetched, else mnist-5k"
+        st.caption(f"{r.title}. Source: {r.source}. {where}.")
         with st.expander("What differs from the original"):
             st.write(r.differs)
     return name
@@ -67,9 +71,12 @@ def settings_ui() -> dict:
         s["upload"] = left.file_uploader("A .zip of images (a subfolder per class), .npz or .npy",
                                          type=list(intake.UPLOAD_TYPES), key="tr_upload",
                                          max_upload_size=limits.UPLOAD_MB)
-    s["arch"] = mid.radio("Architecture", ARCHS, horizontal=True, key="tr_arch")
+    s["arch"] = mid.radio("Architecture", TRAIN_ARCHS, horizontal=True, key="tr_arch")
     s["hidden"] = mid.text_input("MLP hidden sizes", "512", key="tr_hidden", disabled=s["arch"] != "mlp",
                                  help="Encoder layers, e.g. 512, 256; the decoder mirrors them.")
+    s["conv_channels"] = mid.text_input("Conv channels", "32, 64", key="tr_channels", disabled=s["arch"] != "conv",
+                                        help="Stride-2 3x3 convolutions, e.g. 32, 64, 128; the decoder mirrors them.")
+    s["conv_dense"] = mid.number_input("Conv dense layer", 1, 4096, 16, key="tr_dense", disabled=s["arch"] != "conv")
     s["latent_dim"] = mid.number_input("Latent size", 1, 64, 2, key="tr_latent",
                                        help="2 shows the latent map live while training.")
     s["likelihood"] = mid.radio("Likelihood p(x|z)", LIKELIHOODS, horizontal=True, key="tr_likelihood")
@@ -105,11 +112,14 @@ def start(s: dict) -> jobs.Job:
                          path=source if s["source"] == UPLOAD else None)
     hidden = intake.parse_hidden(s["hidden"]) if s["arch"] == "mlp" else (512,)
     kind = {k: s[k] for k in ("conditional", "visible", "binarize_condition") if k in s}
-    mc = intake.model_config(train.shape, arch=s["arch"], hidden=hidden, latent_dim=int(s["latent_dim"]),
+    convs = {} if s["arch"] != "conv" else {"conv_channels": intake.parse_hidden(s["conv_channels"]),
+                                            "conv_dense": int(s["conv_dense"])}
+    mc = intake.model_config(train.shape, arch=s["arch"], hidden=hidden, latent_dim=int(s["latent_dim"]), **convs,
                            likelihood=s["likelihood"], **with_classes(kind, train.labels, train.class_names))
     tc = TrainConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=s["lr"], beta=s["beta"],
                      seed=int(s["seed"]), binarize=s["binarize"], optimizer=s["optimizer"],
-                     weight_decay=s["weight_decay"], extra={} if s["recipe"] == OWN else {"recipe": s["recipe"]})
+                     weight_decay=s["weight_decay"], extra={} if s["recipe"] == OWN else {"recipe": s["recipe"]},
+                     warmup_epochs=recipes.get(s["recipe"]).train.get("warmup_epochs", 0) if s["recipe"] != OWN else 0)
     if tc.epochs > limits.EPOCHS:
         raise ValueError(f"{tc.epochs} epochs is over the limit of {limits.EPOCHS} per job (VAE_EPOCHS)")
     name = s["name"].strip() or intake.auto_name(label, mc.latent_dim)

@@ -31,9 +31,10 @@ def tiny_npz(tmp_path):
 def test_recipes_lists_each_with_source_and_differences(capsys):
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
-    for name in ("doersch-vae", "doersch-cvae", "tflearn", "su-vae", "su-cvae"):
+    for name in ("doersch-vae", "doersch-cvae", "tflearn", "su-vae", "su-cvae", "emoji-conv"):
         assert f"\n{name}\n" in f"\n{out}"
-    assert out.count("source: https://github.com/") == 5 and out.count("differs from the original:") == 5
+    assert out.count("source: https://github.com/") == 5 and out.count("differs from the original:") == 6
+    assert "trains on emoji" in out  # the colour recipe has a dataset of its own
     assert "mnist-5k" in out.splitlines()[0]  # no full MNIST in the test's data folder
 
 

@@ -11,7 +11,7 @@ def register(sub, common) -> None:
 
 
 def _cmd_recipes(args) -> int:
-    print(f"Recipes for `python -m vae train --recipe NAME` (now on {recipes.dataset()}: full MNIST "
+    print(f"Recipes for `python -m vae train --recipe NAME` (the MNIST ones now on {recipes.dataset()}: full MNIST "
           "when fetched, else mnist-5k; options given override the recipe's).\n")
     print("\n\n".join(recipes.describe(r) for r in recipes.RECIPES.values()))
     return 0

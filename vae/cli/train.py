@@ -13,10 +13,10 @@ from vae.data import datasets as data
 from vae.models.conditional import with_classes
 from vae.models.config import (
     ACTIVATIONS,
-    ARCHS,
     CONDITIONALS,
     LIKELIHOODS,
     OPTIMIZERS,
+    TRAIN_ARCHS,
     VISIBLE_PARTS,
     ModelConfig,
     TrainConfig,
@@ -56,7 +56,11 @@ def register(sub, common) -> None:
                    "full MNIST when fetched, else mnist-5k")
     arch = t.add_argument_group("architecture (not with --resume: a model keeps its own)")
     arch.add_argument("--latent-dim", type=int, help=f"1 to 64 (default: {ModelConfig.latent_dim})")
-    arch.add_argument("--arch", choices=ARCHS, help=f"(default: {ModelConfig.arch})")
+    arch.add_argument("--arch", choices=TRAIN_ARCHS, help=f"(default: {ModelConfig.arch})")
+    arch.add_argument("--conv-channels", type=_ints, help="conv: channels of the stride-2 3x3 convolutions, "
+                      f"e.g. 32,64,128 (default: {','.join(map(str, ModelConfig.conv_channels))})")
+    arch.add_argument("--conv-dense", type=int, help="conv: the dense layer between the convolutions and "
+                      f"(mu, logvar) (default: {ModelConfig.conv_dense})")
     arch.add_argument("--hidden", type=_ints, help="MLP hidden sizes, e.g. 512,256 (default: "
                       f"{','.join(map(str, ModelConfig.hidden))})")
     arch.add_argument("--activation", choices=ACTIVATIONS, help=f"(default: {ModelConfig.activation})")
@@ -120,8 +124,8 @@ _TRAIN_OPTIONS = {"beta": "beta", "warmup": "warmup_epochs", "batch_size": "batc
                   "lr_decay": "lr_decay", "seed": "seed", "binarize": "binarize",
                   "train_iw_samples": "iw_samples", "patience": "patience", "optimizer": "optimizer",
                   "weight_decay": "weight_decay"}
-_MODEL_OPTIONS = ("latent_dim", "arch", "hidden", "activation", "likelihood", "gaussian_std", "conditional",
-                  "visible", "condition_hidden", "binarize_condition")
+_MODEL_OPTIONS = ("latent_dim", "arch", "hidden", "conv_channels", "conv_dense", "activation", "likelihood",
+                  "gaussian_std", "conditional", "visible", "condition_hidden", "binarize_condition")
 
 
 def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
@@ -136,7 +140,7 @@ def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
         tc = TrainConfig(**{**base, **given, "epochs": epochs})
         mc.update({k: getattr(args, k) for k in _MODEL_OPTIONS if getattr(args, k) is not None})
         val = VAL_FRACTION if args.val_fraction is None else args.val_fraction
-        default = recipes.dataset(args.data_dir) if args.recipe else "mnist-5k"
+        default = recipes.dataset(args.data_dir, args.recipe) if args.recipe else "mnist-5k"
         return mc, tc, args.dataset or default, val
     if args.recipe:
         raise store.StoreError("--recipe starts a new model; a resumed one keeps its own settings")
@@ -286,4 +290,7 @@ def _train(args, group) -> int:
           f"KL {metrics['kl']:.2f}); log p(x) >= {metrics['iw_log_likelihood']:.2f} "
           f"(IW, K={metrics['iw_samples']}); active units {metrics['active_units']}/{mc.latent_dim}; "
           f"{result.samples_per_second:.0f} samples/s")
+    if "iw_log_likelihood_bits_per_dim" in metrics:
+        print(f"= {metrics['iw_log_likelihood_bits_per_dim']:.3f} bits/dim (ELBO {metrics['elbo_bits_per_dim']:.3f}; "
+              f"{metrics['bits_per_dim_note']})")
     return 0 if result.stopped != "diverged" else 1

@@ -10,6 +10,7 @@ import numbers
 from dataclasses import asdict, dataclass, field, fields
 
 ARCHS = ("mlp", "conv", "layers")  # "layers": an explicit layer list (imported models)
+TRAIN_ARCHS = ("mlp", "conv")  # what a training run builds from its settings
 # "logistic": a discretized logistic over 256 levels (PixelCNN++'s, one learned scale): a discrete
 # likelihood of 8-bit pixels, so its log p(x) converts to bits per dimension with no dequantization
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
