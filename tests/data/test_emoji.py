@@ -32,10 +32,14 @@ def _package(path, vendor, n_emoji=40):
     for i in range(n_emoji):
         cat = emoji.CATEGORIES[i % len(emoji.CATEGORIES)]
         e = {"unified": f"1F{i:03X}", "image": f"1f{i:03x}.png", "category": cat, "name": f"E{i}"}
-        files[e["image"]] = _png((255, 0, 0), 255)
+        if i == 39:  # a territory sharing another's flag: a pixel-identical drawing
+            files[e["image"]] = _png((38, 217, 7), 255)
+            meta.append(e)
+            continue
+        files[e["image"]] = _png((255, 0, 0) if i == 0 else (i, 255 - i, 7), 255)  # a picture of its own
         if i % 5 == 0:  # a skin variation of this emoji: its own picture, the same emoji
             e["skin_variations"] = {"1F3FB": {"image": f"1f{i:03x}-1f3fb.png"}}
-            files[f"1f{i:03x}-1f3fb.png"] = _png((0, 0, 255), 128)
+            files[f"1f{i:03x}-1f3fb.png"] = _png((0, i, 255), 128)
         meta.append(e)
     meta.append({"unified": "1F3FB", "image": "1f3fb.png", "category": "Component", "name": "SKIN"})
     files["1f3fb.png"] = _png((0, 255, 0), 255)
@@ -85,10 +89,15 @@ def test_fetch_builds_both_sizes_composited_on_white_split_by_emoji(fake_npm, tm
         test, y_test = emoji.load(size, "test", folder)
         assert train.shape[1:] == (3, size, size) and train.dtype == np.float32 and 0 <= train.min() <= train.max() <= 1
         assert len(train) + len(test) == 96
-    held = emoji.test_ids(ids)
-    assert len(held) == 8  # 20% of 40 emoji
-    test_rows = np.isin(ids, list(held))
+    with np.load(emoji.cache_path(64, folder)) as z:
+        groups = z["groups"]
+    assert (groups[ids == "1F027"] == groups[ids == "1F026"][0]).all()  # the shared flag joins its twin
+    held = emoji.test_ids(groups)
+    assert len(held) == 8  # 20% of 39 groups
+    test_rows = np.isin(groups, list(held))
     assert set(ids[test_rows]).isdisjoint(ids[~test_rows])  # no emoji on both sides
+    pictures = [im.tobytes() for im in images]
+    assert not {pictures[i] for i in np.flatnonzero(test_rows)} & {pictures[i] for i in np.flatnonzero(~test_rows)}
     assert len(emoji.load(32, "test", folder)[0]) == test_rows.sum()
 
 
@@ -122,3 +131,17 @@ def test_the_named_datasets_say_their_shape_and_credit(fake_npm, tmp_path, monke
     emoji.fetch(os.environ["VAE_DATA_DIR"], npm=npm, packages=packages)
     d = datasets.load_dataset("emoji-64", "test")
     assert d.images.shape[1:] == (3, 64, 64) and d.class_names == emoji.CATEGORIES
+
+
+def test_the_bundled_emoji_mini_holds_held_out_and_training_drawings():
+    """Shipped in the repository, so colour works before anything is fetched: the 1,550 held-out test
+    drawings and 1,000 training ones, no picture on both sides."""
+    assert datasets.is_available("emoji-mini") and datasets.shape_of("emoji-mini") == (3, 32, 32)
+    test, train = datasets.load_dataset("emoji-mini", "test"), datasets.load_dataset("emoji-mini", "train")
+    assert len(test) == 1550 and len(train) == 1000 and test.class_names == emoji.CATEGORIES
+    assert set(np.unique(test.labels)) == set(range(9))
+    def digests(d):
+        return {hashlib.sha256(im.tobytes()).hexdigest() for im in (d.images * 255).round().astype(np.uint8)}
+    assert not digests(train) & digests(test)
+    assert (test.images[:, :, 0, 0] > 0.95).mean() > 0.9  # composited onto white: corners are white
+    assert "CC-BY 4.0" in datasets.DATASETS["emoji-mini"]

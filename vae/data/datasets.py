@@ -47,6 +47,7 @@ CLASS_NAMES = {
     "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],  # romanized hiragana
     "emoji": emoji.CATEGORIES,
     "emoji-64": emoji.CATEGORIES,
+    "emoji-mini": emoji.CATEGORIES,
 }
 EMOJI_SIZES = {"emoji": 32, "emoji-64": 64}  # colour (3 channels); vae/data/emoji.py
 DATASETS = {
@@ -56,8 +57,10 @@ DATASETS = {
     "fashion-mnist": "Fashion-MNIST: 60,000 + 10,000 28x28 Zalando clothing pictures (download once)",
     "kmnist": "Kuzushiji-MNIST: 60,000 + 10,000 28x28 cursive hiragana (download once)",
     "emoji": "Emoji in colour, 32x32: 7,562 drawings of 1,906 emoji in 9 categories, split by emoji "
-             "(npm, download once). " + emoji.CREDIT,
+             "(6,012 train / 1,550 test; npm, download once). " + emoji.CREDIT,
     "emoji-64": "The same emoji at 64x64 (fetched with emoji). " + emoji.CREDIT,
+    "emoji-mini": "Emoji in colour, 32x32, shipped with the app: all 1,550 held-out test drawings of emoji "
+                  "and 1,000 training ones (2 MB). " + emoji.CREDIT,
 }
 DOWNLOADABLE = (*MIRRORS, *EMOJI_SIZES)  # fetched once with `python -m vae data fetch NAME`
 SPLITS = ("train", "test", "all")
@@ -95,8 +98,9 @@ def shape_of(name: str) -> tuple[int, int, int]:
     """(C, H, W) of a named dataset's images, without loading it."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
-    if name in EMOJI_SIZES:
-        return (3, EMOJI_SIZES[name], EMOJI_SIZES[name])
+    if name in EMOJI_SIZES or name == "emoji-mini":
+        size = EMOJI_SIZES.get(name, 32)
+        return (3, size, size)
     return (1, 8, 8) if name == "digits" else (1, 28, 28)
 
 
@@ -109,6 +113,8 @@ def is_available(name: str, data_dir: str | Path | None = None) -> bool:
     """True when load_dataset(name, "all") needs no download."""
     if name in EMOJI_SIZES:
         return emoji.is_fetched(EMOJI_SIZES[name], data_dir)
+    if name == "emoji-mini":
+        return emoji.MINI.is_file()
     return name in ("mnist-5k", "digits") or _idx_folder(name, "all", data_dir) is not None
 
 
@@ -132,6 +138,8 @@ def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None
         images, labels = _split(*_digits(), split)
     elif name in EMOJI_SIZES:
         images, labels = emoji.load(EMOJI_SIZES[name], split, data_dir)
+    elif name == "emoji-mini":
+        images, labels = emoji.load_mini(split)
     else:
         images, labels = _idx_dataset(name, split, data_dir)
     if binarize:

@@ -39,6 +39,8 @@ SIZES = (32, 64)
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 MAX_PNG_BYTES = 1 << 20
+MINI = Path(__file__).with_name("emoji-mini.npz")  # bundled: colour works before anything is fetched
+MINI_TRAIN = 1000  # training-split drawings in emoji-mini (its test split is the whole held-out split)
 CREDIT = ("Emoji images: Noto Color Emoji by Google (Apache-2.0) and Twemoji by Twitter (CC-BY 4.0), "
           "from the npm packages emoji-datasource-google and -twitter 16.0.0 (MIT)")
 
@@ -155,19 +157,41 @@ def fetch(data_dir: str | Path | None = None, *, progress: Progress | None = Non
                                 "nothing was cached")
             tarballs[vendor] = path
         arrays = build(tarballs, progress)
+        arrays["groups"] = groups(arrays["ids"], arrays["images64"])
         for size in SIZES:
             target = cache_path(size, folder)
             part = target.with_name(f".{target.name}.part.npz")
             np.savez(part, images=_downscale(arrays["images64"], size), labels=arrays["labels"],
-                     ids=arrays["ids"], vendors=arrays["vendors"])
+                     ids=arrays["ids"], groups=arrays["groups"], vendors=arrays["vendors"])
             os.replace(part, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
+def groups(ids: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Each image's group: its emoji, joined with every other emoji that has a pixel-identical
+    drawing (territories sharing a flag, families drawn alike), so no picture is on both sides."""
+    parent = {i: i for i in np.unique(ids)}
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    first: dict[bytes, str] = {}
+    for uid, im in zip(ids, images):
+        key = hashlib.sha256(im.tobytes()).digest()
+        if key in first:
+            a, b = root(first[key]), root(uid)
+            parent[max(a, b)] = min(a, b)
+        else:
+            first[key] = uid
+    return np.array([root(i) for i in ids])
+
+
 def test_ids(ids: np.ndarray) -> set:
-    """The emoji held out for testing: TEST_FRACTION of the distinct emoji, seeded."""
+    """The groups (emoji) held out for testing: TEST_FRACTION of the distinct ones, seeded."""
     unique = np.unique(ids)
     rng = np.random.default_rng(SPLIT_SEED)
     return set(unique[rng.permutation(len(unique))[: int(round(TEST_FRACTION * len(unique)))]])
@@ -179,7 +203,8 @@ def load(size: int, split: str, data_dir: str | Path | None = None) -> tuple[np.
     if not path.is_file():
         raise DataError("emoji is not fetched yet: run `python -m vae data fetch emoji` (needs npm)")
     with np.load(path, allow_pickle=False) as z:
-        images, labels, ids = z["images"], z["labels"], z["ids"]
+        images, labels = z["images"], z["labels"]
+        ids = z["groups"] if "groups" in z else z["ids"]
     held = np.isin(ids, list(test_ids(ids)))
     keep = {"train": ~held, "test": held, "all": np.ones(len(ids), bool)}[split]
     if split == "all":  # train followed by test, as the other datasets
@@ -188,3 +213,26 @@ def load(size: int, split: str, data_dir: str | Path | None = None) -> tuple[np.
         order = np.flatnonzero(keep)
     x = images[order].transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     return x, labels[order]
+
+
+def make_mini(data_dir: str | Path | None = None, target: Path = MINI) -> Path:
+    """Write emoji-mini (maintainers: it ships in the repository): every held-out test drawing at
+    32x32 and MINI_TRAIN training drawings, seeded, compressed (about 2 MB)."""
+    path = cache_path(32, data_dir)
+    with np.load(path, allow_pickle=False) as z:
+        images, labels, ids = z["images"], z["labels"], z["groups"]
+    held = np.isin(ids, list(test_ids(ids)))
+    train = np.sort(np.random.default_rng(SPLIT_SEED).choice(np.flatnonzero(~held), MINI_TRAIN, replace=False))
+    test = np.flatnonzero(held)
+    np.savez_compressed(target, train_images=images[train], train_labels=labels[train],
+                        test_images=images[test], test_labels=labels[test])
+    return target
+
+
+def load_mini(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """emoji-mini's split ("train", "test" or "all"), as load() gives it."""
+    with np.load(MINI, allow_pickle=False) as z:
+        parts = ["train", "test"] if split == "all" else [split]
+        x = np.concatenate([z[f"{p}_images"] for p in parts])
+        y = np.concatenate([z[f"{p}_labels"] for p in parts])
+    return x.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, y

