@@ -29,6 +29,9 @@ if m:
     cols[2].metric("KL (nats)", f"{m['kl']:.1f}", help="KL(q(z|x) || p(z)): information the latent carries.")
     cols[3].metric("Active units", f"{m.get('active_units')}/{cfg.latent_dim}",
                    help="Dimensions whose posterior mean varies across the data (Cov > 0.01).")
+    if "iw_log_likelihood_bits_per_dim" in m:  # colour-image papers report bits per dimension
+        st.caption(f"In bits per dimension: ELBO {m['elbo_bits_per_dim']:.3f}, log p(x) ≥ "
+                   f"{m['iw_log_likelihood_bits_per_dim']:.3f} (lower is better; {m['bits_per_dim_note']}).")
     st.caption(f"From the model card. {provenance.metrics_source(ctx.info.meta)}")
 else:
     st.caption("This model has no stored test metrics.")

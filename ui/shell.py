@@ -85,6 +85,8 @@ def _model_card(info: store.ModelInfo) -> None:
             st.write(f"Test ELBO **{m['elbo']:.1f}** nats · {bound} ≥ **{m['iw_log_likelihood']:.1f}** "
                      f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
                      f"{m.get('active_units')}/{info.config.latent_dim}")
+            if "iw_log_likelihood_bits_per_dim" in m:
+                st.caption(f"= {m['iw_log_likelihood_bits_per_dim']:.3f} bits/dim ({m['bits_per_dim_note']})")
             if "regressor_log_likelihood" in m:
                 st.caption(f"Regressor baseline (no z): {bound} = {m['regressor_log_likelihood']:.1f}")
             st.caption(provenance.metrics_source(info.meta))
