@@ -34,7 +34,8 @@ import browser  # noqa: E402  (tests/browser.py: the server and Chromium helpers
 DRAG_S = 4.0
 KEYS = 40
 MODELS = {"default": "784-512-2 relu MLP (bundled)", "mlp-512-512": "784-512-512-2 tanh MLP",
-          "conv": "conv 32-64 decoder"}
+          "conv": "conv 32-64 decoder", "emoji-2d": "colour 32x32 conv 32-64-128 (bundled emoji-2d)",
+          "colour-64": "colour 64x64 conv 32-64-128"}
 
 BYTES = """() => {  // count the websocket's incoming bytes, with their arrival times
   window.__ws = [];
@@ -96,6 +97,23 @@ KEY = """() => {  // arm: the next keydown on the pad -> window.__key = ms to th
 }"""
 
 
+def _colour_64_data(data_dir: Path) -> None:
+    """A stand-in emoji-64 cache (emoji-mini's pictures, upscaled) so a 64x64 model has images of its
+    shape without a download; what the pad decodes does not depend on them."""
+    import numpy as np
+    from PIL import Image
+
+    from vae.data import emoji
+    with np.load(emoji.MINI) as z:
+        images = np.concatenate([z["train_images"], z["test_images"]])
+        labels = np.concatenate([z["train_labels"], z["test_labels"]])
+    big = np.stack([np.asarray(Image.fromarray(im).resize((64, 64), Image.Resampling.BICUBIC)) for im in images])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ids = np.array([f"E{i}" for i in range(len(big))])
+    np.savez(emoji.cache_path(64, data_dir), images=big, labels=labels, ids=ids, groups=ids,
+             vendors=np.array(["mini"] * len(big)))
+
+
 def _models(directory: Path) -> None:
     from vae.models.config import ModelConfig
     from vae.models.registry import build
@@ -103,6 +121,8 @@ def _models(directory: Path) -> None:
     store.save(build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0), "mlp-512-512", directory,
                dataset={"name": "mnist-5k"})
     store.save(build(ModelConfig(arch="conv"), seed=0), "conv", directory, dataset={"name": "mnist-5k"})
+    store.save(build(ModelConfig(image_shape=(3, 64, 64), arch="conv", conv_channels=(32, 64, 128), conv_dense=256,
+                                 likelihood="logistic"), seed=0), "colour-64", directory, dataset={"name": "emoji-64"})
 
 
 def measure(chromium, server, name: str) -> dict:
@@ -145,6 +165,8 @@ def main() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="vae-bench-live-"))
     env = browser.isolated_env(tmp)
     _models(Path(env["VAE_MODELS_DIR"]))
+    if not (Path(env["VAE_DATA_DIR"]) / "emoji-64.npz").exists():
+        _colour_64_data(Path(env["VAE_DATA_DIR"]))
     results = {}
     with browser.serving(env, log_dir=tmp) as server, sync_playwright() as p:
         chromium = browser.launch(p)

@@ -83,6 +83,10 @@ CASES = {
     "conv-tanh-5": ModelConfig(latent_dim=5, arch="conv", conv_channels=(4, 8), activation="tanh"),
     "conv-gelu-16-rgb": ModelConfig(latent_dim=16, arch="conv", conv_channels=(4,), activation="gelu",
                                     image_shape=(3, 13, 11)),
+    "conv-emoji-32": ModelConfig(latent_dim=2, arch="conv", conv_channels=(32, 64, 128), conv_dense=256,
+                                 image_shape=(3, 32, 32), likelihood="logistic"),  # the emoji recipe's shape
+    "conv-emoji-64": ModelConfig(latent_dim=2, arch="conv", conv_channels=(16, 32, 64), conv_dense=64,
+                                 image_shape=(3, 64, 64), likelihood="logistic"),
 }
 
 

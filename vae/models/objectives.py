@@ -126,10 +126,15 @@ def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | Non
     return log_px_z + log_normal(z) - log_normal(z, mu, logvar)
 
 
+IW_VALUES = 2**26  # decoded pixel values per chunk of importance samples (MNIST keeps chunks of 100)
+
+
 def iw_bound(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
              chunk: int = 100) -> torch.Tensor:
     """log p(x) >= log (1/K) sum_k p(x, z_k) / q(z_k|x), (B,). K=1 is the ELBO.
-    Samples are drawn in chunks so K=1000 fits in memory."""
+    Samples are drawn in chunks so K=1000 fits in memory: at most `chunk`, and fewer for large
+    images (a 32x32 colour conv decoder's activations are ten times its image)."""
+    chunk = max(1, min(chunk, IW_VALUES // max(1, x[:1].numel() * len(x))))
     parts = [log_weights(model, x, min(chunk, k - i), generator) for i in range(0, k, chunk)]
     return torch.logsumexp(torch.cat(parts, 0), 0) - math.log(k)
 
