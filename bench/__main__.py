@@ -14,7 +14,7 @@ from pathlib import Path
 from .common import load_results, machine
 
 QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile"]
-FULL = ["posterior", "recipes", "bundled", "mnist_ll"]  # each 10-40 minutes on this machine
+FULL = ["posterior", "recipes", "bundled", "mnist_ll", "colour"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
           "app": "The app: server and browser", "live": "Live decoding in the browser",
@@ -24,7 +24,8 @@ TITLES = {"training": "Training throughput", "latency": "Decoding and projection
           "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
           "recipes": "The reference systems' recipes on mnist-5k and full MNIST",
           "posterior": "True posterior: exact log p(x) and inference gaps",
-          "distributed": "Training on several processes (torchrun)"}
+          "distributed": "Training on several processes (torchrun)",
+          "colour": "Colour: the emoji recipe (32x32, 2-D latent)"}
 
 
 def _load(r: dict) -> str:
