@@ -136,9 +136,59 @@ def compare(page, server, out):
     return [_shoot(page, "compare", out)]
 
 
+COLOUR = "emoji-2d"  # the bundled colour model
+
+
+def _open_colour(page, server, title: str) -> None:
+    page.goto(f"{server.page_url(title)}?model={COLOUR}", wait_until="domcontentloaded")
+    page.wait_for_selector(f'[data-testid="stMainBlockContainer"] h1, {browser.EXCEPTION}', timeout=SLOW)
+    browser.wait_rendered(page, SLOW)
+
+
+def _emoji_png() -> bytes:
+    """A held-out emoji from emoji-mini as a 128x128 RGBA picture whose white is transparent."""
+    import numpy as np
+    from PIL import Image
+
+    from vae.data import datasets as data
+    x = data.load_dataset("emoji-mini", "test").images[40].transpose(1, 2, 0)  # (32, 32, 3)
+    rgb = (x * 255).round().astype("uint8")
+    alpha = np.where(rgb.min(-1) > 245, 0, 255).astype("uint8")
+    im = Image.fromarray(np.dstack([rgb, alpha]), "RGBA").resize((128, 128), Image.NEAREST)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def colour(page, server, out):
+    """Every page on the bundled colour model, with emoji-mini (no download)."""
+    shots = []
+    for title, name in (("Overview", "colour_overview"), ("Latent map", "colour_latent_map"),
+                        ("Manifold", "colour_manifold"), ("Interpolate", "colour_interpolate"),
+                        ("True posterior", "colour_posterior")):
+        _open_colour(page, server, title)
+        shots.append(_shoot(page, name, out))
+    _open_colour(page, server, "Playground")
+    page.wait_for_function("() => (globalThis.__vaeLive?.stats.latent_pad?.frames || 0) > 0", timeout=SLOW)
+    box = page.locator("canvas.pad-cross").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.62, steps=15)
+    page.mouse.up()
+    page.wait_for_function("() => /[?&]z=(?!0\\.00%2C0\\.00)/.test(location.search)", timeout=SLOW)
+    shots.append(_shoot(page, "colour_playground", out))
+    _open_colour(page, server, "Reconstruct")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        files=[{"name": "emoji.png", "mimeType": "image/png", "buffer": _emoji_png()}])
+    heading = page.get_by_role("heading", name="emoji.png")
+    heading.wait_for(timeout=SLOW)
+    _scroll_to(page, heading)
+    return shots + [_shoot(page, "colour_reconstruct", out)]
+
+
 SHOTS = {"overview": overview, "train": train, "latent_map": latent_map, "manifold": manifold,
          "playground": playground, "reconstruct": reconstruct, "interpolate": interpolate,
-         "posterior": posterior, "compare": compare}
+         "posterior": posterior, "compare": compare, "colour": colour}
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

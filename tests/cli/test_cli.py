@@ -58,7 +58,7 @@ def test_train_evaluate_list_rename_delete(tmp_path, tiny_npz, capsys):
     assert "resumable" in next(line for line in listing.splitlines() if line.startswith("t1"))
     assert main(["--models-dir", models, "rename", "t1", "t2"]) == 0
     assert main(["--models-dir", models, "delete", "t2"]) == 0
-    assert [m.name for m in store.list_models(models)] == ["default", "mnist-5k-2d"]
+    assert [m.name for m in store.list_models(models)] == ["default", "emoji-2d", "mnist-5k-2d"]
 
 
 def test_resume_continues_the_history(tmp_path, tiny_npz, capsys):

@@ -23,10 +23,27 @@ BUNDLED = {  # name -> what its card must say
 }
 
 
-def test_both_bundled_models_are_listed_first_default_first(tmp_path):
+def test_the_bundled_models_are_listed_first_default_first(tmp_path):
     store.save(build(ModelConfig(hidden=(8,)), seed=0), "mine", tmp_path)
-    assert [m.name for m in store.list_models(tmp_path)] == ["default", "mnist-5k-2d", "mine"]
-    assert store.bundled_names() == ["default", "mnist-5k-2d"]
+    assert [m.name for m in store.list_models(tmp_path)] == ["default", "emoji-2d", "mnist-5k-2d", "mine"]
+    assert store.bundled_names() == ["default", "emoji-2d", "mnist-5k-2d"]
+
+
+def test_the_bundled_colour_model_works_on_the_bundled_colour_pictures():
+    """emoji-2d (the emoji-conv recipe) and emoji-mini ship together: nothing to fetch."""
+    model, info = store.load("emoji-2d")
+    assert info.bundled and not (info.path / store.TRAINING).exists()
+    assert model.config.image_shape == (3, 32, 32) and model.config.likelihood == "logistic"
+    assert info.dataset == "emoji" and info.meta["train_config"]["extra"]["recipe"] == "emoji-conv"
+    m = info.metrics
+    assert m["iw_samples"] == 1000 and 0 < m["iw_log_likelihood_bits_per_dim"] < 8
+    assert (info.path / store.WEIGHTS).stat().st_size < 5 * 2**20
+    test = data.load_dataset("emoji-mini", "test")
+    out = objectives.evaluate(model, torch.from_numpy(test.images[:100]), iw_samples=5)
+    assert out["active_units"] == 2 and abs(out["elbo_bits_per_dim"] - m["elbo_bits_per_dim"]) < 0.3
+    grid = latent.decode_grid(model, 4).images
+    assert grid.shape == (4, 4, 3, 32, 32)
+    assert np.abs(grid[:, :, 0] - grid[:, :, 2]).max() > 0.2  # colour: red and blue differ, not grey
 
 
 @pytest.fixture(scope="module")

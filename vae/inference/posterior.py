@@ -72,7 +72,7 @@ class CoarseGrid:
     a: torch.Tensor  # (G, P)
     b: torch.Tensor  # (G,)
     q: float  # Gaussian decoders: 1 / (2 std^2); Bernoulli: 0
-    log_scale: float | None = None  # a discretized logistic decoder: `a` holds the cells' means
+    log_scale: torch.Tensor | None = None  # a discretized logistic decoder: its log-scales (P,); `a` holds means
 
     def centre(self, index: np.ndarray) -> np.ndarray:
         """Integer cell indices (..., d) -> cell centres (..., d)."""
@@ -82,7 +82,7 @@ class CoarseGrid:
         """x (B, C, H, W) -> (B, G) log joints at the cell centres."""
         flat = x.flatten(1).to(self.a.dtype)
         if self.log_scale is not None:  # the logistic's log P(x|z) is not linear in x: cell by cell
-            scale = torch.tensor(self.log_scale, dtype=self.a.dtype)
+            scale = self.log_scale
             rows = [torch.cat([discretized_logistic(f, self.a[g:g + 512], scale).sum(1)
                                for g in range(0, len(self.a), 512)]) for f in flat]
             return torch.stack(rows) + self.b
@@ -116,7 +116,7 @@ def coarse_grid(model) -> CoarseGrid:
                                                                              + model.log_std) + log_normal(zc))
     if model.config.likelihood == "logistic":
         return CoarseGrid(d, extent, cell, n, torch.cat(a), torch.cat(b), 0.0,
-                          log_scale=float(model.log_std.detach()))
+                          log_scale=model.log_std.detach().flatten().to(_dtype(model)))
     q = 0.0 if model.config.likelihood == "bernoulli" else float(0.5 * torch.exp(-2 * model.log_std.detach()))
     return CoarseGrid(d, extent, cell, n, torch.cat(a), torch.cat(b), q)
 

@@ -50,11 +50,11 @@ def state_dict(model: VAE) -> tuple[dict[str, torch.Tensor], str]:
                 tensors[f"{part}.{i}.{k}"] = v
     tensors["fc_mu.weight"], tensors["fc_logvar.weight"] = head.weight[:latent], head.weight[latent:]
     tensors["fc_mu.bias"], tensors["fc_logvar.bias"] = head.bias[:latent], head.bias[latent:]
-    if hasattr(model, "log_std"):  # a Gaussian likelihood's scale: std = exp(log_std)
-        tensors["log_std"] = model.log_std.reshape(())
+    if hasattr(model, "log_std"):  # the likelihood's scale: a Gaussian's std = exp(log_std); a logistic's, per pixel
+        tensors["log_std"] = model.log_std
     tensors = {k: v.detach().to(torch.float32).contiguous().clone() for k, v in tensors.items()}
-    scale = "\n        self.log_std = nn.Parameter(torch.zeros(()))  # Gaussian likelihood: std = exp(log_std)" \
-        if "log_std" in tensors else ""
+    scale = (f"\n        self.log_std = nn.Parameter(torch.zeros({tuple(tensors['log_std'].shape)}))  "
+             f"# the {model.config.likelihood} likelihood's log-scale") if "log_std" in tensors else ""
 
     def listing(modules):
         return ",\n".join(f"            nn.{m!r}" for m in modules)

@@ -98,9 +98,15 @@ class ConvDecoder(nn.Module):
 
 
 def add_log_std(model: nn.Module, config: ModelConfig) -> None:
-    """A Gaussian likelihood's scalar log-std (or the logistic's log-scale): learned when
-    config.gaussian_std is None, else a fixed buffer. Nothing for a Bernoulli likelihood."""
+    """A Gaussian likelihood's scalar log-std, learned when config.gaussian_std is None, else a fixed
+    buffer; the discretized logistic's log-scales, one per sub-pixel. Nothing for a Bernoulli one."""
     if config.likelihood == "bernoulli":
+        return
+    if config.likelihood == "logistic":
+        # one learned log-scale per sub-pixel, (C, H, W): the white background wants a tiny scale,
+        # edges a wide one. Starting at 0.1, not 1: a logistic of scale 1 is flat over [0, 1], its
+        # gradient tiny, and the KL term wins first (measured: the 2-D latent collapsed, KL 0.00)
+        model.log_std = nn.Parameter(torch.full(tuple(config.image_shape), math.log(0.1)))
         return
     log_std = torch.tensor(math.log(config.gaussian_std if config.gaussian_std is not None else 1.0))
     if config.gaussian_std is None:
