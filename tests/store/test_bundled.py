@@ -36,11 +36,11 @@ def test_the_bundled_colour_model_works_on_the_bundled_colour_pictures():
     assert model.config.image_shape == (3, 32, 32) and model.config.likelihood == "logistic"
     assert info.dataset == "emoji" and info.meta["train_config"]["extra"]["recipe"] == "emoji-conv"
     m = info.metrics
-    assert m["iw_samples"] == 1000 and 0 < m["iw_log_likelihood_bits_per_dim"] < 8
+    assert m["iw_samples"] == 100 and 0 < m["iw_log_likelihood_bits_per_dim"] < 8
     assert (info.path / store.WEIGHTS).stat().st_size < 5 * 2**20
     test = data.load_dataset("emoji-mini", "test")
-    out = objectives.evaluate(model, torch.from_numpy(test.images[:100]), iw_samples=5)
-    assert out["active_units"] == 2 and abs(out["elbo_bits_per_dim"] - m["elbo_bits_per_dim"]) < 0.3
+    out = objectives.evaluate(model, torch.from_numpy(test.images[:300]), iw_samples=5)
+    assert out["active_units"] == 2 and abs(out["elbo_bits_per_dim"] - m["elbo_bits_per_dim"]) < 0.6
     grid = latent.decode_grid(model, 4).images
     assert grid.shape == (4, 4, 3, 32, 32)
     assert np.abs(grid[:, :, 0] - grid[:, :, 2]).max() > 0.2  # colour: red and blue differ, not grey

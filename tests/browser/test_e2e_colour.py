@@ -1,0 +1,57 @@
+"""The bundled colour model in a real browser: the Playground's pad decodes the 3-channel conv
+decoder in the browser and paints colour pixels, frame after frame, while the crosshair is dragged."""
+from __future__ import annotations
+
+import browser
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
+
+SLOW = 180_000
+FRAMES = "() => (globalThis.__vaeLive && globalThis.__vaeLive.stats.latent_pad || {frames: 0}).frames"
+ROOT = """Array.from(document.querySelectorAll('[data-testid="stBidiComponentIsolated"]'))
+  .map((h) => h.shadowRoot).find((r) => r && r.querySelector('.pad-image'))"""
+# The decoded image's canvas: how many pixels are clearly coloured (red, green and blue apart).
+COLOURED = """() => {
+  const c = (ROOT).querySelector('.pad-image'), px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    const hi = Math.max(px[i], px[i + 1], px[i + 2]), lo = Math.min(px[i], px[i + 1], px[i + 2]);
+    if (hi - lo > 60) n += 1;
+  }
+  return [n, c.width * c.height, Array.from(px.slice(0, 4000)).join(',')];
+}""".replace("(ROOT)", f"({ROOT})")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    state = tmp_path_factory.mktemp("e2e-colour")
+    with browser.serving(browser.isolated_env(state), log_dir=state) as srv:
+        yield srv
+
+
+def test_the_colour_playground_paints_colour_while_dragging(server):
+    with browser.chromium() as chromium:
+        page = browser.new_page(chromium)
+        page.goto(f"{server.url}/playground?model=emoji-2d", wait_until="domcontentloaded")
+        page.wait_for_function(f"() => ({FRAMES})() > 0", timeout=SLOW)
+        browser.wait_rendered(page, SLOW)
+        assert page.locator(browser.EXCEPTION).count() == 0
+        pad = page.locator("canvas.pad-cross")
+        box = pad.bounding_box()
+        cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.3
+        seen, pictures = [], set()
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        for k in range(40):
+            page.mouse.move(cx + r * np.cos(k / 6) * (k + 5) / 45, cy + r * np.sin(k / 6) * (k + 5) / 45)
+            if k % 8 == 7:
+                coloured, total, head = page.evaluate(COLOURED)
+                seen.append(coloured / total)
+                pictures.add(head)
+        page.mouse.up()
+        assert max(seen) > 0.05, seen  # colour pixels, not a grey picture
+        assert len(pictures) >= 3  # the picture changed as the crosshair moved
+        page.wait_for_function("() => new URL(location.href).searchParams.get('z') !== null", timeout=SLOW)
+        page.context.close()

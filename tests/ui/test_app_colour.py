@@ -1,0 +1,79 @@
+"""Every page on the bundled colour model (emoji-2d, a 2-D conv VAE with the discretized logistic)
+and the emoji-mini pictures that ship with the app: nothing to fetch, no error, colour everywhere."""
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+COLOUR = "emoji-2d"
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["model_name"] = COLOUR
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["model_name"] == COLOUR
+    return at
+
+
+def _charts(at):
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_overview_gives_bits_per_dim_and_the_credit_follows_the_data():
+    at = _open("app.py")
+    assert any("bits per dimension" in c.value and "no dequantization" in c.value for c in at.caption)
+    assert at.sidebar.selectbox(key="_dataset_for_emoji-2d").value.startswith("emoji-mini")
+    card = " ".join(c.value for c in at.sidebar.caption)
+    assert "bits/dim" in card and "emoji" in card
+
+
+@pytest.mark.parametrize("page", ["pages/latent_map.py", "pages/manifold.py", "pages/playground.py",
+                                  "pages/interpolate.py", "pages/posterior.py"])
+def test_each_page_opens_on_the_colour_model(page):
+    at = _open(page)
+    assert at.get("image") or at.get("plotly_chart") or at.get("bidi_component")
+
+
+def test_the_latent_map_colours_points_by_category():
+    at = _open("pages/latent_map.py")
+    spec = next(s for s in _charts(at) if len(s["data"]) >= 9)
+    names = [t.get("name") for t in spec["data"]]
+    assert "Smileys & Emotion" in names and "Flags" in names
+
+
+def test_reconstruct_takes_a_colour_picture_with_alpha():
+    at = _open("pages/reconstruct.py")
+    im = Image.new("RGBA", (120, 90), (0, 255, 0, 0))
+    ImageDraw.Draw(im).ellipse([20, 10, 100, 80], fill=(250, 200, 0, 255))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    at.file_uploader(key="rc_files").set_value([("sun.png", buf.getvalue(), "image/png")]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    captions = [c for im in at.image for c in im.captions]
+    assert "alpha composited over white" in captions and any(c.startswith("cropped to content") for c in captions)
+    assert any("reconstruction" in c for c in captions)
+    assert [m.label for m in at.metric][:2] == ["ELBO (nats)", "log p(x) ≥ (IW, K=100)"]
+
+
+def test_compare_explains_colour_beside_grey():
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.query_params["models"] = f"default,{COLOUR}"
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.error
+    text = at.warning[0].value
+    assert "'default' takes 28x28 greyscale images" in text and f"'{COLOUR}' takes 32x32 colour images" in text
+
+
+def test_train_offers_the_colour_data_and_recipe():
+    at = _open("pages/train.py")
+    assert "emoji-mini" in at.selectbox(key="tr_source").options
+    assert "emoji-conv" in at.selectbox(key="tr_recipe").options
