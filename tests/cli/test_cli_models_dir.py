@@ -35,4 +35,4 @@ def test_train_list_evaluate_with_the_option_after_the_command(tmp_path, capsys)
     assert "after" in capsys.readouterr().out
     assert main(["rename", "other", "renamed", "--models-dir", models]) == 0
     assert main(["delete", "renamed", "--models-dir", models]) == 0
-    assert [m.name for m in store.list_models(models)] == ["default", "mnist-5k-2d", "after"]
+    assert [m.name for m in store.list_models(models)] == ["default", "emoji-2d", "mnist-5k-2d", "after"]

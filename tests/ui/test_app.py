@@ -33,7 +33,7 @@ def test_the_picker_offers_saved_models_and_switching_works(tmp_path, monkeypatc
                dataset={"name": "mnist-5k"})
     at = AppTest.from_file("../../app.py", default_timeout=60).run()
     picker = at.sidebar.selectbox(key="_model_name")
-    assert picker.options == ["default", "mnist-5k-2d", "three-d"]
+    assert picker.options == ["default", "emoji-2d", "mnist-5k-2d", "three-d"]
     picker.set_value("three-d").run()
     assert not at.exception
     at.switch_page("pages/playground.py").run()
