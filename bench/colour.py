@@ -66,7 +66,10 @@ def main(models: Path | None = None, seconds: float | None = None) -> dict:
                   "the saved model, its evaluation included. The held-out split is by emoji (both vendors' "
                   "drawings and skin tones of an emoji, and emoji with identical drawings, on one side). "
                   f"Samples and reconstructions: {SHOT.relative_to(ROOT)} (rows: 12 held-out emoji, their "
-                  "reconstructions from the posterior mean, 12 samples z ~ N(0, I)).", command=" ".join(cmd[1:]))
+                  "reconstructions from the posterior mean, 12 samples z ~ N(0, I))."
+                  + (" This record measured the model of a run of that command timed with the shell's `time` "
+                     "(its wall time given here), not a run started by the benchmark." if ran else ""),
+                  command=" ".join(cmd[1:]))
 
 
 if __name__ == "__main__":
