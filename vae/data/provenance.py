@@ -75,5 +75,5 @@ def metrics_source(meta: dict) -> str:
     if m.get("binarized"):
         return f"Measured {where}, binarized once with a fixed seed (comparable with binarized-MNIST results)."
     if (meta.get("config") or {}).get("likelihood") == "logistic":
-        return f"Measured {where}, 8-bit pixels as stored, with a discrete likelihood (bits/dim need no dequantization)."
+        return f"Measured {where}, 8-bit pixels as stored, discrete likelihood (bits/dim need no dequantization)."
     return f"Measured {where}, grey levels as stored (not comparable with binarized-MNIST results)."
