@@ -99,15 +99,20 @@ def manifold(page, server, out):
 def playground(page, server, out):
     """The live pad after a drag: the crosshair moved, the browser's decode beside it."""
     browser.open_page(page, server, "Playground", SLOW)
+    _drag_pad(page, 0.62, 0.3)
+    browser.wait_rendered(page, SLOW)
+    return [_shoot(page, "playground", out)]
+
+
+def _drag_pad(page, fx: float, fy: float) -> None:
+    """Once the pad decodes, drag its crosshair from the centre to (fx, fy) of its box; wait for z in the URL."""
     page.wait_for_function("() => (globalThis.__vaeLive?.stats.latent_pad?.frames || 0) > 0", timeout=SLOW)
     box = page.locator("canvas.pad-cross").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.62, box["y"] + box["height"] * 0.3, steps=15)
+    page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=15)
     page.mouse.up()
     page.wait_for_function("() => /[?&]z=(?!0\\.00%2C0\\.00)/.test(location.search)", timeout=SLOW)
-    browser.wait_rendered(page, SLOW)
-    return [_shoot(page, "playground", out)]
 
 
 def reconstruct(page, server, out):
@@ -169,13 +174,7 @@ def colour(page, server, out):
         _open_colour(page, server, title)
         shots.append(_shoot(page, name, out))
     _open_colour(page, server, "Playground")
-    page.wait_for_function("() => (globalThis.__vaeLive?.stats.latent_pad?.frames || 0) > 0", timeout=SLOW)
-    box = page.locator("canvas.pad-cross").bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.62, steps=15)
-    page.mouse.up()
-    page.wait_for_function("() => /[?&]z=(?!0\\.00%2C0\\.00)/.test(location.search)", timeout=SLOW)
+    _drag_pad(page, 0.35, 0.62)
     shots.append(_shoot(page, "colour_playground", out))
     _open_colour(page, server, "Reconstruct")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
