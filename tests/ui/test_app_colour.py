@@ -77,3 +77,14 @@ def test_train_offers_the_colour_data_and_recipe():
     at = _open("pages/train.py")
     assert "emoji-mini" in at.selectbox(key="tr_source").options
     assert "emoji-conv" in at.selectbox(key="tr_recipe").options
+
+
+def test_a_selection_shows_originals_reconstructions_and_the_decoded_mean(monkeypatch):
+    """The plotly selection is stubbed where the page reads it (AppTest cannot drag a box); the
+    browser screenshot (docs/screenshots) shows the colour."""
+    import numpy as np
+
+    from vae.inference import views
+    monkeypatch.setattr(views, "selected_rows", lambda event, n_rows=None: np.arange(12))
+    at = _open("pages/latent_map.py")
+    assert at.subheader[0].value == "12 selected" and len(at.get("image")) == 3
