@@ -80,8 +80,8 @@ def test_train_offers_the_colour_data_and_recipe():
 
 
 def test_a_selection_shows_originals_reconstructions_and_the_decoded_mean(monkeypatch):
-    """The plotly selection is stubbed where the page reads it (AppTest cannot drag a box); the
-    browser screenshot (docs/screenshots) shows the colour."""
+    """The plotly selection is stubbed where the page reads it (AppTest cannot drag a box; AppTest
+    serves the pictures as media URLs, so their colour is not read back here)."""
     import numpy as np
 
     from vae.inference import views
