@@ -184,10 +184,14 @@ def evaluate(model, images: torch.Tensor, iw_samples: int = 100, batch_size: int
     out.update(iw_samples=iw_samples, n=n, active_units=int(active.sum()),
                active_dims=active.nonzero().flatten().tolist(),
                kl_per_dim=(kl_dim / n).tolist())
-    dims = math.prod(images.shape[1:])
+    return with_bits_per_dim(out, model.config.likelihood, math.prod(images.shape[1:]))
+
+
+def with_bits_per_dim(metrics: dict, likelihood: str, dims: int) -> dict:
+    """Add elbo_ and iw_log_likelihood_bits_per_dim (and how they were reached) where they mean something."""
     for key in ("elbo", "iw_log_likelihood"):
-        bpd, how = bits_per_dim(out[key], model.config.likelihood, dims)
+        bpd, how = bits_per_dim(metrics[key], likelihood, dims)
         if bpd is not None:
-            out[f"{key}_bits_per_dim"] = bpd
-            out["bits_per_dim_note"] = how
-    return out
+            metrics[f"{key}_bits_per_dim"] = bpd
+            metrics["bits_per_dim_note"] = how
+    return metrics

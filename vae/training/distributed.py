@@ -209,7 +209,7 @@ class Group:
         out = dict(zip(("elbo", "reconstruction", "kl", "iw_log_likelihood"), sums[:4].tolist()))
         out.update(iw_samples=iw_samples, n=n, active_units=int(active.sum()),
                    active_dims=active.nonzero().flatten().tolist(), kl_per_dim=sums[4:].tolist())
-        return out
+        return objectives.with_bits_per_dim(out, model.config.likelihood, math.prod(images.shape[1:]))
 
     def to_host(self, result) -> None:
         """A finished FitResult's model and state back on the CPU, as a one-process run leaves them."""
