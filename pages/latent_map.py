@@ -40,7 +40,9 @@ elif d == 2:
                      "images decoded on a grid, drawn under the points."):
         (x0, x1), (y0, y1) = views.square_window(mu)
         picture = resources.backdrop(ctx.name, ctx.version, ctx.directory, (x0, x1), (y0, y1), BACKDROP_CELLS)
-        backdrop = dict(image=1 - picture, x_range=(x0, x1), y_range=(y0, y1))  # inverted: dots stay visible
+        grey = ctx.info.config.image_shape[0] == 1  # grey digits are inverted so the dots stay visible;
+        backdrop = dict(image=1 - picture if grey else picture,  # colour pictures on white are not
+                        x_range=(x0, x1), y_range=(y0, y1))
 show_pixels = top[3].toggle("Compare with raw pixels", key="lm_pixels",
                             help="The same images projected straight from pixel space: what the VAE adds.")
 pixel_method = top[3].radio("Pixel projection", ["tsne", "pca"], format_func=METHODS.get, horizontal=True,

@@ -88,3 +88,18 @@ def test_a_selection_shows_originals_reconstructions_and_the_decoded_mean(monkey
     monkeypatch.setattr(views, "selected_rows", lambda event, n_rows=None: np.arange(12))
     at = _open("pages/latent_map.py")
     assert at.subheader[0].value == "12 selected" and len(at.get("image")) == 3
+
+
+def test_the_decoded_backdrop_is_drawn_in_colour_not_inverted():
+    at = _open("pages/latent_map.py")
+    at.toggle(key="lm_backdrop").set_value(True).run()
+    assert not at.exception and not at.error
+    import base64
+
+    import numpy as np
+    spec = next(s for s in _charts(at) if s["layout"].get("images"))
+    source = spec["layout"]["images"][0]["source"]
+    assert source.startswith("data:image/png")
+    px = np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"), float)
+    assert px.mean() > 150  # emoji on white stay light (inverted they were a dark negative)
+    assert np.abs(px[..., 0] - px[..., 2]).max() > 60  # and in colour
