@@ -55,3 +55,18 @@ def test_the_colour_playground_paints_colour_while_dragging(server):
         assert len(pictures) >= 3  # the picture changed as the crosshair moved
         page.wait_for_function("() => new URL(location.href).searchParams.get('z') !== null", timeout=SLOW)
         page.context.close()
+
+
+def test_the_colour_interpolation_plays_in_the_browser(server):
+    frames = "(name) => (globalThis.__vaeLive && globalThis.__vaeLive.stats[name] || {frames: 0}).frames"
+    with browser.chromium() as chromium:
+        page = browser.new_page(chromium)
+        page.goto(f"{server.url}/interpolate?model=emoji-2d", wait_until="domcontentloaded")
+        page.wait_for_function(f"() => ({frames})('latent_path') > 0", timeout=SLOW)
+        browser.wait_rendered(page, SLOW)
+        assert page.locator(browser.EXCEPTION).count() == 0
+        start = page.evaluate(f"() => ({frames})('latent_path')")
+        page.get_by_role("button", name="Play").click()
+        page.wait_for_function(f"(n) => ({frames})('latent_path') > n + 30", arg=start, timeout=SLOW)
+        page.get_by_role("button", name="Pause").click()
+        page.context.close()
