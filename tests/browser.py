@@ -220,6 +220,19 @@ def open_page(page, server: Server, title: str, timeout: float = 90_000) -> None
         raise AssertionError(f"{title}: the page shows an exception:\n{page.locator(EXCEPTION).first.inner_text()}")
 
 
+LIVE_FRAMES = "(name) => (globalThis.__vaeLive && globalThis.__vaeLive.stats[name] || {frames: 0}).frames"
+
+
+def open_live(page, url: str, component: str, timeout: float = 180_000) -> None:
+    """Load url, wait until the live component (latent_pad or latent_path) has decoded a frame in the
+    browser and the page is rendered, and check it shows no exception."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function(f"() => ({LIVE_FRAMES})('{component}') > 0", timeout=timeout)
+    wait_rendered(page, timeout)
+    if page.locator(EXCEPTION).count():
+        raise AssertionError(f"{url}: the page shows an exception:\n{page.locator(EXCEPTION).first.inner_text()}")
+
+
 def image_src(page, selector: str) -> str:
     """The src of the first element matching selector (its attribute; currentSrc lags until loaded)."""
     return page.eval_on_selector(selector, "el => el.src")

@@ -9,7 +9,6 @@ import pytest
 pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
 
 SLOW = 180_000
-FRAMES = "() => (globalThis.__vaeLive && globalThis.__vaeLive.stats.latent_pad || {frames: 0}).frames"
 ROOT = """Array.from(document.querySelectorAll('[data-testid="stBidiComponentIsolated"]'))
   .map((h) => h.shadowRoot).find((r) => r && r.querySelector('.pad-image'))"""
 # The decoded image's canvas: how many pixels are clearly coloured (red, green and blue apart).
@@ -34,10 +33,7 @@ def server(tmp_path_factory):
 def test_the_colour_playground_paints_colour_while_dragging(server):
     with browser.chromium() as chromium:
         page = browser.new_page(chromium)
-        page.goto(f"{server.url}/playground?model=emoji-2d", wait_until="domcontentloaded")
-        page.wait_for_function(f"() => ({FRAMES})() > 0", timeout=SLOW)
-        browser.wait_rendered(page, SLOW)
-        assert page.locator(browser.EXCEPTION).count() == 0
+        browser.open_live(page, f"{server.url}/playground?model=emoji-2d", "latent_pad", SLOW)
         pad = page.locator("canvas.pad-cross")
         box = pad.bounding_box()
         cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.3
@@ -58,13 +54,10 @@ def test_the_colour_playground_paints_colour_while_dragging(server):
 
 
 def test_the_colour_interpolation_plays_in_the_browser(server):
-    frames = "(name) => (globalThis.__vaeLive && globalThis.__vaeLive.stats[name] || {frames: 0}).frames"
+    frames = browser.LIVE_FRAMES
     with browser.chromium() as chromium:
         page = browser.new_page(chromium)
-        page.goto(f"{server.url}/interpolate?model=emoji-2d", wait_until="domcontentloaded")
-        page.wait_for_function(f"() => ({frames})('latent_path') > 0", timeout=SLOW)
-        browser.wait_rendered(page, SLOW)
-        assert page.locator(browser.EXCEPTION).count() == 0
+        browser.open_live(page, f"{server.url}/interpolate?model=emoji-2d", "latent_path", SLOW)
         start = page.evaluate(f"() => ({frames})('latent_path')")
         page.get_by_role("button", name="Play").click()
         page.wait_for_function(f"(n) => ({frames})('latent_path') > n + 30", arg=start, timeout=SLOW)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
 pytestmark = pytest.mark.skipif(not browser.chromium_available(), reason="needs playwright and /usr/bin/chromium")
 
 SLOW = 120_000
-FRAMES = "(name) => (globalThis.__vaeLive && globalThis.__vaeLive.stats[name] || {frames: 0}).frames"
+FRAMES = browser.LIVE_FRAMES
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +47,7 @@ def server(tmp_path_factory):
 def test_an_imported_conv_model_decodes_live_in_the_playground(server, name):
     with browser.chromium() as chromium:
         page = browser.new_page(chromium)
-        page.goto(f"{server.url}/playground?model={name}", wait_until="domcontentloaded")
-        page.wait_for_function(f"() => ({FRAMES})('latent_pad') > 0", timeout=SLOW)
-        browser.wait_rendered(page, SLOW)
-        assert page.locator(browser.EXCEPTION).count() == 0
+        browser.open_live(page, f"{server.url}/playground?model={name}", "latent_pad", SLOW)
         assert name in page.url
         pad = page.locator("canvas.pad-cross")
         box = pad.bounding_box()

@@ -197,6 +197,11 @@ def test_ids(ids: np.ndarray) -> set:
     return set(unique[rng.permutation(len(unique))[: int(round(TEST_FRACTION * len(unique)))]])
 
 
+def _held(groups: np.ndarray) -> np.ndarray:
+    """Which images are in the test split (their group is held out)."""
+    return np.isin(groups, list(test_ids(groups)))
+
+
 def load(size: int, split: str, data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, 3, size, size) float32 in [0, 1], labels) of a split ("train", "test", "all")."""
     path = cache_path(size, data_dir)
@@ -205,7 +210,7 @@ def load(size: int, split: str, data_dir: str | Path | None = None) -> tuple[np.
     with np.load(path, allow_pickle=False) as z:
         images, labels = z["images"], z["labels"]
         ids = z["groups"] if "groups" in z else z["ids"]
-    held = np.isin(ids, list(test_ids(ids)))
+    held = _held(ids)
     keep = {"train": ~held, "test": held, "all": np.ones(len(ids), bool)}[split]
     if split == "all":  # train followed by test, as the other datasets
         order = np.concatenate([np.flatnonzero(~held), np.flatnonzero(held)])
@@ -221,7 +226,7 @@ def make_mini(data_dir: str | Path | None = None, target: Path = MINI) -> Path:
     path = cache_path(32, data_dir)
     with np.load(path, allow_pickle=False) as z:
         images, labels, ids = z["images"], z["labels"], z["groups"]
-    held = np.isin(ids, list(test_ids(ids)))
+    held = _held(ids)
     train = np.sort(np.random.default_rng(SPLIT_SEED).choice(np.flatnonzero(~held), MINI_TRAIN, replace=False))
     test = np.flatnonzero(held)
     np.savez_compressed(target, train_images=images[train], train_labels=labels[train],

@@ -5,7 +5,6 @@ fc_logvar, decoder.N) with the few lines of PyTorch that load them.
 from __future__ import annotations
 
 import io
-import math
 import warnings
 from pathlib import Path
 
@@ -168,6 +167,3 @@ def _atomic(path: Path, data: bytes) -> None:
     tmp.write_bytes(data)
     tmp.replace(path)
 
-
-def describe_sizes(tensors: dict) -> str:
-    return f"{len(tensors)} tensors, {sum(math.prod(v.shape) for v in tensors.values()):,} weights"

@@ -238,9 +238,7 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
                 if w is None:
                     raise StoreError(f"the layout names {layer[1]!r} but the file has no tensor '{layer[1]}.weight'")
                 concrete.append(_concrete([spec], tensors)[0])
-                take(layer[1], f"{part} layer {len(concrete) - 1}: {_label(concrete[-1])}")
-                w, b = tensors[f"{layer[1]}.weight"], tensors.get(f"{layer[1]}.bias")
-                b = b if b is not None else torch.zeros(w.shape[1] if kind == "conv_transpose" else w.shape[0])
+                w, b = take(layer[1], f"{part} layer {len(concrete) - 1}: {_label(concrete[-1])}")
                 state[f"{part}.{len(concrete) - 1}.weight"], state[f"{part}.{len(concrete) - 1}.bias"] = w, b
             else:
                 concrete.append(tuple(layer))

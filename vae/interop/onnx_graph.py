@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vae import limits
+from vae.interop.weights import read_bytes
 from vae.store.modelfiles import StoreError
 
 BATCH = 7919  # a prime no layer has: the free batch size while shapes are folded
@@ -24,11 +25,7 @@ def read(where: str, data: bytes, folder: str | os.PathLike | None = None):
     claimed size against its bytes, external data only from files inside `folder`."""
     import onnx
     from onnx import external_data_helper
-    if not data:
-        raise StoreError(f"{where}: the file is empty")
-    if len(data) > limits.MODEL_BYTES:
-        raise StoreError(f"{where}: {len(data) / 2**20:,.0f} MB is over the limit of "
-                         f"{limits.MODEL_BYTES / 2**20:,.0f} MB (VAE_MODEL_BYTES)")
+    data = read_bytes(where, data)  # empty or over VAE_MODEL_BYTES: refused before parsing
     try:
         model = onnx.load(io.BytesIO(data), load_external_data=False)  # parses; follows no file
     except Exception as e:  # protobuf's DecodeError for truncated or foreign bytes

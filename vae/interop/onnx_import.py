@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def _encoder_map(enc: onnx_layers.Graph) -> tuple[list, list, dict, list, list]:
             raise StoreError(f"the encoder's one output {name!r} must come from a linear layer of 2 x latent "
                              "outputs (mu, then log-variance)")
         notes.append(f"one output {name!r}: its first half read as mu, the second as log-variance")
-        pairs = [(name, replace_post(v, (("half", 0),))), (name, replace_post(v, (("half", 1),)))]
+        pairs = [(name, replace(v, post=(("half", k),), shape=(v.shape[0] // 2,))) for k in (0, 1)]
     elif len(outs) == 2:
         pairs = sorted(outs, key=lambda o: 0 if re.search(r"mu|mean|loc", o[0].lower()) else 1)
         if not re.search(r"mu|mean|loc", pairs[0][0].lower()):
@@ -105,11 +106,6 @@ def _encoder_map(enc: onnx_layers.Graph) -> tuple[list, list, dict, list, list]:
         tensors[f"encoder:{v.layers[-1][1]}/{role}.bias"] = b * k
     heads = [f"encoder:{mu.layers[-1][1]}/mu", f"encoder:{lv.layers[-1][1]}/logvar"]
     return list(mu.layers[:-1]), heads, tensors, kinds, notes
-
-
-def replace_post(v, post):
-    from dataclasses import replace
-    return replace(v, post=post, shape=(v.shape[0] // 2,))
 
 
 def _tag(layers: list, part: str, graph: onnx_layers.Graph, tensors: dict) -> list:

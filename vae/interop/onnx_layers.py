@@ -101,12 +101,8 @@ def convert(where: str, model) -> Graph:
         v = values.get(o.name)
         if not isinstance(v, Value):
             raise StoreError(f"{where}: the output {o.name} does not depend on the input")
-        outputs[o.name] = _settle(v, weights)
+        outputs[o.name] = replace(v, pending=None)  # a MatMul without an Add keeps its zero bias
     return Graph(outputs, weights, ops, tuple(dims[1:]))
-
-
-def _settle(v: Value, weights: dict) -> Value:
-    return replace(v, pending=None)  # a MatMul without an Add has a zero bias, already stored
 
 
 def _const(args, i, what):
