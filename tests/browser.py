@@ -110,12 +110,13 @@ def _die_with_parent() -> None:
 
 
 def start_server(env: dict[str, str] | None = None, *, log_dir: str | os.PathLike | None = None,
-                 timeout: float = START_TIMEOUT) -> Server:
-    """Start the app on a free loopback port with `env` added to this process's environment and
-    return once its health check answers "ok" (the process is stopped if it never does)."""
+                 timeout: float = START_TIMEOUT, script: str | os.PathLike = "app.py") -> Server:
+    """Start the app (or another Streamlit `script`, run from the repository) on a free loopback port
+    with `env` added to this process's environment and return once its health check answers "ok"
+    (the process is stopped if it never does)."""
     port = free_port()
     log = Path(log_dir or tempfile.mkdtemp(prefix="vae-e2e-")) / f"streamlit-{port}.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.headless", "true", "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}

@@ -21,7 +21,7 @@ from vae.inference import posterior_view as posterior_view_
 from vae.interop import export
 from vae.models import objectives
 from vae.models.model import VAE
-from vae.store import bundle
+from vae.store import bundle, compact
 from vae.store import catalog as store
 from vae.training import jobs
 
@@ -126,8 +126,13 @@ def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: t
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def browser_decoder(name: str, version: str, directory: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """The decoder as layers and float32 arrays for the browser (vae.store.bundle; raises BundleError)."""
-    return bundle.decoder_layers(model(name, version, directory))
+    """The decoder as layers and arrays for the browser (vae.store.bundle; raises BundleError), its
+    weight matrices in the smallest encoding that decodes within one grey level of float32
+    (vae.store.compact): spec["encoding"] says which, with the error measured on the z grid."""
+    m = model(name, version, directory)
+    spec, arrays = bundle.decoder_layers(m)
+    arrays, spec["encoding"] = compact.encode(spec, arrays, m.latent_dim)
+    return spec, arrays
 
 
 @st.cache_resource(max_entries=16, show_spinner="Scoring the model on the test split (ELBO, IW bound)…")

@@ -131,6 +131,29 @@ def test_browser_decode_equals_torch(blank, case):
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("case", ["bundled-default", "untrained-512-512-tanh"])
+def test_browser_decodes_compact_weights_as_the_server_checked_them(blank, case):
+    """float16 (the bundled default) and int8 with a scale per row (an untrained MLP) bundles, as
+    the Playground sends them: the browser's decode equals the dequantized weights' decode in
+    torch, and stays within one grey level of the float32 model."""
+    from vae.store import compact
+    if case == "bundled-default":
+        model = store.load(store.DEFAULT_MODEL)[0].eval()
+    else:
+        model = build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0).eval()
+    spec, arrays = bundle.decoder_layers(model)
+    encoded, report = compact.encode(spec, arrays, model.latent_dim)
+    assert report["encoding"] == ("float16" if case == "bundled-default" else "int8")
+    z, _ = compact.grid(2)
+    blob = base64.b64encode(bundle.pack(encoded, {"spec": spec})).decode("ascii")
+    got = np.asarray(blank.evaluate(DECODE, [blob, z.tolist(), None]))
+    expected = compact.run(spec, compact.decoded(encoded), z).reshape(got.shape)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    with torch.no_grad():
+        full = model.decode(torch.from_numpy(z).float()).reshape(got.shape).numpy()
+    assert np.abs(np.clip(got, 0, 1) - np.clip(full, 0, 1)).max() <= compact.TOLERANCE + 1e-6
+
+
 def test_browser_decode_appends_extra_to_z(blank):
     """The [z, extra] hook: a decoder whose first layer takes 2 + 3 inputs, fed z (2) and extra (3),
     equals torch's decode of the concatenation (how a label-conditional decoder gets its one-hot)."""

@@ -5,7 +5,9 @@
 // buildDecoder(spec, arrays) turns the layer list into decode(z, extra) -> pixel means in [0, 1],
 // (C, H, W) row-major like torch. The input is [z, extra]: extra is an optional fixed vector (a
 // conditional decoder's one-hot label) appended to z before the first layer.
-// Sums are accumulated in float64 (JavaScript numbers); weights stay float32 as torch holds them.
+// Sums are accumulated in float64 (JavaScript numbers). Weights arrive float32, float16 (widened to
+// float32 by parseBundle) or int8 with a float32 scale per row in "<name>.scale" (vae/store/compact.py;
+// buildDecoder multiplies them back, dequantize).
 // The Python side (components/*.py) prepends this file to each component's own script.
 
 // erf(x) in float64: the Maclaurin series below |x| = 3 (at most ~45 terms, error ~1e-14), the
@@ -54,12 +56,46 @@ export function parseBundle(bytes) {
     const [a, b] = info.data_offsets;
     const copy = u8.slice(start + a, start + b).buffer;
     if (info.dtype === "F32") arrays[name] = new Float32Array(copy);
+    else if (info.dtype === "F16") arrays[name] = widen(new Uint16Array(copy));
+    else if (info.dtype === "I8") arrays[name] = new Int8Array(copy);
     else if (info.dtype === "U8") arrays[name] = new Uint8Array(copy);
     else if (info.dtype === "I32") arrays[name] = new Int32Array(copy);
     else throw new Error(`bundle: unsupported dtype ${info.dtype} for ${name}`);
     shapes[name] = info.shape;
   }
   return { meta, arrays, shapes };
+}
+
+// IEEE half -> float32, through a table of all 65,536 halves (built once, 256 kB).
+let HALF = null;
+function widen(u16) {
+  if (!HALF) {
+    HALF = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+      HALF[h] = sign * (e === 0 ? f * 2 ** -24 : e === 31 ? (f ? NaN : Infinity) : (1 + f / 1024) * 2 ** (e - 15));
+    }
+  }
+  const out = new Float32Array(u16.length);
+  for (let i = 0; i < u16.length; i++) out[i] = HALF[u16[i]];
+  return out;
+}
+
+// Arrays as parseBundle returns them -> float32 weights: an Int8Array X with X.scale (one per
+// first-axis row) becomes X * scale[row]; the scales themselves are dropped.
+export function dequantize(arrays) {
+  const out = {};
+  for (const [name, a] of Object.entries(arrays)) {
+    if (name.endsWith(".scale") && arrays[name.slice(0, -6)] instanceof Int8Array) continue;
+    if (!(a instanceof Int8Array)) { out[name] = a; continue; }
+    const scale = arrays[`${name}.scale`];
+    if (!scale) throw new Error(`bundle: int8 array ${name} has no scale`);
+    const cols = a.length / scale.length, w = new Float32Array(a.length);
+    for (let r = 0; r < scale.length; r++)
+      for (let c = 0, i = r * cols; c < cols; c++, i++) w[i] = a[i] * scale[r];
+    out[name] = w;
+  }
+  return out;
 }
 
 function linear(layer, W, B) {
@@ -148,7 +184,8 @@ function crop(from, to, channelsLast) {  // keep the top-left (C, H, W) of a (C,
 
 // spec = {layers, input, output} from vae/store/bundle.py; arrays by name. Returns
 // {input, output, decode(z, extra) -> Float64Array (C*H*W), reused between calls}.
-export function buildDecoder(spec, arrays) {
+export function buildDecoder(spec, encoded) {
+  const arrays = dequantize(encoded);
   const steps = [];  // [fn(x, y), size of y]; elementwise ops run in place (fn(x) only)
   let shape = [spec.input];  // the current activation's shape, (C, H, W) for images
   let channelsLast = false;  // images are stored (H, W, C) between a reshape and the crop
