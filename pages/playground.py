@@ -18,14 +18,16 @@ ctx = shell.page(
     "Drag the crosshair over the latent map, or focus it and use the arrow keys: the decoder's image "
     "follows on every frame, decoded in your browser. Sliders are ordered by how much information each "
     "dimension carries (average KL); unused dimensions are marked. The position is kept in the URL, so "
-    "a view can be shared.", kinds=("none", "prior", "label", "completion"))
+    "a view can be shared.", kinds=("none", "prior", "label", "completion"), sidebar_last=True)
 if ctx.info.config.conditional != "none":  # a class or a visible part goes with z: its own section
     from ui import conditional_ui
-    conditional_ui.playground(ctx)
+    try:
+        conditional_ui.playground(ctx)
+    finally:
+        shell.finish()
     st.stop()
 
 d = ctx.latent_dim
-order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
 keys = [f"pg_{ctx.name}_{i}" for i in range(d)]
 pad_key = f"pg_pad_{ctx.name}"
 
@@ -67,15 +69,15 @@ def _z_from_url() -> np.ndarray | None:
     return z
 
 
-if keys[0] not in st.session_state:
-    start = _z_from_url()
-    _set_z(start if start is not None else np.zeros(d))
 
-buttons = st.columns([1, 1, 5])
-if buttons[0].button("Sample z", key="pg_sample", help="Draw z from the prior N(0, I)"):
-    _set_z(np.random.default_rng().standard_normal(d))
-if buttons[1].button("Reset to 0", key="pg_reset"):
-    _set_z(np.zeros(d))
+
+
+def buttons_ui(container) -> None:
+    """Sample z and Reset (callbacks: they set z before the script, so the pad above gets it)."""
+    cols = container.columns([1, 1, 5])
+    cols[0].button("Sample z", key="pg_sample", help="Draw z from the prior N(0, I)",
+                   on_click=lambda: _set_z(np.random.default_rng().standard_normal(d)))
+    cols[1].button("Reset to 0", key="pg_reset", on_click=lambda: _set_z(np.zeros(d)))
 
 
 def sliders_ui(container) -> np.ndarray:
@@ -109,17 +111,21 @@ def map_ui(z: np.ndarray) -> None:
 
 @st.fragment
 def explore() -> None:
-    """Reruns alone on a pad release, a slider change or a map click: pad, sliders, URL, image, map."""
-    z_now = np.array([st.session_state[k] for k in keys], dtype=np.float32)
-    status = latent_pad.latent_pad_ui(pad_key, ctx, z_now, st.session_state.get(SEQ, 0), order=order, kl=kl,
-                                      active=active, limit=LIMIT, on_z=_from_pad)
+    """Reruns alone on a pad release, a slider change or a map click: pad, sliders, URL, image, map.
+    The pad's element goes out first (the buttons' place above it is filled after it), so the
+    browser starts on it before anything else of the page (docs/benchmarks.md, first live frame)."""
+    top = st.container()
+    z = z_sliders.z(keys)
+    x = latent.decode(ctx.model, z)[0]  # (C, H, W): the pad shows it until the browser decodes
+    status = latent_pad.latent_pad_ui(pad_key, ctx, z, st.session_state.get(SEQ, 0), order=order, kl=kl,
+                                      active=active, limit=LIMIT, on_z=_from_pad, preview=images.to_png(x))
+    buttons_ui(top)
     live = fallback_note(status)  # the same elements either way
     with st.expander("The same z on the server: sliders and decoder", expanded=True):
         left, right = st.columns([2, 3])
         image_slot = left.empty()
-        z = sliders_ui(left if d == 2 else right)
+        sliders_ui(left if d == 2 else right)
         st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
-        x = latent.decode(ctx.model, z)[0]  # (C, H, W)
         caption = f"decode(z), z = {np.round(z, 2).tolist()}" if d <= 8 else "decode(z)"
         image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
                          output_format="PNG")
@@ -128,4 +134,11 @@ def explore() -> None:
                 map_ui(z)
 
 
-explore()
+try:
+    order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+    if keys[0] not in st.session_state:
+        start = _z_from_url()
+        _set_z(start if start is not None else np.zeros(d))
+    explore()
+finally:
+    shell.finish()  # the sidebar after the pad (shell.page's sidebar_last)

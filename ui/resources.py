@@ -132,6 +132,7 @@ def browser_decoder(name: str, version: str, directory: str) -> tuple[dict, dict
     m = model(name, version, directory)
     spec, arrays = bundle.decoder_layers(m)
     arrays, spec["encoding"] = compact.encode(spec, arrays, m.latent_dim)
+    spec["digest"] = bundle.digest(arrays, spec)  # the browser stores the weights under it
     return spec, arrays
 
 

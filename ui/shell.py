@@ -6,6 +6,7 @@ a shared /playground?z=... link included; each page starts with `ctx = shell.pag
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -62,14 +63,18 @@ def _keep(src: str, dst: str) -> None:
     st.session_state[dst] = st.session_state[src]
 
 
-def _picker(key: str, label: str, options: list[str], default: str, **kwargs) -> str:
-    """A selectbox whose choice lives in a plain session key, so every page shows the same one
+def _choose(key: str, options: list[str], default: str) -> str:
+    """The choice a picker shows, kept in a plain session key so every page shows the same one
     (widget state itself is dropped when the page changes)."""
     if st.session_state.get(key) not in options:
         st.session_state[key] = default
+    return st.session_state[key]
+
+
+def _picker(key: str, label: str, options: list[str], **kwargs) -> None:
+    """The selectbox of a choice made by _choose (its own key mirrors the plain one)."""
     st.session_state[f"_{key}"] = st.session_state[key]
     st.sidebar.selectbox(label, options, key=f"_{key}", on_change=_keep, args=(f"_{key}", key), **kwargs)
-    return st.session_state[key]
 
 
 _BOUND = {"label": "log p(x|y)", "prior": "log p(x|y)", "completion": "log p(rest|visible)"}
@@ -105,12 +110,19 @@ def _model_card(info: store.ModelInfo) -> None:
                    f"created {info.meta.get('created', '?')}")
 
 
-def sidebar() -> resources.Current | None:
-    """Draw the navigation and the model/dataset pickers; return the selection (None if no dataset
-    fits the model)."""
-    for script, label, icon in NAV:
-        st.sidebar.page_link(script, label=label, icon=icon)
-    st.sidebar.divider()
+@dataclass
+class Selection:
+    """What the sidebar shows and the pages use: the store's models, the chosen one and its datasets."""
+    models: list
+    usable: dict
+    name: str
+    choices: dict  # dataset label -> source, the model's own first
+    current: resources.Current | None  # None when no dataset fits the model
+
+
+def select() -> Selection:
+    """The model and dataset this session shows (from the pickers' keys, a page's request or the
+    URL), without drawing anything but a toast for a link's unknown model."""
     directory = resources.models_dir()
     resources.training_jobs()  # a server's first page: what a stopped server left is saved first
     models = resources.model_list(directory)
@@ -129,8 +141,7 @@ def sidebar() -> resources.Current | None:
         elif wanted:
             st.toast(f"This link's model '{wanted}' is not in the store here; showing the default model.",
                      icon=":material/warning:")
-    name = _picker(MODEL_KEY, "Model", list(usable), store.DEFAULT_MODEL,
-                   help="Models in the store; train new ones on the Train page.")
+    name = _choose(MODEL_KEY, list(usable), store.DEFAULT_MODEL)
     if name == store.DEFAULT_MODEL:  # the URL names the model, so a shared link opens the same view
         st.query_params.pop("model", None)
     else:
@@ -138,51 +149,94 @@ def sidebar() -> resources.Current | None:
     info = usable[name]
     choices = _dataset_choices(info)
     current = None
-    if not choices:
-        st.sidebar.error(f"No available dataset has images of shape {info.config.image_shape}.")
-    else:
-        label = _picker(f"dataset_for_{name}", "Dataset", list(choices), next(iter(choices)),
-                        help="Images of the same size as the model's input.")
+    if choices:
+        label = _choose(f"dataset_for_{name}", list(choices), next(iter(choices)))
         current = resources.Current(name, info.version, directory, info, choices[label], label)
     st.session_state["current"] = current
+    return Selection(models, usable, name, choices, current)
+
+
+def draw_sidebar(sel: Selection) -> None:
+    """The navigation, the model and dataset pickers, the model card and the store's warnings."""
+    for script, label, icon in NAV:
+        st.sidebar.page_link(script, label=label, icon=icon)
+    st.sidebar.divider()
+    _picker(MODEL_KEY, "Model", list(sel.usable), help="Models in the store; train new ones on the Train page.")
+    info = sel.usable[sel.name]
+    if not sel.choices:
+        st.sidebar.error(f"No available dataset has images of shape {info.config.image_shape}.")
+    else:
+        _picker(f"dataset_for_{sel.name}", "Dataset", list(sel.choices),
+                help="Images of the same size as the model's input.")
     _model_card(info)
-    for m in models:
+    for m in sel.models:
         if m.error:
             st.sidebar.warning(f"Model '{m.name}' cannot be opened: {m.error}")
-    return current
+
+
+def sidebar() -> resources.Current | None:
+    """Draw the navigation and the model/dataset pickers; return the selection (None if no dataset
+    fits the model)."""
+    sel = select()
+    draw_sidebar(sel)
+    return sel.current
 
 
 _KIND_NAMES = {"label": "label-conditional VAE", "completion": "completion CVAE", "prior": "class-prior VAE"}
 
 
+_LATER = "_shell_sidebar_later"  # session key: the selection whose sidebar a page draws last
+
+
 def page(title: str, intro: str, *, heading: str | None = None, needs_model: bool = True,
-         kinds: tuple[str, ...] = ("none", "prior")) -> resources.Current | None:
+         kinds: tuple[str, ...] = ("none", "prior"), sidebar_last: bool = False) -> resources.Current | None:
     """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
     Returns the sidebar's selection; a page that needs one stops with a note when there is none, or
-    when the model is of a kind (ModelConfig.conditional) the page does not list in `kinds`."""
+    when the model is of a kind (ModelConfig.conditional) the page does not list in `kinds`.
+
+    sidebar_last: the sidebar is drawn by `finish()`, which the page calls after its first elements
+    (in a `finally`, so a stop or an error still draws it). The browser builds a page's elements in
+    the order they arrive; the Playground's live pad goes first and is ready ~0.4 s sooner
+    (docs/benchmarks.md). Where it is drawn on the screen does not change."""
     st.set_page_config(page_title=f"{title} · VAE Latent Explorer", page_icon=ICON, layout="wide")
     # One torch thread per process: the server shares its cores between sessions and training
     # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
     torch.set_num_threads(1)
-    current = sidebar()
+    sel = select()
+    if sidebar_last:
+        st.session_state[_LATER] = sel
+    else:
+        draw_sidebar(sel)
+    current = sel.current
     st.title(heading or title)
     st.write(intro)
     if current is not None and needs_model:  # Train and Compare do not show the picked model's view
         _provenance_note(current)
     if needs_model and current is None:
         st.info("Pick a model with a compatible dataset in the sidebar.")
-        st.stop()
+        _stop()
     if needs_model:
         try:
             current.model  # noqa: B018  (loaded here, so a broken file is a message, not a traceback)
         except store.StoreError as e:
             st.error(f"Model '{current.name}' cannot be opened: {e}")
-            st.stop()
+            _stop()
     kind = current.info.config.conditional if current else "none"
     if needs_model and kind not in kinds:
         st.info(f"**{current.name}** is a {_KIND_NAMES[kind]}: its encoder and decoder need the "
                 "condition, which this page does not give. Explore it in the Playground, or pick another "
                 "model in the sidebar.")
-        st.stop()
+        _stop()
     return current
 
+
+def finish() -> None:
+    """Draw the sidebar of a page started with sidebar_last=True (once; nothing otherwise)."""
+    sel = st.session_state.pop(_LATER, None)
+    if sel is not None:
+        draw_sidebar(sel)
+
+
+def _stop():
+    finish()
+    st.stop()

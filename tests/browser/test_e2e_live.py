@@ -210,6 +210,49 @@ def _wait_url_z(page, z: str) -> None:
     page.wait_for_function("(z) => new URL(location.href).searchParams.get('z') === z", arg=z, timeout=SLOW)
 
 
+COUNT_WS = """(() => {  // the websocket's incoming bytes, on window.__wsBytes
+  window.__wsBytes = 0;
+  const Orig = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const ws = new Orig(...args);
+    ws.addEventListener('message', (e) => { window.__wsBytes += e.data.byteLength ?? e.data.size ?? e.data.length; });
+    return ws;
+  };
+  window.WebSocket.prototype = Orig.prototype;
+  Object.assign(window.WebSocket, Orig);
+})()"""
+BUILDS = "() => globalThis.__vaeLive.builds.map((b) => [b.from, b.ids.join('+'), b.bytes])"
+DROP_STORE = """() => new Promise((done) => { const q = indexedDB.deleteDatabase('vae-live');
+  q.onsuccess = q.onerror = q.onblocked = () => done(); })"""
+
+
+def test_the_weights_reach_a_browser_once_and_a_revisit_reads_them_back(page, server):
+    """First visit: the weights arrive in the component's data (float16, 1.3 MB) and are stored in
+    IndexedDB, listed in the vae_live cookie. A revisit in the same browser (a new session) gets no
+    weights: the server reads the cookie, the page reads IndexedDB, and decodes live. With the
+    storage cleared but the cookie kept, the page reports what it lacks and the server sends it."""
+    page.add_init_script(COUNT_WS)
+    url = server.page_url("Playground")
+    browser.open_live(page, url, "latent_pad")
+    first = page.evaluate("() => window.__wsBytes")
+    assert first > 1_300_000 and ["data", "dec+pts"] == page.evaluate(BUILDS)[0][:2], page.evaluate(BUILDS)
+    page.wait_for_function("() => /vae_live=[^;]*dec-/.test(document.cookie)", timeout=SLOW)
+
+    page.goto("about:blank")
+    browser.open_live(page, url, "latent_pad")
+    again = page.evaluate("() => window.__wsBytes")
+    builds = page.evaluate(BUILDS)
+    assert again < 300_000, (first, again)  # the page, the map's points' ids, z: no weights
+    assert {b[0] for b in builds} == {"stored"} and any(b[1] == "dec" for b in builds), builds
+
+    page.goto(f"{server.url}/_stcore/health")  # same origin, no live page holding the database open
+    page.evaluate(DROP_STORE)
+    assert re.search("vae_live=[^;]*dec-", page.evaluate("() => document.cookie"))
+    browser.open_live(page, url, "latent_pad")
+    assert page.evaluate("() => window.__wsBytes") > 1_300_000  # asked for, and sent again
+    assert any(b[0] == "data" and "dec" in b[1] for b in page.evaluate(BUILDS))
+
+
 def test_dragging_the_pad_decodes_on_many_frames_and_z_reaches_python(page, server):
     _open_live(page, server, "Playground", "latent_pad")
     pad = page.locator("canvas.pad-cross")

@@ -28,7 +28,7 @@ def _payload(at) -> tuple[dict, dict, int]:
 
 def test_weights_are_sent_once_then_only_z(playground):
     arrays, meta, size = _payload(playground)
-    assert set(meta["include"]) == {"dec", "pts"} and size > 1_000_000  # 784-512-2: 1.6 MB of float32
+    assert set(meta["include"]) == {"dec", "pts"} and size > 1_000_000  # 784-512-2: 1.3 MB as float16
     assert {"dec/body.0.w", "dec/out.w", "pts/mu", "pts/labels"} <= set(arrays)
     assert meta["z"] == [0.0, 0.0] and meta["include"]["dec"]["spec"]["input"] == 2
     # the browser reports what it holds (what latent_pad.js does after reading the data)
@@ -52,3 +52,18 @@ def test_a_browser_that_never_answers_gets_the_server_page_and_one_note(playgrou
     assert playground.get("image"), "the server decodes"
     _, meta, size = _payload(playground)
     assert "include" not in meta and size < 2_000  # already sent this session: not again
+
+
+def test_the_cookie_names_only_well_formed_part_ids():
+    from ui.components import live
+    assert live.stored_ids("dec-0123456789abcdef.pts-fedcba9876543210") == {"dec-0123456789abcdef",
+                                                                            "pts-fedcba9876543210"}
+    assert live.stored_ids(None) == set() and live.stored_ids("") == set()
+    assert live.stored_ids("dec-xyz.dec:default:1.<script>.pts-0123456789abcdef") == {"pts-0123456789abcdef"}
+
+
+def test_the_part_ids_are_digests_of_their_content(playground):
+    _, meta, _ = _payload(playground)
+    assert meta["parts"]["dec"].startswith("dec-") and meta["parts"]["pts"].startswith("pts-")
+    assert meta["include"]["dec"]["spec"]["encoding"]["encoding"] == "float16"
+    assert "preview" in bundle.unpack(playground.get("bidi_component")[0].proto.bytes)[0]  # the server's PNG

@@ -6,8 +6,8 @@
 // (C, H, W) row-major like torch. The input is [z, extra]: extra is an optional fixed vector (a
 // conditional decoder's one-hot label) appended to z before the first layer.
 // Sums are accumulated in float64 (JavaScript numbers). Weights arrive float32, float16 (widened to
-// float32 by parseBundle) or int8 with a float32 scale per row in "<name>.scale" (vae/store/compact.py;
-// buildDecoder multiplies them back, dequantize).
+// float32) or int8 with a float32 scale per row in "<name>.scale" (vae/store/compact.py); buildDecoder
+// turns them back into float32 (dequantize).
 // The Python side (components/*.py) prepends this file to each component's own script.
 
 // erf(x) in float64: the Maclaurin series below |x| = 3 (at most ~45 terms, error ~1e-14), the
@@ -56,7 +56,7 @@ export function parseBundle(bytes) {
     const [a, b] = info.data_offsets;
     const copy = u8.slice(start + a, start + b).buffer;
     if (info.dtype === "F32") arrays[name] = new Float32Array(copy);
-    else if (info.dtype === "F16") arrays[name] = widen(new Uint16Array(copy));
+    else if (info.dtype === "F16") arrays[name] = new Uint16Array(copy);  // widened by dequantize
     else if (info.dtype === "I8") arrays[name] = new Int8Array(copy);
     else if (info.dtype === "U8") arrays[name] = new Uint8Array(copy);
     else if (info.dtype === "I32") arrays[name] = new Int32Array(copy);
@@ -81,12 +81,14 @@ function widen(u16) {
   return out;
 }
 
-// Arrays as parseBundle returns them -> float32 weights: an Int8Array X with X.scale (one per
-// first-axis row) becomes X * scale[row]; the scales themselves are dropped.
+// Arrays as parseBundle returns them -> float32 weights: float16 (a Uint16Array of halves) is
+// widened; an Int8Array X with X.scale (one per first-axis row) becomes X * scale[row], and the
+// scales themselves are dropped.
 export function dequantize(arrays) {
   const out = {};
   for (const [name, a] of Object.entries(arrays)) {
     if (name.endsWith(".scale") && arrays[name.slice(0, -6)] instanceof Int8Array) continue;
+    if (a instanceof Uint16Array) { out[name] = widen(a); continue; }
     if (!(a instanceof Int8Array)) { out[name] = a; continue; }
     const scale = arrays[`${name}.scale`];
     if (!scale) throw new Error(`bundle: int8 array ${name} has no scale`);

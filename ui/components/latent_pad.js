@@ -30,7 +30,8 @@ class Pad {
 
   // ---- from Python
   update(data) {
-    const { meta, dec, pts } = receive(data);
+    this.data = data;
+    const { meta, dec, pts, preview } = receive(data, () => { if (this.data === data) this.update(data); });
     if (meta.unsupported) {
       this.el.status.textContent = `Live decoding is off for this model: ${meta.unsupported}.`;
       reportLive(this, this.setStateValue, { ok: false, have: haveIds(), error: meta.unsupported });
@@ -40,6 +41,7 @@ class Pad {
     this.limit = meta.limit; this.order = meta.order; this.kl = meta.kl; this.active = meta.active;
     const newExtra = String(meta.extra) !== String(this.extra);  // another class: decode again
     this.extra = meta.extra;
+    if (preview && !this.painted) this.showPreview(preview);
     if (!dec || !pts) { this.el.status.textContent = "Loading the decoder…"; return; }
     const fresh = dec !== this.dec || pts !== this.pts;
     if (fresh) {
@@ -56,6 +58,17 @@ class Pad {
     if (fresh) this.setup();
     else if (newExtra) { this.dirty = true; if (this.el.backdrop.checked) this.drawPoints(); }
     this.schedule();
+  }
+
+  // The server's PNG of the same z, shown until the browser paints its own first frame.
+  showPreview(png) {
+    createImageBitmap(new Blob([png], { type: "image/png" })).then((bitmap) => {
+      if (this.painted) return;
+      const ctx = this.el.image.getContext("2d");
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(bitmap, 0, 0, this.el.image.width, this.el.image.height);
+      this.previewShown = true;
+    }).catch(() => { /* the browser decode will paint */ });
   }
 
   // ---- model / axes
@@ -251,6 +264,7 @@ class Pad {
       const x = this.dec.decoder.decode(this.z, this.extra);
       const t1 = performance.now();
       this.paint(x);
+      this.painted = true;
       recordPaint(this.stats, t1 - t0);
       this.readout();
     }

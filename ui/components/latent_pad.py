@@ -6,13 +6,15 @@ its inverse), and sliders inside the component move every dimension, all decodin
 
 How data travels (st.components.v2 `data` as raw bytes, vae.store.bundle's safetensors layout; the
 part bookkeeping is ui/components/live.py):
-- Parts, each with an id: "dec" (the decoder's layers and float32 weights, id = model name and
-  weights version) and "pts" (the test split's latent means, labels and PCA plane, id adds the
-  dataset). A part is packed into `data` only while the browser does not hold it: the component
-  reports the ids it holds in its state "live" ({"ok", "have", "error"}), and the browser keeps the
-  parts in a page-wide cache (globalThis.__vaeLive), so reruns, Sample z and page changes send only
-  the small JSON (z, a sequence number, the dimension order). A first mount sends what this session
-  has not sent before.
+- Parts, each with a content id: "dec" (the decoder's layers and weights, float16 or int8 where
+  that decodes within one grey level, vae/store/compact.py) and "pts" (the test split's latent
+  means, labels and PCA plane). A part is packed into `data` only while the browser does not hold
+  it: the component reports the ids it holds in its state "live" ({"ok", "have", "error"}), and the
+  browser keeps the parts in a page-wide cache (globalThis.__vaeLive) and in IndexedDB, listed in
+  a cookie the server reads on a session's first run. So reruns, Sample z, page changes and later
+  visits send only the small JSON (z, a sequence number, the dimension order). Until the browser
+  paints its first frame, the image shows `preview`, the server's PNG of the same z (sent only
+  while the browser lacks a part).
 - z goes back to Python when a drag ends (pointerup) or 300 ms after the last arrow key: the
   state "z" ({"z": [...], "n": count}), rounded to 0.01 and clipped to +-limit like the server's
   sliders.
@@ -40,9 +42,10 @@ _component = st.components.v2.component(
 
 
 def latent_pad_ui(key: str, ctx: resources.Current, z: np.ndarray, seq: int, *, order, kl, active,
-                  limit: float, on_z, extra=None) -> str:
+                  limit: float, on_z, extra=None, preview: bytes | None = None) -> str:
     """Mount the pad; returns its status (see the module docstring). on_z runs (as a callback,
-    before the script) when the browser sends a new z: read it with `sent_z(key)`."""
+    before the script) when the browser sends a new z: read it with `sent_z(key)`. `preview`, a PNG
+    of the server's decode of z, is shown in the image until the browser paints its own."""
     dec = live.decoder_part(ctx)
     parts = {} if isinstance(dec, str) else {"dec": dec, "pts": live.points_part(ctx)}
     mounted, state = live.mount_state(key)
@@ -50,7 +53,7 @@ def latent_pad_ui(key: str, ctx: resources.Current, z: np.ndarray, seq: int, *, 
             "order": [int(i) for i in order], "kl": [round(float(k), 3) for k in kl],
             "active": [bool(a) for a in active], "extra": None if extra is None else [float(v) for v in extra],
             "unsupported": dec if isinstance(dec, str) else None}
-    _component(key=key, data=live.payload(parts, state, meta), default={"live": None, "z": None},
+    _component(key=key, data=live.payload(parts, state, meta, preview), default={"live": None, "z": None},
                on_live_change=lambda: None, on_z_change=on_z, width="stretch")
     return live.status(dec, mounted, state)
 

@@ -19,7 +19,8 @@ class PathPlayer {
   }
 
   update(data) {
-    const { meta, dec } = receive(data);
+    this.data = data;
+    const { meta, dec } = receive(data, () => { if (this.data === data) this.update(data); });
     if (meta.unsupported) {
       this.el.status.textContent = `Live decoding is off for this model: ${meta.unsupported}.`;
       reportLive(this, this.setStateValue, { ok: false, have: haveIds(), error: meta.unsupported });

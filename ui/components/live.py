@@ -1,13 +1,17 @@
 """What the live components (latent_pad, latent_path) share on the Python side: the bundle parts
 they send to the browser, which ones to send, and what the browser's reports mean.
 
-A part is (id, meta, arrays). The browser reports the ids it holds in its state "live"
-({"ok", "have", "error"}); a part goes into `data` only when the browser lacks it. On a first
-mount (no report yet) the parts this session already sent are assumed held (the browser keeps
-them page-wide in globalThis.__vaeLive); if they are not, the report says so and they are sent on
-the next run.
+A part is (id, meta, arrays), its id a digest of its content ("dec-<16 hex>", "pts-<16 hex>"). The
+browser reports the ids it holds in its state "live" ({"ok", "have", "error"}); a part goes into
+`data` only when the browser lacks it. On a first mount (no report yet) the browser is assumed to
+hold what this session already sent (live.js keeps parts page-wide in globalThis.__vaeLive) and
+what its cookie "vae_live" lists: the parts it stored in IndexedDB on an earlier visit. If it does
+not, its report says so and they are sent on the next run. So the weights reach a browser once per
+model version, not once per visit.
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import streamlit as st
@@ -17,6 +21,8 @@ from vae.plots import explore as plots
 from vae.store import bundle
 
 SENT = "live_parts_sent"  # session key: ids of the parts already sent to this browser session
+COOKIE = "vae_live"  # the ids of the parts the browser stored (live.js writes it)
+_ID = re.compile(r"[a-z]+-[0-9a-f]{16}")
 
 
 def decoder_part(ctx: resources.Current) -> tuple[str, dict, dict] | str:
@@ -25,7 +31,7 @@ def decoder_part(ctx: resources.Current) -> tuple[str, dict, dict] | str:
         spec, arrays = resources.browser_decoder(ctx.name, ctx.version, ctx.directory)
     except bundle.BundleError as e:
         return str(e)
-    return f"dec:{ctx.name}:{ctx.version}", {"spec": spec}, arrays
+    return f"dec-{spec['digest']}", {"spec": spec}, arrays
 
 
 def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
@@ -44,12 +50,12 @@ def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
     if mu.shape[1] > 2:
         plane = resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
         arrays["pca_mean"], arrays["pca_components"] = plane.mean, plane.components
-    return f"pts:{ctx.name}:{ctx.version}:{ctx.source}", meta, arrays
+    return f"pts-{bundle.digest(arrays, meta)}", meta, arrays
 
 
-def _pack(parts: dict, have: set[str], meta: dict) -> tuple[bytes, list[str]]:
-    """Pack the parts the browser lacks (prefixing their arrays "part/") with the run's meta."""
-    arrays, sent = {}, []
+def _pack(parts: dict, have: set[str], meta: dict, arrays: dict) -> tuple[bytes, list[str]]:
+    """Pack the parts the browser lacks (prefixing their arrays "part/") and `arrays` with the run's meta."""
+    arrays, sent = dict(arrays), []
     for tag, (pid, pmeta, parrays) in parts.items():
         meta["parts"][tag] = pid
         if pid not in have:
@@ -65,11 +71,30 @@ def mount_state(key: str) -> tuple[bool, dict | None]:
     return mounted, (st.session_state.get(key) or {}).get("live") if mounted else None
 
 
-def payload(parts: dict, state: dict | None, meta: dict) -> bytes:
-    """The component's data: meta plus the parts the browser does not hold."""
-    have = set(state["have"]) if state and state.get("have") is not None else set(st.session_state.get(SENT, ()))
+def stored_ids(cookie: str | None) -> set[str]:
+    """The part ids a vae_live cookie lists (anything that is not an id is ignored)."""
+    return {t for t in (cookie or "").split(".") if _ID.fullmatch(t)}
+
+
+def browser_stored() -> set[str]:
+    """The parts this session's browser said (by its cookie, when the session began) it stored."""
+    try:
+        return stored_ids(st.context.cookies.get(COOKIE))
+    except (AttributeError, RuntimeError):  # no browser behind the session (a bare script run)
+        return set()
+
+
+def payload(parts: dict, state: dict | None, meta: dict, preview: bytes | None = None) -> bytes:
+    """The component's data: meta plus the parts the browser does not hold, and `preview` (a PNG of
+    the server's decode) while the browser may not have a decoder to paint with yet."""
+    if state and state.get("have") is not None:
+        have = set(state["have"])
+    else:
+        have = set(st.session_state.get(SENT, ())) | browser_stored()
     meta["parts"] = {}
-    data, sent = _pack(parts, have, meta)
+    lacking = state is None or not {pid for pid, _, _ in parts.values()} <= have
+    shown = {"preview": np.frombuffer(preview, np.uint8)} if preview is not None and lacking else {}
+    data, sent = _pack(parts, have, meta, shown)
     st.session_state[SENT] = sorted(set(st.session_state.get(SENT, ())) | set(sent))
     return data
 

@@ -27,6 +27,7 @@ Nothing here imports streamlit; torch is only read (the model is not modified).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -148,3 +149,9 @@ def unpack(blob: bytes) -> tuple[dict[str, np.ndarray], dict]:
     header = json.loads(blob[8:8 + header_len])
     meta = json.loads((header.get("__metadata__") or {}).get("meta", "{}"))
     return safetensors.numpy.load(blob), meta
+
+
+def digest(arrays: dict[str, np.ndarray], meta: dict) -> str:
+    """A content id: the first 16 hex digits of the SHA-256 of pack(arrays, meta). Equal parts get
+    equal ids, so a browser that stored one under its id never needs it sent again."""
+    return hashlib.sha256(pack(arrays, meta)).hexdigest()[:16]
