@@ -12,6 +12,12 @@ from vae.plots import explore as plots
 
 LIMIT = 4.0  # slider range in prior standard deviations
 SEQ = "pg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)
+# A session's first run draws the heading and the pad alone: the browser then loads only the pad's
+# scripts, and its first live frame comes sooner (docs/benchmarks.md). The rest of the page (the
+# buttons, the server's sliders and image, the sidebar) follows when the pad reports that it runs,
+# or after REST_AFTER_S if it never does (its script blocked): then the server decodes, as ever.
+LATER = "pg_rest_later"  # session key: "waiting" / "armed" while the rest of the page waits
+REST_AFTER_S = 1.0
 
 ctx = shell.page(
     "Playground",
@@ -119,6 +125,11 @@ def explore() -> None:
     x = latent.decode(ctx.model, z)[0]  # (C, H, W): the pad shows it until the browser decodes
     status = latent_pad.latent_pad_ui(pad_key, ctx, z, st.session_state.get(SEQ, 0), order=order, kl=kl,
                                       active=active, limit=LIMIT, on_z=_from_pad, preview=images.to_png(x))
+    if st.session_state.get(LATER):
+        if status == "starting":  # the first run: the pad alone, until it reports or the timer fires
+            return
+        del st.session_state[LATER]  # it reported: now the whole page
+        st.rerun(scope="app")
     buttons_ui(top)
     live = fallback_note(status)  # the same elements either way
     with st.expander("The same z on the server: sliders and decoder", expanded=True):
@@ -134,11 +145,30 @@ def explore() -> None:
                 map_ui(z)
 
 
+@st.fragment(run_every=REST_AFTER_S)
+def _rest_soon() -> None:
+    """The first run's timer: when the pad has not reported by the next tick, the whole page anyway."""
+    state = st.session_state.get(LATER)
+    if state == "armed":
+        del st.session_state[LATER]
+        st.rerun(scope="app")
+    elif state is not None:
+        st.session_state[LATER] = "armed"
+
+
+if shell.first_run():
+    st.session_state[LATER] = "waiting"
 try:
     order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
     if keys[0] not in st.session_state:
         start = _z_from_url()
         _set_z(start if start is not None else np.zeros(d))
     explore()
-finally:
-    shell.finish()  # the sidebar after the pad (shell.page's sidebar_last)
+    if st.session_state.get(LATER):
+        shell.sidebar_placeholder()
+        _rest_soon()
+except BaseException:  # a stop, a rerun or an error: the sidebar is drawn all the same
+    shell.finish()
+    raise
+if not st.session_state.get(LATER):
+    shell.finish()  # the sidebar after the pad (shell.page's sidebar_last), or in the run after it

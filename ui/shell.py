@@ -186,6 +186,7 @@ _KIND_NAMES = {"label": "label-conditional VAE", "completion": "completion CVAE"
 
 
 _LATER = "_shell_sidebar_later"  # session key: the selection whose sidebar a page draws last
+_RAN, _FIRST = "_shell_ran", "_shell_first_run"  # session keys: a page ran / this run is the first
 
 
 def page(title: str, intro: str, *, heading: str | None = None, needs_model: bool = True,
@@ -202,6 +203,8 @@ def page(title: str, intro: str, *, heading: str | None = None, needs_model: boo
     # One torch thread per process: the server shares its cores between sessions and training
     # threads, and two threads each oversubscribe them (an epoch ran ~10x slower in the page).
     torch.set_num_threads(1)
+    st.session_state[_FIRST] = _RAN not in st.session_state  # the session's first script run
+    st.session_state[_RAN] = True
     sel = select()
     if sidebar_last:
         st.session_state[_LATER] = sel
@@ -228,6 +231,18 @@ def page(title: str, intro: str, *, heading: str | None = None, needs_model: boo
                 "model in the sidebar.")
         _stop()
     return current
+
+
+def first_run() -> bool:
+    """Whether this is the session's first script run (a new browser tab, a reload, a shared link):
+    the browser then has none of Streamlit's element scripts loaded yet."""
+    return bool(st.session_state.get(_FIRST))
+
+
+def sidebar_placeholder() -> None:
+    """A line in the sidebar while a page holds the real one back (a first run's Playground): the
+    sidebar takes its width at once, so the page does not shift when the pickers arrive."""
+    st.sidebar.caption("VAE Latent Explorer: loading the pages and the model picker…")
 
 
 def finish() -> None:
