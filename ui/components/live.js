@@ -123,7 +123,7 @@ function receive(data, onReady) {
       dims[name.slice(tag.length + 1)] = shapes[name];
     }
     keep(info.id, build(tag, info, own));
-    remember(tag, info, own, dims);
+    setTimeout(() => remember(tag, info, own, dims), 50);  // after the first frame, not before it
   }
   if (meta.include) LIVE.builds.push({ at: t0, ms: performance.now() - t0, bytes: data.byteLength, ids: Object.keys(meta.include), from: "data" });
   const get = (tag) => (meta.parts && meta.parts[tag] ? LIVE.parts.get(meta.parts[tag]) || null : null);

@@ -32,11 +32,12 @@ _ACTS = {"relu": torch.relu, "tanh": torch.tanh, "elu": F.elu, "sigmoid": torch.
 
 
 def run(spec: dict, arrays: dict[str, np.ndarray], z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-    """Decode rows of z ([z, extra] per row) with a bundle's layer list: (n, C, H, W) pixel means."""
-    x = torch.as_tensor(np.asarray(z, dtype=np.float64))
+    """Decode rows of z ([z, extra] per row) with a bundle's layer list: (n, C, H, W) pixel means
+    (float32, as torch decodes: a grey level is 0.004, float32's rounding ~1e-7)."""
+    x = torch.as_tensor(np.asarray(z, dtype=np.float32))
     if extra is not None:
-        x = torch.cat([x, torch.as_tensor(np.asarray(extra, dtype=np.float64))], 1)
-    w = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in arrays.items()}
+        x = torch.cat([x, torch.as_tensor(np.asarray(extra, dtype=np.float32))], 1)
+    w = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in arrays.items()}
     for layer in spec["layers"]:
         op = layer["op"]
         if op == "linear":
