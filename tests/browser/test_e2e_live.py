@@ -251,6 +251,8 @@ def test_the_weights_reach_a_browser_once_and_a_revisit_reads_them_back(page, se
     browser.open_live(page, url, "latent_pad")
     assert page.evaluate("() => window.__wsBytes") > 1_300_000  # asked for, and sent again
     assert any(b[0] == "data" and "dec" in b[1] for b in page.evaluate(BUILDS))
+    # meanwhile the image was not empty: the server's picture of the same z stood in
+    assert page.evaluate("() => globalThis.__vaeLive.stats.latent_pad.previews") >= 1
 
 
 def test_dragging_the_pad_decodes_on_many_frames_and_z_reaches_python(page, server):

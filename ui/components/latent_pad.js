@@ -55,7 +55,11 @@ class Pad {
       this.z = Float64Array.from(meta.z);
       this.dirty = true;
     }
-    if (fresh) this.setup();
+    if (fresh) {
+      const t0 = performance.now();
+      this.setup();
+      this.stats.setupMs = performance.now() - t0;  // the map drawn, sliders and legend built
+    }
     else if (newExtra) { this.dirty = true; if (this.el.backdrop.checked) this.drawPoints(); }
     this.schedule();
   }
@@ -67,7 +71,7 @@ class Pad {
       const ctx = this.el.image.getContext("2d");
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(bitmap, 0, 0, this.el.image.width, this.el.image.height);
-      this.previewShown = true;
+      this.stats.previews = (this.stats.previews || 0) + 1;
     }).catch(() => { /* the browser decode will paint */ });
   }
 

@@ -3,7 +3,7 @@
 // benchmarks read.
 //
 // globalThis.__vaeLive = {parts: Map(id -> part), stored: Set(id), stats: {name -> {paints, decodeMs,
-// frames}}, builds: [{at, ms, bytes, ids, from}] (when parts arrived or were read back, how long that
+// frames, previews (server pictures shown before the first frame), setupMs}}, builds: [{at, ms, bytes, ids, from}] (when parts arrived or were read back, how long that
 // took, "data" or "stored")} lives as long as the browser tab, so a rerun, a page change and a remount
 // reuse the weights. A "dec" part is {id, spec, decoder, bytes}; a "pts" part is {id, n, d, mu,
 // labels, classes, colors, pcaMean, pcaComponents, marks (a class prior's means, K x d, or null)}.
