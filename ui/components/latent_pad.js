@@ -31,13 +31,17 @@ class Pad {
   // ---- from Python
   update(data) {
     this.data = data;
-    const { meta, dec, pts, preview } = receive(data, () => { if (this.data === data) this.update(data); });
+    const { meta, dec, pts, preview, waiting } = receive(data, () => { if (this.data === data) this.update(data); });
     if (meta.unsupported) {
       this.el.status.textContent = `Live decoding is off for this model: ${meta.unsupported}.`;
       reportLive(this, this.setStateValue, { ok: false, have: haveIds(), error: meta.unsupported });
       return;
     }
-    reportLive(this, this.setStateValue, { ok: true, have: haveIds(), error: null });
+    // Every report is a rerun (on a session's first run it brings the rest of the page), so it goes
+    // after the first frame; only a part that is neither here nor stored is asked for at once.
+    const report = { ok: true, have: haveIds(), error: null };
+    if ((!dec || !pts) && !waiting) reportLive(this, this.setStateValue, report);
+    else this.reportAfterFrame = report;
     this.limit = meta.limit; this.order = meta.order; this.kl = meta.kl; this.active = meta.active;
     const newExtra = String(meta.extra) !== String(this.extra);  // another class: decode again
     this.extra = meta.extra;
@@ -262,6 +266,11 @@ class Pad {
   frame() {
     this.raf = 0;
     if (!this.dec || !this.pts || !this.z) return;
+    if (this.reportAfterFrame) {  // after this frame is on the screen
+      const report = this.reportAfterFrame;
+      this.reportAfterFrame = null;
+      setTimeout(() => reportLive(this, this.setStateValue, report), 0);
+    }
     if (this.dirty) {
       this.dirty = false;
       const t0 = performance.now();

@@ -108,10 +108,11 @@ function keep(id, part) {
   while (LIVE.parts.size > KEEP_PARTS) LIVE.parts.delete(LIVE.parts.keys().next().value);
 }
 
-// data (the component's bytes) -> {meta, dec, pts, preview}: new parts are built, cached and stored;
+// data (the component's bytes) -> {meta, dec, pts, preview, waiting}: new parts are built, cached and stored;
 // dec / pts are the parts the meta names, or null while the browser does not hold them yet. A named
 // part that is stored but not in memory is read back, and onReady() runs when that is done (the
-// caller then updates again from the same data); preview is the server's PNG of the same z, if sent.
+// caller then updates again from the same data; waiting says so); preview is the server's PNG of the
+// same z, if sent.
 function receive(data, onReady) {
   const t0 = performance.now();
   const { meta, arrays, shapes } = parseBundle(data);
@@ -129,7 +130,7 @@ function receive(data, onReady) {
   const get = (tag) => (meta.parts && meta.parts[tag] ? LIVE.parts.get(meta.parts[tag]) || null : null);
   const waiting = Object.values(meta.parts || {}).filter((id) => !LIVE.parts.has(id) && LIVE.stored.has(id));
   if (waiting.length && onReady) Promise.all(waiting.map(recall)).then(onReady);
-  return { meta, dec: get("dec"), pts: get("pts"), preview: arrays.preview || null };
+  return { meta, dec: get("dec"), pts: get("pts"), preview: arrays.preview || null, waiting: waiting.length > 0 };
 }
 
 // The ids this browser holds: in memory, or stored and not (yet) found missing.
