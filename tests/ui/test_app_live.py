@@ -67,3 +67,42 @@ def test_the_part_ids_are_digests_of_their_content(playground):
     assert meta["parts"]["dec"].startswith("dec-") and meta["parts"]["pts"].startswith("pts-")
     assert meta["include"]["dec"]["spec"]["encoding"]["encoding"] == "float16"
     assert "preview" in bundle.unpack(playground.get("bidi_component")[0].proto.bytes)[0]  # the server's PNG
+
+
+def _first_run_playground() -> AppTest:
+    """A new session whose first run is the Playground (a reload, a shared link)."""
+    at = AppTest.from_file("../../app.py", default_timeout=60)
+    at.switch_page("pages/playground.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _first_run_shows_the_pad_alone(at) -> dict:
+    _, meta, _ = _payload(at)
+    assert set(meta["include"]) == {"dec", "pts"}  # the pad, with its weights
+    assert not at.slider and not at.button and not at.sidebar.selectbox and not at.expander
+    assert [c.value for c in at.sidebar.caption] == ["VAE Latent Explorer: loading the pages and the model picker…"]
+    assert at.title[0].value == "Playground"
+    return meta
+
+
+def test_a_sessions_first_run_draws_the_pad_alone_and_the_rest_when_it_reports():
+    at = _first_run_playground()
+    meta = _first_run_shows_the_pad_alone(at)
+    at.session_state[PAD] = {"live": {"ok": True, "have": list(meta["parts"].values()), "error": None}, "z": None}
+    at.run()  # the pad's report (after its first frame) brings the whole page
+    assert not at.exception
+    assert at.sidebar.selectbox and len(at.slider) == 2 and at.button and not at.info
+    _, meta2, size = _payload(at)
+    assert "include" not in meta2 and size < 2_000  # no weights again
+
+
+def test_a_first_run_whose_pad_never_reports_gets_the_server_page():
+    """The pad's script blocked: the timer's rerun (here a plain rerun) draws the whole page, and
+    the server decodes."""
+    at = _first_run_playground()
+    _first_run_shows_the_pad_alone(at)
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox and len(at.slider) == 2 and at.get("image")
+    assert [i.value for i in at.info if "Live decoding is not running" in i.value]
