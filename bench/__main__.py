@@ -56,6 +56,7 @@ def render() -> str:
         out += [f"| {row['what']} | {row['value']} {row.get('unit', '')} | {row.get('note', '')} |"
                 for row in r["rows"]]
         out.append("")
+        out += [f"- {line}" for line in r.get("findings", [])] + ([""] if r.get("findings") else [])
     return "\n".join(out)
 
 

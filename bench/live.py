@@ -110,6 +110,28 @@ KEY = """() => {  // arm: the next keydown on the pad -> window.__key = ms to th
 }"""
 
 
+FINDINGS = [  # what the measurements behind this benchmark showed (2026-12-07), printed under its table
+    "Before: the run of 2026-12-07 04:54 (one page per model) had the first live frame 1,564 ms (default) to "
+    "1,780 ms (conv) after navigation start, the weights and points in one 2.68 MB websocket message; a trivial "
+    "page's title comes at about 950 ms, so the frame came about +600 to +1,000 ms after it.",
+    "Where the time went (Chromium traces and resource timing): Streamlit loads each element kind's script on "
+    "first use, and the Playground's sidebar (page links, selectboxes), sliders, buttons and images are some 40 "
+    "files loaded before the pad's own four (its component and the Arrow code it imports) let it mount; without "
+    "the sidebar the frame came +355 ms after the trivial title, with it +530 to +560 ms. A session's first run "
+    "now draws the heading and the pad alone, and the rest follows the pad's first report (sent after its first "
+    "frame) or a 1 s timer. The weights' message took up to 400 ms from the server's send to the busy page; "
+    "they now travel as float16 (default 1.35 MB) and are kept in IndexedDB, so a revisit receives 0.05 MB.",
+    "Part of every number above is Streamlit's own: a page at any path but / first asks "
+    "/PATH/_stcore/health (404) and retries /_stcore/health after about 160 ms, which a page at / does not; "
+    "the trivial page at /sub shows that cost.",
+    "Looked at, not chosen: Streamlit's static file serving (server.enableStaticServing) serves only the app "
+    "folder's static/, so the weights would be written into the install folder at run time, and it gzips every "
+    "response (a 2.7 MB fetch took 85-100 ms here); a route of our own needs st.App (ASGI mode) as the app's "
+    "entry. IndexedDB and a cookie the server reads when a session starts need neither. Caching the map's "
+    "picture per model: drawing it (the pad's setup) takes 3.5-6 ms, so it is not cached.",
+]
+
+
 def _colour_64_data(data_dir: Path) -> None:
     """A stand-in emoji-64 cache (emoji-mini's pictures, upscaled) so a 64x64 model has images of its
     shape without a download; what the pad decodes does not depend on them."""
@@ -277,7 +299,7 @@ def main() -> dict:
                      f"received {r['rerun_bytes'] / 1e3:.1f} kB (no weights)"},
         ]
     return record("live", rows, __doc__.strip().split("\n\n", 1)[1].replace("\n", " "), command="python -m bench live",
-                  drag_s=DRAG_S, keys=KEYS, first_n=FIRST_N,
+                  drag_s=DRAG_S, keys=KEYS, first_n=FIRST_N, findings=FINDINGS,
                   samples={name: f for name, f in firsts.items()})
 
 
