@@ -12,7 +12,9 @@ NEIGHBOURS = 8
 
 ctx = shell.page(
     "Reconstruct",
-    "Upload pictures or draw a digit. Each is prepared the way MNIST was made, encoded to q(z|x), "
+    "Upload pictures or draw one. Each is prepared the way the model's training pictures were made "
+    "(a digit as MNIST's: light on black, centred in a 20x20 box; colour as the emoji: onto white, "
+    "cropped, fitted), encoded to q(z|x), "
     "decoded from its posterior mean, placed on the latent map with its 1σ and 2σ ellipses, and "
     "scored: a log-likelihood far below the test set's says 'not like the training data'.")
 

@@ -23,9 +23,11 @@ def pictures_ui(prefix: str, shape: tuple, multiple: bool = True) -> list[tuple[
     files = left.file_uploader(label, type=FILE_TYPES, accept_multiple_files=multiple, key=f"{prefix}_files",
                                max_upload_size=limits.UPLOAD_MB,
                                help=f"Any size; each is converted to the model's {shape[2]}x{shape[1]} input.")
+    colour = shape[0] == 3
     with right:
-        st.caption("…or draw (white on black):")
-        drawn = drawing_canvas_ui(f"{prefix}_canvas")
+        st.caption("…or draw (pick an ink; on white, as the emoji are):" if colour else "…or draw (white on black, "
+                   "as MNIST's digits are):")
+        drawn = drawing_canvas_ui(f"{prefix}_canvas", colour=colour)
     files = files if multiple else [files] if files else []
     inputs = [(f.name, f.getvalue) for f in files or []]
     if drawn:

@@ -101,6 +101,17 @@ def test_loss_curves_missing_keys():
     assert len(fig.data) == 1 and fig.data[0].x == (1, 2)
 
 
+def test_loss_curves_draw_only_the_panels_the_history_holds():
+    """The bundled default's history (an IWAE objective) has the ELBO and the IW bound, no parts:
+    one panel with both, not two empty panels beside it."""
+    fig = plots.loss_curves([dict(epoch=1, train_elbo=-200.0, train_iw_bound=-180.0),
+                             dict(epoch=2, train_elbo=-170.0, train_iw_bound=-157.0)])
+    assert [a.text for a in fig.layout.annotations] == ["ELBO"]
+    assert [t.name for t in fig.data] == ["train", "train IW bound"] and fig.data[1].y == (-180.0, -157.0)
+    empty = plots.loss_curves([])
+    assert len([a for a in empty.layout.annotations if a.text != "no epochs yet"]) == 3
+
+
 def test_image_figure_ticks_and_aspect():
     tiles = np.random.default_rng(0).random((3, 4, 1, 8, 8))  # (rows, cols, C, H, W)
     xs, ys = np.array([-1.0, -0.3, 0.3, 1.0]), np.array([1.0, 0.0, -1.0])

@@ -1,5 +1,6 @@
 """Every page on the bundled colour model (emoji-2d, a 2-D conv VAE with the discretized logistic)
 and the emoji-mini pictures that ship with the app: nothing to fetch, no error, colour everywhere."""
+import base64
 import io
 import json
 from pathlib import Path
@@ -103,3 +104,34 @@ def test_the_decoded_backdrop_is_drawn_in_colour_not_inverted():
     px = np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"), float)
     assert px.mean() > 150  # emoji on white stay light (inverted they were a dark negative)
     assert np.abs(px[..., 0] - px[..., 2]).max() > 60  # and in colour
+
+
+def _canvas_data(at) -> dict:
+    (canvas,) = [e for e in at.get("bidi_component") if e.proto.component_name == "vae_explorer.drawing_canvas"]
+    return json.loads(canvas.proto.json)
+
+
+def test_the_drawing_canvas_is_a_palette_on_white_for_the_colour_model():
+    """Drawn as the emoji were made (on white, in colour), not white on black as for MNIST digits."""
+    at = _open("pages/reconstruct.py")
+    data = _canvas_data(at)
+    assert data["paper"] == "#ffffff" and len(data["inks"]) == 9 and "#ffffff" not in data["inks"]
+    assert any("as the emoji are" in c.value for c in at.caption)
+    grey = AppTest.from_file(APP, default_timeout=240).run()
+    grey.switch_page("pages/reconstruct.py").run()
+    assert _canvas_data(grey)["paper"] == "#000000" and _canvas_data(grey)["inks"] == ["#ffffff"]
+
+
+def test_a_colour_drawing_is_prepared_on_white_and_reconstructed():
+    im = Image.new("RGB", (280, 280), (255, 255, 255))
+    ImageDraw.Draw(im).ellipse((60, 60, 220, 220), outline=(214, 39, 40), width=18)  # a red ring, as the canvas draws
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    at = _open("pages/reconstruct.py")
+    at.session_state["rc_canvas"] = {"png": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()}
+    at.run()
+    assert not at.exception and not at.error
+    assert [h.value for h in at.subheader] == ["your drawing"]
+    steps = [c for im in at.image for c in im.captions]
+    assert "opaque (no alpha)" in steps and any(s.startswith("cropped to content") for s in steps)
+    assert any("centred on white" in s for s in steps) and any("reconstruction" in c for c in steps)

@@ -177,23 +177,36 @@ def image(array, *, title=None, x=None, y=None, axis_titles=None) -> go.Figure:
 
 
 _CURVES = (("elbo", "ELBO"), ("reconstruction", "Reconstruction log p(x|z)"), ("kl", "KL(q(z|x) || p(z))"))
+_SPLITS = (("train", "solid", 0), ("val", "dash", 1))
+
+
+def _has(history, key: str) -> bool:
+    return any(h.get(f"{split}_{key}") is not None for h in history for split, _, _ in _SPLITS)
 
 
 def loss_curves(history) -> go.Figure:
-    """Per-epoch dicts (epoch, train_/val_ elbo, reconstruction, kl; any may be missing or None) ->
-    three panels in nats per example, train solid and validation dashed."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t in _CURVES], horizontal_spacing=0.08)
+    """Per-epoch dicts (epoch, train_/val_ elbo, reconstruction, kl, iw_bound; any may be missing or
+    None) -> one panel per quantity the history holds, in nats per example, train solid and
+    validation dashed; the importance-weighted bound (where recorded) beside the ELBO. Before the
+    first epoch all three panels, empty, say so."""
+    curves = [c for c in _CURVES if _has(history, c[0])] or list(_CURVES)
+    fig = make_subplots(rows=1, cols=len(curves), subplot_titles=[t for _, t in curves],
+                        horizontal_spacing=0.08)
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     in_legend: set[str] = set()
-    for col, (key, _) in enumerate(_CURVES, start=1):
-        for split, dash, color in (("train", "solid", label_color(0)), ("val", "dash", label_color(1))):
-            ys = [h.get(f"{split}_{key}") for h in history]
-            if all(v is None for v in ys):
-                continue
-            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=split, legendgroup=split,
-                                     showlegend=split not in in_legend, line=dict(color=color, dash=dash),
-                                     marker=dict(size=5)), row=1, col=col)
-            in_legend.add(split)
+    for col, (key, _) in enumerate(curves, start=1):
+        keys = [key, "iw_bound"] if key == "elbo" else [key]
+        for quantity in keys:
+            for split, dash, colour in _SPLITS:
+                ys = [h.get(f"{split}_{quantity}") for h in history]
+                if all(v is None for v in ys):
+                    continue
+                name = split if quantity == key else f"{split} IW bound"
+                fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=name, legendgroup=name,
+                                         showlegend=name not in in_legend,
+                                         line=dict(color=label_color(colour + 2 * (quantity != key)), dash=dash),
+                                         marker=dict(size=5)), row=1, col=col)
+                in_legend.add(name)
         fig.update_xaxes(title_text="epoch", row=1, col=col, dtick=1 if len(history) <= 15 else None)
     fig.update_yaxes(title_text="nats per example", row=1, col=1)
     if not fig.data:
