@@ -1,5 +1,7 @@
 """Reconstruct: upload pictures or draw one; see how each is prepared, what the model makes of it,
 where it lands in the latent space, its nearest training images, and how typical it is."""
+import logging
+
 import numpy as np
 import streamlit as st
 
@@ -13,10 +15,9 @@ NEIGHBOURS = 8
 ctx = shell.page(
     "Reconstruct",
     "Upload pictures or draw one. Each is prepared the way the model's training pictures were made "
-    "(a digit as MNIST's: light on black, centred in a 20x20 box; colour as the emoji: onto white, "
-    "cropped, fitted), encoded to q(z|x), "
-    "decoded from its posterior mean, placed on the latent map with its 1σ and 2σ ellipses, and "
-    "scored: a log-likelihood far below the test set's says 'not like the training data'.")
+    "(each step shown), encoded to q(z|x), decoded from its posterior mean, placed on the latent map "
+    "with its 1σ and 2σ ellipses, and scored: a log-likelihood far below the test set's says 'not like "
+    "the training data'.")
 
 shape = tuple(ctx.info.config.image_shape)
 inputs = picture_inputs.pictures_ui("rc", shape)
@@ -25,8 +26,26 @@ test_mu, _ = ctx.encoded("test")
 test = ctx.dataset("test")
 plane = None if d == 2 else resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
 coords, axes = (test_mu, ("z1", "z2")) if plane is None else (plane.coords, plane.axis_names)
-if not inputs:
-    st.info("Upload a picture or draw one to see its reconstruction and where it lands on this map.")
+
+
+def score_all(inputs) -> list[tuple[str, scoring.Scored]]:
+    """Each input scored; one that fails says why in a line (never a traceback) and the rest go on."""
+    scored = []
+    for name, read in inputs:
+        try:
+            scored.append((name, scoring.score(model, read(), shape)))
+        except pictures.ImageError as e:
+            st.error(f"**{name}**: {e}")
+        except Exception:  # a model or data fault must not take the other inputs down
+            logging.getLogger(__name__).exception("scoring %s", name)
+            st.error(f"**{name}**: could not be processed as a picture. Try a PNG or JPEG of one drawing.")
+    return scored
+
+
+scored = score_all(inputs)
+if not scored:
+    st.info("Upload a picture or draw one to see its reconstruction and where it lands on this map." if not inputs
+            else "Nothing above could be read as a picture; the test set's map stays for reference.")
     # (drawn before any upload, the map also has the browser load the chart library while a file is picked)
     fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axes,
                            title=f"The test set's latent map ({'z1, z2' if plane is None else 'first two PCs'})",
@@ -48,13 +67,16 @@ def _label(ds, i: int) -> str:
 
 def latent_map_ui(s: scoring.Scored, name: str, key: str) -> None:
     fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axes,
-                           title="Where it lands (test set for reference)", marker_size=3)
+                           title="Where it lands (test set, faded, for reference)", marker_size=3)
+    fig.update_traces(marker_opacity=0.3)  # the input's star and ellipses are what to look at
     centre, cov = scoring.on_plane(s.mu, s.sigma, plane)
-    for k, dash in ((1, "dash"), (2, "dot")):
+    for k, dash in ((1, "solid"), (2, "dash")):
         xs, ys = scoring.ellipse(centre, cov, k)
         fig.add_scatter(x=xs, y=ys, mode="lines", name=f"{k}σ of q(z|x)", hoverinfo="skip",
-                        line=dict(color="#111111", dash=dash, width=1.5))
-    plots.add_point(fig, centre, name=name)
+                        line=dict(color="#111111", dash=dash, width=2.5))
+    plots.add_point(fig, centre, name=name, size=26)
+    fig.add_annotation(x=centre[0], y=centre[1], text=f"<b>{name}</b>", ax=40, ay=-40, arrowwidth=2,
+                       bgcolor="rgba(255,255,255,0.85)", bordercolor="#111111")
     st.plotly_chart(fig.update_layout(height=440, dragmode="pan"), key=key, width="stretch")
     if plane is not None:
         st.caption(f"{d}-D latent shown on its first two principal components. The ellipses are exact: "
@@ -67,22 +89,18 @@ def scores_ui(s: scoring.Scored, key: str) -> None:
     a.metric("ELBO (nats)", f"{s.elbo:.1f}", help="One-sample E_q[log p(x|z)] - KL, summed over pixels.")
     b.metric(f"log p(x) ≥ (IW, K={s.iw_samples})", f"{s.iw:.1f}",
              help="Importance-weighted bound (Burda et al. 2016); the test set is scored the same way.")
-    c.metric("Test images scoring lower", f"{pct:.1f}%")
+    c.metric("Test images scoring lower", f"{pct:.1f}%", help="The share of the test set the model finds less "
+             "likely than this input. Low means 'unlike the training data'.")
     words = scoring.verdict(pct, f"test images of {ctx.label}")
-    (st.warning if pct < scoring.UNUSUAL_PERCENTILE else st.success)(f"This input is **{words}**.")
+    (st.warning if pct < scoring.UNUSUAL_PERCENTILE else st.success)(
+        f"Under the model, this input is **{words}**. This is how likely the model finds the picture, not "
+        "how well it reconstructs it: a simple shape can score high and still come back changed.")
+    st.markdown(scoring.error_words(s.error, reference["error"]))
     fig = plots.histogram_with_marker(reference["iw"], s.iw, f"log p(x) of the test set (IW, K={s.iw_samples})")
     st.plotly_chart(fig.update_layout(height=280), key=key, width="stretch")
 
 
-def input_ui(n: int, name: str, read) -> None:
-    try:
-        s = scoring.score(model, read(), shape)
-    except pictures.ImageError as e:
-        st.error(f"**{name}**: {e}")
-        return
-    except Exception as e:  # a model or data fault must not take the other inputs down
-        st.error(f"**{name}**: could not be processed ({type(e).__name__}: {e})")
-        return
+def input_ui(n: int, name: str, s: scoring.Scored) -> None:
     with st.container(border=True):
         st.subheader(name)
         steps = st.columns(len(s.prepared.steps))
@@ -96,10 +114,12 @@ def input_ui(n: int, name: str, read) -> None:
             latent_map_ui(s, name, key=f"rc_map_{n}")
         idx, dist = latent.nearest_neighbours(train_mu, s.mu, NEIGHBOURS)
         st.markdown(f"**Nearest training images in latent space** ({ctx.label}, train split)")
+        st.caption("The training codes closest to this one: what the model thinks it is near, which need not "
+                   "look like it when the reconstruction is poor.")
         st.image([images.to_png(train.images[j], scale=3) for j in idx[0]], width=84,
                  caption=[f"{_label(train, j)} · {r:.2f}" for j, r in zip(idx[0], dist[0])])
         scores_ui(s, key=f"rc_hist_{n}")
 
 
-for n, (name, read) in enumerate(inputs):
-    input_ui(n, name, read)
+for n, (name, s) in enumerate(scored):
+    input_ui(n, name, s)

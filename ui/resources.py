@@ -16,7 +16,7 @@ import streamlit as st
 import torch
 
 from vae.data import datasets as data
-from vae.inference import comparison, conditioning, latent, posterior, views
+from vae.inference import comparison, conditioning, latent, posterior, scoring, views
 from vae.inference import posterior_view as posterior_view_
 from vae.interop import export
 from vae.models import objectives
@@ -78,9 +78,10 @@ def pixel_projection(source: str, split: str, method: str):
 
 @st.cache_resource(max_entries=6, show_spinner="Scoring the test set…")
 def test_scores(name: str, version: str, directory: str, source: str, iw_samples: int = 50) -> dict:
-    """Per-example ELBO and IW log-likelihood of the test split (its first REFERENCE_LARGE images for
-    pictures above 32x32 grey): the reference distribution for 'how typical is this input' (a plain
-    out-of-distribution signal)."""
+    """Per-example ELBO, IW log-likelihood and reconstruction error (scoring.reconstruction_error of
+    decode(mu)) of the test split (its first REFERENCE_LARGE images for pictures above 32x32 grey):
+    the reference distributions for 'how typical is this input' (a plain out-of-distribution signal)
+    and 'how well is it reconstructed'."""
     m = model(name, version, directory)
     x = torch.from_numpy(dataset(source, "test").images)
     if x[0].numel() > 1024:  # colour and large pictures: a conv decoder costs ~100x an MNIST MLP's
@@ -89,7 +90,9 @@ def test_scores(name: str, version: str, directory: str, source: str, iw_samples
     with torch.inference_mode():
         elbo = torch.cat([objectives.elbo(m, x[i:i + 500], gen).elbo for i in range(0, len(x), 500)])
         iw = torch.cat([objectives.iw_bound(m, x[i:i + 500], iw_samples, gen) for i in range(0, len(x), 500)])
-    return {"elbo": elbo.numpy(), "iw": iw.numpy(), "iw_samples": iw_samples}
+    mu, _ = encoded(name, version, directory, source, "test")
+    error = scoring.reconstruction_error(x.numpy(), latent.decode(m, mu[: len(x)]))
+    return {"elbo": elbo.numpy(), "iw": iw.numpy(), "error": error, "iw_samples": iw_samples}
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)

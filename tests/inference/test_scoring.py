@@ -122,3 +122,15 @@ def test_thumbnail_enlarges_by_whole_factors_and_pads_to_a_square(shape, factor)
     side = max(shape[:2]) * factor
     assert out.shape == (side, side, *shape[2:])
     assert (out == 7).sum() == picture.size * factor ** 2  # the picture, whole; the rest is padding
+
+
+def test_reconstruction_error_and_its_words():
+    x = np.zeros((2, 1, 4, 4))
+    recon = np.zeros((2, 1, 4, 4))
+    recon[1, 0, :2] = 1.0  # half the pixels fully wrong
+    np.testing.assert_allclose(scoring.reconstruction_error(x, recon), [0.0, 127.5])
+    reference = np.arange(100, dtype=float)  # errors 0..99
+    assert scoring.error_words(10.0, reference).startswith("Reconstructed well: off by 10.0 grey levels")
+    assert "10% are reconstructed more closely" in scoring.error_words(10.0, reference)
+    assert scoring.error_words(90.0, reference).startswith("Reconstructed worse than most test images")
+    assert scoring.error_words(500.0, reference).startswith("Reconstructed badly")

@@ -87,6 +87,24 @@ def test_upload_shows_steps_reconstruction_map_and_scores_and_bad_files_show_err
     assert labels[:2] == ["ELBO (nats)", "log p(x) ≥ (IW, K=100)"]
     verdict = (at.success or at.warning)[0].value
     assert "typical" in verdict or "unusual" in verdict or "low side" in verdict
+    assert "not how well it reconstructs it" in verdict
+    assert any(m.value.startswith("Reconstructed ") and "grey levels per pixel" in m.value for m in at.markdown)
+    assert names["zero.png"]["marker"]["size"] > 20  # the star stands out over the faded test set
+    assert all(t["marker"]["opacity"] < 0.5 for t in map_spec["data"] if t.get("mode") == "markers"
+               and t.get("name") != "zero.png")
+    assert any(a["text"] == "<b>zero.png</b>" for a in map_spec["layout"]["annotations"])
+
+
+def test_a_file_that_is_not_a_picture_says_so_plainly_and_the_map_stays():
+    at = _open("pages/reconstruct.py")
+    at.file_uploader(key="rc_files").set_value([("weights.png", b"just some text\n" * 40, "image/png")])
+    at.run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "weights.png" in error and "Error" not in error and "(" not in error  # no exception's name
+    assert "map stays" in at.info[0].value
+    assert any(c.get("layout", {}).get("title", {}).get("text", "").startswith("The test set's latent map")
+               for c in _charts(at))
 
 
 def test_a_drawing_is_reconstructed():

@@ -40,6 +40,19 @@ class Scored:
     iw: float  # nats, importance-weighted bound with iw_samples samples
     iw_samples: int
 
+    @property
+    def error(self) -> float:
+        """How far the reconstruction is from the input: reconstruction_error of the one pair."""
+        return float(reconstruction_error(self.prepared.array[None], self.reconstruction[None])[0])
+
+
+def reconstruction_error(x, reconstruction) -> np.ndarray:
+    """(N, C, H, W) inputs and reconstructions in [0, 1] -> (N,) mean absolute pixel difference in
+    grey levels of 255: a plain 'does it look the same' number, unlike log p(x), which says how
+    likely the model finds the input."""
+    diff = np.abs(np.asarray(x, np.float64) - np.asarray(reconstruction, np.float64))
+    return diff.reshape(len(diff), -1).mean(1) * 255
+
 
 def encode(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One prepared image (C, H, W) -> mu, sigma (D,) each."""
@@ -72,6 +85,14 @@ def verdict(pct: float, what: str = "test images") -> str:
     if pct < LOW_PERCENTILE:
         return f"on the low side (below the 5th percentile of {what})"
     return f"typical ({pct:.0f}% of {what} score lower)"
+
+
+def error_words(error: float, reference) -> str:
+    """A reconstruction error against the test set's (reconstruction_error of each) -> one sentence."""
+    worse = percentile(reference, error)
+    how = "well" if worse < 75 else "worse than most test images" if worse < 99 else "badly"
+    return (f"Reconstructed {how}: off by {error:.1f} grey levels per pixel on average "
+            f"(test images: median {np.median(reference):.1f}; {worse:.0f}% are reconstructed more closely).")
 
 
 def on_plane(mu, sigma, plane: latent.Projection | None = None) -> tuple[np.ndarray, np.ndarray]:

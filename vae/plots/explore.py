@@ -94,7 +94,8 @@ def latent_map(coords, *, labels=None, class_names=None, color_values=None, colo
     return _equal_aspect(fig, axis_names, title)
 
 
-def add_point(fig: go.Figure, xy, *, sigma=None, name: str = "you", color: str = "#111111") -> go.Figure:
+def add_point(fig: go.Figure, xy, *, sigma=None, name: str = "you", color: str = "#111111",
+              size: int = 18) -> go.Figure:
     """A star at xy and, given sigma (2,), the dashed 1- and 2-sigma ellipses of N(xy, diag sigma^2)."""
     xy = np.asarray(xy, dtype=np.float64).ravel()
     if sigma is not None:
@@ -104,7 +105,7 @@ def add_point(fig: go.Figure, xy, *, sigma=None, name: str = "you", color: str =
                                      line=dict(color=color, dash=dash, width=1.5)))
     fig.add_trace(go.Scatter(
         x=[xy[0]], y=[xy[1]], mode="markers", name=name,
-        marker=dict(symbol="star", size=18, color=color, line=dict(color="white", width=1.5)),
+        marker=dict(symbol="star", size=size, color=color, line=dict(color="white", width=1.5)),
         hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
     return fig
 
