@@ -75,11 +75,15 @@ if rec is None:
     st.stop()
 
 st.success(f"Recognised **{rec.config.describe()}** (layout {rec.layout}).")
-left, right = st.columns([3, 2])
-left.dataframe([{"tensor": r["tensor"], "shape": str(tuple(r["shape"])), "became": r["became"]} for r in rec.rows],
-               hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rec.rows)))
+st.dataframe([{"tensor": r["tensor"], "shape": str(tuple(r["shape"])), "became": r["became"]} for r in rec.rows],
+             hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rec.rows)),
+             column_config={"tensor": st.column_config.TextColumn(width="medium"),
+                            "shape": st.column_config.TextColumn(width="small"),
+                            "became": st.column_config.TextColumn(width="large")})
+left, right = st.columns(2)
+left.markdown("**Read from the file or checked**\n" + "\n".join(
+    f"- {n}" for n in [*rec.facts, f"SHA-256 {rec.sha256}"]))
 right.markdown("**Assumed, not read from the file**\n" + "\n".join(f"- {n}" for n in rec.notes))
-right.caption(f"SHA-256 {rec.sha256}")
 
 model = rec.model()
 test = resources.dataset(dataset, "test")
@@ -98,10 +102,12 @@ b.image(images.upscale(images.tile(np.concatenate([x, latent.decode(model, mu)])
         caption=f"10 test images of {dataset} (top) and their reconstructions (bottom)", width="stretch")
 
 with st.form("imp_save"):
-    name = st.text_input("Name in the store", value=file_name.rsplit(".", 1)[0].replace(" ", "-")[:40],
-                         key="imp_name")
+    name = st.text_input("Name in the store", value=importer.suggest_name(file_name), key="imp_name",
+                         placeholder="name it, e.g. my-mnist-vae")
     saved = st.form_submit_button("Measure and save", type="primary")
-if saved:
+if saved and not name.strip():
+    st.error("Give the model a name first.")
+elif saved:
     bar = st.progress(0.0, text=f"Measuring on {dataset}…")
     try:
         info = importer.save_imported(rec, name, dataset, resources.models_dir(), iw_samples=100,

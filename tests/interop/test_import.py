@@ -115,3 +115,10 @@ def test_the_image_shape_must_match_the_dataset(originals):
     rec = importer.recognise("e.pt", _pt(originals["pytorch-examples"]))
     with pytest.raises(StoreError, match="digits has images of shape"):
         importer.save_imported(rec, "x", "digits", iw_samples=2)
+
+
+@pytest.mark.parametrize("file_name, name", [("mnist vae.pt", "mnist-vae"), ("encoder.onnx", ""),
+                                             ("model.safetensors", ""), ("encoder.onnx + decoder.onnx", ""),
+                                             ("their_vae.pth", "their_vae")])
+def test_a_name_is_suggested_only_when_the_file_name_says_something(file_name, name):
+    assert importer.suggest_name(file_name) == name

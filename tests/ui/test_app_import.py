@@ -92,12 +92,18 @@ def test_an_onnx_pair_is_imported_on_the_page():
     at = _page()
     at.button_group(key="imp_kind").set_value("ONNX encoder + decoder").run()
     assert not at.exception
-    at.file_uploader(key="imp_enc").set_value(("enc.onnx", e, "application/octet-stream"))
-    at.file_uploader(key="imp_dec").set_value(("dec.onnx", d, "application/octet-stream")).run()
+    at.file_uploader(key="imp_enc").set_value(("encoder.onnx", e, "application/octet-stream"))
+    at.file_uploader(key="imp_dec").set_value(("decoder.onnx", d, "application/octet-stream")).run()
     assert not at.exception and not at.error, [x.value for x in at.error]
-    assert "layout onnx" in at.success[0].value
-    assert any("onnxruntime" in m.value for m in at.markdown)
+    assert "layout onnx" in at.success[0].value and "(2+2)" in at.success[0].value  # mu + logvar, latent 2
+    read = next(m.value for m in at.markdown if m.value.startswith("**Read from the file or checked**"))
+    assumed = next(m.value for m in at.markdown if m.value.startswith("**Assumed, not read from the file**"))
+    assert "onnxruntime" in read and "operators:" in read and "onnxruntime" not in assumed
+    assert at.text_input(key="imp_name").value == ""  # "encoder" would name nothing: asked for instead
+    next(b for b in at.button if "Measure and save" in b.label).click().run()
+    assert not at.exception and "Give the model a name" in at.error[0].value
+    at.text_input(key="imp_name").input("conv-onnx")
     next(b for b in at.button if "Measure and save" in b.label).click().run()
     assert not at.exception and "Saved" in at.success[-1].value
-    _, info = store.load("enc")
-    assert set(info.source["files"]) == {"enc.onnx", "dec.onnx"} and "ConvTranspose" in info.source["operators"]
+    _, info = store.load("conv-onnx")
+    assert set(info.source["files"]) == {"encoder.onnx", "decoder.onnx"} and "ConvTranspose" in info.source["operators"]

@@ -89,8 +89,10 @@ def _cmd_import(args) -> int:
     width = max(len(r["tensor"]) for r in rec.rows)
     for r in rec.rows:
         print(f"  {r['tensor']:{width}s}  {str(tuple(r['shape'])):14s} -> {r['became']}")
+    for fact in rec.facts:
+        print(f"  read: {fact}")
     for note in rec.notes:
-        print(f"  note: {note}")
+        print(f"  assumed: {note}")
 
     def progress(done, total):
         print(f"\r  measuring on {args.dataset}: {done}/{total}", end="", file=sys.stderr, flush=True)

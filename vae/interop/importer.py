@@ -32,6 +32,7 @@ class Recognised:
     state: dict[str, torch.Tensor]
     rows: list[dict]  # each foreign tensor: its name, shape and the layer it became
     notes: list[str] = field(default_factory=list)  # what was assumed, not read from the file
+    facts: list[str] = field(default_factory=list)  # what was read from the file or checked against it
     extra: dict = field(default_factory=dict)  # more for the model card (an ONNX pair: files, operators)
 
     def model(self) -> VAE:
@@ -42,7 +43,17 @@ class Recognised:
 
     def source(self) -> dict:
         return {"kind": "imported", "file": self.file_name, "sha256": self.sha256, "layout": self.layout,
-                "notes": self.notes, **self.extra}
+                "notes": self.notes, "facts": self.facts, **self.extra}
+
+
+_GENERIC = {"encoder", "decoder", "enc", "dec", "model", "vae", "weights", "checkpoint", "state_dict", "pytorch_model"}
+
+
+def suggest_name(file_name: str) -> str:
+    """A store name from an uploaded file's name ('mnist vae.pt' -> 'mnist-vae'); '' for a name that
+    says nothing about the model (an ONNX pair's 'encoder.onnx', 'model.safetensors'), to be asked."""
+    stem = Path(file_name.split(" + ")[0]).name.rsplit(".", 1)[0].strip()
+    return "" if stem.lower() in _GENERIC else stem.replace(" ", "-")[:40]
 
 
 def _strip_prefix(tensors: dict, notes: list) -> dict:
@@ -64,15 +75,16 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
     likelihood (Bernoulli: logits; Gaussian: the mean)."""
     data = weights.read_bytes(file_name, data)
     notes: list[str] = []
+    facts: list[str] = []
     tensors, metadata = weights.read_state_dict(file_name, data)
     tensors = _strip_prefix(tensors, notes)
     if output is None and metadata.get("output") in ("sigmoid", "identity"):
         output = metadata["output"]
-        notes.append(f"output {output} from the file's metadata")
+        facts.append(f"output {output} (the file's metadata)")
     if activation is None:
         activation = metadata.get("activation") or "relu"
         if "activation" in metadata:
-            notes.append(f"activation {activation} from the file's metadata")
+            facts.append(f"activation {activation} (the file's metadata)")
     if output not in (None, "sigmoid", "identity"):
         raise StoreError(f"output must be sigmoid or identity, got {output!r}")
     if likelihood not in ("bernoulli", "gaussian"):
@@ -100,7 +112,7 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
         spec = {**spec, "decoder": [*spec["decoder"], ["act", "sigmoid"]]}
     config, state, rows = layouts.build(spec, tensors, image_shape, likelihood, latent_dim,
                                         identity=output == "identity")
-    if chosen != "map" and not any(n.startswith("activation") for n in notes):
+    if chosen != "map" and not any(n.startswith("activation") for n in facts):
         notes.append(f"activation {activation} between layers (not stored in a state dict: --activation)")
     if chosen == "sequential":
         convs = [x for x in spec["encoder"] + spec["decoder"] if x[0] in ("conv", "conv_transpose")]
@@ -111,7 +123,8 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
                  else "the decoder's output read as the Gaussian mean")
     if parameter_count(config) != sum(v.numel() for v in state.values()):
         raise StoreError("internal: the rebuilt model's size differs from the tensors read")
-    return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes)
+    return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes,
+                      facts)
 
 
 def measure(model: VAE, dataset: str, iw_samples: int = 100, progress=None) -> dict:

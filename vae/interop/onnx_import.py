@@ -146,10 +146,9 @@ def recognise_onnx(encoder: tuple[str, bytes], decoder: tuple[str, bytes], *, im
                          f"{dec.input_shape}")
     config, state, rows = layouts.build(layout, tensors, shape, likelihood)
     ops = sorted(enc.ops | dec.ops)
-    notes.append(f"operators: {', '.join(ops)}")
     sums = [hashlib.sha256(d).hexdigest() for _, d in (encoder, decoder)]
     rec = Recognised(f"{Path(encoder[0]).name} + {Path(decoder[0]).name}", f"{sums[0]} {sums[1]}", "onnx",
-                     config, state, rows, notes,
+                     config, state, rows, notes, [f"operators: {', '.join(ops)}"],
                      extra={"files": {Path(encoder[0]).name: sums[0], Path(decoder[0]).name: sums[1]},
                             "operators": ops})
     if check:
@@ -184,4 +183,4 @@ def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
     if max(diffs) > TOLERANCE:
         raise StoreError(f"the converted model disagrees with the graphs by up to {max(diffs):.3g} (more than "
                          f"{TOLERANCE:g}): not imported")
-    rec.notes.append(f"checked against onnxruntime on 4 inputs: largest difference {max(diffs):.2g}")
+    rec.facts.append(f"checked against onnxruntime on 4 inputs: largest difference {max(diffs):.2g}")

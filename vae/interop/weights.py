@@ -128,15 +128,25 @@ def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:
         lines = str(e).strip().splitlines()
         what = next((line for line in lines if "global" in line.lower()), None) or _first_global(data)
         if what is None:  # not a pickle of objects at all: bytes the unpickler cannot read
-            raise StoreError(f"{where}: not a PyTorch weights file torch.load can read safely "
-                             f"({(lines or [''])[0].strip()[:160]})") from None
+            raise _not_weights(where, data) from None
         raise StoreError(f"{where}: refused: the file holds pickled Python objects, not only tensors "
                          f"({what.strip()[:160]}); nothing in it was run. {PICKLE_HINT}") from None
-    except Exception as e:  # truncated files, other formats
-        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
-        raise StoreError(f"{where}: not a PyTorch weights file torch.load can read safely "
-                         f"({type(e).__name__}: {first})") from None
+    except Exception:  # truncated files, other formats: the unpickler's own words mean nothing here
+        raise _not_weights(where, data) from None
     return _checked(where, _unwrap(where, obj))
+
+
+def _not_weights(where: str, data: bytes) -> StoreError:
+    """What to tell a user whose file torch.load cannot read: what it seems to be and what to send."""
+    head = data[:4096]
+    try:
+        text = head.decode("utf-8")
+        kind = "a text file" if all(c.isprintable() or c.isspace() for c in text) else None
+    except UnicodeDecodeError:
+        kind = None
+    kind = kind or "damaged, cut short or in another format"
+    return StoreError(f"{where}: not PyTorch weights ({kind}). Send a .safetensors file or a .pt written by "
+                      "torch.save(model.state_dict(), path).")
 
 
 def _first_global(data: bytes) -> str | None:

@@ -183,8 +183,8 @@ class ModelConfig:
         c, h, w = self.image_shape
         if self.arch == "layers":
             from vae.models.layers import describe
-            return f"imported {describe(self.encoder_layers)} / {describe(self.decoder_layers)} " \
-                   f"latent {self.latent_dim} {self.likelihood}"
+            return (f"imported encoder {describe(self.encoder_layers, heads=self.latent_dim)} (μ + log σ²), "
+                    f"decoder {describe(self.decoder_layers)}, latent {self.latent_dim} {self.likelihood}")
         body = "-".join(str(n) for n in (c * h * w, *self.hidden)) if self.arch == "mlp" else \
             f"conv{'-'.join(map(str, self.conv_channels))}"
         kind = {"none": "", "label": f" label-CVAE ({self.num_classes} classes)",

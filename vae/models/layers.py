@@ -99,9 +99,13 @@ def build(layers: tuple) -> list[nn.Module]:
     return out
 
 
-def describe(layers: tuple) -> str:
-    """'784-400-40' for an MLP, 'conv32-64' style for convolutions."""
+def describe(layers: tuple, heads: int | None = None) -> str:
+    """'784-400-40' for an MLP, 'conv32-64' style for convolutions. heads: an encoder whose last
+    linear layer holds mu and log-variance side by side, each of this size: '784-400-(2+2)' rather
+    than a latent of 4."""
     sizes = [str(a[1]) for kind, *a in layers if kind == "linear"]
+    if heads and sizes:
+        sizes[-1] = f"({heads}+{heads})"
     first = next((a[0] for kind, *a in layers if kind == "linear"), None)
     convs = [str(a[1]) for kind, *a in layers if kind in ("conv", "conv_transpose")]
     text = "-".join(([str(first)] if first is not None and not convs else []) + sizes)
