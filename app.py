@@ -10,6 +10,7 @@ from ui import resources, shell
 from vae.data import images, provenance
 from vae.inference import latent
 from vae.plots import explore as plots
+from vae.store import card
 from vae.store import catalog as store
 
 ctx = shell.page(
@@ -22,17 +23,17 @@ cfg, m = ctx.info.config, ctx.info.metrics
 st.subheader(f"Model '{ctx.name}' · {cfg.describe()}")
 cols = st.columns(4)
 if m:
-    cols[0].metric("Test ELBO (nats)", f"{m['elbo']:.1f}", help="E_q[log p(x|z)] - KL, per example, "
-                   "summed over pixels. Higher is better.")
-    cols[1].metric(f"log p(x) ≥ (IW, K={m.get('iw_samples')})", f"{m['iw_log_likelihood']:.1f}",
-                   help="Importance-weighted bound (Burda et al. 2016): tighter than the ELBO.")
-    cols[2].metric("KL (nats)", f"{m['kl']:.1f}", help="KL(q(z|x) || p(z)): information the latent carries.")
-    cols[3].metric("Active units", f"{m.get('active_units')}/{cfg.latent_dim}",
-                   help="Dimensions whose posterior mean varies across the data (Cov > 0.01).")
+    said = card.explain(ctx.info)
+    cols[0].metric("Test ELBO (nats)", f"{m['elbo']:.1f}")
+    cols[1].metric(f"log p(x) ≥ (IW, K={m.get('iw_samples')})", f"{m['iw_log_likelihood']:.1f}")
+    cols[2].metric("KL (nats)", f"{m['kl']:.1f}")
+    cols[3].metric("Active units", f"{m.get('active_units')}/{cfg.latent_dim}")
+    for col, key in zip(cols, ("elbo", "iw", "kl", "active")):
+        col.caption(said[key])
     if "iw_log_likelihood_bits_per_dim" in m:  # colour-image papers report bits per dimension
         st.caption(f"In bits per dimension: ELBO {m['elbo_bits_per_dim']:.3f}, log p(x) ≥ "
                    f"{m['iw_log_likelihood_bits_per_dim']:.3f} (lower is better; {m['bits_per_dim_note']}).")
-    st.caption(f"From the model card. {provenance.metrics_source(ctx.info.meta)}")
+    st.caption(f"{said['gap']} **The numbers**: from the model card. {provenance.metrics_source(ctx.info.meta)}")
 else:
     st.caption("This model has no stored test metrics.")
 
@@ -43,9 +44,12 @@ mu, _ = ctx.encoded("test")
 recon = latent.decode(ctx.model, mu[idx])
 left, right = st.columns([3, 2])
 with left:
-    st.markdown(f"**Test images from {ctx.label} (top) and their reconstructions from the posterior mean "
+    st.markdown(f"**Pictures from {ctx.label} (top) and their reconstructions from the posterior mean "
                 "(bottom)**")
-    if (ctx.info.meta.get("train_config") or {}).get("binarize"):
+    if ctx.source != ctx.info.dataset:  # the card's numbers and these pictures are different images
+        st.caption(f"These come from {ctx.label}, picked in the sidebar; the numbers above were measured on "
+                   f"{ctx.info.dataset or 'the model’s own data'}'s test split.")
+    if ctx.info.binarized:
         st.caption("Shown and encoded with their grey levels; the model was trained on binarized images.")
     grid = images.tile(np.concatenate([ds.images[idx], recon]), ncols=len(idx), pad=2)
     st.image(images.upscale(grid, 3), width="stretch")
@@ -53,9 +57,9 @@ with right:
     order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
     kl_title = "KL per latent dimension (test split)"
     st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title=kl_title), width="stretch")
-history = ctx.info.meta.get("history") or []
-if history:
-    st.plotly_chart(plots.loss_curves(history).update_layout(height=300), width="stretch")
+if ctx.info.history:
+    st.plotly_chart(plots.loss_curves(ctx.info.history).update_layout(height=300, title="Training curves"),
+                    width="stretch")
 
 with st.expander("Export this model", icon=":material/download:"):
     try:

@@ -69,7 +69,7 @@ if comparison.mixed_binarization(rows):
 st.plotly_chart(plots_compare.score_bars(rows), width="stretch", key="cmp_bars")
 
 st.subheader("Training curves")
-histories = {i.name: i.meta.get("history") or [] for i in infos}
+histories = {i.name: i.history for i in infos}
 st.plotly_chart(plots_compare.training_curves(histories), width="stretch", key="cmp_curves")
 st.caption("Validation solid, training dotted; each panel's axis is shared by every model. Models trained "
            "on other data than the test images above have curves from their own data.")

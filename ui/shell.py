@@ -104,7 +104,7 @@ def _model_card(info: store.ModelInfo) -> None:
                        f"were measured here on {src.get('measured_on') or info.dataset}. "
                        f"Created {info.meta.get('created', '?')}")
             return
-        recipe = (info.meta.get("train_config") or {}).get("extra", {}).get("recipe")
+        recipe = info.recipe
         data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
         st.caption((f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
                    f"created {info.meta.get('created', '?')}")

@@ -163,3 +163,16 @@ def test_bundled_default_model_loads():
     assert info.bundled and model.config.latent_dim == 2 and model.config.image_shape == (1, 28, 28)
     assert info.dataset == "mnist"
     assert info.metrics["elbo"] < 0
+
+
+def test_the_card_explains_each_number_fairly():
+    """Published binarized-MNIST figures only beside a binarized MNIST score; colour in bits/dim."""
+    from vae.store import card
+    models = {m.name: m for m in store.list_models()}
+    default, grey, colour = (card.explain(models[n]) for n in ("default", "mnist-5k-2d", "emoji-2d"))
+    assert set(default) == {"elbo", "iw", "kl", "active", "gap"}
+    assert "Published on binarized MNIST" in default["iw"] and "not comparable" in grey["iw"]
+    assert "bits per dimension" in colour["iw"] and "MNIST" not in colour["iw"]
+    kl = models["default"].metrics["kl"]
+    assert f"{kl / 0.6931471805599453:.1f} bits" in default["kl"]
+    assert models["default"].binarized and len(models["default"].history) > 0 and models["emoji-2d"].recipe

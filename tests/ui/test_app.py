@@ -27,6 +27,16 @@ def test_app_opens_on_the_default_model(app):
     assert _image_urls(app), "the overview shows reconstructions"
 
 
+def test_the_overview_says_what_each_number_means_and_which_images_are_which(app):
+    captions = [c.value for c in app.caption]
+    assert any("Higher (nearer 0) is better" in c for c in captions)  # the ELBO in words
+    assert any("Published on binarized MNIST: about -135.7" in c and "This 2-D model: -128.8" in c for c in captions)
+    assert any("posterior collapse" in c for c in captions) and any("inference gap" in c for c in captions)
+    assert any("picked in the sidebar; the numbers above were measured on mnist's test split" in c for c in captions)
+    curves = [c for c in app.get("plotly_chart") if '"Training curves"' in c.proto.spec]
+    assert len(curves) == 1 and '"Reconstruction log p(x|z)"' not in curves[0].proto.spec  # no empty panels
+
+
 def test_the_picker_offers_saved_models_and_switching_works(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path))
     store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path,

@@ -78,6 +78,21 @@ class ModelInfo:
         """Where an imported model came from ({} for a model trained here)."""
         return self.meta.get("source") or {}
 
+    @property
+    def history(self) -> list[dict]:
+        """One dict per training epoch ([] for an imported model)."""
+        return self.meta.get("history") or []
+
+    @property
+    def binarized(self) -> bool:
+        """Trained on binarized images (dynamic binarization): its pixels were 0 or 1, not grey levels."""
+        return bool((self.meta.get("train_config") or {}).get("binarize"))
+
+    @property
+    def recipe(self) -> str | None:
+        """The reference system's recipe it was trained with, if any."""
+        return ((self.meta.get("train_config") or {}).get("extra") or {}).get("recipe")
+
 
 def models_dir(path: str | os.PathLike | None = None) -> Path:
     """The user's models folder: the argument, else $VAE_MODELS_DIR, else ./models."""

@@ -121,12 +121,12 @@ def recover_folder(folder: Path, job, reason: str):
     if (root / job.name).is_dir():  # saved just before the end
         job.saved = store.find(job.name, root)
         job.state, job.outcome = "done", "completed"
-        job.history = job.saved.meta.get("history") or job.history
+        job.history = job.saved.history or job.history
         job.message = f"{reason}, after the model was saved"
     elif model is None:
         job.error = f"{reason} before its first epoch finished: nothing was saved"
     else:
-        history = info.meta.get("history") or []
+        history = info.history
         n = len(history)
         tc = dict(info.meta.get("train_config") or {})
         tc["extra"] = {**(tc.get("extra") or {}), "interrupted": f"{reason} during epoch {n + 1}"}
