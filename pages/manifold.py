@@ -83,6 +83,6 @@ for axis in (fig.layout.xaxis, fig.layout.yaxis):
     axis.update(tickvals=axis.tickvals[::step], ticktext=axis.ticktext[::step])
 fig.update_layout(width=None, height=620)  # the grid and its axes fit a 900 px high window
 view.plotly_chart(fig, width="stretch", key="mf_grid")
-held_at = "zero" if base is None else np.round(base, 2).tolist() if d <= 8 else "the chosen μ"
+held_at = "zero" if base is None else latent.format_z(base) if d <= 8 else "the chosen μ"
 view.caption(f"{n} x {n} decoded images" + (f"; other dimensions held at {held_at}." if d > 2 else "."))
 _download(views.grid_picture(grid.images), f"{ctx.name}-manifold-{n}x{n}.png")

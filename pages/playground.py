@@ -10,7 +10,6 @@ from vae.data import images
 from vae.inference import latent
 from vae.plots import explore as plots
 
-LIMIT = 4.0  # slider range in prior standard deviations
 SEQ = "pg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)
 # A session's first run draws the heading and the pad alone: the browser then loads only the pad's
 # scripts, and its first live frame comes sooner (docs/benchmarks.md). The rest of the page (the
@@ -34,6 +33,7 @@ if ctx.info.config.conditional != "none":  # a class or a visible part goes with
     st.stop()
 
 d = ctx.latent_dim
+LIMIT = latent.fit_reach(ctx.encoded("test")[0])  # the sliders' and the pad's reach: the prior's +-4, or the codes'
 keys = [f"pg_{ctx.name}_{i}" for i in range(d)]
 pad_key = f"pg_pad_{ctx.name}"
 
@@ -137,7 +137,7 @@ def explore() -> None:
         image_slot = left.empty()
         sliders_ui(left if d == 2 else right)
         st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
-        caption = f"decode(z), z = {np.round(z, 2).tolist()}" if d <= 8 else "decode(z)"
+        caption = f"decode(z), z = {latent.format_z(z)}" if d <= 8 else "decode(z)"
         image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
                          output_format="PNG")
         if d == 2 and not live:  # the pad is the map while it runs

@@ -249,3 +249,10 @@ def test_order_by_kl():
     order, active = latent.order_by_kl([0.001, 3.0, 0.5, 3.0, 0.0])
     assert order.tolist() == [1, 3, 2, 0, 4]
     assert active.tolist() == [False, True, True, True, False]
+
+
+def test_the_reach_fits_the_codes_and_the_prior():
+    assert latent.fit_reach(np.array([[0.5, -1.0]])) == 4.0  # inside the prior: its +-4
+    assert latent.fit_reach(np.array([[0.0, -7.05]])) == 7.5  # 7.05 * 1.05 = 7.4 -> 7.5
+    assert latent.fit_reach(np.full((1, 2), 1e6)) == latent.MAX_REACH
+    assert latent.format_z(np.array([2.53, -0.1], np.float32)) == "[2.53, -0.10]"

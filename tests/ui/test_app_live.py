@@ -106,3 +106,20 @@ def test_a_first_run_whose_pad_never_reports_gets_the_server_page():
     assert not at.exception
     assert at.sidebar.selectbox and len(at.slider) == 2 and at.get("image")
     assert [i.value for i in at.info if "Live decoding is not running" in i.value]
+
+
+def test_the_pad_reaches_as_far_as_the_codes_and_the_caption_is_rounded():
+    """emoji-2d's test codes reach about 7 (past the prior's +-4): the pad and the sliders follow them;
+    the server image's caption shows z as the pad does, two decimals, no float32 noise."""
+    at = AppTest.from_file("../../app.py", default_timeout=120)
+    at.session_state["model_name"] = "emoji-2d"
+    at.run()
+    at.switch_page("pages/playground.py").run()
+    _, meta, _ = _payload(at)
+    assert 7.0 <= meta["limit"] <= 8.0, meta["limit"]
+    at.session_state[PAD] = {"live": {"ok": True, "have": list(meta["parts"].values()), "error": None}, "z": None}
+    at.run()
+    assert at.slider[0].max == meta["limit"]
+    at.slider[0].set_value(2.53).run()
+    assert any(c == "decode(z), z = [2.53, 0.00]" for im in at.image for c in im.captions), \
+        [c for im in at.image for c in im.captions]

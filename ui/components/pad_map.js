@@ -3,10 +3,11 @@
 // canvas under the crosshair's. Coordinates: window {x0, x1, y0, y1} in latent units; a canvas of
 // size x size pixels, y up.
 
-// A square window around the points (N, 2 interleaved) and around +-2, inside +-limit for latent
-// dimensions ("dims"); for the 1-D "line" mode, the points' x range and one row per class.
+// A square window around the points (N, 2 interleaved) and around the prior's +-3, inside +-limit
+// for latent dimensions ("dims": the page fits limit to the codes); for the 1-D "line" mode, the
+// points' x range and one row per class.
 function padWindow(coords, mode, limit, labels) {
-  let lo = [-2, -2], hi = [2, 2];
+  let lo = [-3, -3], hi = [3, 3];
   for (let r = 0; r < coords.length / 2; r++) {
     const x = coords[2 * r], y = coords[2 * r + 1];
     lo = [Math.min(lo[0], x), Math.min(lo[1], y)]; hi = [Math.max(hi[0], x), Math.max(hi[1], y)];
@@ -61,19 +62,22 @@ function drawMarks(ctx, size, win, marks, { classes, colors }) {
   ctx.textAlign = "start"; ctx.textBaseline = "alphabetic";
 }
 
+// A grid line every 1, 2 or 5 units (about 8 across), labelled along the bottom and the left edge;
+// labels that would run into the corner, each other or the axis names are left out.
 function drawGrid(ctx, size, win, names) {
+  const span = win.x1 - win.x0, step = span > 40 ? 5 : span > 16 ? 2 : 1;
   ctx.strokeStyle = "rgba(0,0,0,0.08)"; ctx.fillStyle = "rgba(0,0,0,0.45)";
   ctx.font = "10px sans-serif"; ctx.lineWidth = 1;
-  for (let v = Math.ceil(win.x0); v <= win.x1; v++) {
+  for (let v = Math.ceil(win.x0 / step) * step; v <= win.x1; v += step) {
     const x = (v - win.x0) / (win.x1 - win.x0) * size;
     ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, size); ctx.stroke();
-    ctx.fillText(String(v), x + 2, size - 3);
+    if (x > 18 && x < size - 60) ctx.fillText(String(v), x + 2, size - 3);  // clear of the corner and "z1 →"
   }
   if (names[1]) {
-    for (let v = Math.ceil(win.y0); v <= win.y1; v++) {
+    for (let v = Math.ceil(win.y0 / step) * step; v <= win.y1; v += step) {
       const y = (win.y1 - v) / (win.y1 - win.y0) * size;
       ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(size, y); ctx.stroke();
-      ctx.fillText(String(v), 2, y - 2);
+      if (y > 24 && y < size - 16) ctx.fillText(String(v), 2, y - 2);  // clear of "↑ z2" and the corner
     }
   }
   ctx.font = "11px sans-serif"; ctx.fillStyle = "rgba(0,0,0,0.7)";

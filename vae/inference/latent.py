@@ -19,6 +19,20 @@ import torch
 from scipy.stats import norm
 
 ACTIVE_KL = 0.01  # nats; a dimension with less average KL than this carries no information
+PRIOR_REACH = 4.0  # prior standard deviations a pad or slider spans at least: +-4 holds all but 6e-5 of N(0, 1)
+MAX_REACH = 16.0  # ... and at most, whatever an encoder does
+
+
+def fit_reach(mu, prior: float = PRIOR_REACH) -> float:
+    """How far a pad or a slider reaches: the prior's +-4, or further when the encoded means (N, D)
+    do (emoji-2d's reach 7): the furthest one plus 5%, up to the next half unit, at most MAX_REACH."""
+    furthest = float(np.abs(np.asarray(mu, dtype=np.float64)).max(initial=0.0)) * 1.05
+    return float(min(MAX_REACH, max(prior, np.ceil(furthest * 2) / 2)))
+
+
+def format_z(z, decimals: int = 2) -> str:
+    """z as the pad and the URL show it: '[2.53, -0.10]', not float32 noise like 2.5299999713897705."""
+    return "[" + ", ".join(f"{float(v):.{decimals}f}" for v in np.ravel(z)) + "]"
 
 
 def encode_dataset(model, images, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
