@@ -41,7 +41,7 @@ def endpoint_ui(tag: str, default_index: int) -> np.ndarray | None:
     if source == "Dataset item":
         i = int(st.number_input(f"Test-split index (0-{len(ds) - 1})", 0, len(ds) - 1, default_index % len(ds),
                                 key=f"ip_idx_{tag}"))
-        _show(ds.images[i], f"#{i}" + (f" · label {ds.labels[i]}" if ds.labels is not None else ""))
+        _show(ds.images[i], f"#{i}" + (f" · {ds.label_name(i)}" if ds.labels is not None else ""))
         return mu[i]
     if source == "Upload":
         f = st.file_uploader("Picture", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"ip_up_{tag}",

@@ -58,13 +58,6 @@ train = ctx.dataset("train")
 reference = resources.test_scores(ctx.name, ctx.version, ctx.directory, ctx.source, scoring.IW_SAMPLES)
 
 
-def _label(ds, i: int) -> str:
-    if ds.labels is None:
-        return f"#{i}"
-    names = ds.class_names
-    return names[ds.labels[i]] if names and 0 <= ds.labels[i] < len(names) else str(ds.labels[i])
-
-
 def latent_map_ui(s: scoring.Scored, name: str, key: str) -> None:
     fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axes,
                            title="Where it lands (test set, faded, for reference)", marker_size=3)
@@ -117,7 +110,7 @@ def input_ui(n: int, name: str, s: scoring.Scored) -> None:
         st.caption("The training codes closest to this one: what the model thinks it is near, which need not "
                    "look like it when the reconstruction is poor.")
         st.image([images.to_png(train.images[j], scale=3) for j in idx[0]], width=84,
-                 caption=[f"{_label(train, j)} · {r:.2f}" for j, r in zip(idx[0], dist[0])])
+                 caption=[f"{train.label_name(j) or f'#{j}'} · {r:.2f}" for j, r in zip(idx[0], dist[0])])
         scores_ui(s, key=f"rc_hist_{n}")
 
 

@@ -317,3 +317,9 @@ def test_oversized_picture_is_refused(monkeypatch):
     monkeypatch.setattr(limits, "IMAGE_PIXELS", 100)
     with pytest.raises(DataError, match="big.png is 20x20"):
         data.load_user_data(make_zip({"big.png": png((20, 20))}))
+
+
+def test_a_label_reads_as_its_class_name():
+    ds = data.Dataset(np.zeros((3, 1, 2, 2), np.float32), np.array([0, 1, 5]), ["cat", "dog"], "pets")
+    assert [ds.label_name(i) for i in range(3)] == ["cat", "dog", "5"]  # 5 has no name: its number
+    assert data.Dataset(np.zeros((1, 1, 2, 2), np.float32), None, None, "x").label_name(0) is None

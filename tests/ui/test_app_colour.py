@@ -9,6 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from vae.data.emoji import CATEGORIES
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 COLOUR = "emoji-2d"
 
@@ -135,3 +137,9 @@ def test_a_colour_drawing_is_prepared_on_white_and_reconstructed():
     steps = [c for im in at.image for c in im.captions]
     assert "opaque (no alpha)" in steps and any(s.startswith("cropped to content") for s in steps)
     assert any("centred on white" in s for s in steps) and any("reconstruction" in c for c in steps)
+
+
+def test_interpolate_names_the_endpoints_by_category():
+    at = _open("pages/interpolate.py")
+    captions = [c for im in at.image for c in im.captions]
+    assert any(c.startswith("#") and " · " in c and c.split(" · ")[1] in CATEGORIES for c in captions), captions

@@ -95,6 +95,14 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    def label_name(self, i: int) -> str | None:
+        """Image i's class as a person reads it: its class name ('Smileys & Emotion'), else the
+        label number ('7'); None for unlabelled data."""
+        if self.labels is None:
+            return None
+        label, names = int(self.labels[i]), self.class_names
+        return str(names[label]) if names and 0 <= label < len(names) else str(label)
+
 
 def shape_of(name: str) -> tuple[int, int, int]:
     """(C, H, W) of a named dataset's images, without loading it."""
