@@ -98,3 +98,6 @@ plane.caption("Heat map: p(z|x) (scaled to its peak). Blue: the encoder's q(z|x)
 side.plotly_chart(plots.gap_bar(view), key="tp_gaps", width="stretch")
 side.plotly_chart(plots.kl_monte_carlo(view), key="tp_kl", width="stretch")
 side.plotly_chart(plots.iw_curve(view), key="tp_iw", width="stretch")
+side.caption("Each IW(K) here is one random estimate. Its average over draws is a lower bound on log p(x) "
+             "(Burda et al. 2016), but a single draw can land above it, more often as K grows and the "
+             "estimate tightens.")

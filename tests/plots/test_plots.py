@@ -162,3 +162,24 @@ def test_click_targets_cover_the_plane_under_the_data():
     assert min(targets.x) == -4.0 and max(targets.y) == 4.0
     assert targets.customdata is None  # selections of targets never map to dataset rows
     assert [t.name for t in fig.data[1:]] == ["0", "1"]
+
+
+def _view(**kw):
+    """The few fields of a PosteriorView the gap and IW figures read."""
+    from types import SimpleNamespace
+    base = dict(elbo_q=-134.67, elbo_qstar=-129.05, log_px=-128.78, amortization_gap=5.62, approximation_gap=0.27,
+                iw_ks=np.array([1, 10, 100]), iw=np.array([-134.0, -128.5, -128.9]), log_px_label="exact")
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_the_gap_labels_sit_on_two_rows_and_an_iw_draw_above_log_px_is_named():
+    from vae.plots import posterior as posterior_plots
+    fig = posterior_plots.gap_bar(_view())
+    rows = {a.text.split(" ")[0]: a.ay for a in fig.layout.annotations}
+    assert rows["ELBO(q*)"] != rows["log"]  # a few hundredths of a nat apart: not on one row
+    assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"
+    iw = posterior_plots.iw_curve(_view())
+    (note,) = [a for a in iw.layout.annotations if "random draw" in a.text]
+    assert note.x == 1.0 and note.y == -128.5  # K = 10 on the log axis
+    assert not [a for a in posterior_plots.iw_curve(_view(iw=np.array([-134.0, -130.0, -129.0]))).layout.annotations
+                if "random draw" in a.text]

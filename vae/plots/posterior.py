@@ -61,14 +61,14 @@ def posterior_plane(view, whole_prior: bool = False) -> go.Figure:
         fig.update_xaxes(range=[view.axes[0][0], view.axes[0][-1]])
         fig.update_yaxes(range=[view.axes[1][0], view.axes[1][-1]])
     fig.update_layout(
-        title=title, height=520, margin=dict(l=50, r=10, t=50, b=40),
-        xaxis=dict(title=names[0], domain=[0, 1], constrain="domain"),
+        title=title, height=540, margin=dict(l=50, r=10, t=50, b=70),
+        xaxis=dict(title=dict(text=names[0], standoff=4), domain=[0, 1], constrain="domain"),
         yaxis=dict(title=names[1], scaleanchor="x", scaleratio=1, constrain="domain"),
         xaxis2=dict(domain=[0.78, 0.99], anchor="y2", range=[-3.2, 3.2], showticklabels=False, showgrid=False,
                     zeroline=False, title=dict(text="ε", standoff=0), mirror=True, showline=True, linecolor="#999"),
         yaxis2=dict(domain=[0.74, 0.99], anchor="x2", range=[-3.2, 3.2], showticklabels=False, showgrid=False,
                     zeroline=False, scaleanchor="x2", mirror=True, showline=True, linecolor="#999"),
-        legend=dict(orientation="h", y=-0.12))
+        legend=dict(orientation="h", y=-0.14, yanchor="top"))  # under the axis title, not on it
     fig.add_shape(type="rect", xref="x2 domain", yref="y2 domain", x0=0, y0=0, x1=1, y1=1,
                   fillcolor="white", line=dict(width=0), layer="below")
     return fig
@@ -98,17 +98,20 @@ def gap_bar(view) -> go.Figure:
     for name, width, color, base in parts:
         fig.add_bar(y=["nats"], x=[width], base=[base], orientation="h", name=f"{name}: {width:.2f}",
                     marker_color=color, hovertemplate=f"{name}<br>%{{x:.3f}} nats<extra></extra>")
-    marks = [("ELBO(q)", view.elbo_q, 1.02, "left"), ("ELBO(q*)", view.elbo_qstar, 1.24, "right"),
-             ("log p(x)", view.log_px, 1.02, "right")]
-    for label, value, y, anchor in marks:
+    # three labels on two rows: ELBO(q*) and log p(x) are often a few hundredths of a nat apart
+    marks = [("ELBO(q)", view.elbo_q, -18, "left"), ("ELBO(q*)", view.elbo_qstar, -46, "right"),
+             ("log p(x)", view.log_px, -18, "right")]
+    for label, value, ay, anchor in marks:
         fig.add_vline(x=value, line=dict(color="#111", width=1, dash="dot"))
-        fig.add_annotation(x=value, y=y, yref="paper", text=f"{label} {value:.2f}", showarrow=False,
-                           yanchor="bottom", xanchor=anchor, font=dict(size=11))
+        fig.add_annotation(x=value, y=1, yref="paper", text=f"{label} {value:.2f}", showarrow=True, arrowhead=0,
+                           arrowwidth=1, arrowcolor="#888", ax=0, ay=ay, xanchor=anchor, yanchor="bottom",
+                           font=dict(size=11))
     span = max(view.log_px - view.elbo_q, 1e-3)
-    return fig.update_layout(barmode="stack", height=230, showlegend=True,
-                             xaxis=dict(title="nats", range=[view.elbo_q - 0.15 * span, view.log_px + 0.15 * span]),
-                             yaxis=dict(showticklabels=False), margin=dict(l=10, r=10, t=70, b=40),
-                             legend=dict(orientation="h", y=-0.5))
+    return fig.update_layout(barmode="stack", height=260, showlegend=True,
+                             xaxis=dict(title=dict(text="nats", standoff=4),
+                                        range=[view.elbo_q - 0.15 * span, view.log_px + 0.15 * span]),
+                             yaxis=dict(showticklabels=False), margin=dict(l=10, r=10, t=80, b=30),
+                             legend=dict(orientation="h", y=-0.45, yanchor="top"))
 
 
 def kl_monte_carlo(view) -> go.Figure:
@@ -127,5 +130,10 @@ def iw_curve(view) -> go.Figure:
     fig.add_hline(y=view.log_px, line=dict(color=QSTAR_COLOR, dash="dash"),
                   annotation_text=f"log p(x) {view.log_px:.2f} ({view.log_px_label})",
                   annotation_position="bottom right")
+    above = np.asarray(view.iw) > view.log_px
+    if above.any():  # a single draw is not a bound: only its expectation is
+        fig.add_annotation(x=np.log10(np.asarray(view.iw_ks)[above][0]), y=float(np.asarray(view.iw)[above][0]),
+                           text="above log p(x): one random draw", showarrow=True, ax=30, ay=-26,
+                           font=dict(size=10), arrowcolor="#888")
     return fig.update_layout(height=280, title="Importance-weighted bound vs K",
                              xaxis=dict(title="K (samples)", type="log"), yaxis_title="nats", showlegend=False)
