@@ -63,3 +63,33 @@ def test_the_colour_interpolation_plays_in_the_browser(server):
         page.wait_for_function(f"(n) => ({frames})('latent_path') > n + 30", arg=start, timeout=SLOW)
         page.get_by_role("button", name="Pause").click()
         page.context.close()
+
+
+def test_drawing_in_colour_on_white_reaches_the_colour_model(server):
+    """Reconstruct on emoji-2d: the canvas is white, an ink from the palette draws in that colour,
+    and the drawing is prepared on white and reconstructed (issue 40: it was white on black)."""
+    from playwright.sync_api import expect
+    with browser.chromium() as chromium:
+        page = browser.new_page(chromium)
+        page.goto(f"{server.url}/reconstruct?model=emoji-2d")
+        canvas = page.locator('canvas[aria-label^="Drawing canvas"]')
+        expect(canvas).to_be_visible(timeout=SLOW)
+        page.locator('[aria-label="ink #d62728"]').click()
+        expect(page.locator('[aria-label="ink #d62728"]')).to_have_attribute("aria-checked", "true")
+        box = canvas.bounding_box()
+        x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+        page.mouse.move(x0 + 0.3 * w, y0 + 0.3 * h)
+        page.mouse.down()
+        for fx, fy in ((0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.3)):
+            page.mouse.move(x0 + fx * w, y0 + fy * h, steps=10)
+        page.mouse.up()
+        corner, red = canvas.evaluate("""(c) => {
+          const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let red = 0;
+          for (let i = 0; i < px.length; i += 4) if (px[i] > 180 && px[i + 1] < 80 && px[i + 2] < 80) red += 1;
+          return [Array.from(px.slice(0, 3)), red];
+        }""")
+        assert corner == [255, 255, 255] and red > 2000, (corner, red)  # red strokes on white paper
+        expect(page.get_by_role("heading", name="your drawing")).to_be_visible(timeout=SLOW)
+        expect(page.get_by_text("centred on white").first).to_be_visible(timeout=SLOW)
+        page.context.close()
