@@ -3,6 +3,7 @@
 The other pages are the scripts in pages/ (Streamlit's multipage folder); ui/shell.py draws the frame
 every page shares: page config, navigation and the sidebar (model picker, dataset, model card).
 """
+
 import numpy as np
 import streamlit as st
 
@@ -17,7 +18,9 @@ ctx = shell.page(
     "Overview",
     "See inside a variational autoencoder: where it puts each image in its latent space, what it "
     "decodes from every point, and how well it models the data. Pick a model and dataset in the "
-    "sidebar, then choose a page.", heading="VAE Latent Explorer")
+    "sidebar, then choose a page.",
+    heading="VAE Latent Explorer",
+)
 
 cfg, m = ctx.info.config, ctx.info.metrics
 st.subheader(f"Model '{ctx.name}' · {cfg.describe()}")
@@ -31,8 +34,10 @@ if m:
     for col, key in zip(cols, ("elbo", "iw", "kl", "active")):
         col.caption(said[key])
     if "iw_log_likelihood_bits_per_dim" in m:  # colour-image papers report bits per dimension
-        st.caption(f"In bits per dimension: ELBO {m['elbo_bits_per_dim']:.3f}, log p(x) ≥ "
-                   f"{m['iw_log_likelihood_bits_per_dim']:.3f} (lower is better; {m['bits_per_dim_note']}).")
+        st.caption(
+            f"In bits per dimension: ELBO {m['elbo_bits_per_dim']:.3f}, log p(x) ≥ "
+            f"{m['iw_log_likelihood_bits_per_dim']:.3f} (lower is better; {m['bits_per_dim_note']})."
+        )
     st.caption(f"{said['gap']} **The numbers**: from the model card. {provenance.metrics_source(ctx.info.meta)}")
 else:
     st.caption("This model has no stored test metrics.")
@@ -44,11 +49,12 @@ mu, _ = ctx.encoded("test")
 recon = latent.decode(ctx.model, mu[idx])
 left, right = st.columns([3, 2])
 with left:
-    st.markdown(f"**Pictures from {ctx.label} (top) and their reconstructions from the posterior mean "
-                "(bottom)**")
+    st.markdown(f"**Pictures from {ctx.label} (top) and their reconstructions from the posterior mean (bottom)**")
     if ctx.source != ctx.info.dataset:  # the card's numbers and these pictures are different images
-        st.caption(f"These come from {ctx.label}, picked in the sidebar; the numbers above were measured on "
-                   f"{ctx.info.dataset or 'the model’s own data'}'s test split.")
+        st.caption(
+            f"These come from {ctx.label}, picked in the sidebar; the numbers above were measured on "
+            f"{ctx.info.dataset or 'the model’s own data'}'s test split."
+        )
     if ctx.info.binarized:
         st.caption("Shown and encoded with their grey levels; the model was trained on binarized images.")
     grid = images.tile(np.concatenate([ds.images[idx], recon]), ncols=len(idx), pad=2)
@@ -58,8 +64,9 @@ with right:
     kl_title = "KL per latent dimension (test split)"
     st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title=kl_title), width="stretch")
 if ctx.info.history:
-    st.plotly_chart(plots.loss_curves(ctx.info.history).update_layout(height=300, title="Training curves"),
-                    width="stretch")
+    st.plotly_chart(
+        plots.loss_curves(ctx.info.history).update_layout(height=300, title="Training curves"), width="stretch"
+    )
 
 with st.expander("Export this model", icon=":material/download:"):
     try:
@@ -68,12 +75,20 @@ with st.expander("Export this model", icon=":material/download:"):
         st.info(f"Not exportable yet: {e}")
     else:
         left, right = st.columns(2)
-        left.download_button("ONNX encoder + decoder (.zip)", key="export_onnx", file_name=f"{ctx.name}-onnx.zip",
-                             data=lambda: resources.export_onnx_zip(ctx.name, ctx.version, ctx.directory),
-                             mime="application/zip", help="encoder.onnx: image -> mu, logvar; decoder.onnx: "
-                             "z -> image mean; any batch size (opset 17)")
-        right.download_button("Plain tensors (.safetensors)", key="export_tensors", mime="application/octet-stream",
-                              file_name=f"{ctx.name}.safetensors",
-                              data=lambda: resources.export_tensors(ctx.name, ctx.version, ctx.directory)[0])
+        left.download_button(
+            "ONNX encoder + decoder (.zip)",
+            key="export_onnx",
+            file_name=f"{ctx.name}-onnx.zip",
+            data=lambda: resources.export_onnx_zip(ctx.name, ctx.version, ctx.directory),
+            mime="application/zip",
+            help="encoder.onnx: image -> mu, logvar; decoder.onnx: z -> image mean; any batch size (opset 17)",
+        )
+        right.download_button(
+            "Plain tensors (.safetensors)",
+            key="export_tensors",
+            mime="application/octet-stream",
+            file_name=f"{ctx.name}.safetensors",
+            data=lambda: resources.export_tensors(ctx.name, ctx.version, ctx.directory)[0],
+        )
         st.caption("The tensors load into this PyTorch code (no need for this project):")
         st.code(code, language="python")

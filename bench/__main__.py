@@ -5,6 +5,7 @@ posterior's gap table, the reference recipes and the full-MNIST log-likelihood r
 each; the last needs `python -m vae data fetch mnist`). `python -m bench --render` only rewrites
 the page from the results already recorded in bench/results/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,16 +17,21 @@ from .common import load_results, machine
 QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile"]
 FULL = ["posterior", "recipes", "bundled", "mnist_ll", "colour"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
-TITLES = {"training": "Training throughput", "latency": "Decoding and projections",
-          "app": "The app: server and browser", "live": "Live decoding in the browser",
-          "serve": "Many users and training in one server",
-          "architectures": "Seed architectures on mnist-5k",
-          "bundled": "The bundled models on their test digits",
-          "mnist_ll": "Full MNIST, binarized, 2-D latent", "hostile": "Hostile input and the store under SIGKILL",
-          "recipes": "The reference systems' recipes on mnist-5k and full MNIST",
-          "posterior": "True posterior: exact log p(x) and inference gaps",
-          "distributed": "Training on several processes (torchrun)",
-          "colour": "Colour: the emoji recipe (32x32, 2-D latent)"}
+TITLES = {
+    "training": "Training throughput",
+    "latency": "Decoding and projections",
+    "app": "The app: server and browser",
+    "live": "Live decoding in the browser",
+    "serve": "Many users and training in one server",
+    "architectures": "Seed architectures on mnist-5k",
+    "bundled": "The bundled models on their test digits",
+    "mnist_ll": "Full MNIST, binarized, 2-D latent",
+    "hostile": "Hostile input and the store under SIGKILL",
+    "recipes": "The reference systems' recipes on mnist-5k and full MNIST",
+    "posterior": "True posterior: exact log p(x) and inference gaps",
+    "distributed": "Training on several processes (torchrun)",
+    "colour": "Colour: the emoji recipe (32x32, 2-D latent)",
+}
 
 
 def _load(r: dict) -> str:
@@ -39,22 +45,33 @@ def _load(r: dict) -> str:
 
 def render() -> str:
     m = machine()
-    out = ["# Benchmarks", "",
-           "Written by `python -m bench` (`--full` adds the slow ones: posterior gaps, recipes, full MNIST); "
-           "each section is the "
-           "latest recorded run of that benchmark (bench/results/*.json). These are measurements, not "
-           "tests: nothing fails when a number moves.", "",
-           f"This machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
-           f"torch {m['torch']} ({m['torch_threads']} threads).", ""]
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m bench` (`--full` adds the slow ones: posterior gaps, recipes, full MNIST); "
+        "each section is the "
+        "latest recorded run of that benchmark (bench/results/*.json). These are measurements, not "
+        "tests: nothing fails when a number moves.",
+        "",
+        f"This machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
+        f"torch {m['torch']} ({m['torch_threads']} threads).",
+        "",
+    ]
     for r in sorted(load_results(), key=lambda r: list(TITLES).index(r["name"]) if r["name"] in TITLES else 99):
-        out += [f"## {TITLES.get(r['name'], r['name'])}", "",
-                f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores){_load(r)}.", "",
-                f"How: {r['method']}", ""]
+        out += [
+            f"## {TITLES.get(r['name'], r['name'])}",
+            "",
+            f"Measured {r['date']} on {r['machine']['cpu']} ({r['machine']['cores']} cores){_load(r)}.",
+            "",
+            f"How: {r['method']}",
+            "",
+        ]
         if r.get("command"):
             out += ["```", r["command"], "```", ""]
         out += ["| what | value | notes |", "| --- | --- | --- |"]
-        out += [f"| {row['what']} | {row['value']} {row.get('unit', '')} | {row.get('note', '')} |"
-                for row in r["rows"]]
+        out += [
+            f"| {row['what']} | {row['value']} {row.get('unit', '')} | {row.get('note', '')} |" for row in r["rows"]
+        ]
         out.append("")
         out += [f"- {line}" for line in r.get("findings", [])] + ([""] if r.get("findings") else [])
     return "\n".join(out)

@@ -17,6 +17,7 @@ a decoded image with pixels; the mnist-5k cache is warm (run (1) parses it first
 the encoded test split are not. (4) Peak resident memory (VmHWM) of the server process after the
 browser session. Targets from the issue: slider rerun < 50 ms server-side, first usable page < 5 s.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,6 +74,7 @@ ARM = """([sel, old]) => {
 def server_reruns(moves: int = MOVES) -> list[float]:
     """Milliseconds per AppTest rerun after a slider change on the Playground."""
     from streamlit.testing.v1 import AppTest
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page("pages/playground.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -94,8 +96,11 @@ def cold_start(chromium, env: dict) -> tuple[browser.Server, float, float]:
         page.route(BLOCK_LIVE, lambda route: route.abort())
         page.goto(server.page_url("Playground"), wait_until="commit")
         page.get_by_role("slider").first.wait_for(state="visible", timeout=120_000)
-        page.wait_for_function("sel => { const i = document.querySelector(sel);"
-                               " return i && i.complete && i.naturalWidth > 0; }", arg=IMAGE, timeout=120_000)
+        page.wait_for_function(
+            "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
+            arg=IMAGE,
+            timeout=120_000,
+        )
         usable = time.perf_counter() - server.started
         page.context.close()
     except BaseException:
@@ -156,24 +161,51 @@ def main() -> dict:
     health = statistics.median(h for h, _ in starts)
     usable = statistics.median(u for _, u in starts)
     rows = [
-        {"what": "Playground rerun after a slider change (server, AppTest), p50", "value": round(rerun["p50"], 1),
-         "unit": "ms", "note": f"p95 {rerun['p95']:.1f} ms, min {rerun['min']:.1f} ms over {rerun['n']} reruns; "
-                               f"whole page; target < 50 ms"},
-        {"what": "slider keyup -> new image painted (Chromium), p50", "value": round(moves["p50"], 1), "unit": "ms",
-         "note": f"p95 {moves['p95']:.1f} ms, min {moves['min']:.1f} ms over {moves['n']} moves; of which keyup -> "
-                 f"rerun request sent p50 {sent['p50']:.0f} ms, keyup -> new img src p50 {swapped['p50']:.0f} ms "
-                 "(fragment rerun and its delta); the rest is the browser redrawing the fragment's "
-                 "latent map (software rendering, no GPU) before it paints the PNG"},
-        {"what": "server process start -> health ok, median", "value": round(health, 2), "unit": "s",
-         "note": "runs: " + ", ".join(f"{h:.2f}" for h, _ in starts)},
-        {"what": "server process start -> Playground usable, median", "value": round(usable, 2), "unit": "s",
-         "note": "sliders visible and decoded image drawn; runs: " + ", ".join(f"{u:.2f}" for _, u in starts)
-                 + "; target < 5 s"},
-        {"what": "server peak memory (VmHWM) after the browser session", "value": round(peak), "unit": "MB",
-         "note": "one session: Playground visits and the slider moves above"},
+        {
+            "what": "Playground rerun after a slider change (server, AppTest), p50",
+            "value": round(rerun["p50"], 1),
+            "unit": "ms",
+            "note": f"p95 {rerun['p95']:.1f} ms, min {rerun['min']:.1f} ms over {rerun['n']} reruns; "
+            f"whole page; target < 50 ms",
+        },
+        {
+            "what": "slider keyup -> new image painted (Chromium), p50",
+            "value": round(moves["p50"], 1),
+            "unit": "ms",
+            "note": f"p95 {moves['p95']:.1f} ms, min {moves['min']:.1f} ms over {moves['n']} moves; of which keyup -> "
+            f"rerun request sent p50 {sent['p50']:.0f} ms, keyup -> new img src p50 {swapped['p50']:.0f} ms "
+            "(fragment rerun and its delta); the rest is the browser redrawing the fragment's "
+            "latent map (software rendering, no GPU) before it paints the PNG",
+        },
+        {
+            "what": "server process start -> health ok, median",
+            "value": round(health, 2),
+            "unit": "s",
+            "note": "runs: " + ", ".join(f"{h:.2f}" for h, _ in starts),
+        },
+        {
+            "what": "server process start -> Playground usable, median",
+            "value": round(usable, 2),
+            "unit": "s",
+            "note": "sliders visible and decoded image drawn; runs: "
+            + ", ".join(f"{u:.2f}" for _, u in starts)
+            + "; target < 5 s",
+        },
+        {
+            "what": "server peak memory (VmHWM) after the browser session",
+            "value": round(peak),
+            "unit": "MB",
+            "note": "one session: Playground visits and the slider moves above",
+        },
     ]
-    return record("app", rows, __doc__.strip().split("\n\n", 1)[1].replace("\n", " "),
-                  command="python -m bench app", moves=MOVES, cold_starts=COLD_STARTS)
+    return record(
+        "app",
+        rows,
+        __doc__.strip().split("\n\n", 1)[1].replace("\n", " "),
+        command="python -m bench app",
+        moves=MOVES,
+        cold_starts=COLD_STARTS,
+    )
 
 
 if __name__ == "__main__":

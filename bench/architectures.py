@@ -3,6 +3,7 @@
 MNIST numbers), batch 128, Adam 1e-3, seed 0, trained on the 4000-image train split and scored on
 the 1000-image test split.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,13 +35,24 @@ def main(epochs: int = 30) -> dict:
         result = fit(cfg, TrainConfig(epochs=epochs, seed=0), x_train)
         seconds = time.perf_counter() - t
         ev = objectives.evaluate(result.model, x_test, iw_samples=1000)
-        rows.append({"what": label, "value": round(ev["iw_log_likelihood"], 1), "unit": "nats IW(1000)",
-                     "note": f"ELBO {ev['elbo']:.1f}, KL {ev['kl']:.1f}, {seconds:.0f} s to train"})
+        rows.append(
+            {
+                "what": label,
+                "value": round(ev["iw_log_likelihood"], 1),
+                "unit": "nats IW(1000)",
+                "note": f"ELBO {ev['elbo']:.1f}, KL {ev['kl']:.1f}, {seconds:.0f} s to train",
+            }
+        )
     info = store.find("mnist-5k-2d")
     m = info.metrics
-    rows.append({"what": "the bundled mnist-5k-2d model (784-512-2, 50 epochs, best of validation)",
-                 "value": round(m["iw_log_likelihood"], 1), "unit": f"nats IW({m['iw_samples']})",
-                 "note": f"ELBO {m['elbo']:.1f}, KL {m['kl']:.1f}"})
+    rows.append(
+        {
+            "what": "the bundled mnist-5k-2d model (784-512-2, 50 epochs, best of validation)",
+            "value": round(m["iw_log_likelihood"], 1),
+            "unit": f"nats IW({m['iw_samples']})",
+            "note": f"ELBO {m['elbo']:.1f}, KL {m['kl']:.1f}",
+        }
+    )
     return record("architectures", rows, __doc__.strip().replace("\n", " "), epochs=epochs)
 
 

@@ -10,6 +10,7 @@ held-out test digits against its 4,000 training digits. Needs full MNIST for the
 (`python -m vae data fetch mnist`); without it they are left out. The K=1000 bound on 10,000 digits
 is nearly all of the time: 40 minutes on one thread of this 2-core machine under load 10-17.
 """
+
 from __future__ import annotations
 
 import sys
@@ -46,13 +47,27 @@ def measure(name: str, iw_samples: int = 1000) -> list[dict]:
     card = info.metrics
     on = f"{len(test):,} {dataset} test digits{', binarized' if binarized else ', grey levels'}"
     what = f"{name} ({info.config.describe()}; {dataset} training split, {len(train):,} digits)"
-    return [{"what": f"{what}: test ELBO", "value": round(ev["elbo"], 2), "unit": "nats",
-             "note": f"{on}; KL {ev['kl']:.2f}; card {card.get('elbo', float('nan')):.2f}"},
-            {"what": f"{what}: log p(x) >= IW({iw_samples})", "value": round(ev["iw_log_likelihood"], 2),
-             "unit": "nats", "note": f"{on}; {seconds:.0f} s; card {card.get('iw_log_likelihood', float('nan')):.2f} "
-             f"(K={card.get('iw_samples')})"},
-            {"what": f"{what}: 5-NN accuracy of latent means", "value": round(100 * accuracy, 1), "unit": "%",
-             "note": f"{len(test):,} test digits against {len(train):,} training digits, grey levels"}]
+    return [
+        {
+            "what": f"{what}: test ELBO",
+            "value": round(ev["elbo"], 2),
+            "unit": "nats",
+            "note": f"{on}; KL {ev['kl']:.2f}; card {card.get('elbo', float('nan')):.2f}",
+        },
+        {
+            "what": f"{what}: log p(x) >= IW({iw_samples})",
+            "value": round(ev["iw_log_likelihood"], 2),
+            "unit": "nats",
+            "note": f"{on}; {seconds:.0f} s; card {card.get('iw_log_likelihood', float('nan')):.2f} "
+            f"(K={card.get('iw_samples')})",
+        },
+        {
+            "what": f"{what}: 5-NN accuracy of latent means",
+            "value": round(100 * accuracy, 1),
+            "unit": "%",
+            "note": f"{len(test):,} test digits against {len(train):,} training digits, grey levels",
+        },
+    ]
 
 
 def main(iw_samples: int = 1000) -> dict:

@@ -1,4 +1,5 @@
 """What every benchmark shares: the machine description, timing helpers and the result files."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,14 @@ def machine() -> dict:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem, 1),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def matmul_gflops(n: int = 1024, repeats: int = 30) -> float:
@@ -38,7 +44,7 @@ def matmul_gflops(n: int = 1024, repeats: int = 30) -> float:
         t = time.perf_counter()
         for _ in range(repeats):
             a @ b
-        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9)
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9)
     return best
 
 
@@ -50,9 +56,15 @@ def percentiles(samples: list[float]) -> dict:
 
 def record(name: str, rows: list[dict], method: str, **extra) -> dict:
     """Write bench/results/NAME.json: rows of {what, value, unit, note}, how it was measured."""
-    result = {"name": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-              "load_average": [round(v, 1) for v in os.getloadavg()],  # 1, 5, 15 min, as it ends
-              "method": method, "rows": rows, **extra}
+    result = {
+        "name": name,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(),
+        "load_average": [round(v, 1) for v in os.getloadavg()],  # 1, 5, 15 min, as it ends
+        "method": method,
+        "rows": rows,
+        **extra,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     for r in rows:

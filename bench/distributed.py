@@ -13,6 +13,7 @@ communication) plus every other collective of the step
 (the batch statistics and the stop agreement), divided by the training time. The configurations run
 interleaved, ROUNDS times, and the median (with the range) is reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,9 @@ def _worker(batch: int) -> None:
                 def done(f):
                     spans.append((t0, time.perf_counter()))
                     return f.value()[0]
+
                 return fut.then(done)
+
             self._step.register_comm_hook(None, hook)
 
         def reduce(self, t, op=None):
@@ -72,8 +75,13 @@ def _worker(batch: int) -> None:
         seconds = EPOCHS * len(split.train) / result.samples_per_second
         timed["allreduce"] = _union(spans)
         if group is None or group.is_main:
-            print("RESULT " + json.dumps({"sps": result.samples_per_second, "seconds": seconds,
-                                          "threads": torch.get_num_threads(), **timed}), flush=True)
+            print(
+                "RESULT "
+                + json.dumps(
+                    {"sps": result.samples_per_second, "seconds": seconds, "threads": torch.get_num_threads(), **timed}
+                ),
+                flush=True,
+            )
 
 
 def _union(spans: list[tuple[float, float]]) -> float:
@@ -89,8 +97,11 @@ def _union(spans: list[tuple[float, float]]) -> float:
 def _run(procs: int, threads: int, batch: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     worker = ["-m", "bench.distributed", "--worker", str(batch)]
-    cmd = [sys.executable, *(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)]
-                             if procs > 1 else []), *worker]
+    cmd = [
+        sys.executable,
+        *(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)] if procs > 1 else []),
+        *worker,
+    ]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     found = re.search(r"^RESULT (.*)$", out.stdout, re.M)
     if out.returncode or not found:
@@ -106,37 +117,67 @@ def main() -> dict:
     for _ in range(ROUNDS):
         for c in configs:
             runs[c].append(_run(*c))
-            print(f"  {c[0]} process(es) x {c[1]} thread(s), batch {c[2]}: {runs[c][-1]['sps']:.0f} samples/s",
-                  flush=True)
+            print(
+                f"  {c[0]} process(es) x {c[1]} thread(s), batch {c[2]}: {runs[c][-1]['sps']:.0f} samples/s", flush=True
+            )
     load.append(os.getloadavg()[0])
-    rows = [{"what": "machine load during the runs", "value": f"{load[0]:.1f} -> {load[1]:.1f}", "unit": "",
-             "note": f"1-minute load average at the start and the end, on {os.cpu_count()} cores: above the "
-             "core count, other work shares the cores and every number below is low and noisy (2 threads "
-             "in one process suffer most: each parallel region waits for a descheduled thread)"}]
+    rows = [
+        {
+            "what": "machine load during the runs",
+            "value": f"{load[0]:.1f} -> {load[1]:.1f}",
+            "unit": "",
+            "note": f"1-minute load average at the start and the end, on {os.cpu_count()} cores: above the "
+            "core count, other work shares the cores and every number below is low and noisy (2 threads "
+            "in one process suffer most: each parallel region waits for a descheduled thread)",
+        }
+    ]
     for batch in BATCHES:
         base = statistics.median(r["sps"] for r in runs[(1, 1, batch)])
         for procs, threads in ((1, 1), (1, 2), (2, 1)):
             rs = runs[(procs, threads, batch)]
             sps = [r["sps"] for r in rs]
-            note = f"median of {ROUNDS} (range {min(sps):.0f}-{max(sps):.0f}); {statistics.median(sps) / base:.2f}x " \
-                   "1 process on 1 thread"
+            note = (
+                f"median of {ROUNDS} (range {min(sps):.0f}-{max(sps):.0f}); {statistics.median(sps) / base:.2f}x "
+                "1 process on 1 thread"
+            )
             if procs > 1:
                 grad = statistics.median(r["allreduce"] / r["seconds"] for r in rs)
                 other = statistics.median(r["reduce"] / r["seconds"] for r in rs)
-                note += f"; communication {grad + other:.0%} of the training time (gradient all-reduce " \
-                        f"{grad:.0%}, batch statistics and stop agreement {other:.0%})"
-            rows.append({"what": f"global batch {batch}: {procs} process{'es' * (procs > 1)} x {threads} "
-                         f"thread{'s' * (threads > 1)}", "value": round(statistics.median(sps)),
-                         "unit": "samples/s", "note": note})
-    rows.append({"what": "1 GPU, full-MNIST recipe (docs/benchmarks.md)", "value": "", "unit": "",
-                 "note": "not measured: no GPU was lent to this work; the row stays empty until one is"})
+                note += (
+                    f"; communication {grad + other:.0%} of the training time (gradient all-reduce "
+                    f"{grad:.0%}, batch statistics and stop agreement {other:.0%})"
+                )
+            rows.append(
+                {
+                    "what": f"global batch {batch}: {procs} process{'es' * (procs > 1)} x {threads} "
+                    f"thread{'s' * (threads > 1)}",
+                    "value": round(statistics.median(sps)),
+                    "unit": "samples/s",
+                    "note": note,
+                }
+            )
+    rows.append(
+        {
+            "what": "1 GPU, full-MNIST recipe (docs/benchmarks.md)",
+            "value": "",
+            "unit": "",
+            "note": "not measured: no GPU was lent to this work; the row stays empty until one is",
+        }
+    )
     method = " ".join(__doc__.strip().split("\n\n", 1)[1].split()) + (
         " On 2 cores, 2 processes can at best match 1 process on 2 threads: the same cores do the same "
         "arithmetic, and the processes add the all-reduce, the per-rank copy of each epoch's data "
         "preparation and Python's per-step overhead twice. What 2 processes show here is that the "
-        "machinery works and what it costs; the gain comes from more machines or GPUs.")
-    return record("distributed", rows, method, epochs=EPOCHS, rounds=ROUNDS,
-                  runs={f"{p}x{t}@{b}": runs[(p, t, b)] for p, t, b in configs})
+        "machinery works and what it costs; the gain comes from more machines or GPUs."
+    )
+    return record(
+        "distributed",
+        rows,
+        method,
+        epochs=EPOCHS,
+        rounds=ROUNDS,
+        runs={f"{p}x{t}@{b}": runs[(p, t, b)] for p, t, b in configs},
+    )
 
 
 if __name__ == "__main__":

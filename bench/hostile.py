@@ -3,6 +3,7 @@ path and how each ended, and what the store's kill-at-every-line runs found.
 
 Run: python -m bench hostile (about a minute on 2 cores).
 """
+
 from __future__ import annotations
 
 import sys
@@ -55,10 +56,16 @@ def corpus_rows() -> list[dict]:
                 outcomes.append((_try(case, Path(tmp)), case.error.__name__ if case.error else "accepted"))
         right = sum(got == want for got, want in outcomes)
         refused = sum(want != "accepted" for _, want in outcomes)
-        rows.append({"what": f"hostile inputs tried: {label}", "value": len(cases), "unit": "cases",
-                     "note": f"{right}/{len(cases)} ended as specified: {refused} refused with "
-                             f"{outcomes[0][1] if refused else '-'}, {len(cases) - refused} odd but valid read "
-                             f"correctly; payload ran: {corpus.MARKER.exists()}"})
+        rows.append(
+            {
+                "what": f"hostile inputs tried: {label}",
+                "value": len(cases),
+                "unit": "cases",
+                "note": f"{right}/{len(cases)} ended as specified: {refused} refused with "
+                f"{outcomes[0][1] if refused else '-'}, {len(cases) - refused} odd but valid read "
+                f"correctly; payload ran: {corpus.MARKER.exists()}",
+            }
+        )
     return rows
 
 
@@ -75,19 +82,25 @@ def _kills(label: str, existing: bool, action, native: bool) -> dict:
         t = time.perf_counter()
         lines = crash._kill_everywhere(Path(tmp), existing, action, check, native)
         wall = time.perf_counter() - t
-    return {"what": f"store: SIGKILL at every line of {label}", "value": lines, "unit": "kill points",
-            "note": f"after recovery: {seen['old']} old version, {seen['new']} new, {seen['none']} none; "
-                    f"0 half-written or mixed; {1000 * wall / (lines + 1):.0f} ms per kill and check"}
+    return {
+        "what": f"store: SIGKILL at every line of {label}",
+        "value": lines,
+        "unit": "kill points",
+        "note": f"after recovery: {seen['old']} old version, {seen['new']} new, {seen['none']} none; "
+        f"0 half-written or mixed; {1000 * wall / (lines + 1):.0f} ms per kill and check",
+    }
 
 
 def store_rows() -> list[dict]:
     storage.DURABLE = False  # killed processes, not machines: fsync only slows the loop down
     save = lambda r: crash._save(r, 2.0)  # noqa: E731
     over = lambda r: crash._save(r, 2.0, overwrite=True)  # noqa: E731
-    rows = [_kills("an overwrite (renameat2 exchange)", True, over, True),
-            _kills("an overwrite (portable: rename aside, restored on start)", True, over, False),
-            _kills("a new save (renameat2 no-replace)", False, save, True),
-            _kills("a new save (portable: mkdir claim)", False, save, False)]
+    rows = [
+        _kills("an overwrite (renameat2 exchange)", True, over, True),
+        _kills("an overwrite (portable: rename aside, restored on start)", True, over, False),
+        _kills("a new save (renameat2 no-replace)", False, save, True),
+        _kills("a new save (portable: mkdir claim)", False, save, False),
+    ]
     storage.DURABLE = True
     model = build(ModelConfig(hidden=(512,)), seed=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,22 +111,31 @@ def store_rows() -> list[dict]:
                 t = time.perf_counter()
                 store.save(model, "m", tmp, overwrite=True)
                 times.append(time.perf_counter() - t)
-            rows.append({"what": f"overwrite of a 784-512-2 model (1.6 MB), {'with' if durable else 'without'} fsync",
-                         "value": round(1000 * sorted(times)[2], 1), "unit": "ms", "note": "median of 5"})
+            rows.append(
+                {
+                    "what": f"overwrite of a 784-512-2 model (1.6 MB), {'with' if durable else 'without'} fsync",
+                    "value": round(1000 * sorted(times)[2], 1),
+                    "unit": "ms",
+                    "note": "median of 5",
+                }
+            )
     storage.DURABLE = True
     return rows
 
 
 def main() -> None:
     rows = corpus_rows() + store_rows()
-    record("hostile", rows,
-           "Every case of tests/corpus.py (written by code: broken and hostile pictures, .zip datasets, "
-           ".npy/.npz files, model folders) run through the API (pictures.prepare, data.load_user_data, "
-           "store.load) and counted by how it ended. The store rows fork a child per line N that runs the "
-           "save, SIGKILLed by a sys.settrace hook at the Nth executed line of the store's writing code, "
-           "for every N until the save completes; after each kill store.recover() runs and the model is "
-           "loaded (it must be the old or the new version whole). fsync is off for the kill loop and "
-           "measured separately on a real save.")
+    record(
+        "hostile",
+        rows,
+        "Every case of tests/corpus.py (written by code: broken and hostile pictures, .zip datasets, "
+        ".npy/.npz files, model folders) run through the API (pictures.prepare, data.load_user_data, "
+        "store.load) and counted by how it ended. The store rows fork a child per line N that runs the "
+        "save, SIGKILLed by a sys.settrace hook at the Nth executed line of the store's writing code, "
+        "for every N until the save completes; after each kill store.recover() runs and the model is "
+        "loaded (it must be the old or the new version whole). fsync is off for the kill loop and "
+        "measured separately on a real save.",
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ seed 0) of the 5000 mnist-5k latent means (train + test), one timed run each, un
 since its first call in a process includes numba compiling its kernels (numba's on-disk cache
 shortens that in later processes).
 """
+
 from __future__ import annotations
 
 import time
@@ -37,9 +38,15 @@ def main() -> dict:
     grid = _time(lambda: latent.decode_grid(model, 20), 50)
     x = data.load_dataset("mnist-5k", "all").images
     mu, _ = latent.encode_dataset(model, x)
-    rows = [{"what": "decode 1 z", "value": round(one["p50"], 3), "unit": "ms", "note": f"p95 {one['p95']:.3f} ms"},
-            {"what": "decode a 20x20 grid", "value": round(grid["p50"], 2), "unit": "ms",
-             "note": f"p95 {grid['p95']:.2f} ms"}]
+    rows = [
+        {"what": "decode 1 z", "value": round(one["p50"], 3), "unit": "ms", "note": f"p95 {one['p95']:.3f} ms"},
+        {
+            "what": "decode a 20x20 grid",
+            "value": round(grid["p50"], 2),
+            "unit": "ms",
+            "note": f"p95 {grid['p95']:.2f} ms",
+        },
+    ]
     names = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
     for method in ("pca", "tsne", "umap", "umap"):
         first = method == "umap" and not any(r["what"].startswith("UMAP") for r in rows)
@@ -47,10 +54,19 @@ def main() -> dict:
         latent.project(mu, method, seed=0)
         note = "uncached; the app caches it on disk afterwards"
         if method == "umap":
-            note = ("first call in the process: includes numba compiling UMAP's kernels" if first else
-                    "second call in the same process: kernels already compiled")
-        rows.append({"what": f"{names[method]} of {len(mu)} latent points{' (first call)' if first else ''}",
-                     "value": round(time.perf_counter() - t, 2), "unit": "s", "note": note})
+            note = (
+                "first call in the process: includes numba compiling UMAP's kernels"
+                if first
+                else "second call in the same process: kernels already compiled"
+            )
+        rows.append(
+            {
+                "what": f"{names[method]} of {len(mu)} latent points{' (first call)' if first else ''}",
+                "value": round(time.perf_counter() - t, 2),
+                "unit": "s",
+                "note": note,
+            }
+        )
     return record("latency", rows, __doc__.strip().split("\n\n", 1)[1].replace("\n", " "))
 
 

@@ -28,6 +28,7 @@ rerun the drag's release causes. (3) KEYS arrow-key presses on the focused pad, 
 and left: from the keydown event's time stamp to the animation frame after the pad painted the new
 image (the next frame shows it).
 """
+
 from __future__ import annotations
 
 import sys
@@ -45,9 +46,13 @@ DRAG_S = 4.0
 KEYS = 40
 FIRST_N = int(__import__("os").environ.get("BENCH_FIRST_N", 10))
 TRIVIAL = 'import streamlit as st\n\nst.title("Trivial")\n'  # its app.py, and the same as pages/sub.py
-MODELS = {"default": "784-512-2 relu MLP (bundled)", "mlp-512-512": "784-512-512-2 tanh MLP",
-          "conv": "conv 32-64 decoder", "emoji-2d": "colour 32x32 conv 32-64-128 (bundled emoji-2d)",
-          "colour-64": "colour 64x64 conv 32-64-128"}
+MODELS = {
+    "default": "784-512-2 relu MLP (bundled)",
+    "mlp-512-512": "784-512-512-2 tanh MLP",
+    "conv": "conv 32-64 decoder",
+    "emoji-2d": "colour 32x32 conv 32-64-128 (bundled emoji-2d)",
+    "colour-64": "colour 64x64 conv 32-64-128",
+}
 FIRST_MODELS = ("default", "mlp-512-512", "conv", "emoji-2d")  # first-frame timing (the issue's three, and colour)
 
 BYTES = """() => {  // count the websocket's incoming bytes, with their arrival times
@@ -139,25 +144,46 @@ def _colour_64_data(data_dir: Path) -> None:
     from PIL import Image
 
     from vae.data import emoji
+
     with np.load(emoji.MINI) as z:
         images = np.concatenate([z["train_images"], z["test_images"]])
         labels = np.concatenate([z["train_labels"], z["test_labels"]])
     big = np.stack([np.asarray(Image.fromarray(im).resize((64, 64), Image.Resampling.BICUBIC)) for im in images])
     data_dir.mkdir(parents=True, exist_ok=True)
     ids = np.array([f"E{i}" for i in range(len(big))])
-    np.savez(emoji.cache_path(64, data_dir), images=big, labels=labels, ids=ids, groups=ids,
-             vendors=np.array(["mini"] * len(big)))
+    np.savez(
+        emoji.cache_path(64, data_dir),
+        images=big,
+        labels=labels,
+        ids=ids,
+        groups=ids,
+        vendors=np.array(["mini"] * len(big)),
+    )
 
 
 def _models(directory: Path) -> None:
     from vae.models.config import ModelConfig
     from vae.models.registry import build
     from vae.store import catalog as store
-    store.save(build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0), "mlp-512-512", directory,
-               dataset={"name": "mnist-5k"})
+
+    store.save(
+        build(ModelConfig(hidden=(512, 512), activation="tanh"), seed=0),
+        "mlp-512-512",
+        directory,
+        dataset={"name": "mnist-5k"},
+    )
     store.save(build(ModelConfig(arch="conv"), seed=0), "conv", directory, dataset={"name": "mnist-5k"})
-    store.save(build(ModelConfig(image_shape=(3, 64, 64), arch="conv", conv_channels=(32, 64, 128), conv_dense=256,
-                                 likelihood="logistic"), seed=0), "colour-64", directory, dataset={"name": "emoji-64"})
+    store.save(
+        build(
+            ModelConfig(
+                image_shape=(3, 64, 64), arch="conv", conv_channels=(32, 64, 128), conv_dense=256, likelihood="logistic"
+            ),
+            seed=0,
+        ),
+        "colour-64",
+        directory,
+        dataset={"name": "emoji-64"},
+    )
 
 
 H1 = """() => {  // window.__h1: when the page's first h1 entered the DOM
@@ -192,8 +218,11 @@ def first_frames(chromium, server, trivial, name: str) -> dict:
     url = f"{server.url}/playground" + ("" if name == "default" else f"?model={name}")
     out = {k: [] for k in ("first", "revisit", "trivial_first", "trivial_revisit", "sub_first", "sub_revisit")}
     for _ in range(FIRST_N):
-        for target, key, ready in ((trivial.url, "trivial", "() => window.__h1"),
-                                   (f"{trivial.url}/sub", "sub", "() => window.__h1"), (url, "", FIRST)):
+        for target, key, ready in (
+            (trivial.url, "trivial", "() => window.__h1"),
+            (f"{trivial.url}/sub", "sub", "() => window.__h1"),
+            (url, "", FIRST),
+        ):
             page = _fresh_page(chromium)
             for visit in ("first", "revisit"):
                 out[f"{key}_{visit}" if key else visit].append(_visit(page, target, ready))
@@ -218,8 +247,9 @@ def measure(chromium, server, name: str) -> dict:
     drag = page.evaluate(DRAG, [DRAG_S * 1000])  # ends with pointerup: z goes to Python
     frames, k, elapsed = drag["frames"], drag["moves"], drag["ms"] / 1000
     after = page.evaluate(f"() => [({STATS})().frames, ({STATS})().decodeMs]")
-    painted = page.evaluate(f"([a, b]) => ({STATS})().paints.filter((t) => t > a && t <= b).length",
-                            [drag["from"], drag["to"]])  # images painted during the drag's frames
+    painted = page.evaluate(
+        f"([a, b]) => ({STATS})().paints.filter((t) => t > a && t <= b).length", [drag["from"], drag["to"]]
+    )  # images painted during the drag's frames
     page.wait_for_function("(n) => window.__ws.length > n", arg=ws_before, timeout=60_000)
     browser.wait_rendered(page, 180_000)
     rerun_bytes = page.evaluate("(n) => window.__ws.slice(n).reduce((a, [, b]) => a + b, 0)", ws_before)
@@ -232,8 +262,16 @@ def measure(chromium, server, name: str) -> dict:
         page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
         keys.append(page.wait_for_function("() => window.__key", timeout=60_000).json_value())
     page.context.close()
-    return {"build": build, "rerun_bytes": rerun_bytes, "frames": frames,
-            "painted": painted, "moves": k, "elapsed": elapsed, "decode": decode, "keys": percentiles(keys)}
+    return {
+        "build": build,
+        "rerun_bytes": rerun_bytes,
+        "frames": frames,
+        "painted": painted,
+        "moves": k,
+        "elapsed": elapsed,
+        "decode": decode,
+        "keys": percentiles(keys),
+    }
 
 
 def main() -> dict:
@@ -248,8 +286,11 @@ def main() -> dict:
     (tmp / "trivial" / "app.py").write_text(TRIVIAL)
     (tmp / "trivial" / "pages" / "sub.py").write_text(TRIVIAL)
     results, firsts = {}, {}
-    with browser.serving(env, log_dir=tmp) as server, \
-            browser.serving(env, log_dir=tmp, script=tmp / "trivial" / "app.py") as trivial, sync_playwright() as p:
+    with (
+        browser.serving(env, log_dir=tmp) as server,
+        browser.serving(env, log_dir=tmp, script=tmp / "trivial" / "app.py") as trivial,
+        sync_playwright() as p,
+    ):
         chromium = browser.launch(p)
         try:
             measure(chromium, server, "default")  # warm-up: the server loads mnist-5k and encodes it
@@ -270,37 +311,66 @@ def main() -> dict:
             ms = percentiles([t for t, _ in f[visit]])
             mb = percentiles([b / 1e6 for _, b in f[visit]])
             base, sub = percentiles(f[f"trivial_{visit}"]), percentiles(f[f"sub_{visit}"])
-            rows.append({
-                "what": f"{MODELS[name]}: {'first visit' if visit == 'first' else 'revisit'}, first live frame "
-                        "after a trivial page's title, p50", "value": round(ms["p50"] - base["p50"]), "unit": "ms",
-                "note": f"p95 {ms['p95'] - base['p95']:+.0f} ms; live frame p50 {ms['p50']:.0f} / p95 "
-                        f"{ms['p95']:.0f} ms from navigation start, the trivial page's title p50 "
-                        f"{base['p50']:.0f} / p95 {base['p95']:.0f} ms ({ms['n']} fresh contexts each); "
-                        f"websocket by then {mb['p50']:.2f} MB (p50); target p50 <= 300 ms, p95 <= 500 ms after. "
-                        f"The same trivial page at /sub (a page's own URL, as /playground is): title p50 "
-                        f"{sub['p50']:.0f} / p95 {sub['p95']:.0f} ms, so the frame came "
-                        f"{ms['p50'] - sub['p50']:+.0f} ms (p50) after it"})
+            rows.append(
+                {
+                    "what": f"{MODELS[name]}: {'first visit' if visit == 'first' else 'revisit'}, first live frame "
+                    "after a trivial page's title, p50",
+                    "value": round(ms["p50"] - base["p50"]),
+                    "unit": "ms",
+                    "note": f"p95 {ms['p95'] - base['p95']:+.0f} ms; live frame p50 {ms['p50']:.0f} / p95 "
+                    f"{ms['p95']:.0f} ms from navigation start, the trivial page's title p50 "
+                    f"{base['p50']:.0f} / p95 {base['p95']:.0f} ms ({ms['n']} fresh contexts each); "
+                    f"websocket by then {mb['p50']:.2f} MB (p50); target p50 <= 300 ms, p95 <= 500 ms after. "
+                    f"The same trivial page at /sub (a page's own URL, as /playground is): title p50 "
+                    f"{sub['p50']:.0f} / p95 {sub['p95']:.0f} ms, so the frame came "
+                    f"{ms['p50'] - sub['p50']:+.0f} ms (p50) after it",
+                }
+            )
     for name, label in MODELS.items():
         r = results[name]
         per60 = 60 * r["painted"] / max(r["frames"], 1)
         fps = r["frames"] / r["elapsed"]
         enc = r["build"]["bytes"] / 1e6
         rows += [
-            {"what": f"{label}: frames with a new image during a drag", "value": round(per60, 1), "unit": "of 60",
-             "note": f"{r['painted']} of {r['frames']} animation frames in {r['elapsed']:.1f} s ({fps:.0f} frames/s, "
-                     f"{r['moves']} mouse moves); target >= 55 (MLP), >= 30 (conv)"},
-            {"what": f"{label}: JS decode per frame, median", "value": round(r["decode"]["p50"], 2), "unit": "ms",
-             "note": f"p95 {r['decode']['p95']:.2f} ms over {r['decode']['n']} decodes"},
-            {"what": f"{label}: arrow key -> new image painted, p95", "value": round(r["keys"]["p95"], 1),
-             "unit": "ms", "note": f"p50 {r['keys']['p50']:.1f} ms over {r['keys']['n']} presses; target < 50 ms "
-                                   "(server-side slider before: p95 396 ms)"},
-            {"what": f"{label}: weights and points, first visit", "value": round(enc, 2), "unit": "MB",
-             "note": f"one message, read and set up in {r['build']['ms']:.0f} ms; a drag release's rerun then "
-                     f"received {r['rerun_bytes'] / 1e3:.1f} kB (no weights)"},
+            {
+                "what": f"{label}: frames with a new image during a drag",
+                "value": round(per60, 1),
+                "unit": "of 60",
+                "note": f"{r['painted']} of {r['frames']} animation frames in {r['elapsed']:.1f} s "
+                f"({fps:.0f} frames/s, {r['moves']} mouse moves); target >= 55 (MLP), >= 30 (conv)",
+            },
+            {
+                "what": f"{label}: JS decode per frame, median",
+                "value": round(r["decode"]["p50"], 2),
+                "unit": "ms",
+                "note": f"p95 {r['decode']['p95']:.2f} ms over {r['decode']['n']} decodes",
+            },
+            {
+                "what": f"{label}: arrow key -> new image painted, p95",
+                "value": round(r["keys"]["p95"], 1),
+                "unit": "ms",
+                "note": f"p50 {r['keys']['p50']:.1f} ms over {r['keys']['n']} presses; target < 50 ms "
+                "(server-side slider before: p95 396 ms)",
+            },
+            {
+                "what": f"{label}: weights and points, first visit",
+                "value": round(enc, 2),
+                "unit": "MB",
+                "note": f"one message, read and set up in {r['build']['ms']:.0f} ms; a drag release's rerun then "
+                f"received {r['rerun_bytes'] / 1e3:.1f} kB (no weights)",
+            },
         ]
-    return record("live", rows, __doc__.strip().split("\n\n", 1)[1].replace("\n", " "), command="python -m bench live",
-                  drag_s=DRAG_S, keys=KEYS, first_n=FIRST_N, findings=FINDINGS,
-                  samples={name: f for name, f in firsts.items()})
+    return record(
+        "live",
+        rows,
+        __doc__.strip().split("\n\n", 1)[1].replace("\n", " "),
+        command="python -m bench live",
+        drag_s=DRAG_S,
+        keys=KEYS,
+        first_n=FIRST_N,
+        findings=FINDINGS,
+        samples={name: f for name, f in firsts.items()},
+    )
 
 
 if __name__ == "__main__":

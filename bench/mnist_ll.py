@@ -6,6 +6,7 @@ CLI records), and reads the metrics it saved. Marks: -135.7 nats for the publish
 (Davidson et al. 2018, Table 1); -132.5 for their hyperspherical VAE.
 Needs full MNIST in the cache: `python -m vae data fetch mnist`. Takes about 15 minutes.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -18,9 +19,11 @@ from vae.store import catalog as store
 
 from .common import record
 
-COMMAND = ("python -m vae train --dataset mnist --binarize --latent-dim 2 --hidden 512,512 "
-           "--activation tanh --epochs 80 --batch-size 128 --lr 1e-3 --lr-decay 0.97 "
-           "--train-iw-samples 5 --val-fraction 0 --eval-iw-samples 1000 --name mnist-2d --quiet")
+COMMAND = (
+    "python -m vae train --dataset mnist --binarize --latent-dim 2 --hidden 512,512 "
+    "--activation tanh --epochs 80 --batch-size 128 --lr 1e-3 --lr-decay 0.97 "
+    "--train-iw-samples 5 --val-fraction 0 --eval-iw-samples 1000 --name mnist-2d --quiet"
+)
 
 
 def main(command: str = COMMAND) -> dict:
@@ -32,10 +35,20 @@ def main(command: str = COMMAND) -> dict:
         info = store.find("mnist-2d", models)
     history, m = info.meta["history"], info.metrics
     train_seconds = sum(h["seconds"] for h in history)
-    rows = [{"what": "test log p(x) >= IW(1000)", "value": round(m["iw_log_likelihood"], 2), "unit": "nats",
-             "note": f"ELBO {m['elbo']:.2f}, KL {m['kl']:.2f}, active units {m['active_units']}/2"},
-            {"what": "training time", "value": round(train_seconds / 60, 1), "unit": "min",
-             "note": f"{len(history)} epochs; {wall / 60:.1f} min with data loading and the K=1000 evaluation"}]
+    rows = [
+        {
+            "what": "test log p(x) >= IW(1000)",
+            "value": round(m["iw_log_likelihood"], 2),
+            "unit": "nats",
+            "note": f"ELBO {m['elbo']:.2f}, KL {m['kl']:.2f}, active units {m['active_units']}/2",
+        },
+        {
+            "what": "training time",
+            "value": round(train_seconds / 60, 1),
+            "unit": "min",
+            "note": f"{len(history)} epochs; {wall / 60:.1f} min with data loading and the K=1000 evaluation",
+        },
+    ]
     return record("mnist_ll", rows, __doc__.strip().replace("\n", " "), command=command)
 
 

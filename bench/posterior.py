@@ -3,6 +3,7 @@ the bundled model(s), and upload -> everything drawn on Reconstruct and True pos
 
 python -m bench.posterior [--images N] [--skip-table] [--skip-browser]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,10 @@ def time_per_image(model, x: torch.Tensor, label: str) -> list[dict]:
         mu, logvar = model.encode(x)
     for i in range(len(x)):
         t = time.perf_counter()
-        posterior.log_marginal(model, x[i:i + 1], grid, hints=mu[i:i + 1].numpy())
+        posterior.log_marginal(model, x[i : i + 1], grid, hints=mu[i : i + 1].numpy())
         exact.append(time.perf_counter() - t)
         t = time.perf_counter()
-        gaps.fit_best_gaussian(model, x[i:i + 1], mu[i:i + 1].clone(), logvar[i:i + 1].clone())
+        gaps.fit_best_gaussian(model, x[i : i + 1], mu[i : i + 1].clone(), logvar[i : i + 1].clone())
         fit.append(time.perf_counter() - t)
     view = []
     for i in range(len(x)):  # everything the page computes for one image (on posterior_view.WORKERS threads)
@@ -55,14 +56,28 @@ def time_per_image(model, x: torch.Tensor, label: str) -> list[dict]:
         posterior_view.describe(model, x[i].numpy(), grid=grid)
         view.append(time.perf_counter() - t)
     e, f, v = percentiles(exact), percentiles(fit), percentiles(view)
-    return [{"what": f"{label}: coarse grid, once per model", "value": round(coarse, 2), "unit": "s"},
-            {"what": f"{label}: the page's whole view per image", "value": round(v["p50"], 3), "unit": "s",
-             "note": f"p50 of {v['n']} test images, p95 {v['p95']:.3f} s: IW(K) to 5000, log p(x), q*, the KL "
-             f"on a grid and the {posterior_view.PLANE_POINTS}^2 plane, on {posterior_view.WORKERS} threads"},
-            {"what": f"{label}: exact log p(x) per image", "value": round(e["p50"], 3), "unit": "s",
-             "note": f"p50 of {e['n']} test images, p95 {e['p95']:.3f} s (target < 0.5 s)"},
-            {"what": f"{label}: q* fit per image", "value": round(f["p50"], 3), "unit": "s",
-             "note": f"p50 of {f['n']} test images, p95 {f['p95']:.3f} s (target < 1 s)"}]
+    return [
+        {"what": f"{label}: coarse grid, once per model", "value": round(coarse, 2), "unit": "s"},
+        {
+            "what": f"{label}: the page's whole view per image",
+            "value": round(v["p50"], 3),
+            "unit": "s",
+            "note": f"p50 of {v['n']} test images, p95 {v['p95']:.3f} s: IW(K) to 5000, log p(x), q*, the KL "
+            f"on a grid and the {posterior_view.PLANE_POINTS}^2 plane, on {posterior_view.WORKERS} threads",
+        },
+        {
+            "what": f"{label}: exact log p(x) per image",
+            "value": round(e["p50"], 3),
+            "unit": "s",
+            "note": f"p50 of {e['n']} test images, p95 {e['p95']:.3f} s (target < 0.5 s)",
+        },
+        {
+            "what": f"{label}: q* fit per image",
+            "value": round(f["p50"], 3),
+            "unit": "s",
+            "note": f"p50 of {f['n']} test images, p95 {f['p95']:.3f} s (target < 1 s)",
+        },
+    ]
 
 
 def gap_table(name: str, n: int) -> list[dict]:
@@ -74,19 +89,30 @@ def gap_table(name: str, n: int) -> list[dict]:
     with torch.inference_mode():
         base = objectives.evaluate(model, x, iw_samples=1000)
     note = f"{name}, first {len(x)} test images of {info.dataset}"
-    rows = [("exact log p(x)", exact["exact_log_likelihood"]), ("IW(1000)", base["iw_log_likelihood"]),
-            ("ELBO (one sample, as in training)", base["elbo"]), ("ELBO(q) (quadrature)", exact["elbo_exact"]),
-            ("ELBO(q*)", exact["elbo_best_gaussian"]), ("approximation gap", exact["approximation_gap"]),
-            ("amortization gap", exact["amortization_gap"])]
+    rows = [
+        ("exact log p(x)", exact["exact_log_likelihood"]),
+        ("IW(1000)", base["iw_log_likelihood"]),
+        ("ELBO (one sample, as in training)", base["elbo"]),
+        ("ELBO(q) (quadrature)", exact["elbo_exact"]),
+        ("ELBO(q*)", exact["elbo_best_gaussian"]),
+        ("approximation gap", exact["approximation_gap"]),
+        ("amortization gap", exact["amortization_gap"]),
+    ]
     out = [{"what": f"{name}: {k}", "value": round(v, 2), "unit": "nats", "note": note} for k, v in rows]
-    out.append({"what": f"{name}: not converged to 0.01 nats", "value": exact["exact_not_converged"],
-                "note": f"{len(x)} images in {took:.0f} s"})
+    out.append(
+        {
+            "what": f"{name}: not converged to 0.01 nats",
+            "value": exact["exact_not_converged"],
+            "note": f"{len(x)} images in {took:.0f} s",
+        }
+    )
     return out
 
 
 def _digit(k: int) -> bytes:
     """A ring drawn on white, different for every k (its size and stroke), like a photographed digit."""
     from PIL import Image, ImageDraw
+
     im = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(im).ellipse((55 + 3 * (k % 12), 30, 145, 170 - 3 * (k % 12)), outline=0, width=8 + k // 12)
     buf = io.BytesIO()
@@ -105,9 +131,13 @@ def upload_to_drawn() -> list[dict]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     import browser  # tests/browser.py: the server and Chromium helpers the e2e tests use
+
     rows, fresh = [], iter(range(10_000))
-    with tempfile.TemporaryDirectory() as tmp, browser.serving(browser.isolated_env(tmp)) as server, \
-            sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        browser.serving(browser.isolated_env(tmp)) as server,
+        sync_playwright() as p,
+    ):
         b = browser.launch(p)
         for title in ("Reconstruct", "True posterior"):
             counts = (1,) * REPEATS if title == "True posterior" else (1,) * REPEATS + (4,) * 3
@@ -119,13 +149,18 @@ def upload_to_drawn() -> list[dict]:
                     page.get_by_text("An upload or a drawing").click()
                     browser.wait_rendered(page, 300_000)
                 box = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-                files = [{"name": f"d{rep}_{k}.png", "mimeType": "image/png", "buffer": _digit(next(fresh))}
-                         for k in range(n)]
+                files = [
+                    {"name": f"d{rep}_{k}.png", "mimeType": "image/png", "buffer": _digit(next(fresh))}
+                    for k in range(n)
+                ]
                 t = time.perf_counter()
                 box.set_input_files(files=files)
                 last = files[-1]["name"]  # its heading (Reconstruct) or image caption (True posterior)
-                shown = page.get_by_role("heading", name=last) if title == "Reconstruct" else \
-                    page.get_by_test_id("stImageCaption").filter(has_text=last)
+                shown = (
+                    page.get_by_role("heading", name=last)
+                    if title == "Reconstruct"
+                    else page.get_by_test_id("stImageCaption").filter(has_text=last)
+                )
                 shown.first.wait_for(timeout=300_000)
                 browser.wait_rendered(page, 300_000)
                 if rep:
@@ -133,10 +168,15 @@ def upload_to_drawn() -> list[dict]:
                 page.context.close()
             for n, took in times.items():
                 p = percentiles(took)
-                rows.append({"what": f"{title}: upload {n} picture{'s' * (n > 1)} -> all drawn",
-                             "value": round(p["p50"], 2), "unit": "s",
-                             "note": f"{p['p50'] / n:.2f} s per picture; median of {len(took)} uploads "
-                             f"({min(took):.2f} to {max(took):.2f} s)"})
+                rows.append(
+                    {
+                        "what": f"{title}: upload {n} picture{'s' * (n > 1)} -> all drawn",
+                        "value": round(p["p50"], 2),
+                        "unit": "s",
+                        "note": f"{p['p50'] / n:.2f} s per picture; median of {len(took)} uploads "
+                        f"({min(took):.2f} to {max(took):.2f} s)",
+                    }
+                )
         b.close()
     return rows
 
@@ -166,22 +206,28 @@ def main(argv=None) -> dict:
                 print(rows[-8:], flush=True)
     if not args.skip_browser:
         rows += upload_to_drawn()
-    method = (f"Core timings: one torch thread, {args.timed} test images, each alone (as the page does): "
-              "log p(x) by adaptive quadrature to 0.01 nats, then q* by L-BFGS on the Gauss-Hermite ELBO; "
-              "the coarse grid is decoded once per model and cached. Table: `python -m vae evaluate NAME "
-              "--exact --iw-samples 1000 --limit N` computes the same numbers (means over the first N test "
-              "images; binarized with the fixed test seed where the model was trained binarized). Browser: "
-              "`streamlit run` + headless Chromium, time from setting the uploader's files to the script idle "
-              "with every chart laid out and every image loaded (tests/browser.wait_rendered), after one "
-              "warm-up upload; each timed upload into a freshly opened page, the median of "
-              f"{REPEATS} (3 for four pictures).")
+    method = (
+        f"Core timings: one torch thread, {args.timed} test images, each alone (as the page does): "
+        "log p(x) by adaptive quadrature to 0.01 nats, then q* by L-BFGS on the Gauss-Hermite ELBO; "
+        "the coarse grid is decoded once per model and cached. Table: `python -m vae evaluate NAME "
+        "--exact --iw-samples 1000 --limit N` computes the same numbers (means over the first N test "
+        "images; binarized with the fixed test seed where the model was trained binarized). Browser: "
+        "`streamlit run` + headless Chromium, time from setting the uploader's files to the script idle "
+        "with every chart laid out and every image loaded (tests/browser.wait_rendered), after one "
+        "warm-up upload; each timed upload into a freshly opened page, the median of "
+        f"{REPEATS} (3 for four pictures)."
+    )
     kept = RESULTS / "posterior.json"
     if kept.exists():  # rows of the parts skipped this time stay as they were recorded
         new = {r["what"] for r in rows}
         rows = [r for r in json.loads(kept.read_text())["rows"] if r["what"] not in new] + rows
     load = os.getloadavg()[0]
-    return record("posterior", rows, method + f" 1-minute load average at the end: {load:.1f} on "
-                  f"{os.cpu_count()} cores.", command="python -m bench.posterior")
+    return record(
+        "posterior",
+        rows,
+        method + f" 1-minute load average at the end: {load:.1f} on {os.cpu_count()} cores.",
+        command="python -m bench.posterior",
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ the runs named and keeps the other rows already recorded (the result file is rew
 run); --doersch-epochs caps Doersch's two 784-1000-500-250 recipes (about 6x the others' cost per
 step) for a quick look.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,14 @@ from vae.training import recipes
 from .common import RESULTS, record
 
 DATASETS = ("mnist-5k", "mnist")
-RUNS = {"tflearn": "--recipe tflearn", "su-vae": "--recipe su-vae", "su-cvae": "--recipe su-cvae",
-        "label-cvae": "--recipe su-vae --conditional label --epochs 100",
-        "doersch-vae": "--recipe doersch-vae", "doersch-cvae": "--recipe doersch-cvae"}
+RUNS = {
+    "tflearn": "--recipe tflearn",
+    "su-vae": "--recipe su-vae",
+    "su-cvae": "--recipe su-cvae",
+    "label-cvae": "--recipe su-vae --conditional label --epochs 100",
+    "doersch-vae": "--recipe doersch-vae",
+    "doersch-cvae": "--recipe doersch-cvae",
+}
 COMMAND = "python -m vae train {options} --dataset {dataset} --eval-iw-samples 1000 --name {name} --quiet"
 
 
@@ -63,6 +69,7 @@ def _train(name: str, dataset: str, models: str, doersch_epochs: int | None) -> 
 
 def _classifier():
     from sklearn.svm import SVC
+
     train, test = data.load_splits("mnist-5k")
     clf = SVC().fit(train.images.reshape(len(train.images), -1), train.labels)
     return clf, float((clf.predict(test.images.reshape(len(test.images), -1)) == test.labels).mean())
@@ -80,21 +87,30 @@ def _class_accuracy(clf, info: store.ModelInfo) -> float:
 def _row(name: str, dataset: str, info: store.ModelInfo, seconds: float) -> dict:
     m, r = info.metrics, recipes.RECIPES.get(name)
     bound = {"label": "log p(x|y)", "prior": "log p(x|y)", "completion": "log p(rest|column)"}.get(
-        info.config.conditional, "log p(x)")
+        info.config.conditional, "log p(x)"
+    )
     epochs = len(info.meta["history"])
     of = f" of the recipe's {r.train['epochs']}" if r and epochs != r.train["epochs"] else ""
-    note = (f"{info.config.describe()}; ELBO {m['elbo']:.2f}, KL {m['kl']:.2f}, active units "
-            f"{m['active_units']}/{info.config.latent_dim}; {epochs}{of} epochs, "
-            f"{seconds / 60:.1f} min with the evaluation")
+    note = (
+        f"{info.config.describe()}; ELBO {m['elbo']:.2f}, KL {m['kl']:.2f}, active units "
+        f"{m['active_units']}/{info.config.latent_dim}; {epochs}{of} epochs, "
+        f"{seconds / 60:.1f} min with the evaluation"
+    )
     note += "; the original reports no test log-likelihood" if r else "; no original (su-vae settings)"
     if "regressor_log_likelihood" in m:
         note += f"; the regressor baseline (no z): {bound} = {m['regressor_log_likelihood']:.2f}"
-    return {"what": f"{_run_id(name, dataset)}: test {bound} >= IW(1000)", "value": round(m["iw_log_likelihood"], 2),
-            "unit": "nats", "note": note}
+    return {
+        "what": f"{_run_id(name, dataset)}: test {bound} >= IW(1000)",
+        "value": round(m["iw_log_likelihood"], 2),
+        "unit": "nats",
+        "note": note,
+    }
 
 
-ACCURACY = {"label-cvae": "z ~ N(0, I) decoded under each class",
-            "su-cvae": "z ~ N(mu_y, I) around each class's prior mean"}
+ACCURACY = {
+    "label-cvae": "z ~ N(0, I) decoded under each class",
+    "su-cvae": "z ~ N(mu_y, I) around each class's prior mean",
+}
 
 
 def _record(rows: dict[str, list], commands: dict[str, str]) -> dict:
@@ -112,8 +128,12 @@ def _record(rows: dict[str, list], commands: dict[str, str]) -> dict:
         run = _run_id(name.removesuffix(f"-{dataset}"), dataset)
         if run in order:
             commands.setdefault(run, line)
-    return record("recipes", [r for n in order for r in rows.get(n, [])], __doc__.strip().replace("\n", " "),
-                  command="\n".join(commands[n] for n in order if n in commands))
+    return record(
+        "recipes",
+        [r for n in order for r in rows.get(n, [])],
+        __doc__.strip().replace("\n", " "),
+        command="\n".join(commands[n] for n in order if n in commands),
+    )
 
 
 def main(*names: str, datasets: tuple[str, ...] | None = None, doersch_epochs: int | None = None) -> dict:
@@ -131,20 +151,30 @@ def main(*names: str, datasets: tuple[str, ...] | None = None, doersch_epochs: i
             if name in ACCURACY:
                 scorer = scorer or _classifier()  # (the SVC, its accuracy on real test digits)
                 clf, real = scorer
-                rows[run].append({"what": f"{run}: class accuracy of decodes", "unit": "",
-                                  "value": round(_class_accuracy(clf, info), 3),
-                                  "note": f"{ACCURACY[name]}, 1,000 decodes; the SVC scores {real:.3f} on the "
-                                  "real mnist-5k test digits"})
+                rows[run].append(
+                    {
+                        "what": f"{run}: class accuracy of decodes",
+                        "unit": "",
+                        "value": round(_class_accuracy(clf, info), 3),
+                        "note": f"{ACCURACY[name]}, 1,000 decodes; the SVC scores {real:.3f} on the "
+                        "real mnist-5k test digits",
+                    }
+                )
             result = _record({k: list(v) for k, v in rows.items()}, dict(commands))
     return result
 
 
 if __name__ == "__main__":
     import argparse
+
     p = argparse.ArgumentParser(prog="python -m bench.recipes", description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", metavar="NAME", help="runs (default: all): " + ", ".join(RUNS))
-    p.add_argument("--dataset", choices=DATASETS, action="append",
-                   help="repeatable (default: mnist-5k, and mnist where it has been fetched)")
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        action="append",
+        help="repeatable (default: mnist-5k, and mnist where it has been fetched)",
+    )
     p.add_argument("--doersch-epochs", type=int, default=None, help="cap Doersch's recipes at N epochs")
     a = p.parse_args()
     if unknown := set(a.names) - set(RUNS):

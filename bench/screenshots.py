@@ -6,6 +6,7 @@ Each shot waits for the page to finish: the script idle (no "Running..." widget)
 chart drawn, every image loaded. Some pages are shown after doing what the page is for: a slider
 moved, a picture uploaded, a point clicked, a 2-epoch model trained.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ def _digit_png() -> bytes:
     from PIL import Image
 
     from vae.data import datasets as data
+
     x = data.load_dataset("mnist-5k", "test").images[3, 0]  # (28, 28) in [0, 1]
     im = Image.fromarray((x * 255).round().astype("uint8")).resize((112, 112), Image.NEAREST)
     buf = io.BytesIO()
@@ -118,7 +120,8 @@ def _drag_pad(page, fx: float, fy: float) -> None:
 def reconstruct(page, server, out):
     browser.open_page(page, server, "Reconstruct", SLOW)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": "digit.png", "mimeType": "image/png", "buffer": _digit_png()}])
+        files=[{"name": "digit.png", "mimeType": "image/png", "buffer": _digit_png()}]
+    )
     heading = page.get_by_role("heading", name="digit.png")
     heading.wait_for(timeout=SLOW)
     shots = [_shoot(page, "reconstruct", out)]
@@ -156,6 +159,7 @@ def _emoji_png() -> bytes:
     from PIL import Image
 
     from vae.data import datasets as data
+
     x = data.load_dataset("emoji-mini", "test").images[40].transpose(1, 2, 0)  # (32, 32, 3)
     rgb = (x * 255).round().astype("uint8")
     alpha = np.where(rgb.min(-1) > 245, 0, 255).astype("uint8")
@@ -168,9 +172,13 @@ def _emoji_png() -> bytes:
 def colour(page, server, out):
     """Every page on the bundled colour model, with emoji-mini (no download)."""
     shots = []
-    for title, name in (("Overview", "colour_overview"), ("Latent map", "colour_latent_map"),
-                        ("Manifold", "colour_manifold"), ("Interpolate", "colour_interpolate"),
-                        ("True posterior", "colour_posterior")):
+    for title, name in (
+        ("Overview", "colour_overview"),
+        ("Latent map", "colour_latent_map"),
+        ("Manifold", "colour_manifold"),
+        ("Interpolate", "colour_interpolate"),
+        ("True posterior", "colour_posterior"),
+    ):
         _open_colour(page, server, title)
         shots.append(_shoot(page, name, out))
     _open_colour(page, server, "Playground")
@@ -178,16 +186,26 @@ def colour(page, server, out):
     shots.append(_shoot(page, "colour_playground", out))
     _open_colour(page, server, "Reconstruct")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": "emoji.png", "mimeType": "image/png", "buffer": _emoji_png()}])
+        files=[{"name": "emoji.png", "mimeType": "image/png", "buffer": _emoji_png()}]
+    )
     heading = page.get_by_role("heading", name="emoji.png")
     heading.wait_for(timeout=SLOW)
     _scroll_to(page, heading)
     return shots + [_shoot(page, "colour_reconstruct", out)]
 
 
-SHOTS = {"overview": overview, "train": train, "latent_map": latent_map, "manifold": manifold,
-         "playground": playground, "reconstruct": reconstruct, "interpolate": interpolate,
-         "posterior": posterior, "compare": compare, "colour": colour}
+SHOTS = {
+    "overview": overview,
+    "train": train,
+    "latent_map": latent_map,
+    "manifold": manifold,
+    "playground": playground,
+    "reconstruct": reconstruct,
+    "interpolate": interpolate,
+    "posterior": posterior,
+    "compare": compare,
+    "colour": colour,
+}
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -10,6 +10,7 @@ explorers alone; two trainings alone; both together; and, for comparison, the sa
 the way it ran before (vae.training.fit in a thread of the server process) with the explorers.
 Peak memory is VmHWM of the server process and of each training process.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -37,6 +38,7 @@ def _vm_hwm_mb(pid: int) -> float:
 def explorers(n: int = SESSIONS, moves: int = MOVES) -> list[float]:
     """Milliseconds per Playground rerun, all sessions together."""
     from streamlit.testing.v1 import AppTest
+
     times, errors = [], []
 
     def session(i: int) -> None:
@@ -67,12 +69,23 @@ def trainings(tag: str, epochs: int):
     from vae.data import datasets as data
     from vae.models.config import ModelConfig, TrainConfig
     from vae.training import intake, jobs
+
     ds, test = data.load_dataset("mnist-5k", "train"), data.load_dataset("mnist-5k", "test")
     td = intake.split_data(ds, test, seed=0, val_fraction=0.1)
     td.train = td.train[:3600]
-    return [jobs.start(f"bench-{tag}-{k}", ModelConfig(), TrainConfig(epochs=epochs, batch_size=128, seed=k),
-                       td.train, td.val, td.test[:200], iw_samples=2, registry=resources.training_jobs())
-            for k in range(JOBS)]
+    return [
+        jobs.start(
+            f"bench-{tag}-{k}",
+            ModelConfig(),
+            TrainConfig(epochs=epochs, batch_size=128, seed=k),
+            td.train,
+            td.val,
+            td.test[:200],
+            iw_samples=2,
+            registry=resources.training_jobs(),
+        )
+        for k in range(JOBS)
+    ]
 
 
 def main() -> None:
@@ -80,6 +93,7 @@ def main() -> None:
 
     import apptest_threads
     import torch
+
     torch.set_num_threads(1)
     os.environ["VAE_MODELS_DIR"] = tempfile.mkdtemp(prefix="bench-serve-")
     with apptest_threads.shared_runtime():
@@ -108,29 +122,65 @@ def main() -> None:
     a, b = percentiles(alone), percentiles(together)
     med = statistics.median
     rows = [
-        {"what": f"sessions served at once, with {JOBS} trainings running", "value": SESSIONS,
-         "unit": "sessions", "note": f"{SESSIONS * MOVES} timed reruns each phase, no errors; machine "
-                                     f"load average {os.getloadavg()[0]:.0f} at the end (2 cores)"},
-        {"what": "explorers' Playground rerun, alone", "value": f"{a['p50']:.0f} / {a['p95']:.0f}",
-         "unit": "ms p50 / p95", "note": f"{SESSIONS} sessions in threads"},
-        {"what": f"explorers' Playground rerun, with {JOBS} trainings", "value": f"{b['p50']:.0f} / {b['p95']:.0f}",
-         "unit": "ms p50 / p95", "note": f"each training in its own process; {len(together)} reruns"},
-        {"what": "training samples/s per job, alone", "value": f"{med(solo_rates):,.0f}",
-         "unit": "samples/s", "note": f"median of epochs 2-4 of {JOBS} jobs running together"},
-        {"what": f"training samples/s per job, with {SESSIONS} explorers", "value": f"{med(busy_rates):,.0f}",
-         "unit": "samples/s", "note": f"median of {len(busy_rates)} epochs overlapping the explorers "
-                                      f"(range {min(busy_rates):,.0f}-{max(busy_rates):,.0f})"},
-        {"what": f"training samples/s in a thread of the server (before), with {SESSIONS} explorers",
-         "value": f"{med(thread_rates):,.0f}", "unit": "samples/s",
-         "note": "steps taken while the explorers ran x 128 / that time; sessions and job share one interpreter lock"},
-        {"what": "peak memory: server process", "value": f"{server_mb:.0f}", "unit": "MB",
-         "note": "VmHWM, sessions and caches (trainings run elsewhere)"},
-        {"what": "peak memory: each training process", "value": " / ".join(f"{m:.0f}" for m in child_mb),
-         "unit": "MB", "note": "VmHWM, forked from the fork server (pages shared with it)"},
+        {
+            "what": f"sessions served at once, with {JOBS} trainings running",
+            "value": SESSIONS,
+            "unit": "sessions",
+            "note": f"{SESSIONS * MOVES} timed reruns each phase, no errors; machine "
+            f"load average {os.getloadavg()[0]:.0f} at the end (2 cores)",
+        },
+        {
+            "what": "explorers' Playground rerun, alone",
+            "value": f"{a['p50']:.0f} / {a['p95']:.0f}",
+            "unit": "ms p50 / p95",
+            "note": f"{SESSIONS} sessions in threads",
+        },
+        {
+            "what": f"explorers' Playground rerun, with {JOBS} trainings",
+            "value": f"{b['p50']:.0f} / {b['p95']:.0f}",
+            "unit": "ms p50 / p95",
+            "note": f"each training in its own process; {len(together)} reruns",
+        },
+        {
+            "what": "training samples/s per job, alone",
+            "value": f"{med(solo_rates):,.0f}",
+            "unit": "samples/s",
+            "note": f"median of epochs 2-4 of {JOBS} jobs running together",
+        },
+        {
+            "what": f"training samples/s per job, with {SESSIONS} explorers",
+            "value": f"{med(busy_rates):,.0f}",
+            "unit": "samples/s",
+            "note": f"median of {len(busy_rates)} epochs overlapping the explorers "
+            f"(range {min(busy_rates):,.0f}-{max(busy_rates):,.0f})",
+        },
+        {
+            "what": f"training samples/s in a thread of the server (before), with {SESSIONS} explorers",
+            "value": f"{med(thread_rates):,.0f}",
+            "unit": "samples/s",
+            "note": "steps taken while the explorers ran x 128 / that time; "
+            "sessions and job share one interpreter lock",
+        },
+        {
+            "what": "peak memory: server process",
+            "value": f"{server_mb:.0f}",
+            "unit": "MB",
+            "note": "VmHWM, sessions and caches (trainings run elsewhere)",
+        },
+        {
+            "what": "peak memory: each training process",
+            "value": " / ".join(f"{m:.0f}" for m in child_mb),
+            "unit": "MB",
+            "note": "VmHWM, forked from the fork server (pages shared with it)",
+        },
     ]
-    record("serve", rows, __doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
-           command="python -m bench serve",
-           load=os.getloadavg())
+    record(
+        "serve",
+        rows,
+        __doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
+        command="python -m bench serve",
+        load=os.getloadavg(),
+    )
 
 
 def in_a_thread() -> list[float]:
@@ -141,6 +191,7 @@ def in_a_thread() -> list[float]:
     from vae.data import datasets as data
     from vae.models.config import ModelConfig, TrainConfig
     from vae.training.loop import fit
+
     x = torch.from_numpy(data.load_dataset("mnist-5k", "train").images[:3600])
     steps, done, window = [0], threading.Event(), {}
 
@@ -149,8 +200,11 @@ def in_a_thread() -> list[float]:
             steps[0] += 1
         return done.is_set()
 
-    t = threading.Thread(target=fit, args=(ModelConfig(), TrainConfig(epochs=10_000, batch_size=128), x),
-                         kwargs={"callback": on_progress})
+    t = threading.Thread(
+        target=fit,
+        args=(ModelConfig(), TrainConfig(epochs=10_000, batch_size=128), x),
+        kwargs={"callback": on_progress},
+    )
     t.start()
     time.sleep(2)  # past its start-up
     window["t0"] = time.time()
@@ -163,8 +217,9 @@ def in_a_thread() -> list[float]:
 
 def _overlapping(job, t0: float, t1: float) -> list[float]:
     """Samples/s of the epochs that overlapped [t0, t1] (by their end time minus their length)."""
-    return [3600 / h["seconds"] for h, end in zip(job.history, job.epoch_ended)
-            if end >= t0 and end - h["seconds"] <= t1]
+    return [
+        3600 / h["seconds"] for h, end in zip(job.history, job.epoch_ended) if end >= t0 and end - h["seconds"] <= t1
+    ]
 
 
 if __name__ == "__main__":

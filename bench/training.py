@@ -14,6 +14,7 @@ so the test scores are those of each loop's first run. FLOP rate: forward +
 backward of the MLP counted as 3x the forward multiply-adds, divided by this machine's 1024^3
 float32 matmul rate measured just before each run.
 """
+
 from __future__ import annotations
 
 import time
@@ -93,13 +94,25 @@ def main(epochs: int = EPOCHS) -> dict:
     x_train = torch.from_numpy(x_uint8).float().div(255.0)
     cfg = ModelConfig()
     fps = flops_per_sample(cfg)
-    loops = [("pytorch/examples loop (PIL per sample, DataLoader, batch 128)",
-              lambda: _reference_loop(cfg, x_uint8, epochs, pil=True)),
-             ("leaner per-sample loop (no PIL, DataLoader, batch 128)",
-              lambda: _reference_loop(cfg, x_uint8, epochs, pil=False))]
+    loops = [
+        (
+            "pytorch/examples loop (PIL per sample, DataLoader, batch 128)",
+            lambda: _reference_loop(cfg, x_uint8, epochs, pil=True),
+        ),
+        (
+            "leaner per-sample loop (no PIL, DataLoader, batch 128)",
+            lambda: _reference_loop(cfg, x_uint8, epochs, pil=False),
+        ),
+    ]
     for batch, lr in ((128, 1e-3), (256, 2e-3), (512, 3e-3)):
-        loops.append((f"vae.training.fit, batch {batch}, lr {lr:g}", lambda batch=batch, lr=lr: _fit(
-            cfg, TrainConfig(epochs=epochs, batch_size=batch, lr=lr, seed=0), x_train)))
+        loops.append(
+            (
+                f"vae.training.fit, batch {batch}, lr {lr:g}",
+                lambda batch=batch, lr=lr: _fit(
+                    cfg, TrainConfig(epochs=epochs, batch_size=batch, lr=lr, seed=0), x_train
+                ),
+            )
+        )
     speeds, shares, peaks, scores = {label: [] for label, _ in loops}, {label: [] for label, _ in loops}, [], {}
     for _ in range(ROUNDS):
         for label, run in loops:
@@ -114,17 +127,35 @@ def main(epochs: int = EPOCHS) -> dict:
         sps, share, ev = float(np.median(speeds[label])), float(np.median(shares[label])), scores[label]
         ref_sps = ref_sps or sps
         versus = f"{sps / ref_sps:.2f}x the pytorch/examples loop; " if label.startswith("vae.") else ""
-        rows.append({"what": label, "value": round(sps), "unit": "samples/s",
-                     "note": f"median of {ROUNDS} (range {min(speeds[label]):.0f}-{max(speeds[label]):.0f}); "
-                     f"{versus}test ELBO {ev['elbo']:.1f}, IW(100) {ev['iw_log_likelihood']:.1f}; "
-                     f"{sps * fps / 1e9:.0f} GFLOP/s = {share:.0%} of the matmul rate measured just before "
-                     f"(median over runs; range {min(shares[label]):.0%}-{max(shares[label]):.0%})"})
+        rows.append(
+            {
+                "what": label,
+                "value": round(sps),
+                "unit": "samples/s",
+                "note": f"median of {ROUNDS} (range {min(speeds[label]):.0f}-{max(speeds[label]):.0f}); "
+                f"{versus}test ELBO {ev['elbo']:.1f}, IW(100) {ev['iw_log_likelihood']:.1f}; "
+                f"{sps * fps / 1e9:.0f} GFLOP/s = {share:.0%} of the matmul rate measured just before "
+                f"(median over runs; range {min(shares[label]):.0%}-{max(shares[label]):.0%})",
+            }
+        )
     peak = float(np.median(peaks))
-    rows.append({"what": "dense matmul rate (1024^3 float32)", "value": round(peak), "unit": "GFLOP/s",
-                 "note": f"median over the {len(peaks)} measurements taken before each run (range "
-                 f"{min(peaks):.0f}-{max(peaks):.0f}); each the best of 3 x 30 products"})
-    return record("training", rows, __doc__.strip().split("\n\n", 1)[1].replace("\n", " "),
-                  epochs=epochs, model=cfg.describe(), flops_per_sample=fps)
+    rows.append(
+        {
+            "what": "dense matmul rate (1024^3 float32)",
+            "value": round(peak),
+            "unit": "GFLOP/s",
+            "note": f"median over the {len(peaks)} measurements taken before each run (range "
+            f"{min(peaks):.0f}-{max(peaks):.0f}); each the best of 3 x 30 products",
+        }
+    )
+    return record(
+        "training",
+        rows,
+        __doc__.strip().split("\n\n", 1)[1].replace("\n", " "),
+        epochs=epochs,
+        model=cfg.describe(),
+        flops_per_sample=fps,
+    )
 
 
 if __name__ == "__main__":

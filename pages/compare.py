@@ -1,4 +1,5 @@
 """Compare: two to four stored models side by side on the same test images."""
+
 import streamlit as st
 
 from ui import resources, shell
@@ -10,7 +11,8 @@ ctx = shell.page(
     "Compare",
     "Two to four models side by side on the same test images: their scores, training curves, latent "
     "maps, manifolds and reconstructions. Higher ELBO and log-likelihood (nats per image) are better.",
-    needs_model=False)
+    needs_model=False,
+)
 directory = resources.models_dir()
 models = {m.name: m for m in resources.model_list(directory) if not m.error}
 if len(models) < comparison.MIN_MODELS:
@@ -18,12 +20,19 @@ if len(models) < comparison.MIN_MODELS:
     st.stop()
 first = ctx.name if ctx else next(iter(models))
 shape = models[first].config.image_shape
-default = [first] + ([n for n in models if n != first and models[n].config.image_shape == shape]
-                     or [n for n in models if n != first])[:1]
+default = [first] + (
+    [n for n in models if n != first and models[n].config.image_shape == shape] or [n for n in models if n != first]
+)[:1]
 wanted = [n for n in st.query_params.get("models", "").split(",") if n in models]  # a shared link
-default = wanted[:comparison.MAX_MODELS] if len(wanted) >= comparison.MIN_MODELS else default
-chosen = st.multiselect("Models", list(models), default=default, max_selections=comparison.MAX_MODELS,
-                        key="cmp_models", help="Two to four models from the store.")
+default = wanted[: comparison.MAX_MODELS] if len(wanted) >= comparison.MIN_MODELS else default
+chosen = st.multiselect(
+    "Models",
+    list(models),
+    default=default,
+    max_selections=comparison.MAX_MODELS,
+    key="cmp_models",
+    help="Two to four models from the store.",
+)
 if len(chosen) < comparison.MIN_MODELS:
     st.info("Pick at least two models to compare.")
     st.stop()
@@ -32,16 +41,23 @@ infos = [models[n] for n in chosen]
 problem = comparison.incompatibility(infos)
 if problem:
     st.warning(problem)
-    st.dataframe([comparison.score_row(i.name, i.config, i.metrics, f"stored ({i.dataset})")
-                  for i in infos], hide_index=True, key="cmp_stored")
+    st.dataframe(
+        [comparison.score_row(i.name, i.config, i.metrics, f"stored ({i.dataset})") for i in infos],
+        hide_index=True,
+        key="cmp_stored",
+    )
     st.stop()
 
 sources = comparison.test_sources(infos)
 if not sources:
     st.error("No available dataset has images of the shape these models take.")
     st.stop()
-label = st.selectbox("Test images from", list(sources), key="cmp_source",
-                     help="Every model is scored and shown on this dataset's test split.")
+label = st.selectbox(
+    "Test images from",
+    list(sources),
+    key="cmp_source",
+    help="Every model is scored and shown on this dataset's test split.",
+)
 source = sources[label]
 test = resources.dataset(source, "test")
 args = {i.name: (i.name, i.version, directory, source) for i in infos}
@@ -60,27 +76,40 @@ for info in infos:
     rows.append(comparison.score_row(info.name, info.config, metrics, origin))
 st.dataframe(rows, hide_index=True, key="cmp_scores")
 if comparison.mixed_bounds(rows):
-    st.warning("These models bound different things (column 'bound on'): a conditional model is given the "
-               "class or part of the image, so its number is not a log p(x) and is not better or worse "
-               "than an unconditional model's.")
+    st.warning(
+        "These models bound different things (column 'bound on'): a conditional model is given the "
+        "class or part of the image, so its number is not a log p(x) and is not better or worse "
+        "than an unconditional model's."
+    )
 if comparison.mixed_binarization(rows):
-    st.warning("Some models are scored on binarized test images and some on grey levels: their "
-               "log-likelihoods are different quantities and should not be compared directly.")
+    st.warning(
+        "Some models are scored on binarized test images and some on grey levels: their "
+        "log-likelihoods are different quantities and should not be compared directly."
+    )
 st.plotly_chart(plots_compare.score_bars(rows), width="stretch", key="cmp_bars")
 
 st.subheader("Training curves")
 histories = {i.name: i.history for i in infos}
 st.plotly_chart(plots_compare.training_curves(histories), width="stretch", key="cmp_curves")
-st.caption("Validation solid, training dotted; each panel's axis is shared by every model. Models trained "
-           "on other data than the test images above have curves from their own data.")
+st.caption(
+    "Validation solid, training dotted; each panel's axis is shared by every model. Models trained "
+    "on other data than the test images above have curves from their own data."
+)
 
 st.subheader("Latent maps")
 maps = {i.name: comparison.map_coords(resources.encoded(*args[i.name], "test")[0]) for i in infos}
 cols = st.columns(len(infos))
 for k, (info, col) in enumerate(zip(infos, cols)):
     coords, axis_names, note = maps[info.name]
-    fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axis_names,
-                           title=info.name, marker_size=3, webgl=False)
+    fig = plots.latent_map(
+        coords,
+        labels=test.labels,
+        class_names=test.class_names,
+        axis_names=axis_names,
+        title=info.name,
+        marker_size=3,
+        webgl=False,
+    )
     if info.config.conditional == "prior" and info.config.latent_dim == 2:
         model = resources.model(*args[info.name][:3])
         plots_compare.add_prior_means(fig, model.prior_means.detach().numpy(), test.class_names)
@@ -94,11 +123,17 @@ kinds = {i.name: i.config.conditional for i in infos}
 given_class = given_item = None
 if {"label", "prior"} & set(kinds.values()):
     names = test.class_names or [str(c) for c in range(10)]
-    given_class = st.selectbox("Class y for conditional models", range(len(names)), format_func=lambda c: names[c],
-                               key="cmp_class", help="A label or class-prior model decodes its grid under it.")
+    given_class = st.selectbox(
+        "Class y for conditional models",
+        range(len(names)),
+        format_func=lambda c: names[c],
+        key="cmp_class",
+        help="A label or class-prior model decodes its grid under it.",
+    )
 if "completion" in kinds.values():
-    given_item = st.number_input("Test image whose visible part completion models are given", 0,
-                                 len(test.images) - 1, 0, key="cmp_item")
+    given_item = st.number_input(
+        "Test image whose visible part completion models are given", 0, len(test.images) - 1, 0, key="cmp_item"
+    )
 cols = st.columns(len(infos))
 for k, (info, col) in enumerate(zip(infos, cols)):
     d, kind = info.config.latent_dim, kinds[info.name]
@@ -115,6 +150,5 @@ if st.button("Other images", key="cmp_reshuffle"):
     st.session_state["cmp_seed"] = st.session_state.get("cmp_seed", 0) + 1
 ids = comparison.sample_ids(len(test.images), count, st.session_state.get("cmp_seed", 0))
 recons = {i.name: resources.compare_reconstructions(*args[i.name], tuple(int(j) for j in ids)) for i in infos}
-st.plotly_chart(plots_compare.reconstructions(test.images[ids], recons, ids), width="content",
-                key="cmp_recons")
+st.plotly_chart(plots_compare.reconstructions(test.images[ids], recons, ids), width="content", key="cmp_recons")
 st.caption("Each model decodes the mean of q(z|x) for the image at the top of its column.")

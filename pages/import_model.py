@@ -1,5 +1,6 @@
 """Import: bring a VAE trained elsewhere (a state dict or an ONNX encoder/decoder pair), see which tensor
 became which layer and what it decodes, then save it into the store, where every page works on it."""
+
 import numpy as np
 import streamlit as st
 
@@ -10,58 +11,86 @@ from vae.inference import latent
 from vae.interop import importer, layouts, onnx_import
 from vae.store import catalog as store
 
-EXAMPLE_MAP = ('{"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],\n'
-               ' "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}')
+EXAMPLE_MAP = (
+    '{"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],\n'
+    ' "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}'
+)
 FROM_FILE = "as the file says, else relu"
 ACTIVATIONS = ["relu", "tanh", "elu", "gelu", "gelu_tanh", "leaky_relu", "softplus", "sigmoid"]
 
-shell.page("Import", "Bring your own VAE: upload its state dict (.safetensors, or a .pt/.pth saved with "
-           "`torch.save(model.state_dict(), ...)`) or its ONNX encoder and decoder. They are read without running "
-           "any code in them (an ONNX pair is checked once against onnxruntime after conversion); you see "
-           "which tensor became which layer and what the model decodes before anything is saved.",
-           needs_model=False)
+shell.page(
+    "Import",
+    "Bring your own VAE: upload its state dict (.safetensors, or a .pt/.pth saved with "
+    "`torch.save(model.state_dict(), ...)`) or its ONNX encoder and decoder. They are read without running "
+    "any code in them (an ONNX pair is checked once against onnxruntime after conversion); you see "
+    "which tensor became which layer and what the model decodes before anything is saved.",
+    needs_model=False,
+)
 
-kind = st.segmented_control("What you have", ["State dict", "ONNX encoder + decoder"], default="State dict",
-                            key="imp_kind")
+kind = st.segmented_control(
+    "What you have", ["State dict", "ONNX encoder + decoder"], default="State dict", key="imp_kind"
+)
 cols = st.columns(4)
 names = [d for d in datasets.DATASETS if datasets.is_available(d)]
-dataset = cols[0].selectbox("Measure on", names, key="imp_dataset", help="The model is scored on this dataset's "
-                            "test split; its images set the model's input shape.")
+dataset = cols[0].selectbox(
+    "Measure on",
+    names,
+    key="imp_dataset",
+    help="The model is scored on this dataset's test split; its images set the model's input shape.",
+)
 likelihood = cols[3].selectbox("Likelihood", ["bernoulli", "gaussian"], key="imp_lik")
 shape = datasets.shape_of(dataset)
 
 
 def state_dict_ui():
     """Upload and options for a state dict -> the recognised model, or None before an upload."""
-    upload = st.file_uploader("State dict", type=["safetensors", "pt", "pth", "bin", "ckpt"], key="imp_file",
-                              max_upload_size=limits.UPLOAD_MB)
-    layout = cols[1].selectbox("Layout", [*layouts.LAYOUTS, "map (JSON)"], key="imp_layout",
-                               help="Which tensor is which layer: auto tries pytorch/examples' names, then "
-                               "encoder.N / fc_mu / fc_logvar / decoder.N.")
-    activation = cols[2].selectbox("Activation between layers", [FROM_FILE, *ACTIVATIONS], key="imp_act",
-                                   help="A state dict does not store its activations: say which the model used "
-                                   "(this project's exports record it in the file).")
+    upload = st.file_uploader(
+        "State dict", type=["safetensors", "pt", "pth", "bin", "ckpt"], key="imp_file", max_upload_size=limits.UPLOAD_MB
+    )
+    layout = cols[1].selectbox(
+        "Layout",
+        [*layouts.LAYOUTS, "map (JSON)"],
+        key="imp_layout",
+        help="Which tensor is which layer: auto tries pytorch/examples' names, then "
+        "encoder.N / fc_mu / fc_logvar / decoder.N.",
+    )
+    activation = cols[2].selectbox(
+        "Activation between layers",
+        [FROM_FILE, *ACTIVATIONS],
+        key="imp_act",
+        help="A state dict does not store its activations: say which the model used "
+        "(this project's exports record it in the file).",
+    )
     layout_map = None
     if layout == "map (JSON)":
         layout_map = st.text_area("Layout map", key="imp_map", height=140, help=layouts.__doc__, value=EXAMPLE_MAP)
     if upload is None:
         return None, None
     return upload.name, importer.recognise(
-        upload.name, upload.getvalue(), layout="auto" if layout_map else layout, layout_map=layout_map,
-        activation=None if activation == FROM_FILE else activation, image_shape=shape, likelihood=likelihood)
+        upload.name,
+        upload.getvalue(),
+        layout="auto" if layout_map else layout,
+        layout_map=layout_map,
+        activation=None if activation == FROM_FILE else activation,
+        image_shape=shape,
+        likelihood=likelihood,
+    )
 
 
 def onnx_ui():
     """Two uploads, the encoder's graph and the decoder's -> the recognised model, or None before both."""
     left, right = st.columns(2)
-    enc = left.file_uploader("Encoder (.onnx): image -> mu, log-variance", type=["onnx"], key="imp_enc",
-                             max_upload_size=limits.UPLOAD_MB)
-    dec = right.file_uploader("Decoder (.onnx): z -> image", type=["onnx"], key="imp_dec",
-                              max_upload_size=limits.UPLOAD_MB)
+    enc = left.file_uploader(
+        "Encoder (.onnx): image -> mu, log-variance", type=["onnx"], key="imp_enc", max_upload_size=limits.UPLOAD_MB
+    )
+    dec = right.file_uploader(
+        "Decoder (.onnx): z -> image", type=["onnx"], key="imp_dec", max_upload_size=limits.UPLOAD_MB
+    )
     if enc is None or dec is None:
         return None, None
-    return enc.name, onnx_import.recognise_onnx((enc.name, enc.getvalue()), (dec.name, dec.getvalue()),
-                                                image_shape=shape, likelihood=likelihood)
+    return enc.name, onnx_import.recognise_onnx(
+        (enc.name, enc.getvalue()), (dec.name, dec.getvalue()), image_shape=shape, likelihood=likelihood
+    )
 
 
 try:
@@ -70,19 +99,28 @@ except store.StoreError as e:
     st.error(f"Not imported: {e}")
     st.stop()
 if rec is None:
-    st.info("Upload a state dict, or an ONNX encoder and decoder, to begin. Try `python -m vae export default "
-            "--state-dict x.safetensors` (or `--onnx DIR`) for files to practise on.")
+    st.info(
+        "Upload a state dict, or an ONNX encoder and decoder, to begin. Try `python -m vae export default "
+        "--state-dict x.safetensors` (or `--onnx DIR`) for files to practise on."
+    )
     st.stop()
 
 st.success(f"Recognised **{rec.config.describe()}** (layout {rec.layout}).")
-st.dataframe([{"tensor": r["tensor"], "shape": str(tuple(r["shape"])), "became": r["became"]} for r in rec.rows],
-             hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rec.rows)),
-             column_config={"tensor": st.column_config.TextColumn(width="medium"),
-                            "shape": st.column_config.TextColumn(width="small"),
-                            "became": st.column_config.TextColumn(width="large")})
+st.dataframe(
+    [{"tensor": r["tensor"], "shape": str(tuple(r["shape"])), "became": r["became"]} for r in rec.rows],
+    hide_index=True,
+    width="stretch",
+    height=min(400, 38 + 35 * len(rec.rows)),
+    column_config={
+        "tensor": st.column_config.TextColumn(width="medium"),
+        "shape": st.column_config.TextColumn(width="small"),
+        "became": st.column_config.TextColumn(width="large"),
+    },
+)
 left, right = st.columns(2)
-left.markdown("**Read from the file or checked**\n" + "\n".join(
-    f"- {n}" for n in [*rec.facts, f"SHA-256 {rec.sha256}"]))
+left.markdown(
+    "**Read from the file or checked**\n" + "\n".join(f"- {n}" for n in [*rec.facts, f"SHA-256 {rec.sha256}"])
+)
 right.markdown("**Assumed, not read from the file**\n" + "\n".join(f"- {n}" for n in rec.notes))
 
 model = rec.model()
@@ -98,21 +136,33 @@ else:
     grid, caption = images.tile(latent.decode(model, z), ncols=10, pad=1), "30 samples z ~ N(0, I)"
 a, b = st.columns(2)
 a.image(images.upscale(grid, 2), caption=caption, width="stretch")
-b.image(images.upscale(images.tile(np.concatenate([x, latent.decode(model, mu)]), ncols=10, pad=1), 2),
-        caption=f"10 test images of {dataset} (top) and their reconstructions (bottom)", width="stretch")
+b.image(
+    images.upscale(images.tile(np.concatenate([x, latent.decode(model, mu)]), ncols=10, pad=1), 2),
+    caption=f"10 test images of {dataset} (top) and their reconstructions (bottom)",
+    width="stretch",
+)
 
 with st.form("imp_save"):
-    name = st.text_input("Name in the store", value=importer.suggest_name(file_name), key="imp_name",
-                         placeholder="name it, e.g. my-mnist-vae")
+    name = st.text_input(
+        "Name in the store",
+        value=importer.suggest_name(file_name),
+        key="imp_name",
+        placeholder="name it, e.g. my-mnist-vae",
+    )
     saved = st.form_submit_button("Measure and save", type="primary")
 if saved and not name.strip():
     st.error("Give the model a name first.")
 elif saved:
     bar = st.progress(0.0, text=f"Measuring on {dataset}…")
     try:
-        info = importer.save_imported(rec, name, dataset, resources.models_dir(), iw_samples=100,
-                                      progress=lambda done, n: bar.progress(done / n, text=f"Measuring on "
-                                                                                          f"{dataset}: {done}/{n}"))
+        info = importer.save_imported(
+            rec,
+            name,
+            dataset,
+            resources.models_dir(),
+            iw_samples=100,
+            progress=lambda done, n: bar.progress(done / n, text=f"Measuring on {dataset}: {done}/{n}"),
+        )
     except (store.StoreError, ValueError) as e:
         bar.empty()
         st.error(f"Not saved: {e}")
@@ -121,6 +171,8 @@ elif saved:
     resources.model_list.clear()
     st.session_state["pending_model"] = info.name
     m = info.metrics
-    st.success(f"Saved **{info.name}**: test ELBO {m['elbo']:.1f} nats, log p(x) ≥ {m['iw_log_likelihood']:.1f} "
-               f"(IW, K=100) on {dataset}. It is selected in the sidebar on the next page.")
+    st.success(
+        f"Saved **{info.name}**: test ELBO {m['elbo']:.1f} nats, log p(x) ≥ {m['iw_log_likelihood']:.1f} "
+        f"(IW, K=100) on {dataset}. It is selected in the sidebar on the next page."
+    )
     st.page_link("pages/playground.py", label="Open it in the Playground", icon=":material/tune:")

@@ -1,4 +1,5 @@
 """Interpolate: walk the latent space between two endpoints and decode every step."""
+
 import numpy as np
 import streamlit as st
 
@@ -14,7 +15,8 @@ SOURCES = ("Dataset item", "Upload", "Point on the map")
 ctx = shell.page(
     "Interpolate",
     "Pick two endpoints (test images, uploads or points on the map) and decode the straight or "
-    "spherical path between their latent codes: smooth changes mean a well-organised latent space.")
+    "spherical path between their latent codes: smooth changes mean a well-organised latent space.",
+)
 
 d, model, shape = ctx.latent_dim, ctx.model, tuple(ctx.info.config.image_shape)
 ds = ctx.dataset("test")
@@ -39,13 +41,20 @@ def endpoint_ui(tag: str, default_index: int) -> np.ndarray | None:
     """Widgets for one endpoint; returns its latent code, or None while it is not chosen."""
     source = st.radio(f"Endpoint {tag}", SOURCES, key=f"ip_src_{tag}", horizontal=True)
     if source == "Dataset item":
-        i = int(st.number_input(f"Test-split index (0-{len(ds) - 1})", 0, len(ds) - 1, default_index % len(ds),
-                                key=f"ip_idx_{tag}"))
+        i = int(
+            st.number_input(
+                f"Test-split index (0-{len(ds) - 1})", 0, len(ds) - 1, default_index % len(ds), key=f"ip_idx_{tag}"
+            )
+        )
         _show(ds.images[i], f"#{i}" + (f" · {ds.label_name(i)}" if ds.labels is not None else ""))
         return mu[i]
     if source == "Upload":
-        f = st.file_uploader("Picture", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"ip_up_{tag}",
-                             max_upload_size=limits.UPLOAD_MB)
+        f = st.file_uploader(
+            "Picture",
+            type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+            key=f"ip_up_{tag}",
+            max_upload_size=limits.UPLOAD_MB,
+        )
         if f is None:
             return None
         try:
@@ -76,8 +85,13 @@ with cols[0]:
 with cols[1]:
     z_b = endpoint_ui("B", 1)
 opts = st.columns([2, 3, 2])
-method = opts[0].radio("Path", ("linear", "spherical"), key="ip_method", horizontal=True,
-                       help="Spherical (slerp) keeps the norm typical of N(0, I) samples in high dimensions.")
+method = opts[0].radio(
+    "Path",
+    ("linear", "spherical"),
+    key="ip_method",
+    horizontal=True,
+    help="Spherical (slerp) keeps the norm typical of N(0, I) samples in high dimensions.",
+)
 steps = opts[1].slider("Steps N", 3, 30, 10, key="ip_steps")
 pointed = [t for t in ("A", "B") if st.session_state[f"ip_src_{t}"] == SOURCES[2]]
 if pointed:
@@ -93,20 +107,40 @@ status = latent_path_ui(f"ip_live_{ctx.name}", ctx, z_a, z_b, method, steps)
 if status not in ("live", "starting"):
     st.caption(f"The path player is off: {status}. The strip below is decoded on the server.")
 picture = path.image()
-st.image(images.upscale(picture, max(1, -(-900 // picture.shape[1]))), width="stretch",
-         caption=f"{steps} steps, {method}, from A (left) to B (right)")
+st.image(
+    images.upscale(picture, max(1, -(-900 // picture.shape[1]))),
+    width="stretch",
+    caption=f"{steps} steps, {method}, from A (left) to B (right)",
+)
 dl = st.columns([1, 1, 4])
 dl[0].download_button("Strip (PNG)", path.png(), "interpolation.png", "image/png", key="ip_png")
-dl[1].download_button("Animation (GIF)", path.gif(), "interpolation.gif", "image/gif", key="ip_gif",
-                      help="Ping-pong: A to B and back, looping.")
+dl[1].download_button(
+    "Animation (GIF)",
+    path.gif(),
+    "interpolation.gif",
+    "image/gif",
+    key="ip_gif",
+    help="Ping-pong: A to B and back, looping.",
+)
 
-fig = plots.latent_map(coords, labels=ds.labels, class_names=ds.class_names, axis_names=axes, marker_size=3,
-                       title="The path on the latent map" + ("" if plane is None else " (PCA of the latent)"))
+fig = plots.latent_map(
+    coords,
+    labels=ds.labels,
+    class_names=ds.class_names,
+    axis_names=axes,
+    marker_size=3,
+    title="The path on the latent map" + ("" if plane is None else " (PCA of the latent)"),
+)
 plots.add_path(fig, path.zs if plane is None else plane.transform(path.zs))
 for tag, z, color in (("A", z_a, "#111111"), ("B", z_b, "#ff00ff")):
     plots.add_point(fig, z[:2] if plane is None else plane.transform(z)[0], name=tag, color=color)
-st.plotly_chart(fig.update_layout(height=520, dragmode="pan"), key="ip_map", width="stretch",
-                on_select=_clicked if pointed else "ignore", selection_mode=("points",))
+st.plotly_chart(
+    fig.update_layout(height=520, dragmode="pan"),
+    key="ip_map",
+    width="stretch",
+    on_select=_clicked if pointed else "ignore",
+    selection_mode=("points",),
+)
 if pointed:
     st.caption(f"Click a point to move endpoint {st.session_state['ip_target']} there.")
 if plane is not None:

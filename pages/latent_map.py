@@ -1,4 +1,5 @@
 """Latent map: every image at its encoded mean; select points to see them and their reconstructions."""
+
 import numpy as np
 import streamlit as st
 
@@ -8,15 +9,20 @@ from vae.inference import latent, views
 from vae.plots import explore as plots
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-COLOURS = {"label": "label", "reconstruction": "reconstruction E_q[log p(x|z)] (nats)", "kl": "KL (nats)",
-           "elbo": "ELBO (nats)"}
+COLOURS = {
+    "label": "label",
+    "reconstruction": "reconstruction E_q[log p(x|z)] (nats)",
+    "kl": "KL (nats)",
+    "elbo": "ELBO (nats)",
+}
 BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
 
 ctx = shell.page(
     "Latent map",
     "Each dot is one image at the mean of its posterior q(z|x). Click a dot, or pick box or lasso "
     "select in the chart's toolbar, to see those images beside their reconstructions and the image "
-    "decoded from their mean.")
+    "decoded from their mean.",
+)
 d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
 
 top = st.columns([1, 2, 2, 2])
@@ -31,22 +37,43 @@ colour = top[1].selectbox("Colour by", options, format_func=COLOURS.get, key="lm
 method, backdrop = "z", None
 if d > 2:
     usable = [m for m in METHODS if m in latent.available_projections()]
-    method = top[2].radio("Projection", usable, format_func=METHODS.get, horizontal=True, key="lm_method",
-                          help=f"{d}-D latent means shown in 2-D; computed once per model and split.")
+    method = top[2].radio(
+        "Projection",
+        usable,
+        format_func=METHODS.get,
+        horizontal=True,
+        key="lm_method",
+        help=f"{d}-D latent means shown in 2-D; computed once per model and split.",
+    )
     if "umap" not in usable:
         top[2].caption("UMAP: unavailable here (install umap-learn).")
 elif d == 2:
-    if top[2].toggle("Decoded backdrop", key="lm_backdrop", help="The manifold and the data on one picture: "
-                     "images decoded on a grid, drawn under the points."):
+    if top[2].toggle(
+        "Decoded backdrop",
+        key="lm_backdrop",
+        help="The manifold and the data on one picture: images decoded on a grid, drawn under the points.",
+    ):
         (x0, x1), (y0, y1) = views.square_window(mu)
         picture = resources.backdrop(ctx.name, ctx.version, ctx.directory, (x0, x1), (y0, y1), BACKDROP_CELLS)
         grey = ctx.info.config.image_shape[0] == 1  # grey digits are inverted so the dots stay visible;
-        backdrop = dict(image=1 - picture if grey else picture,  # colour pictures on white are not
-                        x_range=(x0, x1), y_range=(y0, y1))
-show_pixels = top[3].toggle("Compare with raw pixels", key="lm_pixels",
-                            help="The same images projected straight from pixel space: what the VAE adds.")
-pixel_method = top[3].radio("Pixel projection", ["tsne", "pca"], format_func=METHODS.get, horizontal=True,
-                            key="lm_pixel_method", disabled=not show_pixels)
+        backdrop = dict(
+            image=1 - picture if grey else picture,  # colour pictures on white are not
+            x_range=(x0, x1),
+            y_range=(y0, y1),
+        )
+show_pixels = top[3].toggle(
+    "Compare with raw pixels",
+    key="lm_pixels",
+    help="The same images projected straight from pixel space: what the VAE adds.",
+)
+pixel_method = top[3].radio(
+    "Pixel projection",
+    ["tsne", "pca"],
+    format_func=METHODS.get,
+    horizontal=True,
+    key="lm_pixel_method",
+    disabled=not show_pixels,
+)
 
 try:
     if d > 2:
@@ -62,25 +89,42 @@ except Exception as e:
     st.error(f"Could not compute the map: {e}")
     st.stop()
 
-fig = plots.latent_map(coords, labels=ds.labels if colour == "label" else None, class_names=ds.class_names,
-                       color_values=values, color_title=COLOURS[colour].split(" (")[0], axis_names=axes,
-                       title=f"{ctx.label}, {split} split: {len(ds)} images", backdrop=backdrop)
+fig = plots.latent_map(
+    coords,
+    labels=ds.labels if colour == "label" else None,
+    class_names=ds.class_names,
+    color_values=values,
+    color_title=COLOURS[colour].split(" (")[0],
+    axis_names=axes,
+    title=f"{ctx.label}, {split} split: {len(ds)} images",
+    backdrop=backdrop,
+)
 left, right = st.columns(2) if show_pixels else (st.container(), None)
 with left:
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            width="stretch", key=f"lm_map_{ctx.name}_{ctx.version}_{split}_{method}")
+    event = st.plotly_chart(
+        fig,
+        on_select="rerun",
+        selection_mode=("points", "box", "lasso"),
+        width="stretch",
+        key=f"lm_map_{ctx.name}_{ctx.version}_{split}_{method}",
+    )
 ids = views.selected_rows(event, len(ds))
 
 if right is not None:
     with right:
         try:
             pix = resources.pixel_projection(ctx.source, split, pixel_method)  # t-SNE: ~4 s per 1000
-            pfig = plots.latent_map(pix.coords, labels=ds.labels if colour == "label" else None,
-                                    class_names=ds.class_names, color_values=values,
-                                    axis_names=pix.axis_names,
-                                    title=f"Raw pixels ({METHODS[pixel_method]}), selection ringed")
-            st.plotly_chart(plots.highlight(pfig, pix.coords[ids]) if len(ids) else pfig, width="stretch",
-                            key="lm_pixel_map")
+            pfig = plots.latent_map(
+                pix.coords,
+                labels=ds.labels if colour == "label" else None,
+                class_names=ds.class_names,
+                color_values=values,
+                axis_names=pix.axis_names,
+                title=f"Raw pixels ({METHODS[pixel_method]}), selection ringed",
+            )
+            st.plotly_chart(
+                plots.highlight(pfig, pix.coords[ids]) if len(ids) else pfig, width="stretch", key="lm_pixel_map"
+            )
         except Exception as e:
             st.error(f"Could not project the pixels: {e}")
 
@@ -101,10 +145,12 @@ except Exception as e:
 ncols, scale = min(8, len(shown)), 3 if len(shown) > 2 else 5
 cols = st.columns([3, 3, 2])
 cols[0].image(images.upscale(images.tile(ds.images[shown], ncols=ncols, pad=2), scale), caption="originals")
-cols[1].image(images.upscale(images.tile(recon, ncols=ncols, pad=2), scale),
-              caption="reconstructions: decode(μ), same order")
+cols[1].image(
+    images.upscale(images.tile(recon, ncols=ncols, pad=2), scale), caption="reconstructions: decode(μ), same order"
+)
 means = np.stack([decoded_mean, ds.images[ids].mean(0)])
-cols[2].image(images.upscale(images.tile(means, ncols=2, pad=2), 4),
-              caption="decode(mean of the selected μ) · pixel average")
+cols[2].image(
+    images.upscale(images.tile(means, ncols=2, pad=2), 4), caption="decode(mean of the selected μ) · pixel average"
+)
 if d <= 8:
     st.caption(f"Mean of the selected μ: {[round(float(v), 2) for v in mean_z]}")

@@ -1,4 +1,5 @@
 """Manifold: decode an N x N grid of latent points to see the data manifold the decoder learned."""
+
 import math
 
 import numpy as np
@@ -16,21 +17,27 @@ DOWNLOAD_PX = 1400  # about this many pixels across the downloaded grid
 ctx = shell.page(
     "Manifold",
     "What the decoder makes of every point of a grid in latent space. Gaussian percentiles give each "
-    "cell the same prior mass, as in Kingma & Welling (2014), Figure 4.")
+    "cell the same prior mass, as in Kingma & Welling (2014), Figure 4.",
+)
 d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
 
 ctl, view = st.columns([1, 3], gap="medium")  # controls beside the grid: the whole grid fits a 900 px window
 n = ctl.slider("Grid size N", 5, 40, 20, key="mf_n", help="N x N decoded images.")
-spacing = ctl.radio("Spacing", list(SPACINGS), format_func=SPACINGS.get, key="mf_spacing",
-                    help="Percentiles: norm.ppf(linspace(1/2N, 1 - 1/2N, N)); range: N even steps.")
-extent = ctl.slider("a (prior standard deviations)", 0.5, 6.0, 3.0, 0.5, key="mf_extent",
-                    disabled=spacing != "range")
+spacing = ctl.radio(
+    "Spacing",
+    list(SPACINGS),
+    format_func=SPACINGS.get,
+    key="mf_spacing",
+    help="Percentiles: norm.ppf(linspace(1/2N, 1 - 1/2N, N)); range: N even steps.",
+)
+extent = ctl.slider("a (prior standard deviations)", 0.5, 6.0, 3.0, 0.5, key="mf_extent", disabled=spacing != "range")
 
 
 def _download(picture, name: str) -> None:
     scale = max(1, DOWNLOAD_PX // max(picture.shape[:2]))
-    ctl.download_button("Download PNG", images.to_png(picture, scale=scale), file_name=name, mime="image/png",
-                        key="mf_download")
+    ctl.download_button(
+        "Download PNG", images.to_png(picture, scale=scale), file_name=name, mime="image/png", key="mf_download"
+    )
 
 
 if d == 1:
@@ -44,16 +51,31 @@ if d == 1:
 dims, base, plane = (0, 1), None, False
 if d > 2:
     order, active, kl = resources.kl_order(*args)
-    plane = ctl.radio("Plane", ["dims", "pca"], key="mf_plane", format_func={
-        "dims": "two latent dimensions", "pca": "the PCA plane of the data's μ"}.get) == "pca"
+    plane = (
+        ctl.radio(
+            "Plane",
+            ["dims", "pca"],
+            key="mf_plane",
+            format_func={"dims": "two latent dimensions", "pca": "the PCA plane of the data's μ"}.get,
+        )
+        == "pca"
+    )
 
     def name(i: int) -> str:
         return f"z{i + 1} (KL {kl[i]:.2f} nats{'' if active[i] else ', inactive'})"
 
-    dx = ctl.selectbox("x dimension", range(d), index=int(order[0]), format_func=name, disabled=plane,
-                           key=f"mf_dx_{ctx.name}", help="Default: the two dimensions with the most KL.")
-    dy = ctl.selectbox("y dimension", range(d), index=int(order[1]), format_func=name, disabled=plane,
-                           key=f"mf_dy_{ctx.name}")
+    dx = ctl.selectbox(
+        "x dimension",
+        range(d),
+        index=int(order[0]),
+        format_func=name,
+        disabled=plane,
+        key=f"mf_dx_{ctx.name}",
+        help="Default: the two dimensions with the most KL.",
+    )
+    dy = ctl.selectbox(
+        "y dimension", range(d), index=int(order[1]), format_func=name, disabled=plane, key=f"mf_dy_{ctx.name}"
+    )
     held = ctl.radio("Other dimensions held at", list(HELD), format_func=HELD.get, key="mf_held")
     if held != "zero":
         mu = ctx.encoded("test")[0]

@@ -1,5 +1,6 @@
 """Playground: drag z on the live latent pad (decoded in the browser on every frame) or move the
 server-side sliders; the URL, the sliders and the pad always show the same z."""
+
 import numpy as np
 import streamlit as st
 
@@ -23,9 +24,13 @@ ctx = shell.page(
     "Drag the crosshair over the latent map, or focus it and use the arrow keys: the decoder's image "
     "follows on every frame, decoded in your browser. Sliders are ordered by how much information each "
     "dimension carries (average KL); unused dimensions are marked. The position is kept in the URL, so "
-    "a view can be shared.", kinds=("none", "prior", "label", "completion"), sidebar_last=True)
+    "a view can be shared.",
+    kinds=("none", "prior", "label", "completion"),
+    sidebar_last=True,
+)
 if ctx.info.config.conditional != "none":  # a class or a visible part goes with z: its own section
     from ui import conditional_ui
+
     try:
         conditional_ui.playground(ctx)
     finally:
@@ -75,14 +80,15 @@ def _z_from_url() -> np.ndarray | None:
     return z
 
 
-
-
-
 def buttons_ui(container) -> None:
     """Sample z and Reset (callbacks: they set z before the script, so the pad above gets it)."""
     cols = container.columns([1, 1, 5])
-    cols[0].button("Sample z", key="pg_sample", help="Draw z from the prior N(0, I)",
-                   on_click=lambda: _set_z(np.random.default_rng().standard_normal(d)))
+    cols[0].button(
+        "Sample z",
+        key="pg_sample",
+        help="Draw z from the prior N(0, I)",
+        on_click=lambda: _set_z(np.random.default_rng().standard_normal(d)),
+    )
     cols[1].button("Reset to 0", key="pg_reset", on_click=lambda: _set_z(np.zeros(d)))
 
 
@@ -91,8 +97,7 @@ def sliders_ui(container) -> np.ndarray:
     cols = container.columns(2 if d > 4 else 1)
     for n, i in enumerate(order):
         note = "" if active[i] else " · inactive"
-        z_sliders.slider(cols[n % len(cols)], f"z{i + 1} (KL {kl[i]:.2f} nats{note})", keys, i, LIMIT,
-                         _from_sliders)
+        z_sliders.slider(cols[n % len(cols)], f"z{i + 1} (KL {kl[i]:.2f} nats{note})", keys, i, LIMIT, _from_sliders)
     return z_sliders.z(keys)
 
 
@@ -100,8 +105,9 @@ def map_ui(z: np.ndarray) -> None:
     """The 2-D latent map with z marked; a click anywhere moves z there."""
     mu, _ = ctx.encoded("test")
     ds = ctx.dataset("test")
-    fig = plots.latent_map(mu, labels=ds.labels, class_names=ds.class_names, webgl=False,
-                           title="Click anywhere to move z there")
+    fig = plots.latent_map(
+        mu, labels=ds.labels, class_names=ds.class_names, webgl=False, title="Click anywhere to move z there"
+    )
     plots.add_click_targets(fig, LIMIT)
     plots.add_point(fig, z, name="z")
     fig.update_layout(height=520, margin=dict(t=40, b=40))
@@ -123,8 +129,18 @@ def explore() -> None:
     top = st.container()
     z = z_sliders.z(keys)
     x = latent.decode(ctx.model, z)[0]  # (C, H, W): the pad shows it until the browser decodes
-    status = latent_pad.latent_pad_ui(pad_key, ctx, z, st.session_state.get(SEQ, 0), order=order, kl=kl,
-                                      active=active, limit=LIMIT, on_z=_from_pad, preview=images.to_png(x))
+    status = latent_pad.latent_pad_ui(
+        pad_key,
+        ctx,
+        z,
+        st.session_state.get(SEQ, 0),
+        order=order,
+        kl=kl,
+        active=active,
+        limit=LIMIT,
+        on_z=_from_pad,
+        preview=images.to_png(x),
+    )
     if st.session_state.get(LATER):
         if status == "starting":  # the first run: the pad alone, until it reports or the timer fires
             return
@@ -138,8 +154,9 @@ def explore() -> None:
         sliders_ui(left if d == 2 else right)
         st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
         caption = f"decode(z), z = {latent.format_z(z)}" if d <= 8 else "decode(z)"
-        image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320,
-                         output_format="PNG")
+        image_slot.image(
+            images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=caption, width=320, output_format="PNG"
+        )
         if d == 2 and not live:  # the pad is the map while it runs
             with right:
                 map_ui(z)

@@ -1,5 +1,6 @@
 """Reconstruct: upload pictures or draw one; see how each is prepared, what the model makes of it,
 where it lands in the latent space, its nearest training images, and how typical it is."""
+
 import logging
 
 import numpy as np
@@ -17,7 +18,8 @@ ctx = shell.page(
     "Upload pictures or draw one. Each is prepared the way the model's training pictures were made "
     "(each step shown), encoded to q(z|x), decoded from its posterior mean, placed on the latent map "
     "with its 1σ and 2σ ellipses, and scored: a log-likelihood far below the test set's says 'not like "
-    "the training data'.")
+    "the training data'.",
+)
 
 shape = tuple(ctx.info.config.image_shape)
 inputs = picture_inputs.pictures_ui("rc", shape)
@@ -44,12 +46,20 @@ def score_all(inputs) -> list[tuple[str, scoring.Scored]]:
 
 scored = score_all(inputs)
 if not scored:
-    st.info("Upload a picture or draw one to see its reconstruction and where it lands on this map." if not inputs
-            else "Nothing above could be read as a picture; the test set's map stays for reference.")
+    st.info(
+        "Upload a picture or draw one to see its reconstruction and where it lands on this map."
+        if not inputs
+        else "Nothing above could be read as a picture; the test set's map stays for reference."
+    )
     # (drawn before any upload, the map also has the browser load the chart library while a file is picked)
-    fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axes,
-                           title=f"The test set's latent map ({'z1, z2' if plane is None else 'first two PCs'})",
-                           marker_size=3)
+    fig = plots.latent_map(
+        coords,
+        labels=test.labels,
+        class_names=test.class_names,
+        axis_names=axes,
+        title=f"The test set's latent map ({'z1, z2' if plane is None else 'first two PCs'})",
+        marker_size=3,
+    )
     st.plotly_chart(fig.update_layout(height=440, dragmode="pan"), key="rc_map_empty", width="stretch")
     st.stop()
 
@@ -59,35 +69,65 @@ reference = resources.test_scores(ctx.name, ctx.version, ctx.directory, ctx.sour
 
 
 def latent_map_ui(s: scoring.Scored, name: str, key: str) -> None:
-    fig = plots.latent_map(coords, labels=test.labels, class_names=test.class_names, axis_names=axes,
-                           title="Where it lands (test set, faded, for reference)", marker_size=3)
+    fig = plots.latent_map(
+        coords,
+        labels=test.labels,
+        class_names=test.class_names,
+        axis_names=axes,
+        title="Where it lands (test set, faded, for reference)",
+        marker_size=3,
+    )
     fig.update_traces(marker_opacity=0.3)  # the input's star and ellipses are what to look at
     centre, cov = scoring.on_plane(s.mu, s.sigma, plane)
     for k, dash in ((1, "solid"), (2, "dash")):
         xs, ys = scoring.ellipse(centre, cov, k)
-        fig.add_scatter(x=xs, y=ys, mode="lines", name=f"{k}σ of q(z|x)", hoverinfo="skip",
-                        line=dict(color="#111111", dash=dash, width=2.5))
+        fig.add_scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            name=f"{k}σ of q(z|x)",
+            hoverinfo="skip",
+            line=dict(color="#111111", dash=dash, width=2.5),
+        )
     plots.add_point(fig, centre, name=name, size=26)
-    fig.add_annotation(x=centre[0], y=centre[1], text=f"<b>{name}</b>", ax=40, ay=-40, arrowwidth=2,
-                       bgcolor="rgba(255,255,255,0.85)", bordercolor="#111111")
+    fig.add_annotation(
+        x=centre[0],
+        y=centre[1],
+        text=f"<b>{name}</b>",
+        ax=40,
+        ay=-40,
+        arrowwidth=2,
+        bgcolor="rgba(255,255,255,0.85)",
+        bordercolor="#111111",
+    )
     st.plotly_chart(fig.update_layout(height=440, dragmode="pan"), key=key, width="stretch")
     if plane is not None:
-        st.caption(f"{d}-D latent shown on its first two principal components. The ellipses are exact: "
-                   "a linear projection of the Gaussian q(z|x) is the Gaussian N(P mu, P Σ Pᵀ).")
+        st.caption(
+            f"{d}-D latent shown on its first two principal components. The ellipses are exact: "
+            "a linear projection of the Gaussian q(z|x) is the Gaussian N(P mu, P Σ Pᵀ)."
+        )
 
 
 def scores_ui(s: scoring.Scored, key: str) -> None:
     pct = scoring.percentile(reference["iw"], s.iw)
     a, b, c = st.columns(3)
     a.metric("ELBO (nats)", f"{s.elbo:.1f}", help="One-sample E_q[log p(x|z)] - KL, summed over pixels.")
-    b.metric(f"log p(x) ≥ (IW, K={s.iw_samples})", f"{s.iw:.1f}",
-             help="Importance-weighted bound (Burda et al. 2016); the test set is scored the same way.")
-    c.metric("Test images scoring lower", f"{pct:.1f}%", help="The share of the test set the model finds less "
-             "likely than this input. Low means 'unlike the training data'.")
+    b.metric(
+        f"log p(x) ≥ (IW, K={s.iw_samples})",
+        f"{s.iw:.1f}",
+        help="Importance-weighted bound (Burda et al. 2016); the test set is scored the same way.",
+    )
+    c.metric(
+        "Test images scoring lower",
+        f"{pct:.1f}%",
+        help="The share of the test set the model finds less "
+        "likely than this input. Low means 'unlike the training data'.",
+    )
     words = scoring.verdict(pct, f"test images of {ctx.label}")
     (st.warning if pct < scoring.UNUSUAL_PERCENTILE else st.success)(
         f"Under the model, this input is **{words}**. This is how likely the model finds the picture, not "
-        "how well it reconstructs it: a simple shape can score high and still come back changed.")
+        "how well it reconstructs it: a simple shape can score high and still come back changed."
+    )
     st.markdown(scoring.error_words(s.error, reference["error"]))
     fig = plots.histogram_with_marker(reference["iw"], s.iw, f"log p(x) of the test set (IW, K={s.iw_samples})")
     st.plotly_chart(fig.update_layout(height=280), key=key, width="stretch")
@@ -100,17 +140,27 @@ def input_ui(n: int, name: str, s: scoring.Scored) -> None:
         for col, (title, picture) in zip(steps, s.prepared.steps):
             col.image(scoring.thumbnail(picture), caption=title, width="stretch")
         pair, where = st.columns([2, 3])
-        pair.image(images.to_png(images.tile(np.stack([s.prepared.array, s.reconstruction]), ncols=2, pad=1),
-                                 scale=max(1, 320 // (2 * shape[2]))),
-                   caption="model input (left) and its reconstruction, decode(mu) (right)", width="stretch")
+        pair.image(
+            images.to_png(
+                images.tile(np.stack([s.prepared.array, s.reconstruction]), ncols=2, pad=1),
+                scale=max(1, 320 // (2 * shape[2])),
+            ),
+            caption="model input (left) and its reconstruction, decode(mu) (right)",
+            width="stretch",
+        )
         with where:
             latent_map_ui(s, name, key=f"rc_map_{n}")
         idx, dist = latent.nearest_neighbours(train_mu, s.mu, NEIGHBOURS)
         st.markdown(f"**Nearest training images in latent space** ({ctx.label}, train split)")
-        st.caption("The training codes closest to this one: what the model thinks it is near, which need not "
-                   "look like it when the reconstruction is poor.")
-        st.image([images.to_png(train.images[j], scale=3) for j in idx[0]], width=84,
-                 caption=[f"{train.label_name(j) or f'#{j}'} · {r:.2f}" for j, r in zip(idx[0], dist[0])])
+        st.caption(
+            "The training codes closest to this one: what the model thinks it is near, which need not "
+            "look like it when the reconstruction is poor."
+        )
+        st.image(
+            [images.to_png(train.images[j], scale=3) for j in idx[0]],
+            width=84,
+            caption=[f"{train.label_name(j) or f'#{j}'} · {r:.2f}" for j, r in zip(idx[0], dist[0])],
+        )
         scores_ui(s, key=f"rc_hist_{n}")
 
 

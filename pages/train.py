@@ -1,4 +1,5 @@
 """Train: fit a new VAE on a named dataset or an upload, watch it learn, and keep it in the store."""
+
 import streamlit as st
 
 from ui import resources, shell
@@ -16,15 +17,21 @@ shell.page(
     "Train",
     "Train a new VAE and watch its ELBO, reconstruction and KL (and, with a 2-D latent, its latent "
     "map) change epoch by epoch. Training runs in the background: leave the page and come back, the "
-    "model is saved to the store when it ends.", needs_model=False)
+    "model is saved to the store when it ends.",
+    needs_model=False,
+)
 
 registry = resources.training_jobs()
 jobs.warm_up()  # the process that starts training jobs, ready before "Start training" is pressed
 named = [n for n in data.DATASETS if data.is_available(n)]
 missing = [n for n in data.DATASETS if n not in named]
 OWN = "your own settings"
-KINDS = {"none": "plain VAE", "label": "label-conditional (one-hot y in)", "prior": "class prior N(mu_y, I)",
-         "completion": "completion (visible part given)"}
+KINDS = {
+    "none": "plain VAE",
+    "label": "label-conditional (one-hot y in)",
+    "prior": "class prior N(mu_y, I)",
+    "completion": "completion (visible part given)",
+}
 
 
 def _apply_recipe() -> None:
@@ -35,19 +42,34 @@ def _apply_recipe() -> None:
     m, t = recipes.settings(name)
     own = recipes.get(name).dataset
     st.session_state.update(
-        tr_source=own if own in named else "mnist" if "mnist" in named else "mnist-5k", tr_arch=m.get("arch", "mlp"),
+        tr_source=own if own in named else "mnist" if "mnist" in named else "mnist-5k",
+        tr_arch=m.get("arch", "mlp"),
         tr_hidden=", ".join(map(str, m.get("hidden", (512,)))),
-        tr_channels=", ".join(map(str, m.get("conv_channels", (32, 64)))), tr_dense=m.get("conv_dense", 16),
-        tr_latent=m["latent_dim"], tr_likelihood=m["likelihood"],
-        tr_kind=m.get("conditional", "none"), tr_visible=m.get("visible") or VISIBLE_PARTS[0],
-        tr_bincond=m.get("binarize_condition", False), tr_epochs=t["epochs"], tr_batch=t["batch_size"],
-        tr_lr=t["lr"], tr_optimizer=t["optimizer"], tr_wd=t.get("weight_decay", 0.0), tr_beta=1.0,
-        tr_binarize=False)
+        tr_channels=", ".join(map(str, m.get("conv_channels", (32, 64)))),
+        tr_dense=m.get("conv_dense", 16),
+        tr_latent=m["latent_dim"],
+        tr_likelihood=m["likelihood"],
+        tr_kind=m.get("conditional", "none"),
+        tr_visible=m.get("visible") or VISIBLE_PARTS[0],
+        tr_bincond=m.get("binarize_condition", False),
+        tr_epochs=t["epochs"],
+        tr_batch=t["batch_size"],
+        tr_lr=t["lr"],
+        tr_optimizer=t["optimizer"],
+        tr_wd=t.get("weight_decay", 0.0),
+        tr_beta=1.0,
+        tr_binarize=False,
+    )
 
 
 def recipe_ui() -> str:
-    name = st.selectbox("Recipe", [OWN, *recipes.RECIPES], key="tr_recipe", on_change=_apply_recipe,
-                        help="Start from a reference system's settings; change any of them below.")
+    name = st.selectbox(
+        "Recipe",
+        [OWN, *recipes.RECIPES],
+        key="tr_recipe",
+        on_change=_apply_recipe,
+        help="Start from a reference system's settings; change any of them below.",
+    )
     if name != OWN:
         r = recipes.get(name)
         where = f"Trains on {r.dataset}" if r.dataset else "Trains on full MNIST when fetched, else mnist-5k"
@@ -65,20 +87,35 @@ def settings_ui() -> dict:
     if s["source"] != UPLOAD:
         left.caption(data.DATASETS[s["source"]])
     if missing:
-        left.caption("Not downloaded: " + ", ".join(missing) + ". Fetch one with "
-                     "`python -m vae data fetch NAME`, then reload.")
+        left.caption(
+            "Not downloaded: " + ", ".join(missing) + ". Fetch one with `python -m vae data fetch NAME`, then reload."
+        )
     if s["source"] == UPLOAD:
-        s["upload"] = left.file_uploader("A .zip of images (a subfolder per class), .npz or .npy",
-                                         type=list(intake.UPLOAD_TYPES), key="tr_upload",
-                                         max_upload_size=limits.UPLOAD_MB)
+        s["upload"] = left.file_uploader(
+            "A .zip of images (a subfolder per class), .npz or .npy",
+            type=list(intake.UPLOAD_TYPES),
+            key="tr_upload",
+            max_upload_size=limits.UPLOAD_MB,
+        )
     s["arch"] = mid.radio("Architecture", TRAIN_ARCHS, horizontal=True, key="tr_arch")
-    s["hidden"] = mid.text_input("MLP hidden sizes", "512", key="tr_hidden", disabled=s["arch"] != "mlp",
-                                 help="Encoder layers, e.g. 512, 256; the decoder mirrors them.")
-    s["conv_channels"] = mid.text_input("Conv channels", "32, 64", key="tr_channels", disabled=s["arch"] != "conv",
-                                        help="Stride-2 3x3 convolutions, e.g. 32, 64, 128; the decoder mirrors them.")
+    s["hidden"] = mid.text_input(
+        "MLP hidden sizes",
+        "512",
+        key="tr_hidden",
+        disabled=s["arch"] != "mlp",
+        help="Encoder layers, e.g. 512, 256; the decoder mirrors them.",
+    )
+    s["conv_channels"] = mid.text_input(
+        "Conv channels",
+        "32, 64",
+        key="tr_channels",
+        disabled=s["arch"] != "conv",
+        help="Stride-2 3x3 convolutions, e.g. 32, 64, 128; the decoder mirrors them.",
+    )
     s["conv_dense"] = mid.number_input("Conv dense layer", 1, 4096, 16, key="tr_dense", disabled=s["arch"] != "conv")
-    s["latent_dim"] = mid.number_input("Latent size", 1, 64, 2, key="tr_latent",
-                                       help="2 shows the latent map live while training.")
+    s["latent_dim"] = mid.number_input(
+        "Latent size", 1, 64, 2, key="tr_latent", help="2 shows the latent map live while training."
+    )
     s["likelihood"] = mid.radio("Likelihood p(x|z)", LIKELIHOODS, horizontal=True, key="tr_likelihood")
     s["conditional"] = mid.selectbox("Model kind", CONDITIONALS, key="tr_kind", format_func=KINDS.get)
     if s["conditional"] == "completion":
@@ -91,8 +128,9 @@ def settings_ui() -> dict:
     s["optimizer"] = right.radio("Optimizer", OPTIMIZERS, horizontal=True, key="tr_optimizer")
     s["weight_decay"] = right.number_input("Weight decay", 0.0, 1.0, 0.0, 1e-4, key="tr_wd", format="%g")
     s["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed")
-    s["binarize"] = right.checkbox("Dynamic binarization", key="tr_binarize",
-                                   help="Resample 0/1 pixels each epoch (Bernoulli, p = intensity).")
+    s["binarize"] = right.checkbox(
+        "Dynamic binarization", key="tr_binarize", help="Resample 0/1 pixels each epoch (Bernoulli, p = intensity)."
+    )
     example = intake.auto_name(s["source"] if s["source"] != UPLOAD else "upload", s["latent_dim"])
     s["name"] = st.text_input("Model name", key="tr_name", placeholder=f"leave empty for e.g. {example}")
     return s
@@ -108,24 +146,51 @@ def start(s: dict) -> jobs.Job:
     else:
         label = source = s["source"]
         train, test = resources.dataset(source, "train"), resources.dataset(source, "test")
-    td = intake.split_data(train, test, seed=s["seed"], name=label,
-                         path=source if s["source"] == UPLOAD else None)
+    td = intake.split_data(train, test, seed=s["seed"], name=label, path=source if s["source"] == UPLOAD else None)
     hidden = intake.parse_hidden(s["hidden"]) if s["arch"] == "mlp" else (512,)
     kind = {k: s[k] for k in ("conditional", "visible", "binarize_condition") if k in s}
-    convs = {} if s["arch"] != "conv" else {"conv_channels": intake.parse_hidden(s["conv_channels"]),
-                                            "conv_dense": int(s["conv_dense"])}
-    mc = intake.model_config(train.shape, arch=s["arch"], hidden=hidden, latent_dim=int(s["latent_dim"]), **convs,
-                           likelihood=s["likelihood"], **with_classes(kind, train.labels, train.class_names))
-    tc = TrainConfig(epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=s["lr"], beta=s["beta"],
-                     seed=int(s["seed"]), binarize=s["binarize"], optimizer=s["optimizer"],
-                     weight_decay=s["weight_decay"], extra={} if s["recipe"] == OWN else {"recipe": s["recipe"]},
-                     warmup_epochs=recipes.get(s["recipe"]).train.get("warmup_epochs", 0) if s["recipe"] != OWN else 0)
+    convs = (
+        {}
+        if s["arch"] != "conv"
+        else {"conv_channels": intake.parse_hidden(s["conv_channels"]), "conv_dense": int(s["conv_dense"])}
+    )
+    mc = intake.model_config(
+        train.shape,
+        arch=s["arch"],
+        hidden=hidden,
+        latent_dim=int(s["latent_dim"]),
+        **convs,
+        likelihood=s["likelihood"],
+        **with_classes(kind, train.labels, train.class_names),
+    )
+    tc = TrainConfig(
+        epochs=int(s["epochs"]),
+        batch_size=int(s["batch_size"]),
+        lr=s["lr"],
+        beta=s["beta"],
+        seed=int(s["seed"]),
+        binarize=s["binarize"],
+        optimizer=s["optimizer"],
+        weight_decay=s["weight_decay"],
+        extra={} if s["recipe"] == OWN else {"recipe": s["recipe"]},
+        warmup_epochs=recipes.get(s["recipe"]).train.get("warmup_epochs", 0) if s["recipe"] != OWN else 0,
+    )
     if tc.epochs > limits.EPOCHS:
         raise ValueError(f"{tc.epochs} epochs is over the limit of {limits.EPOCHS} per job (VAE_EPOCHS)")
     name = s["name"].strip() or intake.auto_name(label, mc.latent_dim)
-    return jobs.start(name, mc, tc, td.train, td.val, td.test, dataset=td.dataset, registry=registry,
-                      models_dir=resources.models_dir(), preview_labels=td.val_labels,
-                      labels=(td.train_labels, td.val_labels, td.test_labels))
+    return jobs.start(
+        name,
+        mc,
+        tc,
+        td.train,
+        td.val,
+        td.test,
+        dataset=td.dataset,
+        registry=registry,
+        models_dir=resources.models_dir(),
+        preview_labels=td.val_labels,
+        labels=(td.train_labels, td.val_labels, td.test_labels),
+    )
 
 
 def _select(name: str) -> None:
@@ -142,17 +207,25 @@ def job_ui(job: jobs.Job, polling: bool) -> None:
     st.subheader(f"{job.name} · {job.model_config.describe()} · {job.dataset.get('name')}")
     if job.running:
         elbo = (job.last_metrics or {}).get("elbo")
-        st.progress(job.fraction, text=f"{job.state} · epoch {len(h)}/{tc.epochs} · step {job.step}/"
-                    f"{job.total_steps}" + (f" · batch ELBO {elbo:.1f} nats" if elbo is not None else ""))
+        st.progress(
+            job.fraction,
+            text=f"{job.state} · epoch {len(h)}/{tc.epochs} · step {job.step}/"
+            f"{job.total_steps}" + (f" · batch ELBO {elbo:.1f} nats" if elbo is not None else ""),
+        )
         st.button("Stop (keeps the best weights)", key="tr_stop", on_click=job.stop)
     if h:
-        st.caption(f"Last epoch: {h[-1]['seconds']:.1f} s · validation ELBO "
-                   f"{h[-1].get('val_elbo', float('nan')):.1f} nats")
+        st.caption(
+            f"Last epoch: {h[-1]['seconds']:.1f} s · validation ELBO {h[-1].get('val_elbo', float('nan')):.1f} nats"
+        )
     st.plotly_chart(plots.loss_curves(h), width="stretch", key="tr_curves")
     mu = job.preview_latents() if job.model_config.latent_dim == 2 else None
     if mu is not None:
-        fig = plots.latent_map(mu, labels=job.preview_labels, class_names=job.dataset.get("class_names"),
-                               title=f"Validation images in the latent space after epoch {len(h)}")
+        fig = plots.latent_map(
+            mu,
+            labels=job.preview_labels,
+            class_names=job.dataset.get("class_names"),
+            title=f"Validation images in the latent space after epoch {len(h)}",
+        )
         st.plotly_chart(fig.update_layout(height=460), width="stretch", key="tr_map")
     if polling and not job.running:
         st.rerun(scope="app")  # the whole page once more: stops polling, shows the result
@@ -173,16 +246,23 @@ if registry:
     names = sorted(registry, key=lambda n: registry[n].started, reverse=True)
     if st.session_state.get("tr_shown") not in names:
         st.session_state["tr_shown"] = mine.name if mine else names[0]
-    job = registry[st.selectbox("Runs on this server", names, key="tr_shown",
-                                help="Pick a run to see its curves.")]
+    job = registry[st.selectbox("Runs on this server", names, key="tr_shown", help="Pick a run to see its curves.")]
     polling = job.running
     st.fragment(job_ui, run_every=1.0 if polling else None)(job, polling)
     if job.state == "done":  # outside the fragment: the button must rerun the sidebar too
         m = job.saved.metrics
-        st.success(f"Saved as **{job.name}** ({job.outcome}: {job.message}). Test ELBO {m['elbo']:.1f} nats, "
-                   f"log p(x) ≥ {m['iw_log_likelihood']:.1f} (IW, K={m['iw_samples']}).")
-        st.button(f"Explore {job.name}", key="tr_select", on_click=_select, args=(job.name,), type="primary",
-                  help="Make it the model selected in the sidebar.")
+        st.success(
+            f"Saved as **{job.name}** ({job.outcome}: {job.message}). Test ELBO {m['elbo']:.1f} nats, "
+            f"log p(x) ≥ {m['iw_log_likelihood']:.1f} (IW, K={m['iw_samples']})."
+        )
+        st.button(
+            f"Explore {job.name}",
+            key="tr_select",
+            on_click=_select,
+            args=(job.name,),
+            type="primary",
+            help="Make it the model selected in the sidebar.",
+        )
     elif job.state == "failed":
         st.error(f"Training failed: {job.error}")
     elif job.state == "interrupted":

@@ -9,6 +9,7 @@ failed with the recursion-depth SystemError even with the shared cache, so insid
 every ast.parse in the process also takes one lock (the bug, CPython gh-106905, is in the AST-to-object
 conversion's shared depth counter).
 Used by tests/test_concurrency.py and bench/serve.py."""
+
 from __future__ import annotations
 
 import ast
@@ -49,9 +50,13 @@ def shared_runtime():
     shared.bidi_component_registry = BidiComponentManager()
     shared.bidi_component_registry.discover_and_register_components(start_file_watching=False)
     scripts = ScriptCache()
-    with patch.object(app_test, "Runtime", _Ignored), patch.object(app_test, "ScriptCache", lambda: scripts), \
-            patch.object(app_test, "PagesManager", type("PagesManager", (PagesManager,), {})), \
-            patch.object(app_test, "patch_config_options", lambda overrides: contextlib.nullcontext()), \
-            patch.object(Runtime, "_instance", shared), patch.object(ast, "parse", _serial_parse), \
-            patch_config_options({"global.appTest": True}):
+    with (
+        patch.object(app_test, "Runtime", _Ignored),
+        patch.object(app_test, "ScriptCache", lambda: scripts),
+        patch.object(app_test, "PagesManager", type("PagesManager", (PagesManager,), {})),
+        patch.object(app_test, "patch_config_options", lambda overrides: contextlib.nullcontext()),
+        patch.object(Runtime, "_instance", shared),
+        patch.object(ast, "parse", _serial_parse),
+        patch_config_options({"global.appTest": True}),
+    ):
         yield

@@ -4,6 +4,7 @@ headless Chromium (Python playwright, Debian's /usr/bin/chromium) and wait on pa
 Shared by tests/test_e2e.py, bench/app.py and bench/screenshots.py. Never `playwright install`:
 the browser is the system's chromium, launched with the flags this sandbox needs.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,15 +21,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("VAE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1280, "height": 900}
 START_TIMEOUT = 90.0  # seconds for the server to answer its health check (2 busy cores: torch import)
 
 # The URL path of each page, as st.navigation derives it from the file name (home is the default: /).
-PAGES = {"Overview": "", "Train": "train", "Latent map": "latent_map", "Manifold": "manifold",
-         "Playground": "playground", "Reconstruct": "reconstruct", "Interpolate": "interpolate",
-         "Compare": "compare", "True posterior": "posterior", "Import": "import_model"}
+PAGES = {
+    "Overview": "",
+    "Train": "train",
+    "Latent map": "latent_map",
+    "Manifold": "manifold",
+    "Playground": "playground",
+    "Reconstruct": "reconstruct",
+    "Interpolate": "interpolate",
+    "Compare": "compare",
+    "True posterior": "posterior",
+    "Import": "import_model",
+}
 
 EXCEPTION = '[data-testid="stException"]'
 IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -71,6 +89,7 @@ def free_port() -> int:
 @dataclass
 class Server:
     """A running `streamlit run app.py`; url has no trailing slash."""
+
     proc: subprocess.Popen
     port: int
     log: Path
@@ -104,26 +123,53 @@ def _die_with_parent() -> None:
     a test run killed by a timeout does not leave a server behind."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
 
-def start_server(env: dict[str, str] | None = None, *, log_dir: str | os.PathLike | None = None,
-                 timeout: float = START_TIMEOUT, script: str | os.PathLike = "app.py") -> Server:
+def start_server(
+    env: dict[str, str] | None = None,
+    *,
+    log_dir: str | os.PathLike | None = None,
+    timeout: float = START_TIMEOUT,
+    script: str | os.PathLike = "app.py",
+) -> Server:
     """Start the app (or another Streamlit `script`, run from the repository) on a free loopback port
     with `env` added to this process's environment and return once its health check answers "ok"
     (the process is stopped if it never does)."""
     port = free_port()
     log = Path(log_dir or tempfile.mkdtemp(prefix="vae-e2e-")) / f"streamlit-{port}.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.headless", "true", "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     deadline = started + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -182,6 +228,7 @@ def vm_hwm_mb(pid: int) -> float:
 def chromium():
     """A headless Chromium for the length of the block (a module-scoped fixture's body)."""
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = launch(p)
         try:

@@ -1,4 +1,5 @@
 """Shared fixtures: a private models folder and data cache for every test, small seeded data."""
+
 import numpy as np
 import pytest
 import torch
@@ -38,7 +39,6 @@ def blobs():
     labels = np.arange(256) % 4
     for i, c in enumerate(labels):
         r, col = divmod(int(c), 2)
-        x[i, 0, r * 4:r * 4 + 4, col * 4:col * 4 + 4] = 0.8
+        x[i, 0, r * 4 : r * 4 + 4, col * 4 : col * 4 + 4] = 0.8
     x += gen.uniform(0, 0.2, x.shape).astype(np.float32)
     return torch.from_numpy(x), labels
-

@@ -6,6 +6,7 @@ message matching a pattern, or (for odd but valid pictures) accepted. Pickles in
 payload that would create the folder named by MARKER if anything ever unpickled them.
 tests/test_hostile.py runs every case through the API and the app; bench/hostile.py counts them.
 """
+
 from __future__ import annotations
 
 import io
@@ -71,11 +72,14 @@ def encode(im: Image.Image, fmt: str = "PNG", **kw) -> bytes:
 
 def png_header(width: int, height: int, depth: int = 8, colour: int = 0) -> bytes:
     """A PNG whose header declares width x height, with one tiny compressed row: a bomb's shape."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _sixteen_bit() -> bytes:
@@ -109,38 +113,130 @@ def _exif_rotated() -> bytes:
 PICTURES = [
     Case("picture", "empty file", lambda: b"", ImageError, "empty", "empty.png"),
     Case("picture", "truncated PNG", lambda: encode(digit())[:120], ImageError, "corrupt|truncated", "cut.png"),
-    Case("picture", "truncated JPEG", lambda: encode(digit().convert("RGB"), "JPEG")[:300], ImageError,
-         "corrupt|truncated", "cut.jpg"),
-    Case("picture", "text named .png", lambda: b"hello, this is not a picture\n" * 10, ImageError,
-         "not an image", "text.png"),
-    Case("picture", "SVG with a script", lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)'
-         b'</script><circle r="9"/></svg>', ImageError, "not an image", "drawing.svg.png"),
-    Case("picture", "PNG bomb 100000x100000", lambda: png_header(100_000, 100_000), ImageError, "too large",
-         "bomb.png"),
-    Case("picture", "PNG bomb 8000x8000 (under Pillow's own limit)", lambda: png_header(8000, 8000), ImageError,
-         "too large", "bomb8k.png"),
-    Case("picture", "GIF bomb 65535x65535", lambda: b"GIF89a\xff\xff\xff\xff\x00\x00\x00;", ImageError,
-         "too large|corrupt", "bomb.gif"),
-    Case("picture", "TIFF (unsupported format)", lambda: encode(digit(), "TIFF"), ImageError, "unsupported format",
-         "scan.png"),
-    Case("picture", "blank white page", lambda: encode(Image.new("L", (50, 50), 255)), ImageError, "blank",
-         "white.png"),
-    Case("picture", "fully transparent", lambda: encode(Image.new("RGBA", (50, 50), (0, 0, 0, 0))), ImageError,
-         "transparent", "clear.png"),
-    Case("picture", "over the upload limit", lambda: encode(digit()) + b"\x00" * (2**20 + 1), ImageError,
-         "upload limit", "big.png", limits={"UPLOAD_MB": 1}),
-    Case("picture", "GIF with HTML after the header", lambda: b"GIF89a<html><script>alert(1)</script>",
-         ImageError, "corrupt|not an image|could not read", "poly.gif"),
-    Case("picture", "16-bit grayscale PNG", _sixteen_bit, None, "scaled from 16 bits, not clipped", "deep.png",
-         same_as=lambda: encode(digit())),
-    Case("picture", "palette PNG with transparency", _palette_transparent, None, "composited like RGBA",
-         "palette.png", same_as=_transparent_equivalent),
-    Case("picture", "CMYK JPEG", lambda: encode(digit().convert("CMYK"), "JPEG", quality=95), None,
-         "read as its RGB", "cmyk.jpg", same_as=lambda: encode(digit().convert("RGB"), "JPEG", quality=95)),
-    Case("picture", "animated GIF", _animated, None, "first frame", "anim.gif",
-         same_as=lambda: encode(digit().convert("P"), "GIF")),
-    Case("picture", "EXIF-rotated JPEG", _exif_rotated, None, "turned upright", "phone.jpg",
-         same_as=lambda: encode(digit().convert("RGB"), "JPEG", quality=95)),
+    Case(
+        "picture",
+        "truncated JPEG",
+        lambda: encode(digit().convert("RGB"), "JPEG")[:300],
+        ImageError,
+        "corrupt|truncated",
+        "cut.jpg",
+    ),
+    Case(
+        "picture",
+        "text named .png",
+        lambda: b"hello, this is not a picture\n" * 10,
+        ImageError,
+        "not an image",
+        "text.png",
+    ),
+    Case(
+        "picture",
+        "SVG with a script",
+        lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script><circle r="9"/></svg>',
+        ImageError,
+        "not an image",
+        "drawing.svg.png",
+    ),
+    Case(
+        "picture", "PNG bomb 100000x100000", lambda: png_header(100_000, 100_000), ImageError, "too large", "bomb.png"
+    ),
+    Case(
+        "picture",
+        "PNG bomb 8000x8000 (under Pillow's own limit)",
+        lambda: png_header(8000, 8000),
+        ImageError,
+        "too large",
+        "bomb8k.png",
+    ),
+    Case(
+        "picture",
+        "GIF bomb 65535x65535",
+        lambda: b"GIF89a\xff\xff\xff\xff\x00\x00\x00;",
+        ImageError,
+        "too large|corrupt",
+        "bomb.gif",
+    ),
+    Case(
+        "picture",
+        "TIFF (unsupported format)",
+        lambda: encode(digit(), "TIFF"),
+        ImageError,
+        "unsupported format",
+        "scan.png",
+    ),
+    Case(
+        "picture", "blank white page", lambda: encode(Image.new("L", (50, 50), 255)), ImageError, "blank", "white.png"
+    ),
+    Case(
+        "picture",
+        "fully transparent",
+        lambda: encode(Image.new("RGBA", (50, 50), (0, 0, 0, 0))),
+        ImageError,
+        "transparent",
+        "clear.png",
+    ),
+    Case(
+        "picture",
+        "over the upload limit",
+        lambda: encode(digit()) + b"\x00" * (2**20 + 1),
+        ImageError,
+        "upload limit",
+        "big.png",
+        limits={"UPLOAD_MB": 1},
+    ),
+    Case(
+        "picture",
+        "GIF with HTML after the header",
+        lambda: b"GIF89a<html><script>alert(1)</script>",
+        ImageError,
+        "corrupt|not an image|could not read",
+        "poly.gif",
+    ),
+    Case(
+        "picture",
+        "16-bit grayscale PNG",
+        _sixteen_bit,
+        None,
+        "scaled from 16 bits, not clipped",
+        "deep.png",
+        same_as=lambda: encode(digit()),
+    ),
+    Case(
+        "picture",
+        "palette PNG with transparency",
+        _palette_transparent,
+        None,
+        "composited like RGBA",
+        "palette.png",
+        same_as=_transparent_equivalent,
+    ),
+    Case(
+        "picture",
+        "CMYK JPEG",
+        lambda: encode(digit().convert("CMYK"), "JPEG", quality=95),
+        None,
+        "read as its RGB",
+        "cmyk.jpg",
+        same_as=lambda: encode(digit().convert("RGB"), "JPEG", quality=95),
+    ),
+    Case(
+        "picture",
+        "animated GIF",
+        _animated,
+        None,
+        "first frame",
+        "anim.gif",
+        same_as=lambda: encode(digit().convert("P"), "GIF"),
+    ),
+    Case(
+        "picture",
+        "EXIF-rotated JPEG",
+        _exif_rotated,
+        None,
+        "turned upright",
+        "phone.jpg",
+        same_as=lambda: encode(digit().convert("RGB"), "JPEG", quality=95),
+    ),
 ]
 
 
@@ -184,8 +280,10 @@ def many_files_zip(n: int) -> bytes:
     for i in range(n):
         name = f"{i}.png".encode()
         head = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
-        central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name),
-                                   0, 0, 0, 0, 0, offset) + name)
+        central.append(
+            struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, offset)
+            + name
+        )
         local.append(head)
         offset += len(head)
     cd = b"".join(central)
@@ -196,35 +294,88 @@ def many_files_zip(n: int) -> bytes:
 
 
 ZIPS = [
-    Case("zip", "'../' path", lambda: make_zip({"ok/a.png": tiny_png(), "../../etc/evil.png": tiny_png()}),
-         DataError, "unsafe path", "dots.zip"),
-    Case("zip", "absolute path", lambda: make_zip({"/etc/cron.d/x.png": tiny_png()}), DataError, "unsafe path",
-         "abs.zip"),
-    Case("zip", "Windows '..\\' path", lambda: make_zip({"..\\..\\evil.png": tiny_png()}), DataError,
-         "unsafe path", "win.zip"),
+    Case(
+        "zip",
+        "'../' path",
+        lambda: make_zip({"ok/a.png": tiny_png(), "../../etc/evil.png": tiny_png()}),
+        DataError,
+        "unsafe path",
+        "dots.zip",
+    ),
+    Case(
+        "zip", "absolute path", lambda: make_zip({"/etc/cron.d/x.png": tiny_png()}), DataError, "unsafe path", "abs.zip"
+    ),
+    Case(
+        "zip",
+        "Windows '..\\' path",
+        lambda: make_zip({"..\\..\\evil.png": tiny_png()}),
+        DataError,
+        "unsafe path",
+        "win.zip",
+    ),
     Case("zip", "symbolic link member", _symlink_zip, DataError, "symbolic link", "link.zip"),
-    Case("zip", "zip bomb (2 MiB of zeros in 2 KiB, limit 1 MiB)",
-         lambda: make_zip({"a.png": b"\x00" * 2**21}, zipfile.ZIP_DEFLATED), DataError, "uncompressed",
-         "bomb.zip", limits={"INPUT_BYTES": 2**20}),
+    Case(
+        "zip",
+        "zip bomb (2 MiB of zeros in 2 KiB, limit 1 MiB)",
+        lambda: make_zip({"a.png": b"\x00" * 2**21}, zipfile.ZIP_DEFLATED),
+        DataError,
+        "uncompressed",
+        "bomb.zip",
+        limits={"INPUT_BYTES": 2**20},
+    ),
     Case("zip", "sizes in the headers lie", _lying_sizes, DataError, "cannot be read|corrupt", "liar.zip"),
-    Case("zip", "100000 tiny files", lambda: many_files_zip(100_000), DataError, "more than 70,000 files",
-         "many.zip"),
-    Case("zip", "nested zip", lambda: make_zip({"a.png": tiny_png(), "more.zip": make_zip({"b.png": tiny_png()})}),
-         DataError, "another archive", "nested.zip"),
-    Case("zip", "only non-image members (one a pickle)",
-         lambda: make_zip({"notes.txt": b"hi", "run.py": b"import os", "x.pkl": pickle.dumps(_Payload())}),
-         DataError, "no images found", "stuff.zip"),
-    Case("zip", "text named .png", lambda: make_zip({"a.png": tiny_png(), "b.png": b"#!/bin/sh\nrm -rf /\n"}),
-         DataError, "corrupt or unreadable image b.png", "fake.zip"),
-    Case("zip", "a member PNG bomb", lambda: make_zip({"a.png": png_header(60_000, 60_000)}), DataError,
-         "over the limit of .* pixels", "pngbomb.zip"),
+    Case("zip", "100000 tiny files", lambda: many_files_zip(100_000), DataError, "more than 70,000 files", "many.zip"),
+    Case(
+        "zip",
+        "nested zip",
+        lambda: make_zip({"a.png": tiny_png(), "more.zip": make_zip({"b.png": tiny_png()})}),
+        DataError,
+        "another archive",
+        "nested.zip",
+    ),
+    Case(
+        "zip",
+        "only non-image members (one a pickle)",
+        lambda: make_zip({"notes.txt": b"hi", "run.py": b"import os", "x.pkl": pickle.dumps(_Payload())}),
+        DataError,
+        "no images found",
+        "stuff.zip",
+    ),
+    Case(
+        "zip",
+        "text named .png",
+        lambda: make_zip({"a.png": tiny_png(), "b.png": b"#!/bin/sh\nrm -rf /\n"}),
+        DataError,
+        "corrupt or unreadable image b.png",
+        "fake.zip",
+    ),
+    Case(
+        "zip",
+        "a member PNG bomb",
+        lambda: make_zip({"a.png": png_header(60_000, 60_000)}),
+        DataError,
+        "over the limit of .* pixels",
+        "pngbomb.zip",
+    ),
     Case("zip", "random bytes", lambda: os.urandom(4096), DataError, "unsupported file type", "noise.zip"),
-    Case("zip", "truncated zip", lambda: make_zip({f"{i}.png": tiny_png() for i in range(5)})[:-40], DataError,
-         "not a valid zip|unsupported file type", "cut.zip"),
+    Case(
+        "zip",
+        "truncated zip",
+        lambda: make_zip({f"{i}.png": tiny_png() for i in range(5)})[:-40],
+        DataError,
+        "not a valid zip|unsupported file type",
+        "cut.zip",
+    ),
     Case("zip", "empty zip", lambda: make_zip({}), DataError, "empty", "empty.zip"),
-    Case("zip", "decoded pixels over the dataset limit", lambda: make_zip({f"{i}.png": encode(digit((256, 256)))
-                                                                           for i in range(5)}),
-         DataError, "over the dataset limit", "wide.zip", limits={"DATASET_BYTES": 2**20}),
+    Case(
+        "zip",
+        "decoded pixels over the dataset limit",
+        lambda: make_zip({f"{i}.png": encode(digit((256, 256))) for i in range(5)}),
+        DataError,
+        "over the dataset limit",
+        "wide.zip",
+        limits={"DATASET_BYTES": 2**20},
+    ),
 ]
 
 
@@ -256,40 +407,101 @@ def _digits(n=6, dtype=np.uint8):
 
 
 ARRAYS = [
-    Case("array", "object array with a pickle payload",
-         lambda: npy(np.array([_Payload(), 1], dtype=object), allow_pickle=True), DataError, "Python objects",
-         "evil.npy"),
-    Case("array", ".npz holding an object array",
-         lambda: _npz_with_objects(), DataError, "Python objects", "evil.npz"),
+    Case(
+        "array",
+        "object array with a pickle payload",
+        lambda: npy(np.array([_Payload(), 1], dtype=object), allow_pickle=True),
+        DataError,
+        "Python objects",
+        "evil.npy",
+    ),
+    Case("array", ".npz holding an object array", lambda: _npz_with_objects(), DataError, "Python objects", "evil.npz"),
     Case("array", "NaN pixels", lambda: npy(np.full((4, 8, 8), np.nan, np.float32)), DataError, "NaN", "nan.npy"),
     Case("array", "infinite pixels", lambda: npy(np.full((4, 8, 8), np.inf)), DataError, "infinite", "inf.npy"),
-    Case("array", "5-D array", lambda: npy(np.zeros((2, 2, 8, 8, 2), np.uint8)), DataError, "cannot read image",
-         "five.npy"),
+    Case(
+        "array",
+        "5-D array",
+        lambda: npy(np.zeros((2, 2, 8, 8, 2), np.uint8)),
+        DataError,
+        "cannot read image",
+        "five.npy",
+    ),
     Case("array", "1-D array", lambda: npy(np.zeros(64, np.uint8)), DataError, "cannot read image", "flat.npy"),
-    Case("array", "rows that are not square images", lambda: npy(np.zeros((3, 785), np.uint8)), DataError,
-         "cannot read image", "rows.npy"),
-    Case("array", "complex dtype", lambda: npy(np.zeros((2, 8, 8), np.complex64)), DataError, "unsupported image dtype",
-         "complex.npy"),
-    Case("array", "string dtype", lambda: npy(np.full((2, 8, 8), "x")), DataError, "unsupported image dtype",
-         "text.npy"),
-    Case("array", "header declaring 10**12 images", lambda: npy_header(
-        "{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000000, 28, 28), }", b"\x00" * 100),
-        DataError, "over the dataset limit", "huge.npy"),
-    Case("array", "header of 100 kB", lambda: npy_header("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 8, 8), "
-                                                         + " " * 100_000 + "}", b"\x00" * 64),
-         DataError, "malformed header|could not read", "longhead.npy"),
-    Case("array", "data shorter than its header says", lambda: npy(_digits(100))[:-500], DataError, "truncated",
-         "short.npy"),
-    Case("array", "int16 pixels beyond 255", lambda: npy(_digits(dtype=np.int16) * 10), DataError, "0..255",
-         "wide.npy"),
-    Case("array", "float pixels beyond [0, 1]", lambda: npy(_digits().astype(np.float32)), DataError, r"\[0, 1\]",
-         "float.npy"),
-    Case("array", "labels of the wrong length", lambda: npz(x=_digits(6), y=np.arange(5)), DataError,
-         "labels have shape", "labels.npz"),
-    Case("array", "labels up to 10**12", lambda: npz(x=_digits(2), y=np.array([0, 10**12])), DataError, "0..K-1",
-         "biglabel.npz"),
-    Case("array", "no images (0, 8, 8)", lambda: npy(np.zeros((0, 8, 8), np.uint8)), DataError, "empty",
-         "none.npy"),
+    Case(
+        "array",
+        "rows that are not square images",
+        lambda: npy(np.zeros((3, 785), np.uint8)),
+        DataError,
+        "cannot read image",
+        "rows.npy",
+    ),
+    Case(
+        "array",
+        "complex dtype",
+        lambda: npy(np.zeros((2, 8, 8), np.complex64)),
+        DataError,
+        "unsupported image dtype",
+        "complex.npy",
+    ),
+    Case(
+        "array", "string dtype", lambda: npy(np.full((2, 8, 8), "x")), DataError, "unsupported image dtype", "text.npy"
+    ),
+    Case(
+        "array",
+        "header declaring 10**12 images",
+        lambda: npy_header(
+            "{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000000, 28, 28), }", b"\x00" * 100
+        ),
+        DataError,
+        "over the dataset limit",
+        "huge.npy",
+    ),
+    Case(
+        "array",
+        "header of 100 kB",
+        lambda: npy_header(
+            "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 8, 8), " + " " * 100_000 + "}", b"\x00" * 64
+        ),
+        DataError,
+        "malformed header|could not read",
+        "longhead.npy",
+    ),
+    Case(
+        "array",
+        "data shorter than its header says",
+        lambda: npy(_digits(100))[:-500],
+        DataError,
+        "truncated",
+        "short.npy",
+    ),
+    Case(
+        "array", "int16 pixels beyond 255", lambda: npy(_digits(dtype=np.int16) * 10), DataError, "0..255", "wide.npy"
+    ),
+    Case(
+        "array",
+        "float pixels beyond [0, 1]",
+        lambda: npy(_digits().astype(np.float32)),
+        DataError,
+        r"\[0, 1\]",
+        "float.npy",
+    ),
+    Case(
+        "array",
+        "labels of the wrong length",
+        lambda: npz(x=_digits(6), y=np.arange(5)),
+        DataError,
+        "labels have shape",
+        "labels.npz",
+    ),
+    Case(
+        "array",
+        "labels up to 10**12",
+        lambda: npz(x=_digits(2), y=np.array([0, 10**12])),
+        DataError,
+        "0..K-1",
+        "biglabel.npz",
+    ),
+    Case("array", "no images (0, 8, 8)", lambda: npy(np.zeros((0, 8, 8), np.uint8)), DataError, "empty", "none.npy"),
     Case("array", ".npz with unknown keys", lambda: npz(a=_digits(), b=_digits()), DataError, "has keys", "keys.npz"),
 ]
 
@@ -324,6 +536,7 @@ def _spoil(edit: Callable[[Path], None]) -> Callable[[Path], None]:
     def make(folder: Path) -> None:
         _good(folder)
         edit(folder)
+
     return make
 
 
@@ -333,6 +546,7 @@ def _replace_weights(folder: Path, data: bytes) -> None:
 
 def _nan_weights(folder: Path) -> None:
     from safetensors.torch import load_file, save_file
+
     state = load_file(str(folder / store.WEIGHTS))
     next(iter(state.values())).fill_(float("nan"))
     save_file(state, str(folder / store.WEIGHTS))
@@ -340,6 +554,7 @@ def _nan_weights(folder: Path) -> None:
 
 def _pt_only(folder: Path) -> None:
     import torch
+
     (folder / store.WEIGHTS).unlink()
     torch.save({"state": _Payload()}, folder / "model.pt")
 
@@ -360,41 +575,101 @@ def _dev_zero(folder: Path) -> None:
 
 
 MODELS = [
-    Case("model", "a pickle renamed model.safetensors",
-         _spoil(lambda f: _replace_weights(f, pickle.dumps({"w": _Payload()}))), store.StoreError,
-         "not a valid safetensors"),
+    Case(
+        "model",
+        "a pickle renamed model.safetensors",
+        _spoil(lambda f: _replace_weights(f, pickle.dumps({"w": _Payload()}))),
+        store.StoreError,
+        "not a valid safetensors",
+    ),
     Case("model", "only a model.pt (torch.save pickle)", _spoil(_pt_only), store.StoreError, "needs model.json and"),
     Case("model", "only a model.ckpt", _ckpt_only, store.StoreError, "needs model.json and"),
-    Case("model", "JSON names shapes unlike the weights",
-         _spoil(lambda f: _edit_meta(f, config=dict(SMALL.to_dict(), hidden=[16]))), store.StoreError,
-         "do not match the config"),
-    Case("model", "JSON asks for 12 billion parameters", _spoil(lambda f: _edit_meta(
-        f, config=dict(SMALL.to_dict(), image_shape=[3, 256, 256], hidden=[65536]))), store.StoreError,
-         "parameters, over the limit"),
-    Case("model", "JSON with absurd layer sizes", _spoil(lambda f: _edit_meta(
-        f, config=dict(SMALL.to_dict(), hidden=[10**12]))), store.StoreError, "bad model config"),
-    Case("model", "JSON with a string for a size", _spoil(lambda f: _edit_meta(
-        f, config=dict(SMALL.to_dict(), latent_dim="2"))), store.StoreError, "bad model config"),
-    Case("model", "model.json missing", _spoil(lambda f: (f / store.META).unlink()), store.StoreError,
-         "needs model.json and"),
-    Case("model", "model.json is not JSON", _spoil(lambda f: (f / store.META).write_bytes(b"\xff{not json")),
-         store.StoreError, "not valid JSON"),
-    Case("model", "model.json nested 100000 deep", _spoil(lambda f: (f / store.META).write_text("[" * 100_000)),
-         store.StoreError, "not valid JSON"),
-    Case("model", "another format_version", _spoil(lambda f: _edit_meta(f, format_version=99)), store.StoreError,
-         "unsupported model format"),
-    Case("model", "metrics that are not numbers", _spoil(lambda f: _edit_meta(f, metrics={"elbo": "-1e9"})),
-         store.StoreError, "must be a number"),
+    Case(
+        "model",
+        "JSON names shapes unlike the weights",
+        _spoil(lambda f: _edit_meta(f, config=dict(SMALL.to_dict(), hidden=[16]))),
+        store.StoreError,
+        "do not match the config",
+    ),
+    Case(
+        "model",
+        "JSON asks for 12 billion parameters",
+        _spoil(lambda f: _edit_meta(f, config=dict(SMALL.to_dict(), image_shape=[3, 256, 256], hidden=[65536]))),
+        store.StoreError,
+        "parameters, over the limit",
+    ),
+    Case(
+        "model",
+        "JSON with absurd layer sizes",
+        _spoil(lambda f: _edit_meta(f, config=dict(SMALL.to_dict(), hidden=[10**12]))),
+        store.StoreError,
+        "bad model config",
+    ),
+    Case(
+        "model",
+        "JSON with a string for a size",
+        _spoil(lambda f: _edit_meta(f, config=dict(SMALL.to_dict(), latent_dim="2"))),
+        store.StoreError,
+        "bad model config",
+    ),
+    Case(
+        "model",
+        "model.json missing",
+        _spoil(lambda f: (f / store.META).unlink()),
+        store.StoreError,
+        "needs model.json and",
+    ),
+    Case(
+        "model",
+        "model.json is not JSON",
+        _spoil(lambda f: (f / store.META).write_bytes(b"\xff{not json")),
+        store.StoreError,
+        "not valid JSON",
+    ),
+    Case(
+        "model",
+        "model.json nested 100000 deep",
+        _spoil(lambda f: (f / store.META).write_text("[" * 100_000)),
+        store.StoreError,
+        "not valid JSON",
+    ),
+    Case(
+        "model",
+        "another format_version",
+        _spoil(lambda f: _edit_meta(f, format_version=99)),
+        store.StoreError,
+        "unsupported model format",
+    ),
+    Case(
+        "model",
+        "metrics that are not numbers",
+        _spoil(lambda f: _edit_meta(f, metrics={"elbo": "-1e9"})),
+        store.StoreError,
+        "must be a number",
+    ),
     Case("model", "NaN weights", _spoil(_nan_weights), store.StoreError, "NaN or infinite", listed=False),
-    Case("model", "a safetensors header declaring 4 GB", _spoil(lambda f: _replace_weights(
-        f, struct.pack("<Q", 2**32) + b"{}")), store.StoreError, "not a valid safetensors"),
-    Case("model", "truncated weights", _spoil(lambda f: _replace_weights(f, (f / store.WEIGHTS).read_bytes()[:300])),
-         store.StoreError, "not a valid safetensors|do not match"),
-    Case("model", "model.json is a FIFO (would block a reader)", _spoil(_fifo), store.StoreError,
-         "not a regular file"),
+    Case(
+        "model",
+        "a safetensors header declaring 4 GB",
+        _spoil(lambda f: _replace_weights(f, struct.pack("<Q", 2**32) + b"{}")),
+        store.StoreError,
+        "not a valid safetensors",
+    ),
+    Case(
+        "model",
+        "truncated weights",
+        _spoil(lambda f: _replace_weights(f, (f / store.WEIGHTS).read_bytes()[:300])),
+        store.StoreError,
+        "not a valid safetensors|do not match",
+    ),
+    Case("model", "model.json is a FIFO (would block a reader)", _spoil(_fifo), store.StoreError, "not a regular file"),
     Case("model", "weights linked to /dev/zero", _spoil(_dev_zero), store.StoreError, "not a regular file"),
 ]
 
 CASES = PICTURES + ZIPS + ARRAYS + MODELS
-PATHS = {"picture": "pictures (Reconstruct, Interpolate)", "zip": ".zip datasets (Train)",
-         "array": ".npy / .npz datasets (Train)", "model": "model folders (the store, the sidebar)"}
+PATHS = {
+    "picture": "pictures (Reconstruct, Interpolate)",
+    "zip": ".zip datasets (Train)",
+    "array": ".npy / .npz datasets (Train)",
+    "model": "model folders (the store, the sidebar)",
+}

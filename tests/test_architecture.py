@@ -2,6 +2,7 @@
 of the core imports only the layers below it, the core never imports the UI or streamlit, and the
 top level holds app.py, pages/, ui/ and vae/. Read from the source with ast, so an import inside a
 function counts as much as one at the top."""
+
 from __future__ import annotations
 
 import ast
@@ -33,8 +34,12 @@ def _module_name(path: Path) -> str:
 
 
 def _sources() -> dict[str, Path]:
-    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").rglob("*.py"),
-             *(ROOT / "vae").rglob("*.py")]
+    files = [
+        ROOT / "app.py",
+        *(ROOT / "pages").glob("*.py"),
+        *(ROOT / "ui").rglob("*.py"),
+        *(ROOT / "vae").rglob("*.py"),
+    ]
     return {_module_name(p): p for p in files}
 
 
@@ -53,7 +58,7 @@ def _imports(name: str, path: Path) -> set[str]:
             base = node.module or ""
             if node.level:
                 package = name.split(".") if is_package else name.split(".")[:-1]
-                package = package[:len(package) - node.level + 1]
+                package = package[: len(package) - node.level + 1]
                 base = ".".join(package + ([base] if base else []))
             for a in node.names:
                 found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in SOURCES else base)
@@ -77,7 +82,7 @@ def test_no_import_circles():
         state[m] = "open"
         for t in sorted(project[m]):
             if state.get(t) == "open":
-                circles.append(" -> ".join(stack[stack.index(t):] + [t]))
+                circles.append(" -> ".join(stack[stack.index(t) :] + [t]))
             elif t not in state:
                 visit(t, stack + [t])
         state[m] = "done"
@@ -104,14 +109,21 @@ def test_core_packages_import_only_layers_below():
 
 @pytest.mark.parametrize("forbidden", ["streamlit", "ui", "pages", "app"])
 def test_core_never_imports_the_app(forbidden):
-    offenders = [m for m, targets in GRAPH.items() if m.split(".")[0] == "vae"
-                 and any(t == forbidden or t.startswith(forbidden + ".") for t in targets)]
+    offenders = [
+        m
+        for m, targets in GRAPH.items()
+        if m.split(".")[0] == "vae" and any(t == forbidden or t.startswith(forbidden + ".") for t in targets)
+    ]
     assert not offenders
 
 
 def test_ui_never_imports_pages_and_nothing_imports_a_page():
-    offenders = [f"{m} -> {t}" for m, targets in GRAPH.items() for t in targets
-                 if (t.startswith("pages.") or t == "app") and m != t]
+    offenders = [
+        f"{m} -> {t}"
+        for m, targets in GRAPH.items()
+        for t in targets
+        if (t.startswith("pages.") or t == "app") and m != t
+    ]
     assert not offenders
 
 
@@ -135,12 +147,12 @@ def test_the_old_circle_is_broken_by_the_registry():
 def test_the_documented_table_is_the_rule():
     """docs/architecture.md's "may import" table says exactly what ALLOWED enforces."""
     import re
+
     doc = (ROOT / "docs" / "architecture.md").read_text()
     names = set(ALLOWED) - {"limits"}
     table = {}
     for line in doc.splitlines():
         m = re.match(r"\| `vae\.(\w+)` \| (.+?) \|$", line)
         if m and m.group(1) in names:
-            table[m.group(1)] = set(re.findall(r"\b(" + "|".join(ALLOWED) + r")\b",
-                                               m.group(2).split("(")[0]))
+            table[m.group(1)] = set(re.findall(r"\b(" + "|".join(ALLOWED) + r")\b", m.group(2).split("(")[0]))
     assert table == {k: v for k, v in ALLOWED.items() if k in names}

@@ -12,6 +12,7 @@ as `extra` and a class change sends nothing but that; a class-prior model decode
 unconditionally, so the pad moves z itself (starting at μ_y, the prior means marked on its map) and
 the sliders hold ε = z - μ_y. A completion model decodes on the server only.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,11 +32,11 @@ STYLE_SAMPLES = 8  # columns of random styles under every class
 COMPLETION_ROWS = 4  # test images in the completion panel
 INTRO = {
     "label": "a **label-conditional VAE**: the decoder is given the class y as well as z, so z only "
-             "has to hold the style (slant, thickness). Pick a class, move z.",
+    "has to hold the style (slant, thickness). Pick a class, move z.",
     "prior": "a **class-prior VAE** (Su Jianlin's CVAE): each class y has its own prior N(μ_y, I). Pick a "
-             "class; the sliders move z around its prior mean, z = μ_y + ε.",
+    "class; the sliders move z around its prior mean, z = μ_y + ε.",
     "completion": "a **completion CVAE** (Doersch's tutorial): it is given part of an image and draws the "
-                  "rest; z chooses one of the many plausible completions. Pick a test image, move z.",
+    "rest; z chooses one of the many plausible completions. Pick a test image, move z.",
 }
 
 
@@ -68,10 +69,22 @@ def _offset(ctx, kind: str, y) -> np.ndarray:
 def condition_ui(ctx, kind: str, names: list[str], test):
     """The condition: a class index, or a test image (C, H, W) whose visible part is given."""
     if kind in conditioning.CLASS_KINDS:
-        return st.radio("Class y", range(len(names)), format_func=lambda i: names[i], horizontal=True,
-                        key=f"cpg_class_{ctx.name}", on_change=_bump if kind == "prior" else None)
-    item = st.number_input("Test image #", 0, len(test.images) - 1, 0, key=f"cpg_item_{ctx.source}",
-                           help="Its visible part is the condition; the rest is drawn by the decoder.")
+        return st.radio(
+            "Class y",
+            range(len(names)),
+            format_func=lambda i: names[i],
+            horizontal=True,
+            key=f"cpg_class_{ctx.name}",
+            on_change=_bump if kind == "prior" else None,
+        )
+    item = st.number_input(
+        "Test image #",
+        0,
+        len(test.images) - 1,
+        0,
+        key=f"cpg_item_{ctx.source}",
+        help="Its visible part is the condition; the rest is drawn by the decoder.",
+    )
     return test.images[int(item)]
 
 
@@ -100,12 +113,17 @@ def explore_ui(ctx, kind: str, names: list[str], condition) -> None:
     under the condition on the right, decoded on the server (a fragment: a slider reruns only this)."""
     live = False
     if kind == "completion":
-        st.caption("A completion model decodes on the server: its condition network runs on the visible "
-                   "pixels, which are pasted back into every picture.")
+        st.caption(
+            "A completion model decodes on the server: its condition network runs on the visible "
+            "pixels, which are pasted back into every picture."
+        )
     else:
         live = fallback_note(pad_ui(ctx, kind, condition))
-    box = st.container() if kind == "completion" else \
-        st.expander("The same z on the server: sliders and decoder", expanded=True)
+    box = (
+        st.container()
+        if kind == "completion"
+        else st.expander("The same z on the server: sliders and decoder", expanded=True)
+    )
     with box:
         server_ui(ctx, kind, names, condition, live)
 
@@ -127,9 +145,18 @@ def pad_ui(ctx, kind: str, condition) -> str:
         _set_z(ctx, np.zeros(ctx.latent_dim), bump=False)
     z = np.array([st.session_state[k] for k in keys], np.float32) + offset
     extra = np.eye(ctx.model.config.num_classes)[condition] if kind == "label" else None
-    return latent_pad.latent_pad_ui(pad_key, ctx, z, st.session_state.get(SEQ, 0), order=order, kl=kl,
-                                    active=active, limit=LIMIT + float(np.ceil(np.abs(offset).max(initial=0))),
-                                    on_z=from_pad, extra=extra)
+    return latent_pad.latent_pad_ui(
+        pad_key,
+        ctx,
+        z,
+        st.session_state.get(SEQ, 0),
+        order=order,
+        kl=kl,
+        active=active,
+        limit=LIMIT + float(np.ceil(np.abs(offset).max(initial=0))),
+        on_z=from_pad,
+        extra=extra,
+    )
 
 
 def server_ui(ctx, kind: str, names: list[str], condition, live: bool) -> None:
@@ -138,12 +165,16 @@ def server_ui(ctx, kind: str, names: list[str], condition, live: bool) -> None:
         z = sliders_ui(ctx, kind)
     x = latent.decode(conditioning.given(ctx.model, condition), z)[0]  # (C, H, W)
     if kind == "completion":
-        right.image(_picture(conditioning.visible_picture(ctx.model, condition), 140),
-                    caption="what the model is given (the rest grey)", width=140)
+        right.image(
+            _picture(conditioning.visible_picture(ctx.model, condition), 140),
+            caption="what the model is given (the rest grey)",
+            width=140,
+        )
         caption = "decode(z, visible part)"
     else:
-        caption = f"decode(z, y = {names[condition]})" if kind == "label" else \
-            f"decode(μ_y + ε), y = {names[condition]}"
+        caption = (
+            f"decode(z, y = {names[condition]})" if kind == "label" else f"decode(μ_y + ε), y = {names[condition]}"
+        )
     right.image(_picture(x), caption=caption, width=280)
     if ctx.latent_dim == 2 and not live:  # the pad is the map while it runs
         with left:
@@ -156,8 +187,14 @@ def map_ui(ctx, kind: str, names: list[str], condition, z: np.ndarray) -> None:
     mu, _ = ctx.encoded("test")
     test = ctx.dataset("test")
     offset = np.zeros(2, np.float32)
-    fig = plots.latent_map(mu, labels=test.labels, class_names=test.class_names, webgl=False,
-                           title="Click anywhere to move z there", marker_size=3)
+    fig = plots.latent_map(
+        mu,
+        labels=test.labels,
+        class_names=test.class_names,
+        webgl=False,
+        title="Click anywhere to move z there",
+        marker_size=3,
+    )
     plots.add_click_targets(fig, LIMIT + 2)
     if kind == "prior":
         means = ctx.model.prior_means.detach().cpu().numpy()
@@ -177,23 +214,30 @@ def map_ui(ctx, kind: str, names: list[str], condition, z: np.ndarray) -> None:
 
 def style_table_ui(ctx, names: list[str], test) -> None:
     st.subheader("Style table")
-    st.write("One test image is encoded; its z is then decoded under every class: the same slant and "
-             "thickness, every digit. Below, random styles z ~ N(0, I), one per column, under every class.")
-    item = st.number_input("Test image # to take the style from", 0, len(test.images) - 1, 0,
-                           key=f"cpg_style_{ctx.source}")
+    st.write(
+        "One test image is encoded; its z is then decoded under every class: the same slant and "
+        "thickness, every digit. Below, random styles z ~ N(0, I), one per column, under every class."
+    )
+    item = st.number_input(
+        "Test image # to take the style from", 0, len(test.images) - 1, 0, key=f"cpg_style_{ctx.source}"
+    )
     x, label = test.images[int(item)], int(test.labels[int(item)]) if test.labels is not None else 0
     if label >= len(names):
         st.warning(f"Test image #{item} has class {label}, which this model does not know.")
         return
     table = conditioning.style_table(ctx.model, x, label)
     strips = {f"#{item} ({names[label]})": np.concatenate([x[None], table])}
-    st.plotly_chart(plots_compare.labelled_strips(strips, ["input", *names], label_width=90), width="content",
-                    key="cpg_style_table")
+    st.plotly_chart(
+        plots_compare.labelled_strips(strips, ["input", *names], label_width=90), width="content", key="cpg_style_table"
+    )
     seed = st.session_state.get("cpg_style_seed", 0)
     samples = conditioning.class_samples(ctx.model, STYLE_SAMPLES, seed)  # (K, n, C, H, W)
     grid = {f"y = {n}": samples[k] for k, n in enumerate(names)}
-    st.plotly_chart(plots_compare.labelled_strips(grid, [f"z{j + 1}" for j in range(STYLE_SAMPLES)], cell=48,
-                                                  label_width=70), width="content", key="cpg_style_samples")
+    st.plotly_chart(
+        plots_compare.labelled_strips(grid, [f"z{j + 1}" for j in range(STYLE_SAMPLES)], cell=48, label_width=70),
+        width="content",
+        key="cpg_style_samples",
+    )
     if st.button("Other styles", key="cpg_style_other"):
         st.session_state["cpg_style_seed"] = seed + 1
         st.rerun()
@@ -201,17 +245,23 @@ def style_table_ui(ctx, names: list[str], test) -> None:
 
 def completion_ui(ctx, test) -> None:
     st.subheader("Completions")
-    st.write(f"As in Doersch's tutorial: the visible part, {conditioning.COMPLETIONS} completions from random "
-             "z, the ground truth, and the regressor baseline (the same network without z), which can only "
-             "draw the blurry average of every plausible digit.")
+    st.write(
+        f"As in Doersch's tutorial: the visible part, {conditioning.COMPLETIONS} completions from random "
+        "z, the ground truth, and the regressor baseline (the same network without z), which can only "
+        "draw the blurry average of every plausible digit."
+    )
     first = int(st.session_state.get(f"cpg_item_{ctx.source}", 0))
     seed = st.session_state.get("cpg_completion_seed", 0)
-    ids = [first] + [int(i) for i in np.random.default_rng(seed).choice(len(test.images), COMPLETION_ROWS - 1,
-                                                                       replace=False) if i != first]
+    ids = [first] + [
+        int(i)
+        for i in np.random.default_rng(seed).choice(len(test.images), COMPLETION_ROWS - 1, replace=False)
+        if i != first
+    ]
     rows = {f"#{i}": conditioning.complete(ctx.model, test.images[i], seed=seed).row() for i in ids}
     labels = ["given", *[str(j + 1) for j in range(conditioning.COMPLETIONS)], "truth", "regressor"]
-    st.plotly_chart(plots_compare.labelled_strips(rows, labels, cell=52, label_width=60), width="content",
-                    key="cpg_completions")
+    st.plotly_chart(
+        plots_compare.labelled_strips(rows, labels, cell=52, label_width=60), width="content", key="cpg_completions"
+    )
     if st.button("Other z and images", key="cpg_completion_other"):
         st.session_state["cpg_completion_seed"] = seed + 1
         st.rerun()

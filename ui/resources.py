@@ -4,6 +4,7 @@ Caches are keyed on simple values (model name + weights version, dataset name, s
 retrained model is reloaded. A cached model is shared by every user: read-only, used under
 torch.inference_mode(), never trained in place (training builds a new model in vae.training.jobs).
 """
+
 from __future__ import annotations
 
 import io
@@ -61,8 +62,7 @@ def encoded(name: str, version: str, directory: str, source: str, split: str) ->
     return conditioning.encode_dataset(model(name, version, directory), ds.images, ds.labels)
 
 
-@st.cache_resource(max_entries=8,
-                   show_spinner="Projecting the latent space (a first t-SNE or UMAP takes 10-30 s)…")
+@st.cache_resource(max_entries=8, show_spinner="Projecting the latent space (a first t-SNE or UMAP takes 10-30 s)…")
 def projection(name: str, version: str, directory: str, source: str, split: str, method: str):
     mu, _ = encoded(name, version, directory, source, split)
     key = f"{name}-{version}-{Path(source).stem}-{split}-{method}"
@@ -88,8 +88,8 @@ def test_scores(name: str, version: str, directory: str, source: str, iw_samples
         x = x[:REFERENCE_LARGE]
     gen = torch.Generator().manual_seed(0)
     with torch.inference_mode():
-        elbo = torch.cat([objectives.elbo(m, x[i:i + 500], gen).elbo for i in range(0, len(x), 500)])
-        iw = torch.cat([objectives.iw_bound(m, x[i:i + 500], iw_samples, gen) for i in range(0, len(x), 500)])
+        elbo = torch.cat([objectives.elbo(m, x[i : i + 500], gen).elbo for i in range(0, len(x), 500)])
+        iw = torch.cat([objectives.iw_bound(m, x[i : i + 500], iw_samples, gen) for i in range(0, len(x), 500)])
     mu, _ = encoded(name, version, directory, source, "test")
     error = scoring.reconstruction_error(x.numpy(), latent.decode(m, mu[: len(x)]))
     return {"elbo": elbo.numpy(), "iw": iw.numpy(), "error": error, "iw_samples": iw_samples}
@@ -111,13 +111,30 @@ def point_scores(name: str, version: str, directory: str, source: str, split: st
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def manifold_grid(name: str, version: str, directory: str, source: str, n: int, spacing: str,
-                  extent: float, dims: tuple[int, int], base: tuple | None, plane: bool) -> latent.Grid:
+def manifold_grid(
+    name: str,
+    version: str,
+    directory: str,
+    source: str,
+    n: int,
+    spacing: str,
+    extent: float,
+    dims: tuple[int, int],
+    base: tuple | None,
+    plane: bool,
+) -> latent.Grid:
     """latent.decode_grid over two dims or (plane=True) the PCA plane of the test split's mu, the
     other dims held at base (a tuple of floats, None = 0). Cached: other widgets do not re-decode."""
     pca = projection(name, version, directory, source, "test", "pca") if plane else None
-    return latent.decode_grid(model(name, version, directory), n, dims=dims, spacing=spacing, extent=extent,
-                              base=None if base is None else np.asarray(base, np.float32), plane=pca)
+    return latent.decode_grid(
+        model(name, version, directory),
+        n,
+        dims=dims,
+        spacing=spacing,
+        extent=extent,
+        base=None if base is None else np.asarray(base, np.float32),
+        plane=pca,
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -162,8 +179,9 @@ def compare_manifold(name: str, version: str, directory: str, source: str, n: in
     class-prior model decodes under, the test image whose visible part a completion model is given."""
     m = model(name, version, directory)
     if m.config.conditional != "none" and condition is not None:
-        m = conditioning.given(m, dataset(source, "test").images[condition]
-                               if m.config.conditional == "completion" else condition)
+        m = conditioning.given(
+            m, dataset(source, "test").images[condition] if m.config.conditional == "completion" else condition
+        )
     if m.latent_dim == 1:
         return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
     plane = projection(name, version, directory, source, "test", "pca") if m.latent_dim > 2 else None
@@ -184,6 +202,7 @@ def training_jobs() -> dict[str, jobs.Job]:
 @dataclass(frozen=True)
 class Current:
     """What the sidebar picked: the model and the dataset the pages show."""
+
     name: str
     version: str
     directory: str
@@ -204,7 +223,6 @@ class Current:
     @property
     def latent_dim(self) -> int:
         return self.info.config.latent_dim
-
 
 
 @st.cache_resource(max_entries=4, show_spinner="Decoding the coarse posterior grid…")

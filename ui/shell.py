@@ -4,6 +4,7 @@ picker, dataset, model card).
 Pages are discovered from pages/ (Streamlit's multipage folder), so any page URL works on its own,
 a shared /playground?z=... link included; each page starts with `ctx = shell.page("Title")`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -87,9 +88,11 @@ def _model_card(info: store.ModelInfo) -> None:
         st.caption(info.config.describe())
         if m:
             bound = _BOUND.get(info.config.conditional, "log p(x)")
-            st.write(f"Test ELBO **{m['elbo']:.1f}** nats · {bound} ≥ **{m['iw_log_likelihood']:.1f}** "
-                     f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
-                     f"{m.get('active_units')}/{info.config.latent_dim}")
+            st.write(
+                f"Test ELBO **{m['elbo']:.1f}** nats · {bound} ≥ **{m['iw_log_likelihood']:.1f}** "
+                f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
+                f"{m.get('active_units')}/{info.config.latent_dim}"
+            )
             if "iw_log_likelihood_bits_per_dim" in m:
                 st.caption(f"= {m['iw_log_likelihood_bits_per_dim']:.3f} bits/dim ({m['bits_per_dim_note']})")
             if "regressor_log_likelihood" in m:
@@ -100,19 +103,24 @@ def _model_card(info: store.ModelInfo) -> None:
             files = src.get("files") or {src.get("file"): src.get("sha256")}
             named = ", ".join(f"{f} (SHA-256 {str(h)[:16]}…)" for f, h in files.items())
             ops = f"; operators {', '.join(src['operators'])}" if src.get("operators") else ""
-            st.caption(f"**Imported, not trained here**: {named}, layout {src.get('layout')}{ops}; its metrics "
-                       f"were measured here on {src.get('measured_on') or info.dataset}. "
-                       f"Created {info.meta.get('created', '?')}")
+            st.caption(
+                f"**Imported, not trained here**: {named}, layout {src.get('layout')}{ops}; its metrics "
+                f"were measured here on {src.get('measured_on') or info.dataset}. "
+                f"Created {info.meta.get('created', '?')}"
+            )
             return
         recipe = info.recipe
         data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
-        st.caption((f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
-                   f"created {info.meta.get('created', '?')}")
+        st.caption(
+            (f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
+            f"created {info.meta.get('created', '?')}"
+        )
 
 
 @dataclass
 class Selection:
     """What the sidebar shows and the pages use: the store's models, the chosen one and its datasets."""
+
     models: list
     usable: dict
     name: str
@@ -139,8 +147,10 @@ def select() -> Selection:
         if wanted in usable:
             st.session_state[MODEL_KEY] = wanted
         elif wanted:
-            st.toast(f"This link's model '{wanted}' is not in the store here; showing the default model.",
-                     icon=":material/warning:")
+            st.toast(
+                f"This link's model '{wanted}' is not in the store here; showing the default model.",
+                icon=":material/warning:",
+            )
     name = _choose(MODEL_KEY, list(usable), store.DEFAULT_MODEL)
     if name == store.DEFAULT_MODEL:  # the URL names the model, so a shared link opens the same view
         st.query_params.pop("model", None)
@@ -166,8 +176,12 @@ def draw_sidebar(sel: Selection) -> None:
     if not sel.choices:
         st.sidebar.error(f"No available dataset has images of shape {info.config.image_shape}.")
     else:
-        _picker(f"dataset_for_{sel.name}", "Dataset", list(sel.choices),
-                help="Images of the same size as the model's input.")
+        _picker(
+            f"dataset_for_{sel.name}",
+            "Dataset",
+            list(sel.choices),
+            help="Images of the same size as the model's input.",
+        )
     _model_card(info)
     for m in sel.models:
         if m.error:
@@ -189,8 +203,15 @@ _LATER = "_shell_sidebar_later"  # session key: the selection whose sidebar a pa
 _RAN, _FIRST = "_shell_ran", "_shell_first_run"  # session keys: a page ran / this run is the first
 
 
-def page(title: str, intro: str, *, heading: str | None = None, needs_model: bool = True,
-         kinds: tuple[str, ...] = ("none", "prior"), sidebar_last: bool = False) -> resources.Current | None:
+def page(
+    title: str,
+    intro: str,
+    *,
+    heading: str | None = None,
+    needs_model: bool = True,
+    kinds: tuple[str, ...] = ("none", "prior"),
+    sidebar_last: bool = False,
+) -> resources.Current | None:
     """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
     Returns the sidebar's selection; a page that needs one stops with a note when there is none, or
     when the model is of a kind (ModelConfig.conditional) the page does not list in `kinds`.
@@ -226,9 +247,11 @@ def page(title: str, intro: str, *, heading: str | None = None, needs_model: boo
             _stop()
     kind = current.info.config.conditional if current else "none"
     if needs_model and kind not in kinds:
-        st.info(f"**{current.name}** is a {_KIND_NAMES[kind]}: its encoder and decoder need the "
-                "condition, which this page does not give. Explore it in the Playground, or pick another "
-                "model in the sidebar.")
+        st.info(
+            f"**{current.name}** is a {_KIND_NAMES[kind]}: its encoder and decoder need the "
+            "condition, which this page does not give. Explore it in the Playground, or pick another "
+            "model in the sidebar."
+        )
         _stop()
     return current
 

@@ -5,6 +5,7 @@ A widget value set through st.session_state reaches the browser only with the ru
 cut short by the next rerun request (Streamlit's fast reruns) left sliders showing their minimum while
 z was elsewhere. So z lives in its own keys, and the sliders are widgets of their own, created with
 value=z and keyed by a version that every change of z by the program (pad, URL, buttons, map) bumps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,16 @@ def adopt_sliders(keys: list[str]) -> None:
 
 def slider(container, label: str, keys: list[str], i: int, limit: float, on_change) -> None:
     """Dimension i's slider, starting at z[i]."""
-    container.slider(label, -limit, limit, value=float(st.session_state[keys[i]]), step=STEP,
-                     key=_slider_key(keys, i), format="%.2f", on_change=on_change)
+    container.slider(
+        label,
+        -limit,
+        limit,
+        value=float(st.session_state[keys[i]]),
+        step=STEP,
+        key=_slider_key(keys, i),
+        format="%.2f",
+        on_change=on_change,
+    )
 
 
 def z(keys: list[str]) -> np.ndarray:

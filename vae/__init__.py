@@ -8,4 +8,5 @@ This package never imports streamlit or the app's ui package.
     from vae import store            # store.save, store.load, store.list_models
     from vae.inference import latent # encode, grids, paths, projections
 """
+
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """python -m vae ...: the command line (vae/cli/)."""
+
 import sys
 
 from vae.cli.main import main

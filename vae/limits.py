@@ -4,6 +4,7 @@ Each limit can be set by an environment variable named VAE_ plus its name, read 
 imported (for example `VAE_UPLOAD_MB=200 streamlit run app.py`). Code reads them as `limits.NAME`
 at call time, so a test can change one with monkeypatch.setattr(limits, NAME, value).
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ page (a new browser session). Waits are on page state (expect, wait_for_*), neve
 
 Skipped when playwright or /usr/bin/chromium is missing (.ci/run installs both).
 """
+
 from __future__ import annotations
 
 import io
@@ -112,24 +113,31 @@ def test_playground_without_the_live_component_decodes_with_server_sliders(page,
     expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("0.50")
     # each key press is a rerun; the last one's z reaches the URL (the position is kept there)
     page.wait_for_function("() => /[?&]z=[^&]*0\\.50/.test(decodeURIComponent(location.search))", timeout=30_000)
-    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel);"
-                           " return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
-                           arg=[IMAGE, before_src], timeout=30_000)
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel);"
+        " return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
+        arg=[IMAGE, before_src],
+        timeout=30_000,
+    )
     browser.wait_rendered(page)
     assert image.screenshot() != before_png
     assert "0.50" in page.url.replace("%2C", ",").split("z=")[1]
     _no_exception(page)
-    page.wait_for_function("() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))"
-                           " for (const t of gd._fullData) if (t.name === 'z')"
-                           " return Math.abs(t.x[0] - 0.5) < 1e-6 || Math.abs(t.y[0] - 0.5) < 1e-6;"
-                           " return false; }", timeout=30_000)  # the star on the map follows z
+    page.wait_for_function(
+        "() => { for (const gd of document.querySelectorAll('.js-plotly-plot'))"
+        " for (const t of gd._fullData) if (t.name === 'z')"
+        " return Math.abs(t.x[0] - 0.5) < 1e-6 || Math.abs(t.y[0] - 0.5) < 1e-6;"
+        " return false; }",
+        timeout=30_000,
+    )  # the star on the map follows z
     expect(page.get_by_text("Live decoding is not running")).to_have_count(1)
 
 
 def test_reconstruct_upload_shows_reconstruction(page, warm):
     _open(page, warm, "Reconstruct")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": "three.png", "mimeType": "image/png", "buffer": _digit_png()}])
+        files=[{"name": "three.png", "mimeType": "image/png", "buffer": _digit_png()}]
+    )
     caption = page.get_by_text("its reconstruction, decode(mu)")
     expect(caption).to_be_visible(timeout=SLOW)
     browser.wait_rendered(page, SLOW)
@@ -190,8 +198,9 @@ def test_latent_map_click_selects_point(page, warm):
     chart.scroll_into_view_if_needed()
     # Streamlit makes a click select a point only when clickmode has "select"; it forces plain
     # "event" while the figure's dragmode is lasso or box select. Then a person must pick Pan first.
-    modes = chart.evaluate("r => { const f = r.querySelector('.js-plotly-plot')._fullLayout;"
-                           " return [f.clickmode, f.dragmode]; }")
+    modes = chart.evaluate(
+        "r => { const f = r.querySelector('.js-plotly-plot')._fullLayout; return [f.clickmode, f.dragmode]; }"
+    )
     assert "select" in modes[0], f"a click selects nothing in drag mode {modes[1]!r} (clickmode {modes[0]!r})"
     target = chart.evaluate(POINT_PIXEL)
     assert target, "no point inside the plot area"
@@ -231,8 +240,13 @@ def test_a_shared_link_opens_its_model_and_z_and_the_model_follows_navigation(pa
     from vae.models.config import ModelConfig
     from vae.models.registry import build
     from vae.store import catalog as store
-    store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "shared-3d", warm.env["VAE_MODELS_DIR"],
-               dataset={"name": "mnist-5k", "shape": [1, 28, 28]})
+
+    store.save(
+        build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0),
+        "shared-3d",
+        warm.env["VAE_MODELS_DIR"],
+        dataset={"name": "mnist-5k", "shape": [1, 28, 28]},
+    )
     page.goto(warm.page_url("Playground") + "?model=shared-3d&z=0.50,-1.00,0.25", wait_until="domcontentloaded")
     expect(page.locator("h1").first).to_have_text("Playground", timeout=SLOW)
     browser.wait_rendered(page, SLOW)

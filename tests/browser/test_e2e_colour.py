@@ -1,5 +1,6 @@
 """The bundled colour model in a real browser: the Playground's pad decodes the 3-channel conv
 decoder in the browser and paints colour pixels, frame after frame, while the crosshair is dragged."""
+
 from __future__ import annotations
 
 import browser
@@ -69,6 +70,7 @@ def test_drawing_in_colour_on_white_reaches_the_colour_model(server):
     """Reconstruct on emoji-2d: the canvas is white, an ink from the palette draws in that colour,
     and the drawing is prepared on white and reconstructed (issue 40: it was white on black)."""
     from playwright.sync_api import expect
+
     with browser.chromium() as chromium:
         page = browser.new_page(chromium)
         page.goto(f"{server.url}/reconstruct?model=emoji-2d")

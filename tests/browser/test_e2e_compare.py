@@ -1,6 +1,7 @@
 """Compare and a conditional Playground in a real browser: `streamlit run app.py` on a free loopback
 port with tiny models saved into its own models folder, driven by headless Chromium. Waits are on
 page state, never fixed sleeps. Skipped when playwright or /usr/bin/chromium is missing."""
+
 from __future__ import annotations
 
 import browser
@@ -29,8 +30,10 @@ def server(tmp_path_factory):
     train = data.load_dataset("mnist-5k", "train")
     x, y = torch.from_numpy(train.images[:512]), torch.from_numpy(train.labels[:512]).long()
     tc = TrainConfig(epochs=1, batch_size=128)
-    for name, cfg in {"plain-4d": ModelConfig(latent_dim=4, hidden=(32,)),
-                      "label-2d": ModelConfig(hidden=(32,), conditional="label", num_classes=10)}.items():
+    for name, cfg in {
+        "plain-4d": ModelConfig(latent_dim=4, hidden=(32,)),
+        "label-2d": ModelConfig(hidden=(32,), conditional="label", num_classes=10),
+    }.items():
         result = fit(cfg, tc, x, train_labels=y)
         store.save(result.model, name, env["VAE_MODELS_DIR"], dataset=MNIST, history=result.history)
     with browser.serving(env, log_dir=state) as srv:
@@ -70,8 +73,11 @@ def test_conditional_playground_class_changes_the_image(page, server):
     expect(page.get_by_text("label-conditional VAE")).to_be_visible()
     before = browser.image_src(page, IMAGE)
     page.get_by_test_id("stRadio").get_by_text("3", exact=True).click()
-    page.wait_for_function(f"""() => {{ const i = document.querySelector('{IMAGE}');
-        return i && i.src !== {before!r} && i.complete && i.naturalWidth > 0; }}""", timeout=SLOW)
+    page.wait_for_function(
+        f"""() => {{ const i = document.querySelector('{IMAGE}');
+        return i && i.src !== {before!r} && i.complete && i.naturalWidth > 0; }}""",
+        timeout=SLOW,
+    )
     browser.wait_rendered(page, SLOW)
     expect(page.get_by_text("decode(z, y = 3)")).to_be_visible()
     expect(page.locator(browser.EXCEPTION)).to_have_count(0)

@@ -4,6 +4,7 @@ page shows an exception, nobody sees another's z or upload, and both jobs stop a
 
 Skipped when playwright or /usr/bin/chromium is missing (.ci/run installs both).
 """
+
 from __future__ import annotations
 
 import io
@@ -61,7 +62,8 @@ def _move_z(page, key, times):
 
 def _upload(page, name, size):
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": name, "mimeType": "image/png", "buffer": _png(size)}])
+        files=[{"name": name, "mimeType": "image/png", "buffer": _png(size)}]
+    )
 
 
 def test_four_people_two_trainings_one_server(tmp_path):

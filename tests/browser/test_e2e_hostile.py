@@ -4,6 +4,7 @@ its message on the page, and the same server then serves a good upload.
 
 Skipped when playwright or /usr/bin/chromium is missing (.ci/run installs both).
 """
+
 from __future__ import annotations
 
 import browser
@@ -41,8 +42,9 @@ def test_hostile_models_and_pictures_end_in_messages_and_the_server_keeps_servin
             expect(sidebar.get_by_text("cannot be opened")).to_have_count(sum(c.listed for c in corpus.MODELS))
             page.screenshot(path="/tmp/i11-store-hostile-sidebar.png")
             upload = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-            upload.set_input_files(files=[{"name": c.filename, "mimeType": "image/png", "buffer": c.make()}
-                                          for c in refused])
+            upload.set_input_files(
+                files=[{"name": c.filename, "mimeType": "image/png", "buffer": c.make()} for c in refused]
+            )
             expect(page.locator(ALERT)).to_have_count(len(refused), timeout=SLOW)
             browser.wait_rendered(page, SLOW)
             texts = page.locator(ALERT).all_inner_texts()
@@ -55,7 +57,8 @@ def test_hostile_models_and_pictures_end_in_messages_and_the_server_keeps_servin
             other = browser.new_page(chromium)  # a second session on the same server, a good picture
             browser.open_page(other, server, "Reconstruct", timeout=SLOW)
             other.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-                files=[{"name": good.filename, "mimeType": "image/jpeg", "buffer": good.make()}])
+                files=[{"name": good.filename, "mimeType": "image/jpeg", "buffer": good.make()}]
+            )
             expect(other.get_by_text("its reconstruction, decode(mu)")).to_be_visible(timeout=SLOW)
             expect(other.locator(browser.EXCEPTION)).to_have_count(0)
         finally:

@@ -1,6 +1,7 @@
 """Imported models in a real browser: a `sequential` conv VAE state dict and an ONNX conv pair (with
 LeakyReLU, ELU, Softplus and GELU), imported into the store, decode live on the Playground (the
 browser runs their decoders)."""
+
 from __future__ import annotations
 
 import sys
@@ -26,6 +27,7 @@ def server(tmp_path_factory):
     from foreign_models import sequential_conv, trained
 
     from vae.interop import importer
+
     state = tmp_path_factory.mktemp("e2e-import")
     env = browser.isolated_env(state)
     buf = io.BytesIO()
@@ -35,6 +37,7 @@ def server(tmp_path_factory):
     import onnx_models
 
     from vae.interop import onnx_import
+
     torch.manual_seed(0)
     e, d = onnx_models.pair(*onnx_models.conv(2), 2, ("stats",))
     rec = onnx_import.recognise_onnx(("enc.onnx", e), ("dec.onnx", d))

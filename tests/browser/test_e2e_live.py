@@ -9,6 +9,7 @@
 (The Playground without the component's script is tested in test_e2e.py.)
 Waits are on page state, never fixed sleeps. Skipped without playwright and /usr/bin/chromium.
 """
+
 from __future__ import annotations
 
 import base64
@@ -81,12 +82,25 @@ CASES = {
     "conv-relu-1": ModelConfig(latent_dim=1, arch="conv", conv_channels=(4, 8), activation="relu"),
     "conv-relu-2": ModelConfig(latent_dim=2, arch="conv", conv_channels=(8, 16), activation="relu"),
     "conv-tanh-5": ModelConfig(latent_dim=5, arch="conv", conv_channels=(4, 8), activation="tanh"),
-    "conv-gelu-16-rgb": ModelConfig(latent_dim=16, arch="conv", conv_channels=(4,), activation="gelu",
-                                    image_shape=(3, 13, 11)),
-    "conv-emoji-32": ModelConfig(latent_dim=2, arch="conv", conv_channels=(32, 64, 128), conv_dense=256,
-                                 image_shape=(3, 32, 32), likelihood="logistic"),  # the emoji recipe's shape
-    "conv-emoji-64": ModelConfig(latent_dim=2, arch="conv", conv_channels=(16, 32, 64), conv_dense=64,
-                                 image_shape=(3, 64, 64), likelihood="logistic"),
+    "conv-gelu-16-rgb": ModelConfig(
+        latent_dim=16, arch="conv", conv_channels=(4,), activation="gelu", image_shape=(3, 13, 11)
+    ),
+    "conv-emoji-32": ModelConfig(
+        latent_dim=2,
+        arch="conv",
+        conv_channels=(32, 64, 128),
+        conv_dense=256,
+        image_shape=(3, 32, 32),
+        likelihood="logistic",
+    ),  # the emoji recipe's shape
+    "conv-emoji-64": ModelConfig(
+        latent_dim=2,
+        arch="conv",
+        conv_channels=(16, 32, 64),
+        conv_dense=64,
+        image_shape=(3, 64, 64),
+        likelihood="logistic",
+    ),
 }
 
 
@@ -137,6 +151,7 @@ def test_browser_decodes_compact_weights_as_the_server_checked_them(blank, case)
     the Playground sends them: the browser's decode equals the dequantized weights' decode in
     torch, and stays within one grey level of the float32 model."""
     from vae.store import compact
+
     if case == "bundled-default":
         model = store.load(store.DEFAULT_MODEL)[0].eval()
     else:

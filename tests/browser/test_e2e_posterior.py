@@ -1,5 +1,6 @@
 """The True posterior page in a real browser: a test image and an upload render the plane, the gap
 bar, the KL and IW charts, with no exception. Skipped without playwright and /usr/bin/chromium."""
+
 from __future__ import annotations
 
 import io
@@ -39,8 +40,10 @@ def page(tmp_path_factory):
 
 
 def _charts(page) -> list[str]:
-    return page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                         ".map(p => (p.layout.title && p.layout.title.text) || '')")
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        ".map(p => (p.layout.title && p.layout.title.text) || '')"
+    )
 
 
 def test_a_test_image_shows_the_posterior_plane_and_every_chart(page):
@@ -60,7 +63,8 @@ def test_an_upload_shows_its_posterior(page):
     page.get_by_text("An upload or a drawing").click()
     browser.wait_rendered(page, SLOW)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        files=[{"name": "zero.png", "mimeType": "image/png", "buffer": _digit_png()}])
+        files=[{"name": "zero.png", "mimeType": "image/png", "buffer": _digit_png()}]
+    )
     expect(page.get_by_text("zero.png").last).to_be_visible(timeout=SLOW)
     expect(page.get_by_text("log p(x) (exact)")).to_be_visible(timeout=SLOW)
     browser.wait_rendered(page, SLOW)

@@ -1,4 +1,5 @@
 """The command line, run in-process through vae.cli.main.main (same code path as python -m vae)."""
+
 import json
 import subprocess
 import sys
@@ -35,17 +36,36 @@ def test_help_lists_every_command(capsys):
 
 def test_train_evaluate_list_rename_delete(tmp_path, tiny_npz, capsys):
     models = str(tmp_path / "models")
-    assert main(["--models-dir", models, "train", "--dataset", str(tiny_npz), "--name", "t1",
-                 "--epochs", "2", "--hidden", "32", "--batch-size", "16", "--eval-iw-samples", "5",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--models-dir",
+                models,
+                "train",
+                "--dataset",
+                str(tiny_npz),
+                "--name",
+                "t1",
+                "--epochs",
+                "2",
+                "--hidden",
+                "32",
+                "--batch-size",
+                "16",
+                "--eval-iw-samples",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "saved" in out and "test ELBO" in out
     model, info = store.load("t1", models)
     assert model.config.image_shape == (1, 8, 8) and model.config.hidden == (32,)
     assert len(info.meta["history"]) == 2 and info.metrics["iw_samples"] == 5
 
-    assert main(["--models-dir", models, "evaluate", "t1", "--iw-samples", "7",
-                 "--dataset", str(tiny_npz)]) == 0
+    assert main(["--models-dir", models, "evaluate", "t1", "--iw-samples", "7", "--dataset", str(tiny_npz)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["iw_samples"] == 7 and result["split"] == "test"
     for key in ("elbo", "reconstruction", "kl", "iw_log_likelihood", "active_units", "kl_per_dim"):
@@ -79,21 +99,48 @@ def test_resume_takes_the_saved_settings_and_continues_exactly(tmp_path, tiny_np
     """2 epochs, then --resume for 2 more, equal one 4-epoch run: same settings (taken from the saved
     run, not the defaults), same history, same weights. The dataset is the model's own."""
     models = str(tmp_path / "models")
-    settings = ["--hidden", "16", "--batch-size", "16", "--lr", "0.004", "--lr-decay", "0.8", "--binarize",
-                "--warmup", "3", "--eval-iw-samples", "2", "--quiet"]
-    assert main(["--models-dir", models, "train", "--dataset", str(tiny_npz), "--name", "whole",
-                 "--epochs", "4", *settings]) == 0
-    assert main(["--models-dir", models, "train", "--dataset", str(tiny_npz), "--name", "part",
-                 "--epochs", "2", *settings]) == 0
+    settings = [
+        "--hidden",
+        "16",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.004",
+        "--lr-decay",
+        "0.8",
+        "--binarize",
+        "--warmup",
+        "3",
+        "--eval-iw-samples",
+        "2",
+        "--quiet",
+    ]
+    assert (
+        main(
+            ["--models-dir", models, "train", "--dataset", str(tiny_npz), "--name", "whole", "--epochs", "4", *settings]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["--models-dir", models, "train", "--dataset", str(tiny_npz), "--name", "part", "--epochs", "2", *settings]
+        )
+        == 0
+    )
     assert store.find("part", models).meta["resumable"] is True
     capsys.readouterr()
     assert main(["--models-dir", models, "train", "--resume", "part", "--epochs", "2", "--quiet"]) == 0
     assert "resuming mlp 64-16-2" in capsys.readouterr().err
     (whole, w_info), (part, p_info) = store.load("whole", models), store.load("part", models)
-    settings_of = {n: {k: v for k, v in i.meta["train_config"].items() if k != "epochs"}
-                   for n, i in (("whole", w_info), ("part", p_info))}
-    assert settings_of["part"] == settings_of["whole"] == {
-        **settings_of["whole"], "batch_size": 16, "lr": 0.004, "lr_decay": 0.8, "binarize": True}
+    settings_of = {
+        n: {k: v for k, v in i.meta["train_config"].items() if k != "epochs"}
+        for n, i in (("whole", w_info), ("part", p_info))
+    }
+    assert (
+        settings_of["part"]
+        == settings_of["whole"]
+        == {**settings_of["whole"], "batch_size": 16, "lr": 0.004, "lr_decay": 0.8, "binarize": True}
+    )
     untimed = [[{k: v for k, v in h.items() if k != "seconds"} for h in i.meta["history"]] for i in (w_info, p_info)]
     assert len(untimed[0]) == 4 and untimed[0] == untimed[1]
     assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), part.state_dict().values()))
@@ -122,10 +169,30 @@ def test_ctrl_c_stops_after_the_step_and_saves_the_finished_epochs(tmp_path, tin
     import os
     import signal
     import time
+
     models = tmp_path / "models"
-    proc = subprocess.Popen([sys.executable, "-m", "vae", "--models-dir", str(models), "train", "--dataset",
-                             str(tiny_npz), "--name", "stopped", "--epochs", "100000", "--hidden", "16",
-                             "--eval-iw-samples", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vae",
+            "--models-dir",
+            str(models),
+            "train",
+            "--dataset",
+            str(tiny_npz),
+            "--name",
+            "stopped",
+            "--epochs",
+            "100000",
+            "--hidden",
+            "16",
+            "--eval-iw-samples",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     seen, deadline = b"", time.monotonic() + 120
     while b"val_elbo" not in seen and time.monotonic() < deadline:  # tqdm's postfix after an epoch
         seen += os.read(proc.stderr.fileno(), 4096)
@@ -138,12 +205,15 @@ def test_ctrl_c_stops_after_the_step_and_saves_the_finished_epochs(tmp_path, tin
     assert 1 <= len(info.meta["history"]) < 100000 and info.meta["resumable"] is True
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--dataset", "nope", "--name", "x"], "unknown"),
-    (["train", "--dataset", "mnist-5k", "--name", "bad/name", "--epochs", "0"], "epochs"),
-    (["evaluate", "missing-model"], "no model"),
-    (["delete", "default"], "bundled"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "nope", "--name", "x"], "unknown"),
+        (["train", "--dataset", "mnist-5k", "--name", "bad/name", "--epochs", "0"], "epochs"),
+        (["evaluate", "missing-model"], "no model"),
+        (["delete", "default"], "bundled"),
+    ],
+)
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert main(["--models-dir", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
@@ -151,15 +221,16 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
 
 
 def test_module_entry_point_runs():
-    done = subprocess.run([sys.executable, "-m", "vae", "data", "list"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "vae", "data", "list"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "mnist-5k" in done.stdout
 
 
 def test_importing_vae_does_not_import_streamlit():
-    code = ("import importlib, pkgutil, sys, vae\n"
-            "for m in pkgutil.walk_packages(vae.__path__, 'vae.'):\n"
-            "    importlib.import_module(m.name)\n"
-            "print('streamlit' in sys.modules, 'ui' in sys.modules)")
+    code = (
+        "import importlib, pkgutil, sys, vae\n"
+        "for m in pkgutil.walk_packages(vae.__path__, 'vae.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print('streamlit' in sys.modules, 'ui' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False False", done.stderr

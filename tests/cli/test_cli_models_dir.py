@@ -1,4 +1,5 @@
 """--models-dir is accepted before and after every command (the README shows it after `train`)."""
+
 import numpy as np
 import pytest
 
@@ -8,8 +9,15 @@ from vae.models.registry import build
 from vae.store import catalog as store
 
 MC = ModelConfig(image_shape=(1, 8, 8), hidden=(16,))
-COMMANDS = [["train", "--name", "t"], ["evaluate", "m"], ["list"], ["rename", "a", "b"], ["delete", "m"],
-            ["data", "list"], ["data", "fetch", "mnist"]]
+COMMANDS = [
+    ["train", "--name", "t"],
+    ["evaluate", "m"],
+    ["list"],
+    ["rename", "a", "b"],
+    ["delete", "m"],
+    ["data", "list"],
+    ["data", "fetch", "mnist"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
@@ -25,8 +33,27 @@ def test_train_list_evaluate_with_the_option_after_the_command(tmp_path, capsys)
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "tiny.npz", x=rng.uniform(0, 1, (60, 8, 8)).astype(np.float32))
     models = str(tmp_path / "elsewhere")
-    assert main(["train", "--dataset", str(tmp_path / "tiny.npz"), "--name", "after", "--epochs", "1",
-                 "--hidden", "16", "--eval-iw-samples", "2", "--quiet", "--models-dir", models]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(tmp_path / "tiny.npz"),
+                "--name",
+                "after",
+                "--epochs",
+                "1",
+                "--hidden",
+                "16",
+                "--eval-iw-samples",
+                "2",
+                "--quiet",
+                "--models-dir",
+                models,
+            ]
+        )
+        == 0
+    )
     assert store.find("after", models).meta["history"]
     with pytest.raises(store.StoreError):
         store.find("after")  # not in $VAE_MODELS_DIR

@@ -175,9 +175,13 @@ def make_folder(root: Path, files: dict) -> Path:
 
 
 CLASSES = {
-    "set/cat/1.png": png(value=255), "set/cat/2.PNG": png(value=255, mode="RGB"),
-    "set/dog/1.jpg": png(value=0), "set/dog/big.png": png(size=(16, 12), value=0),
-    "__MACOSX/set/cat/._1.png": b"resource fork", "set/.DS_Store": b"", "set/notes.txt": b"hi",
+    "set/cat/1.png": png(value=255),
+    "set/cat/2.PNG": png(value=255, mode="RGB"),
+    "set/dog/1.jpg": png(value=0),
+    "set/dog/big.png": png(size=(16, 12), value=0),
+    "__MACOSX/set/cat/._1.png": b"resource fork",
+    "set/.DS_Store": b"",
+    "set/notes.txt": b"hi",
 }
 
 
@@ -265,8 +269,7 @@ BAD = {
     "NaN": (npz(x=np.full((2, 4, 4), np.nan, np.float32)), "NaN"),
     "float range": (npz(x=np.full((2, 4, 4), 255.0)), r"\[0, 1\].*divide by 255"),
     "int range": (npz(x=np.full((2, 4, 4), 300, np.int32)), "0..255"),
-    "label shape": (npz(x=np.zeros((3, 4, 4)), y=np.zeros(2, int)),
-                    r"labels have shape \(2,\), expected \(3,\)"),
+    "label shape": (npz(x=np.zeros((3, 4, 4)), y=np.zeros(2, int)), r"labels have shape \(2,\), expected \(3,\)"),
     "negative label": (npz(x=np.zeros((2, 4, 4)), y=np.array([0, -1])), "non-negative"),
     "fractional label": (npz(x=np.zeros((2, 4, 4)), y=np.array([0.5, 1])), "whole numbers"),
     "array shape": (npz(x=np.zeros((2, 4, 4, 5, 5))), "cannot read image array of shape"),

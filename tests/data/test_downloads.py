@@ -79,16 +79,19 @@ def test_idx_round_trip(tmp_path, dtype, name):
 
 def test_idx_header_is_the_published_format(tmp_path):
     downloads.write_idx(tmp_path / "l", np.array([5, 0, 4], np.uint8))
-    assert (tmp_path / "l").read_bytes() == bytes.fromhex("00000801" "00000003" "050004")
+    assert (tmp_path / "l").read_bytes() == bytes.fromhex("0000080100000003050004")
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"\x01\x02\x08\x01\x00\x00\x00\x01\x00", "bad magic"),
-    (b"\x00\x00\x08\x03\x00\x00", "truncated IDX header"),
-    (bytes.fromhex("00000801" "00000005") + b"\x01\x02", "truncated or corrupt"),
-    (bytes.fromhex("00000801" "00000001") + b"\x01\x02", "truncated or corrupt"),
-    (b"", "bad magic"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x01\x02\x08\x01\x00\x00\x00\x01\x00", "bad magic"),
+        (b"\x00\x00\x08\x03\x00\x00", "truncated IDX header"),
+        (bytes.fromhex("0000080100000005") + b"\x01\x02", "truncated or corrupt"),
+        (bytes.fromhex("0000080100000001") + b"\x01\x02", "truncated or corrupt"),
+        (b"", "bad magic"),
+    ],
+)
 def test_bad_idx_is_rejected(data, message):
     with pytest.raises(DataError, match=message):
         downloads.parse_idx(data, "x.idx")
@@ -147,8 +150,11 @@ def test_fetch_downloads_verifies_and_loads(server, data_dir, monkeypatch):
     write_idx_files(root, make_idx_arrays())
     monkeypatch.setitem(downloads.GZ_MD5, "fashion-mnist", digests(root, "md5", ".gz"))
     calls = []
-    folder = data.fetch("fashion-mnist", mirrors=[url + "nothing-here/", url],
-                        progress=lambda done, total, f: calls.append((done, total, f)))
+    folder = data.fetch(
+        "fashion-mnist",
+        mirrors=[url + "nothing-here/", url],
+        progress=lambda done, total, f: calls.append((done, total, f)),
+    )
     assert folder == data_dir / "fashion-mnist"
     assert sorted(p.name for p in folder.iterdir()) == sorted(s + ".gz" for s in downloads.IDX_STEMS)
     last = {f: (done, total) for done, total, f in calls}
@@ -242,7 +248,8 @@ def test_published_checksums_are_complete():
             assert set(hashes) == set(downloads.IDX_STEMS)
             assert all(len(h) == length and int(h, 16) >= 0 for h in hashes.values())
     assert downloads.RAW_SHA256["mnist"]["train-images-idx3-ubyte"] == (
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db")
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+    )
     assert downloads.MIRRORS["mnist"][0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
 
 
@@ -272,6 +279,7 @@ def _cifar_tarball(path, per_batch=7, seed=0):
     import io as _io
 
     from vae.data import cifar
+
     rng = np.random.default_rng(seed)
     made = {}
     with tarfile.open(path, "w:gz") as tar:
@@ -288,6 +296,7 @@ def _cifar_tarball(path, per_batch=7, seed=0):
 
 def test_cifar10_is_fetched_from_a_loopback_server_parsed_and_cached(server, data_dir):
     from vae.data import cifar
+
     root, base = server
     made = _cifar_tarball(root / "cifar-10-binary.tar.gz")
     md5 = downloads.file_hash(root / "cifar-10-binary.tar.gz", "md5")
@@ -303,6 +312,7 @@ def test_cifar10_is_fetched_from_a_loopback_server_parsed_and_cached(server, dat
 
 def test_cifar10_checksum_and_format_failures_cache_nothing(server, data_dir):
     from vae.data import cifar
+
     root, base = server
     _cifar_tarball(root / "c.tar.gz")
     with pytest.raises(data.DataError, match="checksum mismatch"):
@@ -311,6 +321,7 @@ def test_cifar10_checksum_and_format_failures_cache_nothing(server, data_dir):
         cifar.fetch(data_dir, url=base + "missing.tar.gz", md5="0" * 32)
     with tarfile.open(root / "bad.tar.gz", "w:gz") as tar:  # a batch of 100 bytes: not whole records
         import io as _io
+
         for name in cifar.TRAIN + cifar.TEST:
             info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
             info.size = 100

@@ -1,6 +1,7 @@
 """vae.data.emoji against package tarballs the test makes (never the registry): a fake `npm` on PATH
 packs them, the integrity is checked, RGBA is composited onto white, the split keeps each emoji
 (its skin variations and both vendors' drawings) on one side."""
+
 import base64
 import hashlib
 import io
@@ -44,8 +45,10 @@ def _package(path, vendor, n_emoji=40):
     meta.append({"unified": "1F3FB", "image": "1f3fb.png", "category": "Component", "name": "SKIN"})
     files["1f3fb.png"] = _png((0, 255, 0), 255)
     with tarfile.open(path, "w:gz") as tar:
-        for name, data in [("package/emoji.json", json.dumps(meta).encode()),
-                           *((f"package/img/{vendor}/64/{k}", v) for k, v in files.items())]:
+        for name, data in [
+            ("package/emoji.json", json.dumps(meta).encode()),
+            *((f"package/img/{vendor}/64/{k}", v) for k, v in files.items()),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -140,8 +143,10 @@ def test_the_bundled_emoji_mini_holds_held_out_and_training_drawings():
     test, train = datasets.load_dataset("emoji-mini", "test"), datasets.load_dataset("emoji-mini", "train")
     assert len(test) == 1550 and len(train) == 1000 and test.class_names == emoji.CATEGORIES
     assert set(np.unique(test.labels)) == set(range(9))
+
     def digests(d):
         return {hashlib.sha256(im.tobytes()).hexdigest() for im in (d.images * 255).round().astype(np.uint8)}
+
     assert not digests(train) & digests(test)
     assert (test.images[:, :, 0, 0] > 0.95).mean() > 0.9  # composited onto white: corners are white
     assert "CC-BY 4.0" in datasets.DATASETS["emoji-mini"]

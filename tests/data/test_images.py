@@ -1,4 +1,5 @@
 """Tests for vae.data.images: MNIST-style preparation of user pictures, and tiles/PNG/GIF for display."""
+
 from __future__ import annotations
 
 import io
@@ -180,9 +181,10 @@ def test_animation_uses_first_frame(reference, fmt):
     assert _corr(prepare(data).array, reference) > 0.97
 
 
-@pytest.mark.parametrize("orientation, stored", [(6, Image.Transpose.ROTATE_90),
-                                                 (8, Image.Transpose.ROTATE_270),
-                                                 (3, Image.Transpose.ROTATE_180)])
+@pytest.mark.parametrize(
+    "orientation, stored",
+    [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270), (3, Image.Transpose.ROTATE_180)],
+)
 def test_exif_orientation_is_applied(reference, orientation, stored):
     exif = Image.Exif()
     exif[0x0112] = orientation  # Orientation: how to turn the stored pixels to show them upright
@@ -237,9 +239,11 @@ def test_prepare_rejects_bad_channel_count():
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height (no pixel data needed to trip the size check)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         crc = struct.pack(">I", zlib.crc32(kind + body))
         return struct.pack(">I", len(body)) + kind + body + crc
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
@@ -250,24 +254,27 @@ def _truncated(fmt: str) -> bytes:
     return data[: len(data) // 2]
 
 
-@pytest.mark.parametrize("given, message", [
-    (np.random.default_rng(1).bytes(5000), "not an image"),
-    (b"GIF89a not really", "not an image|could not read|corrupt"),
-    (_truncated("PNG"), "corrupt or truncated"),
-    (_truncated("JPEG"), "corrupt or truncated"),
-    (_encode(Image.new("RGB", (200, 300), "white"), "PNG"), "blank"),
-    (_encode(Image.new("L", (50, 50), 128), "JPEG"), "blank"),
-    (_encode(Image.new("RGBA", (50, 50), (0, 0, 0, 0)), "PNG"), "blank"),
-    (np.zeros((28, 28), np.uint8), "blank"),
-    (_png_header(100_000, 100_000), "too large"),  # past Pillow's own bomb limit
-    (_png_header(8000, 6000), "too large"),  # 48 MP: past ours, below Pillow's
-    (_encode(Image.new("RGB", (8, 8)), "TIFF"), "unsupported format TIFF"),
-    (b"", "zero-size"),
-    (np.zeros((0, 28), np.uint8), "zero-size"),
-    (Image.new("L", (0, 5)), "zero-size"),
-    (np.zeros((4, 4, 2), np.uint8), "must be"),
-    ("/nonexistent/digit.png", "no such file"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (np.random.default_rng(1).bytes(5000), "not an image"),
+        (b"GIF89a not really", "not an image|could not read|corrupt"),
+        (_truncated("PNG"), "corrupt or truncated"),
+        (_truncated("JPEG"), "corrupt or truncated"),
+        (_encode(Image.new("RGB", (200, 300), "white"), "PNG"), "blank"),
+        (_encode(Image.new("L", (50, 50), 128), "JPEG"), "blank"),
+        (_encode(Image.new("RGBA", (50, 50), (0, 0, 0, 0)), "PNG"), "blank"),
+        (np.zeros((28, 28), np.uint8), "blank"),
+        (_png_header(100_000, 100_000), "too large"),  # past Pillow's own bomb limit
+        (_png_header(8000, 6000), "too large"),  # 48 MP: past ours, below Pillow's
+        (_encode(Image.new("RGB", (8, 8)), "TIFF"), "unsupported format TIFF"),
+        (b"", "zero-size"),
+        (np.zeros((0, 28), np.uint8), "zero-size"),
+        (Image.new("L", (0, 5)), "zero-size"),
+        (np.zeros((4, 4, 2), np.uint8), "must be"),
+        ("/nonexistent/digit.png", "no such file"),
+    ],
+)
 def test_errors(given, message):
     with pytest.raises(ImageError, match=message):
         prepare(given)
@@ -288,13 +295,16 @@ def test_image_error_is_a_value_error():
 # ---- display helpers -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n, c, ncols, pad, want", [
-    (5, 1, None, 1, (11, 13)),  # 3 columns, 2 rows of 4x3 tiles
-    (5, 3, None, 1, (11, 13, 3)),
-    (4, 1, 4, 0, (4, 12)),
-    (7, 1, 2, 2, (4 * 6 + 2, 2 * 5 + 2)),
-    (1, 1, None, 1, (6, 5)),
-])
+@pytest.mark.parametrize(
+    "n, c, ncols, pad, want",
+    [
+        (5, 1, None, 1, (11, 13)),  # 3 columns, 2 rows of 4x3 tiles
+        (5, 3, None, 1, (11, 13, 3)),
+        (4, 1, 4, 0, (4, 12)),
+        (7, 1, 2, 2, (4 * 6 + 2, 2 * 5 + 2)),
+        (1, 1, None, 1, (6, 5)),
+    ],
+)
 def test_tile_shapes(n, c, ncols, pad, want):
     x = np.random.default_rng(n).random((n, c, 4, 3)).astype(np.float32)
     g = tile(x, ncols=ncols, pad=pad)
@@ -327,7 +337,7 @@ def test_to_png(shape, scale):
     hw = shape[1:] if shape[0] in (1, 3) else shape[:2]
     assert back.shape[:2] == (hw[0] * scale, hw[1] * scale)
     if scale > 1:  # sharp: every block of scale x scale pixels is one value
-        assert (back[::scale, ::scale] == back[scale - 1::scale, scale - 1::scale]).all()
+        assert (back[::scale, ::scale] == back[scale - 1 :: scale, scale - 1 :: scale]).all()
 
 
 def test_upscale():

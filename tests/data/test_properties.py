@@ -5,6 +5,7 @@ own error type (ImageError, DataError, ConfigError), never anything else.
 The profile is fixed and derandomized (the same examples on every run, no example database), with
 modest example counts, so the suite stays fast and reproducible.
 """
+
 import io
 import zipfile
 
@@ -24,12 +25,21 @@ from vae.models.config import ConfigError, ModelConfig
 from vae.models.model import VAE
 from vae.store.modelfiles import expected, parameter_count
 
-PROFILE = settings(max_examples=40, derandomize=True, database=None, deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROFILE = settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 FEW = settings(PROFILE, max_examples=15)
 
-VALID_PICTURES = [corpus.encode(corpus.digit()), corpus.encode(corpus.digit().convert("RGB"), "JPEG"),
-                  corpus.encode(corpus.digit().convert("P"), "GIF"), corpus.encode(corpus.digit(), "BMP")]
+VALID_PICTURES = [
+    corpus.encode(corpus.digit()),
+    corpus.encode(corpus.digit().convert("RGB"), "JPEG"),
+    corpus.encode(corpus.digit().convert("P"), "GIF"),
+    corpus.encode(corpus.digit(), "BMP"),
+]
 
 
 @st.composite
@@ -38,7 +48,7 @@ def mutated(draw, valid: list[bytes]) -> bytes:
     data = bytearray(draw(st.sampled_from(valid)))
     for _ in range(draw(st.integers(0, 4))):
         data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-    return bytes(data[:draw(st.integers(0, len(data)))])
+    return bytes(data[: draw(st.integers(0, len(data)))])
 
 
 def _check_prepared(p: pictures.Prepared, shape=(1, 28, 28)) -> None:
@@ -57,11 +67,17 @@ def test_prepare_takes_any_bytes(blob):
 
 
 @PROFILE
-@given(hnp.arrays(st.sampled_from([np.uint8, np.float32, np.float64, np.bool_]),
-                  st.one_of(hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
-                            st.tuples(st.integers(1, 30), st.integers(1, 30), st.sampled_from([1, 2, 3, 4, 5]))),
-                  elements={"allow_nan": True, "allow_infinity": True}),
-       st.sampled_from([(1, 28, 28), (3, 16, 16), (1, 8, 12)]))
+@given(
+    hnp.arrays(
+        st.sampled_from([np.uint8, np.float32, np.float64, np.bool_]),
+        st.one_of(
+            hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
+            st.tuples(st.integers(1, 30), st.integers(1, 30), st.sampled_from([1, 2, 3, 4, 5])),
+        ),
+        elements={"allow_nan": True, "allow_infinity": True},
+    ),
+    st.sampled_from([(1, 28, 28), (3, 16, 16), (1, 8, 12)]),
+)
 def test_prepare_takes_any_array(a, shape):
     try:
         p = pictures.prepare(a, shape)
@@ -79,8 +95,11 @@ def _check_dataset(ds: data.Dataset) -> None:
         assert ds.labels.max() < len(ds.class_names)
 
 
-VALID_DATA = [corpus.npy(corpus._digits(4)), corpus.npz(x=corpus._digits(4), y=np.arange(4)),
-              corpus.make_zip({"a/0.png": corpus.tiny_png(), "b/1.png": corpus.tiny_png()})]
+VALID_DATA = [
+    corpus.npy(corpus._digits(4)),
+    corpus.npz(x=corpus._digits(4), y=np.arange(4)),
+    corpus.make_zip({"a/0.png": corpus.tiny_png(), "b/1.png": corpus.tiny_png()}),
+]
 
 
 @PROFILE
@@ -94,12 +113,21 @@ def test_dataset_loader_takes_any_bytes(blob):
 
 
 @PROFILE
-@given(hnp.arrays(st.sampled_from([np.uint8, np.int16, np.int64, np.float16, np.float32, np.float64, np.bool_,
-                                   np.complex64, np.uint64]),
-                  hnp.array_shapes(min_dims=1, max_dims=5, min_side=0, max_side=9)),
-       st.one_of(st.none(), hnp.arrays(st.sampled_from([np.int64, np.float64, np.uint8]),
-                                       hnp.array_shapes(min_dims=1, max_dims=2, max_side=9))),
-       st.sampled_from(["npy", "npz"]))
+@given(
+    hnp.arrays(
+        st.sampled_from(
+            [np.uint8, np.int16, np.int64, np.float16, np.float32, np.float64, np.bool_, np.complex64, np.uint64]
+        ),
+        hnp.array_shapes(min_dims=1, max_dims=5, min_side=0, max_side=9),
+    ),
+    st.one_of(
+        st.none(),
+        hnp.arrays(
+            st.sampled_from([np.int64, np.float64, np.uint8]), hnp.array_shapes(min_dims=1, max_dims=2, max_side=9)
+        ),
+    ),
+    st.sampled_from(["npy", "npz"]),
+)
 def test_dataset_loader_takes_any_array(x, y, kind):
     blob = corpus.npy(x) if kind == "npy" else corpus.npz(x=x, **({} if y is None else {"y": y}))
     try:
@@ -110,10 +138,17 @@ def test_dataset_loader_takes_any_array(x, y, kind):
 
 
 @FEW
-@given(st.lists(st.tuples(st.sampled_from(["a/", "b/", "", "../", "/", "c/d/", "__MACOSX/", ".x/"]),
-                          st.text("xyz.", min_size=1, max_size=4),
-                          st.sampled_from([".png", ".gif", ".txt", ".zip", ".PNG"]),
-                          st.sampled_from(VALID_PICTURES[:3] + [b"", b"junk"])), max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a/", "b/", "", "../", "/", "c/d/", "__MACOSX/", ".x/"]),
+            st.text("xyz.", min_size=1, max_size=4),
+            st.sampled_from([".png", ".gif", ".txt", ".zip", ".PNG"]),
+            st.sampled_from(VALID_PICTURES[:3] + [b"", b"junk"]),
+        ),
+        max_size=6,
+    )
+)
 def test_dataset_loader_takes_any_zip(members):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
@@ -126,14 +161,17 @@ def test_dataset_loader_takes_any_zip(members):
     _check_dataset(ds)
 
 
-SIZES = st.one_of(st.integers(-3, 70), st.integers(), st.floats(allow_nan=True), st.booleans(), st.none(),
-                  st.text(max_size=3))
+SIZES = st.one_of(
+    st.integers(-3, 70), st.integers(), st.floats(allow_nan=True), st.booleans(), st.none(), st.text(max_size=3)
+)
 FIELDS = {
     "image_shape": st.one_of(st.lists(st.integers(0, 300), max_size=4), st.tuples(SIZES, SIZES, SIZES), SIZES),
-    "latent_dim": SIZES, "arch": st.sampled_from(["mlp", "conv", "MLP", "", "rnn"]),
+    "latent_dim": SIZES,
+    "arch": st.sampled_from(["mlp", "conv", "MLP", "", "rnn"]),
     "hidden": st.one_of(st.lists(st.integers(-1, 10**6), max_size=4), SIZES, st.lists(SIZES, max_size=3)),
     "conv_channels": st.one_of(st.lists(st.integers(-1, 5000), max_size=3), SIZES),
-    "conv_dense": SIZES, "activation": st.sampled_from(["relu", "tanh", "elu", "gelu", "swish", 3]),
+    "conv_dense": SIZES,
+    "activation": st.sampled_from(["relu", "tanh", "elu", "gelu", "swish", 3]),
     "likelihood": st.sampled_from(["bernoulli", "gaussian", "poisson", None]),
     "gaussian_std": st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-2, 2), st.text(max_size=2)),
     "num_classes": SIZES,
@@ -153,11 +191,18 @@ def test_model_config_from_any_dict_is_valid_or_a_config_error(d, extra):
 
 
 @FEW
-@given(st.builds(ModelConfig, image_shape=st.tuples(st.sampled_from([1, 3]), st.integers(4, 12), st.integers(4, 12)),
-                 latent_dim=st.integers(1, 4), arch=st.sampled_from(["mlp", "conv"]),
-                 hidden=st.lists(st.integers(1, 8), min_size=1, max_size=2).map(tuple),
-                 conv_channels=st.lists(st.integers(1, 4), min_size=1, max_size=2).map(tuple),
-                 conv_dense=st.integers(1, 8), likelihood=st.sampled_from(["bernoulli", "gaussian"])))
+@given(
+    st.builds(
+        ModelConfig,
+        image_shape=st.tuples(st.sampled_from([1, 3]), st.integers(4, 12), st.integers(4, 12)),
+        latent_dim=st.integers(1, 4),
+        arch=st.sampled_from(["mlp", "conv"]),
+        hidden=st.lists(st.integers(1, 8), min_size=1, max_size=2).map(tuple),
+        conv_channels=st.lists(st.integers(1, 4), min_size=1, max_size=2).map(tuple),
+        conv_dense=st.integers(1, 8),
+        likelihood=st.sampled_from(["bernoulli", "gaussian"]),
+    )
+)
 def test_every_valid_config_builds_a_model_with_the_right_shapes(cfg):
     model = VAE(cfg)
     x = torch.rand(2, *cfg.image_shape)

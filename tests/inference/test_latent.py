@@ -1,4 +1,5 @@
 """Tests for vae.inference.latent: grids, interpolation, projections and their cache, neighbours, ellipses."""
+
 import sys
 
 import numpy as np
@@ -211,6 +212,7 @@ def test_cached_project_writes_then_reads(z300, tmp_path, monkeypatch):
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed")
+
     monkeypatch.setattr(latent, "project", boom)
     second = latent.cached_project(z300, "tsne", "mnist v1/weird:key", tmp_path, seed=0)
     np.testing.assert_array_equal(first.coords, second.coords)

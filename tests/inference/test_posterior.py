@@ -1,5 +1,6 @@
 """The exact log p(x) by quadrature and the inference gaps: checked against closed forms (pPCA), a
 hand-built bimodal decoder, and the bounds a trained 2-D model must respect."""
+
 import math
 
 import numpy as np
@@ -33,12 +34,14 @@ class LinearGaussianVAE(VAE):
     fixed std, identity output), in float64. log p(x) = log N(x; b, W W^T + s^2 I)."""
 
     def __init__(self, d=2, pixels=16, s=0.5, scale=1.0, square=False, seed=0):
-        cfg = ModelConfig(image_shape=(1, 4, pixels // 4), latent_dim=d, hidden=(8,), likelihood="gaussian",
-                          gaussian_std=s)
+        cfg = ModelConfig(
+            image_shape=(1, 4, pixels // 4), latent_dim=d, hidden=(8,), likelihood="gaussian", gaussian_std=s
+        )
         super().__init__(cfg)
         gen = torch.Generator().manual_seed(seed)
-        self.decoder = _Linear(d, cfg.image_shape, scale * torch.randn(pixels, d, generator=gen),
-                               torch.linspace(-1, 1, pixels), square)
+        self.decoder = _Linear(
+            d, cfg.image_shape, scale * torch.randn(pixels, d, generator=gen), torch.linspace(-1, 1, pixels), square
+        )
         self.double()
         for p in self.parameters():
             p.requires_grad_(False)
@@ -48,14 +51,15 @@ class LinearGaussianVAE(VAE):
 
     def exact_log_px(self, x):
         w, s = self.decoder.W, math.exp(float(self.log_std))
-        cov = w @ w.T + s ** 2 * torch.eye(len(w), dtype=w.dtype)
+        cov = w @ w.T + s**2 * torch.eye(len(w), dtype=w.dtype)
         return MultivariateNormal(self.decoder.b, cov).log_prob(x.flatten(1))
 
     def sample(self, n, seed=1):
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.latent_dim, generator=gen, dtype=torch.float64)
         return self.decode_logits(z) + math.exp(float(self.log_std)) * torch.randn(
-            n, *self.config.image_shape, generator=gen, dtype=torch.float64)
+            n, *self.config.image_shape, generator=gen, dtype=torch.float64
+        )
 
 
 @pytest.mark.parametrize("d", [1, 2])
@@ -108,8 +112,9 @@ def test_a_latent_above_two_is_refused_with_a_clear_message():
 def trained(blobs_module):
     """A tiny 2-D VAE trained on the blobs, and 12 of its images."""
     x, _ = blobs_module
-    result = fit(ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(32,)),
-                 TrainConfig(epochs=25, batch_size=32, seed=0), x)
+    result = fit(
+        ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(32,)), TrainConfig(epochs=25, batch_size=32, seed=0), x
+    )
     model = result.model
     for p in model.parameters():
         p.requires_grad_(False)
@@ -122,7 +127,7 @@ def blobs_module():
     x = np.zeros((256, 1, 8, 8), np.float32)
     for i, c in enumerate(np.arange(256) % 4):
         r, col = divmod(int(c), 2)
-        x[i, 0, r * 4:r * 4 + 4, col * 4:col * 4 + 4] = 0.8
+        x[i, 0, r * 4 : r * 4 + 4, col * 4 : col * 4 + 4] = 0.8
     x += gen.uniform(0, 0.2, x.shape).astype(np.float32)
     return torch.from_numpy(x), None
 
@@ -170,15 +175,36 @@ def test_cli_evaluate_exact_reports_the_gaps_for_the_first_n_images(tmp_path, ca
     import json
 
     from vae.cli.main import main
+
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 0.2, (60, 8, 8)).astype(np.float32)
     x[::2, :4] += 0.7
     np.savez(tmp_path / "tiny.npz", x=np.clip(x, 0, 1), y=np.arange(60) % 2)
     models = str(tmp_path / "models")
     for name, d in (("two", 2), ("three", 3)):
-        assert main(["--models-dir", models, "train", "--dataset", str(tmp_path / "tiny.npz"), "--name", name,
-                     "--latent-dim", str(d), "--epochs", "2", "--hidden", "16", "--eval-iw-samples", "2",
-                     "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "--models-dir",
+                    models,
+                    "train",
+                    "--dataset",
+                    str(tmp_path / "tiny.npz"),
+                    "--name",
+                    name,
+                    "--latent-dim",
+                    str(d),
+                    "--epochs",
+                    "2",
+                    "--hidden",
+                    "16",
+                    "--eval-iw-samples",
+                    "2",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     assert main(["--models-dir", models, "evaluate", "two", "--exact", "--limit", "4", "--iw-samples", "50"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -186,7 +212,8 @@ def test_cli_evaluate_exact_reports_the_gaps_for_the_first_n_images(tmp_path, ca
     assert out["approximation_gap"] >= 0 and out["amortization_gap"] >= 0
     assert out["elbo_exact"] <= out["elbo_best_gaussian"] <= out["exact_log_likelihood"]
     assert out["exact_log_likelihood"] - out["elbo_exact"] == pytest.approx(
-        out["approximation_gap"] + out["amortization_gap"])
+        out["approximation_gap"] + out["amortization_gap"]
+    )
     assert main(["--models-dir", models, "evaluate", "three", "--exact"]) == 2
     assert "latent size of 1 or 2" in capsys.readouterr().err
 
@@ -197,8 +224,13 @@ def test_a_colour_model_with_the_logistic_likelihood_has_an_exact_log_px():
     from vae.models import objectives
     from vae.models.config import ModelConfig
     from vae.models.registry import build
-    model = build(ModelConfig(image_shape=(3, 8, 8), arch="conv", conv_channels=(4,), conv_dense=8, latent_dim=2,
-                              likelihood="logistic"), seed=0).eval()
+
+    model = build(
+        ModelConfig(
+            image_shape=(3, 8, 8), arch="conv", conv_channels=(4,), conv_dense=8, latent_dim=2, likelihood="logistic"
+        ),
+        seed=0,
+    ).eval()
     with torch.no_grad():
         model.log_std.fill_(math.log(0.15))
     x = torch.randint(0, 256, (2, 3, 8, 8), generator=torch.Generator().manual_seed(0)).float() / 255

@@ -1,4 +1,5 @@
 """vae.inference.scoring: one input scored end to end, percentiles and words, q(z|x) on a 2-D plane."""
+
 import base64
 import io
 
@@ -35,9 +36,15 @@ def test_score_an_upload(model):
     assert (again.elbo, again.iw) == (s.elbo, s.iw)  # seeded: the same picture scores the same
 
 
-@pytest.mark.parametrize("bad, words", [(b"", "empty"), (b"not an image", "not an image"),
-                                        (_digit_png()[:200], "truncated"),
-                                        (images.to_png(np.zeros((40, 40))), "blank")])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (b"", "empty"),
+        (b"not an image", "not an image"),
+        (_digit_png()[:200], "truncated"),
+        (images.to_png(np.zeros((40, 40))), "blank"),
+    ],
+)
 def test_bad_inputs_raise_image_error(model, bad, words):
     with pytest.raises(pictures.ImageError, match=words):
         scoring.score(model, bad, (1, 28, 28), iw_samples=2)
@@ -114,14 +121,16 @@ def test_a_canvas_drawing_prepares():
     assert not prepared.inverted and prepared.array.max() == 1.0
 
 
-@pytest.mark.parametrize("shape, factor", [((28, 28), 4), ((256, 200), 1), ((8, 250), 1), ((10, 20), 12),
-                                           ((191, 18, 3), 2), ((20, 30, 4), 6)])
+@pytest.mark.parametrize(
+    "shape, factor",
+    [((28, 28), 4), ((256, 200), 1), ((8, 250), 1), ((10, 20), 12), ((191, 18, 3), 2), ((20, 30, 4), 6)],
+)
 def test_thumbnail_enlarges_by_whole_factors_and_pads_to_a_square(shape, factor):
     picture = np.full(shape, 7, np.uint8)
     out = scoring.thumbnail(picture)
     side = max(shape[:2]) * factor
     assert out.shape == (side, side, *shape[2:])
-    assert (out == 7).sum() == picture.size * factor ** 2  # the picture, whole; the rest is padding
+    assert (out == 7).sum() == picture.size * factor**2  # the picture, whole; the rest is padding
 
 
 def test_reconstruction_error_and_its_words():

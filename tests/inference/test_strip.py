@@ -1,4 +1,5 @@
 """vae.inference.strip: decoded interpolation strips, their PNG and ping-pong GIF."""
+
 import io
 
 import numpy as np

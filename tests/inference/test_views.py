@@ -1,4 +1,5 @@
 """Tests for vae.inference.views: selection -> rows, map windows and their decoded backdrop, per-point scores."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,15 +15,31 @@ def model3():
     return build(ModelConfig(image_shape=(1, 8, 8), latent_dim=3, hidden=(16,)), seed=0)
 
 
-@pytest.mark.parametrize("event, expected", [
-    (None, []),
-    ({}, []),
-    ({"selection": {"points": []}}, []),
-    ({"selection": {"points": [{"customdata": 5}, {"customdata": [2]}, {"customdata": 5.0}]}}, [2, 5]),
-    ({"selection": {"points": [{"x": 1.0, "y": 2.0}, {"customdata": None}, {"customdata": []},
-                               {"customdata": "id"}, {"customdata": 2.5}, {"customdata": 7}]}}, [7]),
-    ({"selection": {"points": [{"customdata": -1}, {"customdata": 10}, {"customdata": 9}]}}, [9]),
-])
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        (None, []),
+        ({}, []),
+        ({"selection": {"points": []}}, []),
+        ({"selection": {"points": [{"customdata": 5}, {"customdata": [2]}, {"customdata": 5.0}]}}, [2, 5]),
+        (
+            {
+                "selection": {
+                    "points": [
+                        {"x": 1.0, "y": 2.0},
+                        {"customdata": None},
+                        {"customdata": []},
+                        {"customdata": "id"},
+                        {"customdata": 2.5},
+                        {"customdata": 7},
+                    ]
+                }
+            },
+            [7],
+        ),
+        ({"selection": {"points": [{"customdata": -1}, {"customdata": 10}, {"customdata": 9}]}}, [9]),
+    ],
+)
 def test_selected_rows(event, expected):
     rows = views.selected_rows(event, n_rows=10)
     assert rows.dtype == np.int64 and rows.tolist() == expected

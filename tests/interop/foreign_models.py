@@ -1,5 +1,6 @@
 """VAEs written the way other people write them, for the import and export tests: the pytorch/examples
 one, a `sequential` MLP and a `sequential` conv model; each trained a few steps on real digits."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,17 +41,31 @@ class SequentialVAE(nn.Module):
 
 def sequential_mlp(latent=3):
     enc = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.Tanh(), nn.Linear(64, 32), nn.Tanh())
-    dec = nn.Sequential(nn.Linear(latent, 32), nn.Tanh(), nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 784),
-                        nn.Sigmoid())
+    dec = nn.Sequential(
+        nn.Linear(latent, 32), nn.Tanh(), nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 784), nn.Sigmoid()
+    )
     return SequentialVAE(enc, dec, 32, latent)
 
 
 def sequential_conv(latent=2):
-    enc = nn.Sequential(nn.Conv2d(1, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1), nn.ReLU(), nn.Flatten(),
-                        nn.Linear(16 * 7 * 7, 32), nn.ReLU())
-    dec = nn.Sequential(nn.Linear(latent, 16 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (16, 7, 7)),
-                        nn.ConvTranspose2d(16, 8, 3, 2, 1, 1), nn.ReLU(), nn.ConvTranspose2d(8, 1, 3, 2, 1, 1),
-                        nn.Sigmoid())
+    enc = nn.Sequential(
+        nn.Conv2d(1, 8, 3, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, 2, 1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(16 * 7 * 7, 32),
+        nn.ReLU(),
+    )
+    dec = nn.Sequential(
+        nn.Linear(latent, 16 * 7 * 7),
+        nn.ReLU(),
+        nn.Unflatten(1, (16, 7, 7)),
+        nn.ConvTranspose2d(16, 8, 3, 2, 1, 1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(8, 1, 3, 2, 1, 1),
+        nn.Sigmoid(),
+    )
     return SequentialVAE(enc, dec, 32, latent)
 
 

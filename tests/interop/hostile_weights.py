@@ -1,5 +1,6 @@
 """Hostile and broken files for the import path: each is (file name, bytes, the message it must be
 refused with). Payloads would leave a marker file (or start a process that does) if anything ran them."""
+
 import io
 import json
 import os
@@ -44,6 +45,7 @@ class _Popen:
 
     def __reduce__(self):
         import subprocess
+
         return subprocess.Popen, (["touch", str(self.marker)],)
 
 
@@ -61,8 +63,10 @@ def cases(marker) -> list[tuple[str, bytes, str]]:
     renamed = io.BytesIO()
     with zipfile.ZipFile(renamed, "w") as z:
         z.writestr("readme.txt", "not a model")
-    dup = b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, ' \
-          b'"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}'
+    dup = (
+        b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, '
+        b'"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}'
+    )
     return [
         ("system.pt", pickle.dumps(_System(marker)), "pickled Python objects"),
         ("exec.pth", pickle.dumps(_Write(marker)), "pickled Python objects"),
@@ -72,13 +76,22 @@ def cases(marker) -> list[tuple[str, bytes, str]]:
         ("renamed.pt", renamed.getvalue(), "not one torch.save wrote"),
         ("truncated.pt", valid_pt[: len(valid_pt) // 2], "damaged or truncated zip|not PyTorch weights \\(damaged"),
         ("truncated.safetensors", valid_st[:-4], "truncated or damaged"),
-        ("terabytes.safetensors", _safetensors({"w": {"dtype": "F32", "shape": [1_000_000, 1_000_000],
-                                                      "data_offsets": [0, 4 * 10**12]}}), "claims over"),
+        (
+            "terabytes.safetensors",
+            _safetensors({"w": {"dtype": "F32", "shape": [1_000_000, 1_000_000], "data_offsets": [0, 4 * 10**12]}}),
+            "claims over",
+        ),
         ("huge-header.safetensors", struct.pack("<Q", 1 << 40) + b"{}", "declares a"),
-        ("integer.safetensors", _safetensors({"w": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}},
-                                             b"\0" * 8), "floating point; w is I64"),
-        ("complex.pt", _torch({"w": torch.zeros(2, dtype=torch.complex64)}),
-         "real floating point; w is torch.complex64"),
+        (
+            "integer.safetensors",
+            _safetensors({"w": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8),
+            "floating point; w is I64",
+        ),
+        (
+            "complex.pt",
+            _torch({"w": torch.zeros(2, dtype=torch.complex64)}),
+            "real floating point; w is torch.complex64",
+        ),
         ("integer.pt", _torch({"w": torch.zeros(2, dtype=torch.int64)}), "w is torch.int64"),
         ("duplicate.safetensors", struct.pack("<Q", len(dup)) + dup + b"\0" * 8, "names the tensor 'a' twice"),
         ("nested.pt", _torch(_nested(10)), "nested container \\(9 levels deep\\)"),
@@ -88,16 +101,27 @@ def cases(marker) -> list[tuple[str, bytes, str]]:
         ("one-tensor.pt", _torch(torch.zeros(3)), "holds one tensor"),
         ("nan.pt", _torch({"fc1.weight": torch.full((2, 2), float("nan"))}), "fc1.weight holds NaN"),
         ("model.h5", b"\x89HDF\r\n\x1a\n", "unknown kind of file"),
-        ("noise.pt", bytes(range(256)) * 4, "not PyTorch weights \\(damaged, cut short or in another format\\)\\. "
-                                            "Send a .safetensors"),
-        ("notes.pt", b"epoch 1 loss 0.31\nepoch 2 loss 0.27\n" * 20,
-         "^notes.pt: not PyTorch weights \\(a text file\\)"),
-        ("offsets.safetensors", _safetensors({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 64]}},
-                                             b"\0" * 16), "offsets \\[0, 64\\] do not fit"),
+        (
+            "noise.pt",
+            bytes(range(256)) * 4,
+            "not PyTorch weights \\(damaged, cut short or in another format\\)\\. Send a .safetensors",
+        ),
+        (
+            "notes.pt",
+            b"epoch 1 loss 0.31\nepoch 2 loss 0.27\n" * 20,
+            "^notes.pt: not PyTorch weights \\(a text file\\)",
+        ),
+        (
+            "offsets.safetensors",
+            _safetensors({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 64]}}, b"\0" * 16),
+            "offsets \\[0, 64\\] do not fit",
+        ),
         ("strings.pt", _torch({"fc1.weight": "hello"}), "every value must be a tensor"),
         ("no-tensors.pt", _torch({}), "holds no tensors"),
         ("metadata.safetensors", _safetensors({"__metadata__": [1, 2]}), "malformed __metadata__"),
-        ("unknown-layout.safetensors", _safetensors({"blocks.weight": {"dtype": "F32", "shape": [2],
-                                                                       "data_offsets": [0, 8]}}, b"\0" * 8),
-         "no known layout fits"),
+        (
+            "unknown-layout.safetensors",
+            _safetensors({"blocks.weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8),
+            "no known layout fits",
+        ),
     ]

@@ -1,5 +1,6 @@
 """ONNX files as other people make them: torch.onnx.export of nn.Sequential encoders and decoders with
 a free batch size (its Unflatten becomes Shape/Slice/Concat/Reshape arithmetic)."""
+
 import io
 import warnings
 
@@ -36,19 +37,44 @@ class OneHead(nn.Module):
 
 
 def mlp(latent=3, head="logvar"):
-    enc = TwoHeads(nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU()),
-                   32, latent, head)
-    dec = nn.Sequential(nn.Linear(latent, 32), nn.ReLU(), nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 784),
-                        nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
+    enc = TwoHeads(
+        nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU()), 32, latent, head
+    )
+    dec = nn.Sequential(
+        nn.Linear(latent, 32),
+        nn.ReLU(),
+        nn.Linear(32, 64),
+        nn.ReLU(),
+        nn.Linear(64, 784),
+        nn.Sigmoid(),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
     return enc.eval(), dec.eval()
 
 
 def conv(latent=2):
-    enc = OneHead(nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1), nn.LeakyReLU(), nn.Conv2d(8, 16, 4, 2, 1), nn.LeakyReLU(),
-                                nn.Flatten(), nn.Linear(16 * 7 * 7, 32), nn.ELU()), 32, latent)
-    dec = nn.Sequential(nn.Linear(latent, 16 * 7 * 7), nn.Softplus(), nn.Unflatten(1, (16, 7, 7)),
-                        nn.ConvTranspose2d(16, 8, 4, 2, 1), nn.GELU(), nn.ConvTranspose2d(8, 1, 4, 2, 1),
-                        nn.Sigmoid())
+    enc = OneHead(
+        nn.Sequential(
+            nn.Conv2d(1, 8, 4, 2, 1),
+            nn.LeakyReLU(),
+            nn.Conv2d(8, 16, 4, 2, 1),
+            nn.LeakyReLU(),
+            nn.Flatten(),
+            nn.Linear(16 * 7 * 7, 32),
+            nn.ELU(),
+        ),
+        32,
+        latent,
+    )
+    dec = nn.Sequential(
+        nn.Linear(latent, 16 * 7 * 7),
+        nn.Softplus(),
+        nn.Unflatten(1, (16, 7, 7)),
+        nn.ConvTranspose2d(16, 8, 4, 2, 1),
+        nn.GELU(),
+        nn.ConvTranspose2d(8, 1, 4, 2, 1),
+        nn.Sigmoid(),
+    )
     return enc.eval(), dec.eval()
 
 
@@ -56,8 +82,16 @@ def to_onnx(module, shape, inputs, outputs, **kw) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (torch.zeros(1, *shape),), buf, dynamo=False, input_names=inputs,
-                          output_names=outputs, dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, **kw)
+        torch.onnx.export(
+            module,
+            (torch.zeros(1, *shape),),
+            buf,
+            dynamo=False,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes={n: {0: "batch"} for n in inputs + outputs},
+            **kw,
+        )
     return buf.getvalue()
 
 

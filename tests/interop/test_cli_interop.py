@@ -1,4 +1,5 @@
 """python -m vae import / export end to end, in process."""
+
 import io
 
 import numpy as np
@@ -21,15 +22,20 @@ def test_import_prints_what_it_recognised_then_export_round_trips(tmp_path, caps
     model, info = store.load("theirs")
     assert info.source["file"] == "vae.pth"
 
-    assert main(["export", "theirs", "--onnx", str(tmp_path / "onnx"),
-                 "--state-dict", str(tmp_path / "plain.safetensors")]) == 0
+    assert (
+        main(
+            ["export", "theirs", "--onnx", str(tmp_path / "onnx"), "--state-dict", str(tmp_path / "plain.safetensors")]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "class VAE(nn.Module)" in out and "load_file(\"plain.safetensors\")" in out
+    assert "class VAE(nn.Module)" in out and 'load_file("plain.safetensors")' in out
     z = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
     dec = ort.InferenceSession(str(tmp_path / "onnx" / "decoder.onnx"), providers=["CPUExecutionProvider"])
     with torch.no_grad():
-        np.testing.assert_allclose(dec.run(None, {"z": z})[0].reshape(4, -1),
-                                   original.decode(torch.from_numpy(z)).numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            dec.run(None, {"z": z})[0].reshape(4, -1), original.decode(torch.from_numpy(z)).numpy(), atol=1e-5
+        )
 
     assert main(["import", str(tmp_path / "plain.safetensors"), "--name", "again", "--iw-samples", "3"]) == 0
     assert "layout sequential" in capsys.readouterr().out

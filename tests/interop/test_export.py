@@ -1,5 +1,6 @@
 """vae.interop.export: ONNX run by onnxruntime and plain tensors loaded by the printed code compute
 what the model does; export then import gives the same model."""
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -14,9 +15,12 @@ CONFIGS = {
     "mlp": ModelConfig(latent_dim=3, hidden=(32, 16), activation="tanh"),
     "conv": ModelConfig(latent_dim=2, arch="conv", conv_channels=(4, 8), activation="elu"),
     "gaussian": ModelConfig(latent_dim=2, hidden=(16,), likelihood="gaussian"),
-    "layers": ModelConfig(arch="layers", latent_dim=2, encoder_layers=(("linear", 784, 8), ("act", "gelu"),
-                                                                        ("linear", 8, 4)),
-                          decoder_layers=(("linear", 2, 784),)),
+    "layers": ModelConfig(
+        arch="layers",
+        latent_dim=2,
+        encoder_layers=(("linear", 784, 8), ("act", "gelu"), ("linear", 8, 4)),
+        decoder_layers=(("linear", 2, 784),),
+    ),
 }
 X = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 Z = torch.randn(6, 3, generator=torch.Generator().manual_seed(1))
@@ -26,7 +30,7 @@ Z = torch.randn(6, 3, generator=torch.Generator().manual_seed(1))
 def test_onnx_runs_in_onnxruntime_as_in_torch(kind):
     model = build(CONFIGS[kind], seed=0).eval()
     enc, dec = export.onnx_bytes(model)
-    z = Z[:, :model.latent_dim]
+    z = Z[:, : model.latent_dim]
     with torch.no_grad():
         mu, logvar = model.encode(X)
         mean = model.decode(z)
@@ -45,6 +49,7 @@ def test_plain_tensors_load_into_the_printed_code_and_import_back(kind, tmp_path
     code = export.write_state_dict(model, path, "m")
     scope = {}
     import os
+
     here = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -52,7 +57,7 @@ def test_plain_tensors_load_into_the_printed_code_and_import_back(kind, tmp_path
     finally:
         os.chdir(here)
     theirs = scope["model"].eval()
-    z = Z[:, :model.latent_dim]
+    z = Z[:, : model.latent_dim]
     with torch.no_grad():
         for a, b in zip(theirs.encode(X), model.encode(X)):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)

@@ -1,5 +1,6 @@
 """The import path against hostile and broken files: each refused with its own message, nothing
 executed, nothing written to the store."""
+
 import pytest
 from hostile_weights import cases
 
@@ -41,12 +42,29 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypa
 
 def _onnx_cases(tmp_path):
     from hostile_onnx import cases as onnx_cases
+
     return onnx_cases(tmp_path)
 
 
-ONNX_IDS = ["unsupported-op", "cycle", "missing-initializer", "external-dotdot", "external-absolute",
-            "external-missing", "truncated", "100000-nodes", "2GB-tensor", "short-tensor", "opset", "empty",
-            "not-onnx", "skip-connection", "grouped-conv", "two-decoder-outputs", "latent-mismatch"]
+ONNX_IDS = [
+    "unsupported-op",
+    "cycle",
+    "missing-initializer",
+    "external-dotdot",
+    "external-absolute",
+    "external-missing",
+    "truncated",
+    "100000-nodes",
+    "2GB-tensor",
+    "short-tensor",
+    "opset",
+    "empty",
+    "not-onnx",
+    "skip-connection",
+    "grouped-conv",
+    "two-decoder-outputs",
+    "latent-mismatch",
+]
 
 
 def test_the_whole_corpus_has_over_thirty_files(tmp_path):
@@ -57,13 +75,26 @@ def test_the_whole_corpus_has_over_thirty_files(tmp_path):
 @pytest.mark.parametrize("case", ONNX_IDS)
 def test_each_onnx_file_is_refused_with_its_message(case, tmp_path, capsys):
     from vae.interop import onnx_import
+
     _, enc, dec, message = next(c for c in _onnx_cases(tmp_path) if c[0] == case)
     (tmp_path / "enc.onnx").write_bytes(enc)
     (tmp_path / "dec.onnx").write_bytes(dec)
     with pytest.raises(StoreError, match=message):
         onnx_import.recognise_onnx(("enc.onnx", enc), ("dec.onnx", dec), folders=(tmp_path, tmp_path))
-    assert main(["import", "--onnx-encoder", str(tmp_path / "enc.onnx"), "--onnx-decoder",
-                 str(tmp_path / "dec.onnx"), "--name", "hostile"]) == 2
+    assert (
+        main(
+            [
+                "import",
+                "--onnx-encoder",
+                str(tmp_path / "enc.onnx"),
+                "--onnx-decoder",
+                str(tmp_path / "dec.onnx"),
+                "--name",
+                "hostile",
+            ]
+        )
+        == 2
+    )
     assert "error:" in capsys.readouterr().err
     assert [m.name for m in store.list_models() if not m.bundled] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dec.onnx", "enc.onnx", "weights.bin"]
@@ -74,10 +105,12 @@ def test_external_data_inside_the_folder_is_read_and_refused_in_an_upload(tmp_pa
     from onnx_models import mlp, pair
 
     from vae.interop import onnx_import
+
     enc, _ = pair(*mlp(2), 2)
     (tmp_path / "weights.bin").write_bytes(b"\0" * (784 * 2 * 4))
-    rec = onnx_import.recognise_onnx(("e.onnx", enc), ("d.onnx", _external("weights.bin")),
-                                     folders=(tmp_path, tmp_path))
+    rec = onnx_import.recognise_onnx(
+        ("e.onnx", enc), ("d.onnx", _external("weights.bin")), folders=(tmp_path, tmp_path)
+    )
     assert rec.config.latent_dim == 2
     with pytest.raises(StoreError, match="keeps its weights in another file"):
         onnx_import.recognise_onnx(("e.onnx", enc), ("d.onnx", _external("weights.bin")))

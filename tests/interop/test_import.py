@@ -1,5 +1,6 @@
 """vae.interop: foreign state dicts become models of the store that compute exactly what the
 original did (mu, log-variance and the decoded mean within 1e-5)."""
+
 import io
 import json
 
@@ -83,8 +84,11 @@ def test_a_checkpoint_holding_the_state_dict_and_dataparallel_names_import(origi
 
 
 def test_a_layout_map_names_every_layer(originals):
-    mapping = {"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],
-               "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}
+    mapping = {
+        "encoder": [["linear", "fc1"], ["act", "relu"]],
+        "heads": ["fc21", "fc22"],
+        "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]],
+    }
     rec = importer.recognise("e.pt", _pt(originals["pytorch-examples"]), layout_map=json.dumps(mapping))
     assert rec.layout == "map"
     _agrees(originals["pytorch-examples"], rec.model())
@@ -96,15 +100,19 @@ def _broken(change):
     return save_safetensors({k: v.contiguous() for k, v in sd.items()})
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda sd: sd.pop("fc22.weight"), "no tensor 'fc22.weight'"),
-    (lambda sd: sd.update({"extra.weight": torch.zeros(3, 3)}), "does not use: extra.weight"),
-    (lambda sd: sd.update({"fc3.weight": torch.zeros(16, 5)}), "latent size mismatch.*fc3.weight.*takes 5"),
-    (lambda sd: sd.update({"fc4.weight": torch.zeros(700, 16), "fc4.bias": torch.zeros(700)}), "decoder must end"),
-    (lambda sd: sd.update({"fc21.bias": torch.zeros(7)}), "fc21.bias has shape \\(7,\\)"),
-    (lambda sd: sd["fc1.weight"].__setitem__((0, 0), float("nan")), "fc1.weight holds NaN"),
-    (lambda sd: sd.update({"fc22.weight": torch.zeros(3, 16), "fc22.bias": torch.zeros(3)}), "differ in shape"),
-], ids=["missing", "extra", "latent", "image", "bias", "nan", "heads"])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda sd: sd.pop("fc22.weight"), "no tensor 'fc22.weight'"),
+        (lambda sd: sd.update({"extra.weight": torch.zeros(3, 3)}), "does not use: extra.weight"),
+        (lambda sd: sd.update({"fc3.weight": torch.zeros(16, 5)}), "latent size mismatch.*fc3.weight.*takes 5"),
+        (lambda sd: sd.update({"fc4.weight": torch.zeros(700, 16), "fc4.bias": torch.zeros(700)}), "decoder must end"),
+        (lambda sd: sd.update({"fc21.bias": torch.zeros(7)}), "fc21.bias has shape \\(7,\\)"),
+        (lambda sd: sd["fc1.weight"].__setitem__((0, 0), float("nan")), "fc1.weight holds NaN"),
+        (lambda sd: sd.update({"fc22.weight": torch.zeros(3, 16), "fc22.bias": torch.zeros(3)}), "differ in shape"),
+    ],
+    ids=["missing", "extra", "latent", "image", "bias", "nan", "heads"],
+)
 def test_what_does_not_fit_is_refused_naming_the_tensor(change, message):
     with pytest.raises(StoreError, match=message):
         importer.recognise("bad.safetensors", _broken(change))
@@ -117,8 +125,15 @@ def test_the_image_shape_must_match_the_dataset(originals):
         importer.save_imported(rec, "x", "digits", iw_samples=2)
 
 
-@pytest.mark.parametrize("file_name, name", [("mnist vae.pt", "mnist-vae"), ("encoder.onnx", ""),
-                                             ("model.safetensors", ""), ("encoder.onnx + decoder.onnx", ""),
-                                             ("their_vae.pth", "their_vae")])
+@pytest.mark.parametrize(
+    "file_name, name",
+    [
+        ("mnist vae.pt", "mnist-vae"),
+        ("encoder.onnx", ""),
+        ("model.safetensors", ""),
+        ("encoder.onnx + decoder.onnx", ""),
+        ("their_vae.pth", "their_vae"),
+    ],
+)
 def test_a_name_is_suggested_only_when_the_file_name_says_something(file_name, name):
     assert importer.suggest_name(file_name) == name

@@ -1,5 +1,6 @@
 """vae.interop.onnx_import: ONNX encoder/decoder pairs become models that compute what the graphs'
 own torch modules did (within 1e-5); our own export round trips; a head that gives sigma is read."""
+
 import onnx_models
 import pytest
 import torch
@@ -60,10 +61,15 @@ def test_a_softplus_sigma_head_is_recognised_and_refused():
         onnx_import.recognise_onnx(("enc.onnx", e), ("dec.onnx", d))
 
 
-@pytest.mark.parametrize("cfg", [ModelConfig(latent_dim=3, hidden=(32, 16), activation="tanh"),
-                                 ModelConfig(latent_dim=2, arch="conv", conv_channels=(4, 8), activation="elu"),
-                                 ModelConfig(latent_dim=2, hidden=(16,), likelihood="gaussian")],
-                         ids=["mlp", "conv", "gaussian"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(latent_dim=3, hidden=(32, 16), activation="tanh"),
+        ModelConfig(latent_dim=2, arch="conv", conv_channels=(4, 8), activation="elu"),
+        ModelConfig(latent_dim=2, hidden=(16,), likelihood="gaussian"),
+    ],
+    ids=["mlp", "conv", "gaussian"],
+)
 def test_our_own_export_round_trips(cfg):
     model = build(cfg, seed=0).eval()
     e, d = export.onnx_bytes(model)
@@ -80,8 +86,22 @@ def test_the_cli_imports_a_pair_and_the_card_records_both_files(tmp_path, capsys
     e, d = onnx_models.pair(enc, dec, 2)
     (tmp_path / "enc.onnx").write_bytes(e)
     (tmp_path / "dec.onnx").write_bytes(d)
-    assert main(["import", "--onnx-encoder", str(tmp_path / "enc.onnx"), "--onnx-decoder",
-                 str(tmp_path / "dec.onnx"), "--name", "from-onnx", "--iw-samples", "3"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "--onnx-encoder",
+                str(tmp_path / "enc.onnx"),
+                "--onnx-decoder",
+                str(tmp_path / "dec.onnx"),
+                "--name",
+                "from-onnx",
+                "--iw-samples",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "layout onnx" in capsys.readouterr().out
     _, info = store.load("from-onnx")
     assert set(info.source["files"]) == {"enc.onnx", "dec.onnx"} and "Gemm" in info.source["operators"]
@@ -100,6 +120,7 @@ def test_a_disagreement_with_onnxruntime_is_refused(monkeypatch):
         with torch.no_grad():
             m.decoder[0].bias.add_(0.5)
         return m
+
     monkeypatch.setattr(importer.Recognised, "model", off)
     with pytest.raises(StoreError, match=r"disagrees with the graphs by up to [0-9.e-]+"):
         onnx_import.recognise_onnx(("e.onnx", e), ("d.onnx", d))

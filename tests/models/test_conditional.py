@@ -1,4 +1,5 @@
 """Conditional model kinds: shapes, the class-prior KL, the store, training, and what each one draws."""
+
 import math
 
 import numpy as np
@@ -18,8 +19,9 @@ KINDS = {
     "label": dict(conditional="label", num_classes=4),
     "prior": dict(conditional="prior", num_classes=4),
     "completion": dict(conditional="completion", binarize_condition=True),
-    "completion-top": dict(conditional="completion", visible="top-half", hidden=(16, 12),
-                           condition_hidden=(20, 12, 12)),
+    "completion-top": dict(
+        conditional="completion", visible="top-half", hidden=(16, 12), condition_hidden=(20, 12, 12)
+    ),
 }
 CLASSES = {LabelCVAE: "label", ClassPriorVAE: "prior", CompletionCVAE: "completion"}
 
@@ -58,21 +60,36 @@ def test_visible_parts():
     assert visible_mask((3, 8, 8), "left-half")[:, :, :4].all()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"conditional": "label"}, "num_classes"), ({"conditional": "prior", "num_classes": 1}, "num_classes"),
-    ({"conditional": "label", "num_classes": 3, "arch": "conv"}, "mlp"),
-    ({"conditional": "completion", "visible": "bottom"}, "visible"),
-    ({"visible": "top-half"}, "completion"), ({"conditional": "other"}, "conditional"),
-    ({"conditional": "completion", "hidden": (64, 32), "condition_hidden": (50, 40, 32)}, "condition_hidden"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"conditional": "label"}, "num_classes"),
+        ({"conditional": "prior", "num_classes": 1}, "num_classes"),
+        ({"conditional": "label", "num_classes": 3, "arch": "conv"}, "mlp"),
+        ({"conditional": "completion", "visible": "bottom"}, "visible"),
+        ({"visible": "top-half"}, "completion"),
+        ({"conditional": "other"}, "conditional"),
+        ({"conditional": "completion", "hidden": (64, 32), "condition_hidden": (50, 40, 32)}, "condition_hidden"),
+    ],
+)
 def test_bad_conditional_settings_are_refused(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig(**kwargs)
 
 
 def test_old_configs_load_as_plain_vaes():
-    old = {"image_shape": [1, 28, 28], "latent_dim": 2, "arch": "mlp", "hidden": [512], "conv_channels": [32, 64],
-           "conv_dense": 16, "activation": "relu", "likelihood": "bernoulli", "gaussian_std": None, "num_classes": 0}
+    old = {
+        "image_shape": [1, 28, 28],
+        "latent_dim": 2,
+        "arch": "mlp",
+        "hidden": [512],
+        "conv_channels": [32, 64],
+        "conv_dense": 16,
+        "activation": "relu",
+        "likelihood": "bernoulli",
+        "gaussian_std": None,
+        "num_classes": 0,
+    }
     cfg = ModelConfig.from_dict(old)
     assert cfg.conditional == "none" and type(build(cfg)).__name__ == "VAE"
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
@@ -108,8 +125,12 @@ def test_store_round_trip(kind, blobs, tmp_path):
 @pytest.fixture(scope="module")
 def mnist():
     train, test = data.load_splits("mnist-5k")
-    return (torch.from_numpy(train.images[:2000]), torch.from_numpy(train.labels[:2000]),
-            torch.from_numpy(test.images[:300]), torch.from_numpy(test.labels[:300]))
+    return (
+        torch.from_numpy(train.images[:2000]),
+        torch.from_numpy(train.labels[:2000]),
+        torch.from_numpy(test.images[:300]),
+        torch.from_numpy(test.labels[:300]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,13 +138,14 @@ def trained(mnist):
     """A label, a prior and a completion model, briefly trained on 2,000 mnist-5k digits (~10 s each)."""
     x, y, xv, yv = mnist
     out = {}
-    for kind, settings in {"label": dict(conditional="label", num_classes=10),
-                           "prior": dict(conditional="prior", num_classes=10),
-                           "completion": dict(conditional="completion", binarize_condition=True)}.items():
+    for kind, settings in {
+        "label": dict(conditional="label", num_classes=10),
+        "prior": dict(conditional="prior", num_classes=10),
+        "completion": dict(conditional="completion", binarize_condition=True),
+    }.items():
         cfg = ModelConfig(hidden=(128,), latent_dim=2, **settings)
         untrained = validate(build(cfg, seed=0), xv, labels=yv)["elbo"]
-        result = fit(cfg, TrainConfig(epochs=10, batch_size=50, lr=3e-3, seed=0), x, xv, train_labels=y,
-                     val_labels=yv)
+        result = fit(cfg, TrainConfig(epochs=10, batch_size=50, lr=3e-3, seed=0), x, xv, train_labels=y, val_labels=yv)
         out[kind] = (result, untrained)
     return out
 
@@ -141,6 +163,7 @@ def test_style_table_decodes_every_class(trained, mnist):
     """One image's z under each of the 10 labels draws each of the 10 digits (judged by a logistic
     regression on the real digits' pixels, itself right on ~0.89 of real test digits)."""
     from sklearn.linear_model import LogisticRegression
+
     x, y, xv, yv = mnist
     clf = LogisticRegression(max_iter=200).fit(x.flatten(1).numpy(), y.numpy())
     model = trained["label"][0].model
@@ -208,9 +231,16 @@ def test_rmsprop_trains_and_resumes_exactly(blobs):
     first = fit(cfg, TrainConfig(epochs=2, batch_size=32, optimizer="rmsprop"), x, train_labels=y)
     tensors, meta = first.state.to_tensors()
     from vae.training.resume import TrainingState
-    rest = fit(cfg, TrainConfig(epochs=1, batch_size=32, optimizer="rmsprop"), x, train_labels=y,
-               init_state=first.model.state_dict(), history=first.history,
-               resume=TrainingState.from_tensors(tensors, meta))
+
+    rest = fit(
+        cfg,
+        TrainConfig(epochs=1, batch_size=32, optimizer="rmsprop"),
+        x,
+        train_labels=y,
+        init_state=first.model.state_dict(),
+        history=first.history,
+        resume=TrainingState.from_tensors(tensors, meta),
+    )
     assert np.isclose(rest.history[-1]["train_elbo"], whole.history[-1]["train_elbo"], atol=1e-4)
 
 
@@ -218,12 +248,22 @@ def test_rmsprop_trains_and_resumes_exactly(blobs):
 def test_a_background_job_trains_a_conditional_model_and_maps_it_live(kind, blobs, tmp_path):
     """jobs.start passes the labels to fit and the scoring; the live latent map encodes with the condition."""
     from vae.training import jobs
+
     x, y = blobs
     settings = {"label": dict(conditional="label", num_classes=4), "completion": dict(conditional="completion")}[kind]
     cfg = ModelConfig(image_shape=(1, 8, 8), hidden=(16,), **settings)
-    job = jobs.start("cond-job", cfg, TrainConfig(epochs=2, batch_size=32), x[:200], x[200:], x[200:],
-                     models_dir=str(tmp_path), iw_samples=3, preview_labels=y[200:],
-                     labels=(y[:200], y[200:], y[200:]))
+    job = jobs.start(
+        "cond-job",
+        cfg,
+        TrainConfig(epochs=2, batch_size=32),
+        x[:200],
+        x[200:],
+        x[200:],
+        models_dir=str(tmp_path),
+        iw_samples=3,
+        preview_labels=y[200:],
+        labels=(y[:200], y[200:], y[200:]),
+    )
     assert job.wait(120) and job.state == "done", job.error
     assert job.preview_latents().shape == (56, 2)
     assert job.saved.metrics["conditional"] == kind

@@ -1,6 +1,7 @@
 """Numerical failure: degenerate data, absurd learning rates, log-variances at their clamps and a
 Gaussian likelihood with a tiny fixed std either converge or stop with a message that says what to
 try; the last good weights are kept and nothing non-finite reaches the store."""
+
 import json
 import math
 
@@ -40,13 +41,23 @@ def test_constant_datasets_converge(value, likelihood):
         assert final > untrained + 3  # learning (a learned Gaussian std on constant data goes on forever)
 
 
-@pytest.mark.parametrize("mc, tc, why", [
-    (MC, TrainConfig(epochs=3, batch_size=32, lr=10.0), "far below the untrained"),
-    (ModelConfig(image_shape=(1, 8, 8), hidden=(32,), likelihood="gaussian"), TrainConfig(epochs=3, lr=10.0),
-     "far below the untrained"),
-    (ModelConfig(image_shape=(1, 8, 8), hidden=(32,), likelihood="gaussian", gaussian_std=1e-20), TC,
-     "the loss became inf"),
-], ids=["lr10-bernoulli", "lr10-gaussian", "gaussian-std-1e-20"])
+@pytest.mark.parametrize(
+    "mc, tc, why",
+    [
+        (MC, TrainConfig(epochs=3, batch_size=32, lr=10.0), "far below the untrained"),
+        (
+            ModelConfig(image_shape=(1, 8, 8), hidden=(32,), likelihood="gaussian"),
+            TrainConfig(epochs=3, lr=10.0),
+            "far below the untrained",
+        ),
+        (
+            ModelConfig(image_shape=(1, 8, 8), hidden=(32,), likelihood="gaussian", gaussian_std=1e-20),
+            TC,
+            "the loss became inf",
+        ),
+    ],
+    ids=["lr10-bernoulli", "lr10-gaussian", "gaussian-std-1e-20"],
+)
 def test_a_run_that_blows_up_in_its_first_epoch_stops_with_a_message_and_saves_nothing(mc, tc, why):
     x = _random()
     r = fit(mc, tc, x[:256], x[256:])
@@ -73,7 +84,7 @@ def test_log_variances_at_their_clamps_are_pulled_back(bias):
     moved (measured: ELBO -4.85e8 after 30 epochs from +25, -67 from -35; a normal run reaches -39)."""
     x = _random()
     init = build(MC, seed=0).state_dict()
-    init["encoder.head.bias"][MC.latent_dim:] = bias  # every log-variance starts past a clamp
+    init["encoder.head.bias"][MC.latent_dim :] = bias  # every log-variance starts past a clamp
     r = fit(MC, TrainConfig(epochs=20, batch_size=32), x[:256], x[256:], init_state=init)
     elbos = [h["val_elbo"] for h in r.history]
     assert r.stopped == "completed" and _finite(r.model) and all(map(math.isfinite, elbos))
@@ -114,7 +125,8 @@ def test_the_store_refuses_non_finite_weights_and_writes_json_without_nan(tmp_pa
     with pytest.raises(store.StoreError, match="NaN or infinite"):
         store.save(model, "bad", tmp_path)
     assert not any(tmp_path.iterdir()) or not (tmp_path / "bad").exists()
-    info = store.save(build(MC, seed=0), "ok", tmp_path, metrics={"elbo": float("-inf")},
-                      history=[{"val_elbo": float("nan")}])
+    info = store.save(
+        build(MC, seed=0), "ok", tmp_path, metrics={"elbo": float("-inf")}, history=[{"val_elbo": float("nan")}]
+    )
     meta = json.loads((info.path / store.META).read_text(), parse_constant=lambda c: pytest.fail(c))
     assert meta["metrics"]["elbo"] is None and meta["history"][0]["val_elbo"] is None

@@ -26,8 +26,9 @@ def test_diagonal_kl_matches_torch_and_the_standard_case():
     ref = kl_divergence(Normal(mu1, (0.5 * lv1).exp()), Normal(mu2, (0.5 * lv2).exp()))
     assert torch.allclose(got, ref, atol=1e-6)
     zeros = torch.zeros(3)
-    assert torch.allclose(objectives.kl_diagonal_gaussians(mu1, lv1, zeros, zeros),
-                          objectives.kl_standard_normal(mu1, lv1), atol=1e-6)
+    assert torch.allclose(
+        objectives.kl_diagonal_gaussians(mu1, lv1, zeros, zeros), objectives.kl_standard_normal(mu1, lv1), atol=1e-6
+    )
 
 
 def test_full_covariance_kl_matches_torch():
@@ -75,13 +76,13 @@ class LinearGaussian(nn.Module):
         return z @ self.W.T + self.b
 
     def encode(self, x):
-        m = self.W.T @ self.W + self.s ** 2 * torch.eye(self.W.shape[1])  # diagonal
+        m = self.W.T @ self.W + self.s**2 * torch.eye(self.W.shape[1])  # diagonal
         mu = (x - self.b) @ self.W @ torch.linalg.inv(m) + self.shift
-        var = (self.s ** 2 / torch.diagonal(m)) * self.inflate
+        var = (self.s**2 / torch.diagonal(m)) * self.inflate
         return mu, var.log().expand_as(mu)
 
     def exact_log_px(self, x):
-        cov = self.W @ self.W.T + self.s ** 2 * torch.eye(self.W.shape[0])
+        cov = self.W @ self.W.T + self.s**2 * torch.eye(self.W.shape[0])
         return MultivariateNormal(self.b, cov).log_prob(x)
 
 
@@ -151,6 +152,7 @@ def test_the_discretized_logistic_against_a_hand_computed_case():
 
     def sig(v):
         return 1 / (1 + math.exp(-v))
+
     m, s = 0.4, 0.05
     for k in (0, 1, 100, 102, 254, 255):
         x = k / 255
@@ -169,6 +171,7 @@ def test_bits_per_dim_are_said_with_their_dequantization():
     import math
 
     from vae.models.objectives import bits_per_dim
+
     assert bits_per_dim(-3072 * math.log(2) * 4.5, "logistic", 3072)[0] == pytest.approx(4.5)
     value, note = bits_per_dim(0.0, "gaussian", 10)
     assert value == pytest.approx(8.0) and "dequantization" in note
@@ -178,8 +181,11 @@ def test_bits_per_dim_are_said_with_their_dequantization():
 def test_a_colour_conv_model_with_the_logistic_likelihood_reports_bits_per_dim():
     from vae.models.config import ModelConfig
     from vae.models.registry import build
-    model = build(ModelConfig(image_shape=(3, 16, 16), arch="conv", conv_channels=(8, 16), latent_dim=4,
-                              likelihood="logistic"), seed=0)
+
+    model = build(
+        ModelConfig(image_shape=(3, 16, 16), arch="conv", conv_channels=(8, 16), latent_dim=4, likelihood="logistic"),
+        seed=0,
+    )
     x = torch.randint(0, 256, (6, 3, 16, 16)).float() / 255
     m = objectives.evaluate(model, x, iw_samples=4)
     assert m["iw_log_likelihood_bits_per_dim"] == pytest.approx(-m["iw_log_likelihood"] / (768 * math.log(2)))

@@ -1,4 +1,5 @@
 """Tests for vae.plots.explore: figures are inspected as data, no browser."""
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -83,8 +84,18 @@ def test_add_path_numbers_steps():
 
 @pytest.mark.parametrize("n_epochs", [0, 1, 3])
 def test_loss_curves(n_epochs):
-    history = [dict(epoch=e + 1, train_elbo=-200.0 + e, val_elbo=-210.0 + e, train_reconstruction=-190.0,
-                    val_reconstruction=None, train_kl=10.0, val_kl=11.0) for e in range(n_epochs)]
+    history = [
+        dict(
+            epoch=e + 1,
+            train_elbo=-200.0 + e,
+            val_elbo=-210.0 + e,
+            train_reconstruction=-190.0,
+            val_reconstruction=None,
+            train_kl=10.0,
+            val_kl=11.0,
+        )
+        for e in range(n_epochs)
+    ]
     fig = plots.loss_curves(history)
     if n_epochs == 0:
         assert len(fig.data) == 0 and fig.layout.annotations[-1].text == "no epochs yet"
@@ -104,8 +115,12 @@ def test_loss_curves_missing_keys():
 def test_loss_curves_draw_only_the_panels_the_history_holds():
     """The bundled default's history (an IWAE objective) has the ELBO and the IW bound, no parts:
     one panel with both, not two empty panels beside it."""
-    fig = plots.loss_curves([dict(epoch=1, train_elbo=-200.0, train_iw_bound=-180.0),
-                             dict(epoch=2, train_elbo=-170.0, train_iw_bound=-157.0)])
+    fig = plots.loss_curves(
+        [
+            dict(epoch=1, train_elbo=-200.0, train_iw_bound=-180.0),
+            dict(epoch=2, train_elbo=-170.0, train_iw_bound=-157.0),
+        ]
+    )
     assert [a.text for a in fig.layout.annotations] == ["ELBO"]
     assert [t.name for t in fig.data] == ["train", "train IW bound"] and fig.data[1].y == (-180.0, -157.0)
     empty = plots.loss_curves([])
@@ -167,13 +182,23 @@ def test_click_targets_cover_the_plane_under_the_data():
 def _view(**kw):
     """The few fields of a PosteriorView the gap and IW figures read."""
     from types import SimpleNamespace
-    base = dict(elbo_q=-134.67, elbo_qstar=-129.05, log_px=-128.78, amortization_gap=5.62, approximation_gap=0.27,
-                iw_ks=np.array([1, 10, 100]), iw=np.array([-134.0, -128.5, -128.9]), log_px_label="exact")
+
+    base = dict(
+        elbo_q=-134.67,
+        elbo_qstar=-129.05,
+        log_px=-128.78,
+        amortization_gap=5.62,
+        approximation_gap=0.27,
+        iw_ks=np.array([1, 10, 100]),
+        iw=np.array([-134.0, -128.5, -128.9]),
+        log_px_label="exact",
+    )
     return SimpleNamespace(**{**base, **kw})
 
 
 def test_the_gap_labels_sit_on_two_rows_and_an_iw_draw_above_log_px_is_named():
     from vae.plots import posterior as posterior_plots
+
     fig = posterior_plots.gap_bar(_view())
     rows = {a.text.split(" ")[0]: a.ay for a in fig.layout.annotations}
     assert rows["ELBO(q*)"] != rows["log"]  # a few hundredths of a nat apart: not on one row
@@ -181,5 +206,8 @@ def test_the_gap_labels_sit_on_two_rows_and_an_iw_draw_above_log_px_is_named():
     iw = posterior_plots.iw_curve(_view())
     (note,) = [a for a in iw.layout.annotations if "random draw" in a.text]
     assert note.x == 1.0 and note.y == -128.5  # K = 10 on the log axis
-    assert not [a for a in posterior_plots.iw_curve(_view(iw=np.array([-134.0, -130.0, -129.0]))).layout.annotations
-                if "random draw" in a.text]
+    assert not [
+        a
+        for a in posterior_plots.iw_curve(_view(iw=np.array([-134.0, -130.0, -129.0]))).layout.annotations
+        if "random draw" in a.text
+    ]

@@ -1,4 +1,5 @@
 """vae.store.bundle: the decoder as plain layers for the browser, and the bytes they travel in."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,18 +19,41 @@ def test_pack_round_trips_arrays_and_meta():
     assert bundle.unpack(bundle.pack({}, {"seq": 3}))[1] == {"seq": 3}  # meta alone: a few dozen bytes
 
 
-@pytest.mark.parametrize("cfg", [
-    ModelConfig(latent_dim=2, hidden=(16, 8), activation="tanh"),
-    ModelConfig(latent_dim=3, arch="conv", conv_channels=(4, 8), activation="gelu"),
-    ModelConfig(latent_dim=2, arch="layers", encoder_layers=(("linear", 784, 8), ("linear", 8, 4)),
-                decoder_layers=(("linear", 2, 8), ("act", "softplus"), ("linear", 8, 16), ("act", "leaky_relu"),
-                                ("linear", 16, 784))),
-    ModelConfig(latent_dim=2, arch="layers", likelihood="gaussian", output="identity",
-                encoder_layers=(("linear", 784, 4),),
-                decoder_layers=(("linear", 2, 98), ("act", "elu"), ("unflatten", 2, 7, 7),
-                                ("conv_transpose", 2, 3, 4, 2, 1, 0), ("act", "tanh"),
-                                ("conv_transpose", 3, 1, 3, 2, 1, 1))),
-], ids=["mlp", "conv", "imported-mlp", "imported-conv-identity"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(latent_dim=2, hidden=(16, 8), activation="tanh"),
+        ModelConfig(latent_dim=3, arch="conv", conv_channels=(4, 8), activation="gelu"),
+        ModelConfig(
+            latent_dim=2,
+            arch="layers",
+            encoder_layers=(("linear", 784, 8), ("linear", 8, 4)),
+            decoder_layers=(
+                ("linear", 2, 8),
+                ("act", "softplus"),
+                ("linear", 8, 16),
+                ("act", "leaky_relu"),
+                ("linear", 16, 784),
+            ),
+        ),
+        ModelConfig(
+            latent_dim=2,
+            arch="layers",
+            likelihood="gaussian",
+            output="identity",
+            encoder_layers=(("linear", 784, 4),),
+            decoder_layers=(
+                ("linear", 2, 98),
+                ("act", "elu"),
+                ("unflatten", 2, 7, 7),
+                ("conv_transpose", 2, 3, 4, 2, 1, 0),
+                ("act", "tanh"),
+                ("conv_transpose", 3, 1, 3, 2, 1, 1),
+            ),
+        ),
+    ],
+    ids=["mlp", "conv", "imported-mlp", "imported-conv-identity"],
+)
 def test_decoder_layers_replayed_in_numpy_match_torch(cfg):
     """compact.run, a replay of the layer list with torch's functions one op at a time (Linear,
     activations, view, crop, sigmoid), equals model.decode: the list describes the decoder
@@ -40,8 +64,9 @@ def test_decoder_layers_replayed_in_numpy_match_torch(cfg):
     z = torch.randn(3, cfg.latent_dim, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = model.decode(z)
-    np.testing.assert_allclose(compact.run(spec, arrays, z.numpy()).reshape(expected.shape), expected.numpy(),
-                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        compact.run(spec, arrays, z.numpy()).reshape(expected.shape), expected.numpy(), atol=1e-5, rtol=0
+    )
 
 
 def test_a_label_cvae_is_one_linear_over_z_and_the_one_hot():
@@ -70,7 +95,11 @@ def test_a_layer_the_browser_cannot_run_is_refused():
 
 
 def test_an_imported_strided_conv_decoder_stays_on_the_server():
-    cfg = ModelConfig(latent_dim=2, arch="layers", encoder_layers=(("linear", 784, 4),),
-                      decoder_layers=(("linear", 2, 3136), ("unflatten", 1, 56, 56), ("conv", 1, 1, 3, 2, 1)))
+    cfg = ModelConfig(
+        latent_dim=2,
+        arch="layers",
+        encoder_layers=(("linear", 784, 4),),
+        decoder_layers=(("linear", 2, 3136), ("unflatten", 1, 56, 56), ("conv", 1, 1, 3, 2, 1)),
+    )
     with pytest.raises(bundle.BundleError, match="strided convolution"):
         bundle.decoder_layers(build(cfg, seed=0))

@@ -1,5 +1,6 @@
 """The bundled models: both load, decode and evaluate without full MNIST; their names are reserved;
 `train --bundled` writes any bundled name; the app says when shown digits were seen in training."""
+
 import json
 
 import numpy as np
@@ -79,8 +80,11 @@ def test_latent_means_place_digits_among_their_class(name, accuracy):
 @pytest.mark.parametrize("name", list(BUNDLED))
 def test_bundled_names_are_reserved(tmp_path, name):
     mine = build(ModelConfig(hidden=(8,)), seed=0)
-    for refused in (lambda: store.save(mine, name, tmp_path), lambda: store.delete(name, tmp_path),
-                    lambda: store.rename(name, "other", tmp_path)):
+    for refused in (
+        lambda: store.save(mine, name, tmp_path),
+        lambda: store.delete(name, tmp_path),
+        lambda: store.rename(name, "other", tmp_path),
+    ):
         with pytest.raises(store.StoreError, match="bundled"):
             refused()
     store.save(mine, "mine", tmp_path)
@@ -101,15 +105,31 @@ def test_train_bundled_writes_any_bundled_name_without_training_state(tmp_path, 
     monkeypatch.setattr(store, "BUNDLED_DIR", tmp_path / "bundled")
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "tiny.npz", x=rng.random((64, 8, 8), np.float32), y=np.arange(64) % 4)
-    argv = ["--models-dir", str(tmp_path / "models"), "train", "--dataset", str(tmp_path / "tiny.npz"),
-            "--hidden", "16", "--epochs", "1", "--eval-iw-samples", "2", "--quiet", "--bundled", "--name"]
+    argv = [
+        "--models-dir",
+        str(tmp_path / "models"),
+        "train",
+        "--dataset",
+        str(tmp_path / "tiny.npz"),
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--eval-iw-samples",
+        "2",
+        "--quiet",
+        "--bundled",
+        "--name",
+    ]
     for name in ("default", "extra-2d"):
         assert main([*argv, name]) == 0
         meta = json.loads((tmp_path / "bundled" / name / store.META).read_text())
         assert meta["name"] == name and meta["resumable"] is False
         assert not (tmp_path / "bundled" / name / store.TRAINING).exists()
-    assert [(m.name, m.bundled) for m in store.list_models(tmp_path / "models")] == \
-        [("default", True), ("extra-2d", True)]
+    assert [(m.name, m.bundled) for m in store.list_models(tmp_path / "models")] == [
+        ("default", True),
+        ("extra-2d", True),
+    ]
     assert main(["--models-dir", str(tmp_path / "models"), "delete", "extra-2d"]) == 2
     assert "bundled" in capsys.readouterr().err
 

@@ -1,5 +1,6 @@
 """vae.store.compact: the browser's weights as int8 (a scale per row) or float16 only where the
 decoded images stay within one grey level (1/255) of the float32 decode on a grid of z."""
+
 import numpy as np
 import pytest
 import torch

@@ -16,8 +16,15 @@ def _model(latent_dim=2):
 
 def test_save_load_round_trip_is_exact(tmp_path):
     model = _model(3)
-    store.save(model, "m1", tmp_path, dataset={"name": "digits"}, metrics={"elbo": -20.5},
-               history=[{"epoch": 1}], train_config={"epochs": 1})
+    store.save(
+        model,
+        "m1",
+        tmp_path,
+        dataset={"name": "digits"},
+        metrics={"elbo": -20.5},
+        history=[{"epoch": 1}],
+        train_config={"epochs": 1},
+    )
     loaded, info = store.load("m1", tmp_path)
     assert loaded.config == model.config
     for (k, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
@@ -105,13 +112,18 @@ def test_a_planted_pickle_is_refused_and_never_executed(tmp_path, monkeypatch):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda p: (p / store.META).write_text("{not json"), "not valid JSON"),
-    (lambda p: (p / store.META).unlink(), "needs"),
-    (lambda p: (p / store.META).write_text(json.dumps({"format_version": 99})), "unsupported"),
-    (lambda p: (p / store.META).write_text(json.dumps({"format_version": 1, "config": {"latent_dim": 0}})),
-     "bad model config"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: (p / store.META).write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / store.META).unlink(), "needs"),
+        (lambda p: (p / store.META).write_text(json.dumps({"format_version": 99})), "unsupported"),
+        (
+            lambda p: (p / store.META).write_text(json.dumps({"format_version": 1, "config": {"latent_dim": 0}})),
+            "bad model config",
+        ),
+    ],
+)
 def test_broken_models_are_listed_with_a_reason_and_refused(tmp_path, damage, message):
     store.save(_model(), "broken", tmp_path)
     damage(tmp_path / "broken")
@@ -168,6 +180,7 @@ def test_bundled_default_model_loads():
 def test_the_card_explains_each_number_fairly():
     """Published binarized-MNIST figures only beside a binarized MNIST score; colour in bits/dim."""
     from vae.store import card
+
     models = {m.name: m for m in store.list_models()}
     default, grey, colour = (card.explain(models[n]) for n in ("default", "mnist-5k-2d", "emoji-2d"))
     assert set(default) == {"elbo", "iw", "kl", "active", "gap"}

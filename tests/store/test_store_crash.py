@@ -7,6 +7,7 @@ is checked as a reader sees it (the old version whole, or the new one whole), th
 process sees it after recover(): no leftovers, and the model still there unless it was being
 deleted or created.
 """
+
 import os
 import shutil
 import signal
@@ -106,8 +107,7 @@ def _kill_everywhere(tmp_path, existing, action, check, native=True) -> int:
         root.mkdir()
         if existing:
             shutil.copytree(template / "m", root / "m")
-        outcome = _fork(lambda root=root: action(root), kill_at=n,
-                        before=lambda: setattr(storage, "NATIVE", native))
+        outcome = _fork(lambda root=root: action(root), kill_at=n, before=lambda: setattr(storage, "NATIVE", native))
         assert outcome in (KILLED, DONE), outcome
         check(root, outcome == DONE, recovered=False)
         store.recover(root)
@@ -173,6 +173,7 @@ def test_two_racing_savers_without_overwrite_exactly_one_wins(tmp_path, native):
                 os.write(ready_w, b"x")
                 os.read(go_r, 1)
                 publish(src, dst)
+
             storage.NATIVE = native
             storage.publish = wait_then_publish
 

@@ -1,5 +1,6 @@
 """Training under torchrun: two CPU processes over loopback gloo against one, resuming across world
 sizes, a killed rank; and, in-process, that the sharded arithmetic is the one-process arithmetic."""
+
 import os
 import re
 import signal
@@ -25,8 +26,20 @@ ROOT = Path(__file__).resolve().parents[2]
 # 4e-6 nats after these 3 epochs. 0.01 nats is far below any difference a real bug makes (a changed batch or noise
 # moves these numbers by tenths of a nat or more).
 TOL = 0.01
-SETTINGS = ["--hidden", "16", "--batch-size", "25", "--binarize", "--lr", "0.003", "--warmup", "1",
-            "--eval-iw-samples", "5", "--quiet"]
+SETTINGS = [
+    "--hidden",
+    "16",
+    "--batch-size",
+    "25",
+    "--binarize",
+    "--lr",
+    "0.003",
+    "--warmup",
+    "1",
+    "--eval-iw-samples",
+    "5",
+    "--quiet",
+]
 
 
 @pytest.fixture
@@ -44,8 +57,20 @@ def images_npz(tmp_path):
 
 def _torchrun(models, *argv, nproc=2, **popen):
     """python -m vae train ... under torchrun (a free port on localhost), from the repository root."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-           "-m", "vae", "--models-dir", str(models), "train", *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc),
+        "-m",
+        "vae",
+        "--models-dir",
+        str(models),
+        "train",
+        *argv,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     if popen:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, text=True, **popen)
@@ -78,8 +103,23 @@ def test_two_processes_reach_the_one_process_result_and_save_a_plain_model(tmp_p
 def test_resume_across_world_sizes_continues_the_run(tmp_path, images_npz):
     """1 epoch on 2 processes, 1 more on 1 process, 1 more on 2 again = 3 epochs on 1 process."""
     models = tmp_path / "models"
-    assert main(["--models-dir", str(models), "train", "--dataset", str(images_npz), "--name", "whole",
-                 "--epochs", "3", *SETTINGS]) == 0
+    assert (
+        main(
+            [
+                "--models-dir",
+                str(models),
+                "train",
+                "--dataset",
+                str(images_npz),
+                "--name",
+                "whole",
+                "--epochs",
+                "3",
+                *SETTINGS,
+            ]
+        )
+        == 0
+    )
     run = _torchrun(models, "--dataset", str(images_npz), "--name", "part", "--epochs", "1", *SETTINGS)
     assert run.returncode == 0, run.stderr[-3000:]
     assert store.find("part", models).meta["resumable"] is True
@@ -108,8 +148,11 @@ def _workers(pid: int) -> dict[int, int]:
         for child in children.get(todo.pop(), []):
             todo.append(child)
             try:
-                env = dict(v.split("=", 1) for v in (Path("/proc") / str(child) / "environ").read_text()
-                           .split("\0") if "=" in v)
+                env = dict(
+                    v.split("=", 1)
+                    for v in (Path("/proc") / str(child) / "environ").read_text().split("\0")
+                    if "=" in v
+                )
             except OSError:
                 continue
             if "RANK" in env and "LOCAL_RANK" in env:
@@ -119,12 +162,37 @@ def _workers(pid: int) -> dict[int, int]:
 
 def test_a_killed_rank_ends_the_job_and_leaves_the_store_intact(tmp_path, images_npz):
     models = tmp_path / "models"
-    assert main(["--models-dir", str(models), "train", "--dataset", str(images_npz), "--name", "kept",
-                 "--epochs", "1", *SETTINGS]) == 0
+    assert (
+        main(
+            [
+                "--models-dir",
+                str(models),
+                "train",
+                "--dataset",
+                str(images_npz),
+                "--name",
+                "kept",
+                "--epochs",
+                "1",
+                *SETTINGS,
+            ]
+        )
+        == 0
+    )
     before = {p.name: p.read_bytes() for p in (models / "kept").iterdir()}
     # a long run (2-example batches, many epochs) with rank 0's progress bar on stderr
-    proc = _torchrun(models, "--resume", "kept", "--epochs", "100", "--batch-size", "2",
-                     "--eval-iw-samples", "2", stderr=subprocess.PIPE)
+    proc = _torchrun(
+        models,
+        "--resume",
+        "kept",
+        "--epochs",
+        "100",
+        "--batch-size",
+        "2",
+        "--eval-iw-samples",
+        "2",
+        stderr=subprocess.PIPE,
+    )
     err: list[str] = []
     stepping = threading.Event()
 
@@ -133,6 +201,7 @@ def test_a_killed_rank_ends_the_job_and_leaves_the_store_intact(tmp_path, images
             err.append(chunk)
             if re.search(r"\|\s*[1-9]\d*/\d+ \[", "".join(err)[-400:]):
                 stepping.set()
+
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
@@ -156,6 +225,7 @@ def test_a_killed_rank_ends_the_job_and_leaves_the_store_intact(tmp_path, images
 
 # --- in-process: the sharded arithmetic against the one-process functions ------------------------
 
+
 @pytest.mark.parametrize("n,world", [(25, 2), (1, 2), (7, 3), (100, 4)])
 def test_shards_cover_a_batch_once_in_order(n, world):
     rows = [distributed.Group(rank, world).shard(n) for rank in range(world)]
@@ -169,11 +239,9 @@ def test_one_rank_group_trains_and_scores_exactly_like_the_plain_path(likelihood
     must be the plain path's arithmetic, or N ranks would not be either."""
     x = torch.rand(150, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     mc = ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(16,), likelihood=likelihood)
-    tc = TrainConfig(epochs=2, batch_size=32, seed=3, binarize=likelihood == "bernoulli", iw_samples=k,
-                     warmup_epochs=1)
+    tc = TrainConfig(epochs=2, batch_size=32, seed=3, binarize=likelihood == "bernoulli", iw_samples=k, warmup_epochs=1)
     plain, grouped = fit(mc, tc, x[:120], x[120:]), fit(mc, tc, x[:120], x[120:], group=distributed.Group())
-    assert [h["val_elbo"] for h in plain.history] == pytest.approx([h["val_elbo"] for h in grouped.history],
-                                                                    abs=1e-4)
+    assert [h["val_elbo"] for h in plain.history] == pytest.approx([h["val_elbo"] for h in grouped.history], abs=1e-4)
     for a, b in zip(plain.model.state_dict().values(), grouped.model.state_dict().values()):
         torch.testing.assert_close(a, b)
     a = training.test_metrics(plain, x[120:], tc.binarize, 7)
@@ -183,6 +251,8 @@ def test_one_rank_group_trains_and_scores_exactly_like_the_plain_path(likelihood
 
 
 def test_device_is_checked_before_training(tmp_path, images_npz, capsys):
-    assert main(["--models-dir", str(tmp_path), "train", "--dataset", str(images_npz), "--name", "x",
-                 "--device", "tpu"]) == 2
+    assert (
+        main(["--models-dir", str(tmp_path), "train", "--dataset", str(images_npz), "--name", "x", "--device", "tpu"])
+        == 2
+    )
     assert "expected cpu, cuda or cuda:N" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """A server stopped while it trains: on the next start the store holds only whole models, the job
 is reported as interrupted, and its last finished epoch is saved (resumable). The "server" is a
 real process that starts jobs through vae.training.jobs and is killed with SIGKILL."""
+
 import os
 import signal
 import subprocess
@@ -39,8 +40,9 @@ def _gone(pid: int, timeout: float = 60) -> bool:
 
 def _serve_and_kill(models: Path, whole_group: bool) -> tuple[int, int]:
     env = {**os.environ, "VAE_MODELS_DIR": str(models), "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-c", SERVER], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                              text=True, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         cut, early, early_epochs = map(int, server.stdout.readline().split())
         assert early_epochs == 0

@@ -1,4 +1,5 @@
 """Background training jobs and the helpers that prepare a run (uploads, splits, names, configs)."""
+
 import io
 import os
 import re
@@ -17,11 +18,9 @@ from vae.training import intake, jobs
 MC = ModelConfig(image_shape=(1, 8, 8), hidden=(32,), latent_dim=2)
 
 
-
 def _start(name, x, epochs=2, **kw):
     tc = TrainConfig(epochs=epochs, batch_size=32, lr=3e-3)
-    return jobs.start(name, MC, tc, x[:200], x[200:], x[200:], dataset={"name": "blobs"},
-                      iw_samples=5, **kw)
+    return jobs.start(name, MC, tc, x[:200], x[200:], x[200:], dataset={"name": "blobs"}, iw_samples=5, **kw)
 
 
 def test_a_finished_job_is_in_the_store_with_history_and_metrics(blobs):
@@ -55,8 +54,9 @@ def test_stop_keeps_the_best_weights_so_far(blobs):
     assert info.metrics["elbo"] < 0
 
 
-@pytest.mark.parametrize("name, error", [("bad name!", "not allowed"), ("default", "bundled"),
-                                          ("taken", "already exists")])
+@pytest.mark.parametrize(
+    "name, error", [("bad name!", "not allowed"), ("default", "bundled"), ("taken", "already exists")]
+)
 def test_bad_or_existing_names_are_refused_at_start(blobs, name, error):
     x, _ = blobs
     store.save(build(MC, seed=0), "taken")
@@ -120,11 +120,14 @@ def test_save_upload_keeps_the_file_by_content_and_reloads(tmp_path):
     assert intake.save_upload(content, "copy.npz", tmp_path)[0] == path
 
 
-@pytest.mark.parametrize("filename, content, error", [
-    ("broken.npz", b"PK\x03\x04 not really a zip", "could not read|zip"),
-    ("empty.zip", b"PK\x05\x06" + bytes(18), "empty"),  # a valid zip with no files
-    ("notes.txt", b"hello", "upload a .zip"),
-])
+@pytest.mark.parametrize(
+    "filename, content, error",
+    [
+        ("broken.npz", b"PK\x03\x04 not really a zip", "could not read|zip"),
+        ("empty.zip", b"PK\x05\x06" + bytes(18), "empty"),  # a valid zip with no files
+        ("notes.txt", b"hello", "upload a .zip"),
+    ],
+)
 def test_save_upload_refuses_bad_files_and_keeps_nothing(tmp_path, filename, content, error):
     with pytest.raises(data.DataError, match=error):
         intake.save_upload(content, filename, tmp_path)

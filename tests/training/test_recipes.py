@@ -1,4 +1,5 @@
 """Recipes from the command line (python -m vae recipes, train --recipe) and on the Train page."""
+
 import json
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def tiny_npz(tmp_path):
     y = np.arange(120) % 3
     x = rng.uniform(0, 0.2, (120, 8, 8)).astype(np.float32)
     for c in range(3):
-        x[y == c, :, c * 2:c * 2 + 3] += 0.7
+        x[y == c, :, c * 2 : c * 2 + 3] += 0.7
     path = tmp_path / "tiny.npz"
     np.savez(path, x=np.clip(x, 0, 1), y=y)
     return path
@@ -63,9 +64,33 @@ def test_a_tiny_recipe_run_is_saved_evaluated_and_resumed(name, tiny_npz, tmp_pa
 
 def test_options_given_override_the_recipe(tiny_npz, tmp_path):
     models = str(tmp_path / "models")
-    assert main(["--models-dir", models, "train", "--recipe", "tflearn", "--name", "t", "--epochs", "1",
-                 "--latent-dim", "3", "--lr", "0.002", "--conditional", "label", "--dataset", str(tiny_npz),
-                 "--eval-iw-samples", "2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--models-dir",
+                models,
+                "train",
+                "--recipe",
+                "tflearn",
+                "--name",
+                "t",
+                "--epochs",
+                "1",
+                "--latent-dim",
+                "3",
+                "--lr",
+                "0.002",
+                "--conditional",
+                "label",
+                "--dataset",
+                str(tiny_npz),
+                "--eval-iw-samples",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     model, info = store.load("t", models)
     assert model.config.latent_dim == 3 and model.config.hidden == (256,)
     assert model.config.conditional == "label" and model.config.num_classes == 3
@@ -84,8 +109,25 @@ def test_bad_recipe_and_conditional_requests_are_clear(tiny_npz, tmp_path, capsy
         main(["train", "--recipe", "nope", "--name", "x"])
     unlabelled = tmp_path / "u.npy"
     np.save(unlabelled, np.random.default_rng(0).uniform(0, 1, (40, 8, 8)).astype(np.float32))
-    assert main(["--models-dir", models, "train", "--conditional", "prior", "--name", "x", "--dataset",
-                 str(unlabelled), "--epochs", "1", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "--models-dir",
+                models,
+                "train",
+                "--conditional",
+                "prior",
+                "--name",
+                "x",
+                "--dataset",
+                str(unlabelled),
+                "--epochs",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "labelled data" in capsys.readouterr().err
 
 

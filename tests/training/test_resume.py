@@ -1,5 +1,6 @@
 """Resuming a run: the TrainingState fit() returns, through the tensors a safetensors file holds, puts
 a new run exactly where the old one stood."""
+
 import math
 
 import pytest
@@ -30,8 +31,9 @@ def test_resuming_from_the_training_state_continues_exactly(blobs):
     tensors, metadata = first.state.to_tensors()
     assert all(isinstance(v, torch.Tensor) for v in tensors.values()) and set(metadata) == {"state"}
     state = training.TrainingState.from_tensors(tensors, metadata)
-    rest = _fit(x, x[:64], tc={**tc, "epochs": 3}, init_state=first.model.state_dict(),
-                history=first.history, resume=state)
+    rest = _fit(
+        x, x[:64], tc={**tc, "epochs": 3}, init_state=first.model.state_dict(), history=first.history, resume=state
+    )
     untimed = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.history] for r in (whole, rest)]
     assert len(untimed[1]) == 6 and untimed[0] == untimed[1]
     assert _same_weights(whole.model, rest.model) and rest.best_epoch == whole.best_epoch
@@ -42,8 +44,7 @@ def test_resuming_without_a_better_epoch_keeps_the_earlier_best_weights(blobs):
     first = _fit(x, x[:64], tc={"epochs": 3})
     state = first.state
     state.best_score = math.inf  # no new epoch can beat this
-    rest = _fit(x, x[:64], tc={"epochs": 1}, init_state=first.model.state_dict(), history=first.history,
-                resume=state)
+    rest = _fit(x, x[:64], tc={"epochs": 1}, init_state=first.model.state_dict(), history=first.history, resume=state)
     assert len(rest.history) == 4 and rest.best_epoch == first.best_epoch
     assert _same_weights(first.model, rest.model)
 
@@ -54,8 +55,9 @@ def test_a_new_learning_rate_on_resume_restarts_the_schedule_from_it(blobs):
     assert first.history[-1]["lr"] == pytest.approx(3e-3 * 0.25)
     same = _fit(x, tc={"epochs": 1, "lr_decay": 0.5}, init_state=first.model.state_dict(), resume=first.state)
     assert same.history[-1]["lr"] == pytest.approx(3e-3 * 0.125)
-    faster = _fit(x, tc={"epochs": 1, "lr": 1e-2, "lr_decay": 0.9}, init_state=first.model.state_dict(),
-                  resume=first.state)
+    faster = _fit(
+        x, tc={"epochs": 1, "lr": 1e-2, "lr_decay": 0.9}, init_state=first.model.state_dict(), resume=first.state
+    )
     assert faster.history[-1]["lr"] == pytest.approx(1e-2 * 0.9)
 
 

@@ -1,5 +1,6 @@
 """fit(): learning, determinism, the callback, the NaN guard, early stopping, resuming, warm-up, IWAE,
 dynamic binarization. Small models on small data: the whole file runs in a few seconds."""
+
 import math
 
 import numpy as np
@@ -11,7 +12,6 @@ from vae.models.config import ModelConfig, TrainConfig
 from vae.training import loop as training
 
 SMALL = ModelConfig(image_shape=(1, 8, 8), hidden=(32,), latent_dim=2)
-
 
 
 def _fit(x, val=None, **kw):
@@ -96,8 +96,11 @@ def test_resume_continues_epoch_numbering(blobs):
 def test_warmup_beta_rises_linearly(blobs):
     x, _ = blobs
     betas = []
-    _fit(x, tc={"epochs": 3, "warmup_epochs": 2, "beta": 0.5},
-         callback=lambda p: betas.append(p.metrics["beta"]) if p.event == "step" else None)
+    _fit(
+        x,
+        tc={"epochs": 3, "warmup_epochs": 2, "beta": 0.5},
+        callback=lambda p: betas.append(p.metrics["beta"]) if p.event == "step" else None,
+    )
     warm = 16  # 2 epochs of 8 steps
     np.testing.assert_allclose(betas[:warm], 0.5 * np.arange(1, warm + 1) / warm)
     assert betas[warm:] == [0.5] * 8

@@ -1,4 +1,5 @@
 """AppTest: the entry point, the shared sidebar, the Overview and Playground pages."""
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -39,8 +40,9 @@ def test_the_overview_says_what_each_number_means_and_which_images_are_which(app
 
 def test_the_picker_offers_saved_models_and_switching_works(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path))
-    store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path,
-               dataset={"name": "mnist-5k"})
+    store.save(
+        build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path, dataset={"name": "mnist-5k"}
+    )
     at = AppTest.from_file("../../app.py", default_timeout=60).run()
     picker = at.sidebar.selectbox(key="_model_name")
     assert picker.options == ["default", "emoji-2d", "mnist-5k-2d", "three-d"]
@@ -59,8 +61,9 @@ def _param(at, key):
 def test_a_shared_link_reopens_the_same_model_and_z(tmp_path, monkeypatch):
     """The URL carries the model (when not the default) and z: a new session opens the same view."""
     monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path))
-    store.save(build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path,
-               dataset={"name": "mnist-5k"})
+    store.save(
+        build(ModelConfig(latent_dim=3, hidden=(32,)), seed=0), "three-d", tmp_path, dataset={"name": "mnist-5k"}
+    )
     at = AppTest.from_file("../../app.py", default_timeout=60).run()
     assert _param(at, "model") is None  # the default model keeps the URL clean
     at.sidebar.selectbox(key="_model_name").set_value("three-d").run()

@@ -1,5 +1,6 @@
 """Every page on the bundled colour model (emoji-2d, a 2-D conv VAE with the discretized logistic)
 and the emoji-mini pictures that ship with the app: nothing to fetch, no error, colour everywhere."""
+
 import base64
 import io
 import json
@@ -38,8 +39,10 @@ def test_overview_gives_bits_per_dim_and_the_credit_follows_the_data():
     assert "bits/dim" in card and "emoji" in card
 
 
-@pytest.mark.parametrize("page", ["pages/latent_map.py", "pages/manifold.py", "pages/playground.py",
-                                  "pages/interpolate.py", "pages/posterior.py"])
+@pytest.mark.parametrize(
+    "page",
+    ["pages/latent_map.py", "pages/manifold.py", "pages/playground.py", "pages/interpolate.py", "pages/posterior.py"],
+)
 def test_each_page_opens_on_the_colour_model(page):
     at = _open(page)
     assert at.get("image") or at.get("plotly_chart") or at.get("bidi_component")
@@ -88,6 +91,7 @@ def test_a_selection_shows_originals_reconstructions_and_the_decoded_mean(monkey
     import numpy as np
 
     from vae.inference import views
+
     monkeypatch.setattr(views, "selected_rows", lambda event, n_rows=None: np.arange(12))
     at = _open("pages/latent_map.py")
     assert at.subheader[0].value == "12 selected" and len(at.get("image")) == 3
@@ -100,6 +104,7 @@ def test_the_decoded_backdrop_is_drawn_in_colour_not_inverted():
     import base64
 
     import numpy as np
+
     spec = next(s for s in _charts(at) if s["layout"].get("images"))
     source = spec["layout"]["images"][0]["source"]
     assert source.startswith("data:image/png")

@@ -1,4 +1,5 @@
 """AppTest of the Compare page: tiny models trained here, saved into the test's models folder."""
+
 import base64
 import io
 import json
@@ -27,11 +28,13 @@ def fitted():
     digits = torch.from_numpy(data.load_dataset("digits", "train").images[:256])
     y = torch.from_numpy(data.load_dataset("mnist-5k", "train").labels[:512]).long()
     tc = TrainConfig(epochs=2, batch_size=128)
-    return {"one-d": fit(ModelConfig(latent_dim=1, hidden=(32,)), tc, x),
-            "four-d": fit(ModelConfig(latent_dim=4, hidden=(32,)), tc, x),
-            "digits-2d": fit(ModelConfig(image_shape=(1, 8, 8), hidden=(16,)), tc, digits),
-            "label-2d": fit(ModelConfig(hidden=(32,), conditional="label", num_classes=10), tc, x, train_labels=y),
-            "completion-3d": fit(ModelConfig(latent_dim=3, hidden=(32, 16), conditional="completion"), tc, x)}
+    return {
+        "one-d": fit(ModelConfig(latent_dim=1, hidden=(32,)), tc, x),
+        "four-d": fit(ModelConfig(latent_dim=4, hidden=(32,)), tc, x),
+        "digits-2d": fit(ModelConfig(image_shape=(1, 8, 8), hidden=(16,)), tc, digits),
+        "label-2d": fit(ModelConfig(hidden=(32,), conditional="label", num_classes=10), tc, x, train_labels=y),
+        "completion-3d": fit(ModelConfig(latent_dim=3, hidden=(32, 16), conditional="completion"), tc, x),
+    }
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """AppTest of a conditional model in the app: the conditional Playground (class or visible part, z),
 the style table, Doersch's completions, and the pages that send such a model elsewhere."""
+
 import base64
 import io
 import json
@@ -33,8 +34,9 @@ def fitted():
     """One model of each conditional kind, one epoch on 512 mnist-5k digits."""
     train = data.load_dataset("mnist-5k", "train")
     x, y = torch.from_numpy(train.images[:512]), torch.from_numpy(train.labels[:512]).long()
-    return {name: fit(cfg, TrainConfig(epochs=1, batch_size=128), x, train_labels=y).model
-            for name, cfg in CONFIGS.items()}
+    return {
+        name: fit(cfg, TrainConfig(epochs=1, batch_size=128), x, train_labels=y).model for name, cfg in CONFIGS.items()
+    }
 
 
 @pytest.fixture
@@ -153,8 +155,10 @@ def _pad(at: AppTest) -> tuple[dict, dict, int]:
 
 def _browser_holds(at: AppTest, model: str, meta: dict) -> None:
     """What latent_pad.js reports after reading the data: it holds every part."""
-    at.session_state[f"cpg_pad_{model}"] = {"live": {"ok": True, "have": list(meta["parts"].values()), "error": None},
-                                           "z": None}
+    at.session_state[f"cpg_pad_{model}"] = {
+        "live": {"ok": True, "have": list(meta["parts"].values()), "error": None},
+        "z": None,
+    }
     at.run()
     _ok(at)
 

@@ -4,6 +4,7 @@ AppTest cannot set a plotly_chart selection (its state is read-only and AppTest 
 element), so selection -> rows is tested as vae.inference.views.selected_rows in test_views.py, and the
 selection display is driven by stubbing that function.
 """
+
 import base64
 import io
 import json
@@ -27,8 +28,9 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 def tiny_models():
     """1-D and 4-D MLP VAEs fitted for one epoch on 512 mnist-5k images (a few seconds)."""
     x = torch.from_numpy(data.load_dataset("mnist-5k", "train").images[:512])
-    return {d: fit(ModelConfig(latent_dim=d, hidden=(64,)), TrainConfig(epochs=1, batch_size=128), x).model
-            for d in (1, 4)}
+    return {
+        d: fit(ModelConfig(latent_dim=d, hidden=(64,)), TrainConfig(epochs=1, batch_size=128), x).model for d in (1, 4)
+    }
 
 
 def _open(page: str, model: str | None = None) -> AppTest:
@@ -139,6 +141,7 @@ def test_one_d_model_shows_a_strip(tiny_models):
 def test_selection_shows_images_and_decoded_mean(monkeypatch):
     """The plotly selection is stubbed at vae.inference.views.selected_rows (the page's only reader of it)."""
     from vae.inference import views
+
     monkeypatch.setattr(views, "selected_rows", lambda event, n_rows=None: np.arange(40))
     at = _open("pages/latent_map.py")
     assert at.subheader[0].value == "40 selected"

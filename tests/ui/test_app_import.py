@@ -1,6 +1,7 @@
 """The Import page and the Overview's export through AppTest: upload a state dict, see the table and the
 preview, save it; the model card then says where it came from; a refused file is an error, not a
 traceback."""
+
 import io
 import sys
 from pathlib import Path
@@ -38,8 +39,18 @@ def test_upload_shows_what_was_recognised_then_saves_an_imported_model():
     assert not at.exception and not at.error
     assert "layout pytorch-examples" in at.success[0].value
     table = at.dataframe[0].value
-    assert list(table["tensor"]) == ["fc1.weight", "fc1.bias", "fc21.weight", "fc21.bias", "fc22.weight",
-                                     "fc22.bias", "fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias"]
+    assert list(table["tensor"]) == [
+        "fc1.weight",
+        "fc1.bias",
+        "fc21.weight",
+        "fc21.bias",
+        "fc22.weight",
+        "fc22.bias",
+        "fc3.weight",
+        "fc3.bias",
+        "fc4.weight",
+        "fc4.bias",
+    ]
     assert table["became"][2] == "mu head" and table["became"][4] == "log-variance head"
     assert len(at.get("image")) == 2  # the decoded grid and the reconstructions
     at.text_input(key="imp_name").input("their-vae")
@@ -70,14 +81,24 @@ def test_a_conv_model_is_recognised_and_a_refused_file_is_an_error():
 
 def test_every_page_opens_on_an_imported_model():
     from vae.interop import importer
+
     model = trained(ExamplesVAE(hidden=64, latent=2), steps=5)
-    importer.save_imported(importer.recognise("e.pth", _bytes(model.state_dict())), "imported-2d", "mnist-5k",
-                           iw_samples=5)
+    importer.save_imported(
+        importer.recognise("e.pth", _bytes(model.state_dict())), "imported-2d", "mnist-5k", iw_samples=5
+    )
     at = AppTest.from_file(APP, default_timeout=180)
     at.session_state["model_name"] = "imported-2d"
     at.run()
-    for page in ["app.py", "pages/latent_map.py", "pages/manifold.py", "pages/playground.py",
-                 "pages/reconstruct.py", "pages/interpolate.py", "pages/posterior.py", "pages/compare.py"]:
+    for page in [
+        "app.py",
+        "pages/latent_map.py",
+        "pages/manifold.py",
+        "pages/playground.py",
+        "pages/reconstruct.py",
+        "pages/interpolate.py",
+        "pages/posterior.py",
+        "pages/compare.py",
+    ]:
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
         assert not at.error, (page, [e.value for e in at.error])
@@ -87,6 +108,7 @@ def test_every_page_opens_on_an_imported_model():
 
 def test_an_onnx_pair_is_imported_on_the_page():
     import onnx_models
+
     enc, dec = onnx_models.conv(2)
     e, d = onnx_models.pair(enc, dec, 2, ("stats",))
     at = _page()

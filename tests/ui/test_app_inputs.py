@@ -2,6 +2,7 @@
 exports). AppTest drives st.file_uploader directly (Streamlit >= 1.4x). The canvas's JavaScript
 cannot run here, so a drawing is fed through the component's Session State key, which is where the
 browser's setStateValue("png", ...) lands too."""
+
 import base64
 import io
 import json
@@ -66,9 +67,13 @@ def test_reconstruct_opens_and_asks_for_input():
 def test_upload_shows_steps_reconstruction_map_and_scores_and_bad_files_show_errors():
     at = _open("pages/reconstruct.py")
     blank = _png(Image.new("L", (64, 64), 0))
-    at.file_uploader(key="rc_files").set_value([("zero.png", _digit(), "image/png"),
-                                                ("notes.png", b"hello, not a picture", "image/png"),
-                                                ("empty.png", blank, "image/png")])
+    at.file_uploader(key="rc_files").set_value(
+        [
+            ("zero.png", _digit(), "image/png"),
+            ("notes.png", b"hello, not a picture", "image/png"),
+            ("empty.png", blank, "image/png"),
+        ]
+    )
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     errors = [e.value for e in at.error]
@@ -90,8 +95,11 @@ def test_upload_shows_steps_reconstruction_map_and_scores_and_bad_files_show_err
     assert "not how well it reconstructs it" in verdict
     assert any(m.value.startswith("Reconstructed ") and "grey levels per pixel" in m.value for m in at.markdown)
     assert names["zero.png"]["marker"]["size"] > 20  # the star stands out over the faded test set
-    assert all(t["marker"]["opacity"] < 0.5 for t in map_spec["data"] if t.get("mode") == "markers"
-               and t.get("name") != "zero.png")
+    assert all(
+        t["marker"]["opacity"] < 0.5
+        for t in map_spec["data"]
+        if t.get("mode") == "markers" and t.get("name") != "zero.png"
+    )
     assert any(a["text"] == "<b>zero.png</b>" for a in map_spec["layout"]["annotations"])
 
 
@@ -103,8 +111,10 @@ def test_a_file_that_is_not_a_picture_says_so_plainly_and_the_map_stays():
     (error,) = [e.value for e in at.error]
     assert "weights.png" in error and "Error" not in error and "(" not in error  # no exception's name
     assert "map stays" in at.info[0].value
-    assert any(c.get("layout", {}).get("title", {}).get("text", "").startswith("The test set's latent map")
-               for c in _charts(at))
+    assert any(
+        c.get("layout", {}).get("title", {}).get("text", "").startswith("The test set's latent map")
+        for c in _charts(at)
+    )
 
 
 def test_a_drawing_is_reconstructed():
@@ -168,8 +178,12 @@ def wide_model():
     from vae.models import registry
     from vae.models.config import ModelConfig
     from vae.store import catalog as store
-    store.save(registry.build(ModelConfig(latent_dim=5, hidden=(32,)), seed=0), "wide5",
-               dataset={"name": "mnist-5k", "shape": [1, 28, 28]})
+
+    store.save(
+        registry.build(ModelConfig(latent_dim=5, hidden=(32,)), seed=0),
+        "wide5",
+        dataset={"name": "mnist-5k", "shape": [1, 28, 28]},
+    )
     return "wide5"
 
 
@@ -183,5 +197,7 @@ def test_a_higher_dimensional_model_uses_the_pca_plane(wide_model, page):
     spec = next(s for s in _charts(at) if s["layout"]["xaxis"]["title"]["text"] == "PC1")
     names = [t.get("name") for t in spec["data"]]
     assert ("2σ of q(z|x)" in names) if page == "pages/reconstruct.py" else ("path" in names)
-    assert any("principal components" in c.value or "PCA" in c.value for c in at.caption) or \
-        "PCA" in spec["layout"]["title"]["text"]
+    assert (
+        any("principal components" in c.value or "PCA" in c.value for c in at.caption)
+        or "PCA" in spec["layout"]["title"]["text"]
+    )

@@ -3,6 +3,7 @@
 The decoder's weights go into the component's data on a first mount and never again once the
 browser reports holding them; a browser that never reports gets the server-side page and one note.
 """
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -32,8 +33,10 @@ def test_weights_are_sent_once_then_only_z(playground):
     assert {"dec/body.0.w", "dec/out.w", "pts/mu", "pts/labels"} <= set(arrays)
     assert meta["z"] == [0.0, 0.0] and meta["include"]["dec"]["spec"]["input"] == 2
     # the browser reports what it holds (what latent_pad.js does after reading the data)
-    playground.session_state[PAD] = {"live": {"ok": True, "have": list(meta["parts"].values()), "error": None},
-                                     "z": None}
+    playground.session_state[PAD] = {
+        "live": {"ok": True, "have": list(meta["parts"].values()), "error": None},
+        "z": None,
+    }
     playground.run()
     arrays, meta2, size = _payload(playground)
     assert not arrays and "include" not in meta2 and size < 2_000, size  # no weights again
@@ -56,8 +59,11 @@ def test_a_browser_that_never_answers_gets_the_server_page_and_one_note(playgrou
 
 def test_the_cookie_names_only_well_formed_part_ids():
     from ui.components import live
-    assert live.stored_ids("dec-0123456789abcdef.pts-fedcba9876543210") == {"dec-0123456789abcdef",
-                                                                            "pts-fedcba9876543210"}
+
+    assert live.stored_ids("dec-0123456789abcdef.pts-fedcba9876543210") == {
+        "dec-0123456789abcdef",
+        "pts-fedcba9876543210",
+    }
     assert live.stored_ids(None) == set() and live.stored_ids("") == set()
     assert live.stored_ids("dec-xyz.dec:default:1.<script>.pts-0123456789abcdef") == {"pts-0123456789abcdef"}
 
@@ -121,5 +127,6 @@ def test_the_pad_reaches_as_far_as_the_codes_and_the_caption_is_rounded():
     at.run()
     assert at.slider[0].max == meta["limit"]
     at.slider[0].set_value(2.53).run()
-    assert any(c == "decode(z), z = [2.53, 0.00]" for im in at.image for c in im.captions), \
-        [c for im in at.image for c in im.captions]
+    assert any(c == "decode(z), z = [2.53, 0.00]" for im in at.image for c in im.captions), [
+        c for im in at.image for c in im.captions
+    ]

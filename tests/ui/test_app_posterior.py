@@ -1,5 +1,6 @@
 """AppTest of the True posterior page: a test image (exact numbers that add up), an upload, a 1-D
 model, and a >2-D model shown as a labelled slice with an importance-weighted log p(x)."""
+
 import io
 import json
 from pathlib import Path
@@ -78,15 +79,20 @@ def test_an_upload_is_prepared_and_shown():
 
 
 def test_pictures_of_the_same_name_stay_apart():
-    assert picture_inputs.unique_names(["a.png", "b.png", "a.png", "a.png"]) == \
-        ["a.png", "b.png", "a.png (2)", "a.png (3)"]
+    assert picture_inputs.unique_names(["a.png", "b.png", "a.png", "a.png"]) == [
+        "a.png",
+        "b.png",
+        "a.png (2)",
+        "a.png (3)",
+    ]
 
 
 @pytest.fixture(scope="module")
 def small_models():
     x = torch.from_numpy(data.load_dataset("mnist-5k", "train").images[:256])
-    return {d: fit(ModelConfig(latent_dim=d, hidden=(32,)), TrainConfig(epochs=1, batch_size=128), x).model
-            for d in (1, 4)}
+    return {
+        d: fit(ModelConfig(latent_dim=d, hidden=(32,)), TrainConfig(epochs=1, batch_size=128), x).model for d in (1, 4)
+    }
 
 
 def test_a_latent_above_two_is_a_labelled_slice_with_an_iw_estimate(small_models):

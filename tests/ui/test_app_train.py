@@ -1,5 +1,6 @@
 """The Train page through streamlit's AppTest: it opens, trains and saves a model the sidebar then
 offers, and shows bad input (names, uploads) as errors, never as tracebacks."""
+
 import io
 import time
 from pathlib import Path
@@ -14,7 +15,6 @@ from vae.models.registry import build
 from vae.store import catalog as store
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
 
 
 def _train_page() -> AppTest:
@@ -66,11 +66,14 @@ def _npz(x) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("filename, content, error", [
-    ("broken.npz", b"PK\x03\x04 garbage", "could not read"),
-    ("empty.zip", b"PK\x05\x06" + bytes(18), "empty"),
-    ("rgba.npz", _npz(np.zeros((20, 8, 8, 4), np.uint8)), "shape (4, 8, 8)"),
-])
+@pytest.mark.parametrize(
+    "filename, content, error",
+    [
+        ("broken.npz", b"PK\x03\x04 garbage", "could not read"),
+        ("empty.zip", b"PK\x05\x06" + bytes(18), "empty"),
+        ("rgba.npz", _npz(np.zeros((20, 8, 8, 4), np.uint8)), "shape (4, 8, 8)"),
+    ],
+)
 def test_bad_uploads_show_errors(filename, content, error):
     at = _train_page()
     at.selectbox(key="tr_source").select_index(len(at.selectbox(key="tr_source").options) - 1).run()

@@ -3,6 +3,7 @@ and z, while two training jobs run in the same server process's registry. No ses
 sees another's upload, drawing or z, and the shared cached models' weights are byte-identical
 before and after. (tests/test_e2e_concurrency.py does the same with browser contexts on one
 `streamlit run` server.)"""
+
 import base64
 import hashlib
 import io
@@ -113,25 +114,49 @@ def _train_page(i: int, model: str) -> None:
         assert {"busy-a", "busy-b"} <= set(table["model"])
 
 
-SESSIONS = [(_playground, store.DEFAULT_MODEL), (_playground, DIGITS), (_playground, store.DEFAULT_MODEL),
-            (_playground, DIGITS), (_reconstruct, store.DEFAULT_MODEL), (_reconstruct, DIGITS),
-            (_reconstruct, store.DEFAULT_MODEL), (_latent_map, DIGITS), (_latent_map, store.DEFAULT_MODEL),
-            (_train_page, DIGITS), (_train_page, store.DEFAULT_MODEL)]
+SESSIONS = [
+    (_playground, store.DEFAULT_MODEL),
+    (_playground, DIGITS),
+    (_playground, store.DEFAULT_MODEL),
+    (_playground, DIGITS),
+    (_reconstruct, store.DEFAULT_MODEL),
+    (_reconstruct, DIGITS),
+    (_reconstruct, store.DEFAULT_MODEL),
+    (_latent_map, DIGITS),
+    (_latent_map, store.DEFAULT_MODEL),
+    (_train_page, DIGITS),
+    (_train_page, store.DEFAULT_MODEL),
+]
 
 
 def test_ten_sessions_and_two_trainings_do_not_mix(blobs, one_runtime):
     directory = resources.models_dir()
     digits = data.load_dataset("digits", "train")
-    store.save(build(ModelConfig(image_shape=(1, 8, 8), hidden=(32,)), seed=1), DIGITS, directory,
-               dataset={"name": "digits", "shape": [1, 8, 8], "class_names": digits.class_names})
+    store.save(
+        build(ModelConfig(image_shape=(1, 8, 8), hidden=(32,)), seed=1),
+        DIGITS,
+        directory,
+        dataset={"name": "digits", "shape": [1, 8, 8], "class_names": digits.class_names},
+    )
     cached = {}
     for info in store.list_models(directory):
         model = resources.model(info.name, info.version, str(info.path.parent) if info.bundled else directory)
         cached[info.name] = (model, _digest(model))
     registry = resources.training_jobs()
     x = blobs[0]
-    busy = [jobs.start(name, ModelConfig(image_shape=(1, 8, 8), hidden=(32,)), TrainConfig(epochs=100_000),
-                       x[:200], x[200:], x[200:], iw_samples=2, registry=registry) for name in ("busy-a", "busy-b")]
+    busy = [
+        jobs.start(
+            name,
+            ModelConfig(image_shape=(1, 8, 8), hidden=(32,)),
+            TrainConfig(epochs=100_000),
+            x[:200],
+            x[200:],
+            x[200:],
+            iw_samples=2,
+            registry=registry,
+        )
+        for name in ("busy-a", "busy-b")
+    ]
     errors = []
 
     def session(i, run, model):

@@ -5,6 +5,7 @@ specific message, and nothing in it runs (the pickles' payload never fires). App
 uploaded to Reconstruct and Train, and planted in the models folder, end in those messages on the
 page, never in a traceback, and the app keeps serving a good input afterwards.
 """
+
 import re
 from pathlib import Path
 

@@ -10,6 +10,7 @@ decoder.js is the decoder's math alone (no DOM): the live components get it and 
 page-wide cache of weights, frame statistics) prepended to their own script, and tests load it by
 itself in a blank page. live.py is their Python side: which parts of the weights to send.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,6 +8,7 @@ After each stroke the component stores the picture as a PNG data URL in its stat
 after Clear); vae.inference.scoring.decode_data_url turns it into bytes for images.prepare. The JS runs only
 in a browser: under AppTest the component mounts and its value stays None.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -26,16 +27,20 @@ _HTML = f"""
 </div>
 """
 
-_component = st.components.v2.component("vae_explorer.drawing_canvas", html=_HTML, css=asset("drawing_canvas.css"),
-                                        js=asset("drawing_canvas.js"))
+_component = st.components.v2.component(
+    "vae_explorer.drawing_canvas", html=_HTML, css=asset("drawing_canvas.css"), js=asset("drawing_canvas.js")
+)
 
 
 def drawing_canvas_ui(key: str, colour: bool = False) -> str | None:
     """Draw the canvas (inks on white for a colour model, white on black otherwise); the latest
     drawing as a PNG data URL, or None before drawing / after Clear."""
     current = (st.session_state.get(key) or {}).get("png")
-    data = {"png": current, "brush": BRUSH, "paper": "#ffffff" if colour else "#000000",
-            "inks": PALETTE if colour else ["#ffffff"]}
-    result = _component(key=key, data=data, default={"png": None},
-                        on_png_change=lambda: None, width=SIZE + 4)
+    data = {
+        "png": current,
+        "brush": BRUSH,
+        "paper": "#ffffff" if colour else "#000000",
+        "inks": PALETTE if colour else ["#ffffff"],
+    }
+    result = _component(key=key, data=data, default={"png": None}, on_png_change=lambda: None, width=SIZE + 4)
     return getattr(result, "png", None)

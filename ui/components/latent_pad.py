@@ -28,6 +28,7 @@ latent_pad_ui returns whether the browser decodes: "live", "starting" (first run
 script has not answered yet), or a sentence why not ("the component's script did not start" when
 it never answered, or the reason it gave). The page then keeps its server-side sliders and images.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,24 +38,51 @@ from ui import resources
 from ui.components import asset, live, script
 
 _component = st.components.v2.component(
-    "vae_explorer.latent_pad", html=asset("latent_pad.html"), css=asset("latent_pad.css"),
-    js=script("decoder.js", "live.js", "pad_map.js", "latent_pad.js"))
+    "vae_explorer.latent_pad",
+    html=asset("latent_pad.html"),
+    css=asset("latent_pad.css"),
+    js=script("decoder.js", "live.js", "pad_map.js", "latent_pad.js"),
+)
 
 
-def latent_pad_ui(key: str, ctx: resources.Current, z: np.ndarray, seq: int, *, order, kl, active,
-                  limit: float, on_z, extra=None, preview: bytes | None = None) -> str:
+def latent_pad_ui(
+    key: str,
+    ctx: resources.Current,
+    z: np.ndarray,
+    seq: int,
+    *,
+    order,
+    kl,
+    active,
+    limit: float,
+    on_z,
+    extra=None,
+    preview: bytes | None = None,
+) -> str:
     """Mount the pad; returns its status (see the module docstring). on_z runs (as a callback,
     before the script) when the browser sends a new z: read it with `sent_z(key)`. `preview`, a PNG
     of the server's decode of z, is shown in the image until the browser paints its own."""
     dec = live.decoder_part(ctx)
     parts = {} if isinstance(dec, str) else {"dec": dec, "pts": live.points_part(ctx)}
     mounted, state = live.mount_state(key)
-    meta = {"z": [float(v) for v in z], "seq": int(seq), "limit": float(limit),
-            "order": [int(i) for i in order], "kl": [round(float(k), 3) for k in kl],
-            "active": [bool(a) for a in active], "extra": None if extra is None else [float(v) for v in extra],
-            "unsupported": dec if isinstance(dec, str) else None}
-    _component(key=key, data=live.payload(parts, state, meta, preview), default={"live": None, "z": None},
-               on_live_change=lambda: None, on_z_change=on_z, width="stretch")
+    meta = {
+        "z": [float(v) for v in z],
+        "seq": int(seq),
+        "limit": float(limit),
+        "order": [int(i) for i in order],
+        "kl": [round(float(k), 3) for k in kl],
+        "active": [bool(a) for a in active],
+        "extra": None if extra is None else [float(v) for v in extra],
+        "unsupported": dec if isinstance(dec, str) else None,
+    }
+    _component(
+        key=key,
+        data=live.payload(parts, state, meta, preview),
+        default={"live": None, "z": None},
+        on_live_change=lambda: None,
+        on_z_change=on_z,
+        width="stretch",
+    )
     return live.status(dec, mounted, state)
 
 

@@ -9,6 +9,7 @@ what its cookie "vae_live" lists: the parts it stored in IndexedDB on an earlier
 not, its report says so and they are sent on the next run. So the weights reach a browser once per
 model version, not once per visit.
 """
+
 from __future__ import annotations
 
 import re
@@ -100,7 +101,7 @@ def payload(parts: dict, state: dict | None, meta: dict, preview: bytes | None =
 
 
 def status(dec, mounted: bool, state: dict | None) -> str:
-    """"live", "starting" (no report yet on a first run) or why the browser does not decode."""
+    """ "live", "starting" (no report yet on a first run) or why the browser does not decode."""
     if isinstance(dec, str):
         return f"this model's decoder cannot run in the browser ({dec})"
     if state is None:
@@ -115,6 +116,8 @@ def fallback_note(status_text: str) -> bool:
     running = status_text in ("live", "starting")
     note = st.empty()
     if not running:
-        note.info(f"Live decoding is not running: {status_text}. The sliders below decode on the server.",
-                  icon=":material/info:")
+        note.info(
+            f"Live decoding is not running: {status_text}. The sliders below decode on the server.",
+            icon=":material/info:",
+        )
     return running

@@ -1,4 +1,5 @@
 """python -m vae data list | fetch: the named datasets and their download."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """python -m vae evaluate: a saved model's test metrics as JSON (ELBO, IW bound, exact log p(x))."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,17 +15,24 @@ from vae.store import catalog as store
 
 def register(sub, common) -> None:
     """Add this group's commands to the parser's subcommands."""
-    e = sub.add_parser("evaluate", help="print test metrics of a saved model as JSON",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e = sub.add_parser(
+        "evaluate",
+        help="print test metrics of a saved model as JSON",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     e.add_argument("name")
     e.add_argument("--iw-samples", type=int, default=100, help="K of the importance-weighted bound")
     e.add_argument("--dataset", help="dataset to evaluate on (default: the model's own)")
     e.add_argument("--split", default="test", choices=["train", "test"])
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--data-dir")
-    e.add_argument("--exact", action="store_true", help="latent size 1 or 2: also the exact log p(x) by "
-                   "quadrature (exact_log_likelihood) and the mean approximation_gap and amortization_gap "
-                   "(about 0.5 s per image)")
+    e.add_argument(
+        "--exact",
+        action="store_true",
+        help="latent size 1 or 2: also the exact log p(x) by "
+        "quadrature (exact_log_likelihood) and the mean approximation_gap and amortization_gap "
+        "(about 0.5 s per image)",
+    )
     e.add_argument("--limit", type=int, help="evaluate only the first N images of the split (all numbers)")
 
     e.set_defaults(func=_cmd_evaluate)
@@ -34,27 +42,31 @@ def _cmd_evaluate(args) -> int:
     model, info = store.load(args.name, args.models_dir)
     own = info.meta.get("dataset") or {}  # an upload trained in the app is kept at own["path"]
     source = args.dataset or own.get("path") or info.dataset or "mnist-5k"
-    train, test = data.load_splits(source, data_dir=args.data_dir,
-                                   seed=info.meta.get("train_config", {}).get("seed", 0))
+    train, test = data.load_splits(
+        source, data_dir=args.data_dir, seed=info.meta.get("train_config", {}).get("seed", 0)
+    )
     ds = test if args.split == "test" else train
     if tuple(ds.shape) != model.config.image_shape:
-        raise store.StoreError(f"the model expects images of shape {model.config.image_shape}, "
-                               f"the dataset has {tuple(ds.shape)}")
+        raise store.StoreError(
+            f"the model expects images of shape {model.config.image_shape}, the dataset has {tuple(ds.shape)}"
+        )
     if args.exact:
         posterior.check_latent(model)
         if model.config.conditional != "none":
-            raise ValueError("--exact integrates p(x|z) p(z) of an unconditional model; this one is "
-                             f"conditional ({model.config.conditional})")
+            raise ValueError(
+                "--exact integrates p(x|z) p(z) of an unconditional model; this one is "
+                f"conditional ({model.config.conditional})"
+            )
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
-    x = torch.from_numpy(ds.images[:args.limit])
+    x = torch.from_numpy(ds.images[: args.limit])
     binarized = bool(info.meta.get("train_config", {}).get("binarize"))
     if binarized:
         x = objectives.binarized_test(x)
     if model.config.conditional == "none":
         out = objectives.evaluate(model, x, iw_samples=args.iw_samples, seed=args.seed)
     else:  # with the condition given: the true labels, or the images' visible parts
-        labels = None if ds.labels is None else ds.labels[:args.limit]
+        labels = None if ds.labels is None else ds.labels[: args.limit]
         out = conditional_objectives.evaluate(model, x, labels, iw_samples=args.iw_samples, seed=args.seed)
     if args.exact:
         out.update(gaps.evaluate_exact(model, x))

@@ -1,4 +1,5 @@
 """python -m vae import | export: models from other code into the store, and out of it."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,37 +32,66 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 
 def register(sub, common) -> None:
-    i = sub.add_parser("import", help="import a VAE's state dict (.safetensors, .pt) into the store",
-                       description="Import a VAE trained elsewhere from its state dict.", epilog=IMPORT_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    i = sub.add_parser(
+        "import",
+        help="import a VAE's state dict (.safetensors, .pt) into the store",
+        description="Import a VAE trained elsewhere from its state dict.",
+        epilog=IMPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     i.add_argument("file", nargs="?", help=".safetensors, .pt, .pth, .bin or .ckpt holding a state dict")
-    i.add_argument("--onnx-encoder", metavar="E.onnx", help="an ONNX encoder (image -> mu and log-variance, "
-                   "or sigma); with --onnx-decoder instead of FILE")
+    i.add_argument(
+        "--onnx-encoder",
+        metavar="E.onnx",
+        help="an ONNX encoder (image -> mu and log-variance, or sigma); with --onnx-decoder instead of FILE",
+    )
     i.add_argument("--onnx-decoder", metavar="D.onnx", help="an ONNX decoder (z -> image)")
     i.add_argument("--name", required=True, help="the model's name in the store")
-    i.add_argument("--dataset", default="mnist-5k", help="measure the model on this dataset's test split "
-                   "(default mnist-5k; `python -m vae data list`)")
-    i.add_argument("--layout", default="auto", help="auto | pytorch-examples | sequential | MAP.json "
-                   "(which tensor is which layer; auto says which it chose)")
-    i.add_argument("--activation", help="the activation between layers, which a state dict does not store: "
-                   "relu, tanh, elu, gelu, gelu_tanh, leaky_relu, softplus, sigmoid (default: the file's "
-                   "metadata when it says, as this project's exports do, else relu)")
+    i.add_argument(
+        "--dataset",
+        default="mnist-5k",
+        help="measure the model on this dataset's test split (default mnist-5k; `python -m vae data list`)",
+    )
+    i.add_argument(
+        "--layout",
+        default="auto",
+        help="auto | pytorch-examples | sequential | MAP.json (which tensor is which layer; auto says which it chose)",
+    )
+    i.add_argument(
+        "--activation",
+        help="the activation between layers, which a state dict does not store: "
+        "relu, tanh, elu, gelu, gelu_tanh, leaky_relu, softplus, sigmoid (default: the file's "
+        "metadata when it says, as this project's exports do, else relu)",
+    )
     i.add_argument("--image-shape", type=_shape, help="C,H,W of the model's input (default: the dataset's)")
     i.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
-    i.add_argument("--output", choices=("sigmoid", "identity"),
-                   help="sigmoid: the decoder ends in a sigmoid; identity: its output is the mean "
-                        "(default: Bernoulli reads the output as logits, Gaussian as the mean)")
+    i.add_argument(
+        "--output",
+        choices=("sigmoid", "identity"),
+        help="sigmoid: the decoder ends in a sigmoid; identity: its output is the mean "
+        "(default: Bernoulli reads the output as logits, Gaussian as the mean)",
+    )
     i.add_argument("--iw-samples", type=int, default=100, help="importance samples for log p(x) (default 100)")
     i.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     i.set_defaults(func=_cmd_import)
 
-    e = sub.add_parser("export", help="export a model as ONNX or as plain tensors",
-                       description="Export a model of the store for other code.")
+    e = sub.add_parser(
+        "export",
+        help="export a model as ONNX or as plain tensors",
+        description="Export a model of the store for other code.",
+    )
     e.add_argument("name")
-    e.add_argument("--onnx", metavar="DIR", help="write DIR/encoder.onnx (image -> mu, logvar) and "
-                   "DIR/decoder.onnx (z -> image mean)")
-    e.add_argument("--state-dict", metavar="FILE.safetensors", help="write the weights as plain tensors "
-                   "(encoder.N, fc_mu, fc_logvar, decoder.N) and print the PyTorch code that loads them")
+    e.add_argument(
+        "--onnx",
+        metavar="DIR",
+        help="write DIR/encoder.onnx (image -> mu, logvar) and DIR/decoder.onnx (z -> image mean)",
+    )
+    e.add_argument(
+        "--state-dict",
+        metavar="FILE.safetensors",
+        help="write the weights as plain tensors "
+        "(encoder.N, fc_mu, fc_logvar, decoder.N) and print the PyTorch code that loads them",
+    )
     e.set_defaults(func=_cmd_export)
 
 
@@ -72,15 +102,23 @@ def _recognise(args):
             raise ValueError("give FILE (a state dict), or --onnx-encoder and --onnx-decoder together")
         paths = [Path(args.onnx_encoder), Path(args.onnx_decoder)]
         parts = [(str(p), weights.read_bytes(p)) for p in paths]
-        return onnx_import.recognise_onnx(parts[0], parts[1], image_shape=shape, likelihood=args.likelihood,
-                                          folders=tuple(p.parent for p in paths))
+        return onnx_import.recognise_onnx(
+            parts[0], parts[1], image_shape=shape, likelihood=args.likelihood, folders=tuple(p.parent for p in paths)
+        )
     if not args.file:
         raise ValueError("give FILE (a state dict), or --onnx-encoder and --onnx-decoder")
     layout, layout_map = args.layout, None
     if layout.endswith(".json"):
         layout_map = Path(layout).read_text()
-    return importer.recognise(args.file, layout=layout, layout_map=layout_map, activation=args.activation,
-                              image_shape=shape, likelihood=args.likelihood, output=args.output)
+    return importer.recognise(
+        args.file,
+        layout=layout,
+        layout_map=layout_map,
+        activation=args.activation,
+        image_shape=shape,
+        likelihood=args.likelihood,
+        output=args.output,
+    )
 
 
 def _cmd_import(args) -> int:
@@ -97,12 +135,21 @@ def _cmd_import(args) -> int:
     def progress(done, total):
         print(f"\r  measuring on {args.dataset}: {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    info = importer.save_imported(rec, args.name, args.dataset, args.models_dir, iw_samples=args.iw_samples,
-                                  overwrite=args.overwrite, progress=progress)
+    info = importer.save_imported(
+        rec,
+        args.name,
+        args.dataset,
+        args.models_dir,
+        iw_samples=args.iw_samples,
+        overwrite=args.overwrite,
+        progress=progress,
+    )
     print(file=sys.stderr)
     m = info.metrics
-    print(f"saved {info.name} in {info.path}: test ELBO {m['elbo']:.2f}, log p(x) >= {m['iw_log_likelihood']:.2f} "
-          f"nats (IW, K={args.iw_samples}) on {args.dataset}")
+    print(
+        f"saved {info.name} in {info.path}: test ELBO {m['elbo']:.2f}, log p(x) >= {m['iw_log_likelihood']:.2f} "
+        f"nats (IW, K={args.iw_samples}) on {args.dataset}"
+    )
     return 0
 
 

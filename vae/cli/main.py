@@ -4,6 +4,7 @@ Run `python -m vae COMMAND --help` for each command's options. Each command grou
 its own (train, evaluate, recipes, models, data) with a register(sub, common) that adds its
 subcommands; this module assembles the parser and runs the chosen command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,23 +33,25 @@ GROUPS = (train, evaluate, recipes, models, data, interop)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vae", description="Train, evaluate and manage VAEs "
-                                "for the latent explorer.", epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m vae",
+        description="Train, evaluate and manage VAEs for the latent explorer.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--models-dir", help="models folder (default: $VAE_MODELS_DIR or ./models)")
     # every command takes --models-dir too (before or after the command); SUPPRESS keeps a value
     # given before the command when none is given after it
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--models-dir", default=argparse.SUPPRESS,
-                        help="models folder (default: $VAE_MODELS_DIR or ./models)")
+    common.add_argument(
+        "--models-dir", default=argparse.SUPPRESS, help="models folder (default: $VAE_MODELS_DIR or ./models)"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser = functools.partial(sub.add_parser, parents=[common])
 
     for group in GROUPS:
         group.register(sub, common)
     return p
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

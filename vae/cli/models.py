@@ -1,4 +1,5 @@
 """python -m vae list | rename | delete: the saved models."""
+
 from __future__ import annotations
 
 from vae.store import catalog as store
@@ -24,9 +25,11 @@ def _cmd_list(args) -> int:
             print(f"{m.name:24s} BROKEN: {m.error}")
             continue
         elbo = m.metrics.get("elbo")
-        print(f"{m.name:24s} {m.config.describe():32s} {m.dataset or '?':14s} "
-              f"{f'test ELBO {elbo:.2f}' if elbo is not None else ''}{' (bundled)' if m.bundled else ''}"
-              f"{' resumable' if m.meta.get('resumable') else ''}")
+        print(
+            f"{m.name:24s} {m.config.describe():32s} {m.dataset or '?':14s} "
+            f"{f'test ELBO {elbo:.2f}' if elbo is not None else ''}{' (bundled)' if m.bundled else ''}"
+            f"{' resumable' if m.meta.get('resumable') else ''}"
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
 """python -m vae recipes: the reference systems' recipes for train --recipe."""
+
 from __future__ import annotations
 
 from vae.training import recipes
@@ -11,7 +12,9 @@ def register(sub, common) -> None:
 
 
 def _cmd_recipes(args) -> int:
-    print(f"Recipes for `python -m vae train --recipe NAME` (the MNIST ones now on {recipes.dataset()}: full MNIST "
-          "when fetched, else mnist-5k; options given override the recipe's).\n")
+    print(
+        f"Recipes for `python -m vae train --recipe NAME` (the MNIST ones now on {recipes.dataset()}: full MNIST "
+        "when fetched, else mnist-5k; options given override the recipe's).\n"
+    )
     print("\n\n".join(recipes.describe(r) for r in recipes.RECIPES.values()))
     return 0

@@ -5,6 +5,7 @@ checked before its data: Python objects, sizes over vae.limits.DATASET_BYTES and
 the file does not hold are refused with a DataError, as are NaN, infinities, out-of-range pixels,
 unusable shapes and dtypes, and labels that do not fit the images.
 """
+
 from __future__ import annotations
 
 import io
@@ -56,12 +57,16 @@ def _check_header(f: BinaryIO, size: int, where: str) -> None:
     except (ValueError, SyntaxError, TypeError, EOFError) as e:
         raise DataError(f"{where} has a malformed header: {e}") from e
     if dtype.hasobject:
-        raise DataError(f"{where} holds Python objects, which would need pickle to load; they are "
-                        "never loaded: save numbers (uint8 or float) instead")
+        raise DataError(
+            f"{where} holds Python objects, which would need pickle to load; they are "
+            "never loaded: save numbers (uint8 or float) instead"
+        )
     nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
     if nbytes > limits.DATASET_BYTES or 4 * int(np.prod(shape, dtype=object)) > limits.DATASET_BYTES:
-        raise DataError(f"{where} declares shape {shape} ({nbytes:,} bytes): over the dataset limit of "
-                        f"{limits.DATASET_BYTES // 2**20} MiB in memory (VAE_DATASET_BYTES)")
+        raise DataError(
+            f"{where} declares shape {shape} ({nbytes:,} bytes): over the dataset limit of "
+            f"{limits.DATASET_BYTES // 2**20} MiB in memory (VAE_DATASET_BYTES)"
+        )
     if nbytes > size:
         raise DataError(f"{where} declares shape {shape} but holds only {size:,} bytes: truncated")
 
@@ -90,8 +95,9 @@ def images_from_array(x: np.ndarray) -> np.ndarray:
         if not np.isfinite(x).all():
             raise DataError("the image array contains NaN or infinite values")
         if x.min() < 0 or x.max() > 1:
-            raise DataError(f"float pixels must be in [0, 1], found {x.min():g}..{x.max():g}; "
-                            "divide by 255 or save as uint8")
+            raise DataError(
+                f"float pixels must be in [0, 1], found {x.min():g}..{x.max():g}; divide by 255 or save as uint8"
+            )
         x = x.astype(np.float32)
     else:
         raise DataError(f"unsupported image dtype {x.dtype}; use uint8 or float")
@@ -108,8 +114,10 @@ def _to_nchw(x: np.ndarray) -> np.ndarray:
         return x  # (N, C, H, W)
     if x.ndim == 4 and x.shape[3] in CHANNELS:
         return x.transpose(0, 3, 1, 2)  # (N, H, W, C)
-    raise DataError(f"cannot read image array of shape {x.shape}: use (N, H, W), (N, H, W, C), "
-                    "(N, C, H, W) with C in 1/3/4, or (N, H*W) square images")
+    raise DataError(
+        f"cannot read image array of shape {x.shape}: use (N, H, W), (N, H, W, C), "
+        "(N, C, H, W) with C in 1/3/4, or (N, H*W) square images"
+    )
 
 
 def resize_array(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

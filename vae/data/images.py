@@ -3,6 +3,7 @@
 Inputs are numpy arrays or torch tensors (read without importing torch), floats in [0, 1] or uint8.
 Preparing a picture as model input is vae/data/pictures.py.
 """
+
 from __future__ import annotations
 
 import io
@@ -51,7 +52,7 @@ def tile(images: Any, ncols: int | None = None, pad: int = 1, pad_value: float =
     grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), pad_value, np.float32)
     for i in range(n):
         top, left = pad + (i // ncols) * (h + pad), pad + (i % ncols) * (w + pad)
-        grid[top:top + h, left:left + w] = x[i].transpose(1, 2, 0)
+        grid[top : top + h, left : left + w] = x[i].transpose(1, 2, 0)
     return to_uint8_hwc(grid)
 
 
@@ -70,8 +71,7 @@ def to_png(array: Any, scale: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def to_gif(frames: Iterable[Any], duration_ms: int = 100, scale: int = 1,
-           loop: int | None = 0) -> bytes:
+def to_gif(frames: Iterable[Any], duration_ms: int = 100, scale: int = 1, loop: int | None = 0) -> bytes:
     """Frames (a list, or an (N,...) array of images) -> animated GIF bytes.
 
     loop=0 repeats forever, None plays once. Pillow merges identical consecutive frames (adding
@@ -82,6 +82,5 @@ def to_gif(frames: Iterable[Any], duration_ms: int = 100, scale: int = 1,
         raise ValueError("to_gif needs at least one frame")
     buf = io.BytesIO()
     extra = {} if loop is None else {"loop": loop}
-    ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=duration_ms,
-                **extra)
+    ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=duration_ms, **extra)
     return buf.getvalue()

@@ -22,6 +22,7 @@ Rules (each a module constant below):
 
 Nothing here imports streamlit, and nothing runs at import time.
 """
+
 from __future__ import annotations
 
 import io
@@ -164,8 +165,10 @@ def _decode(image: Any) -> Image.Image:
             if len(image) == 0:
                 raise ImageError("zero-size input: the file is empty")
             if len(image) > limits.UPLOAD_MB * 2**20:
-                raise ImageError(f"the file is {len(image) / 2**20:.1f} MB, over the upload limit of "
-                                 f"{limits.UPLOAD_MB} MB (VAE_UPLOAD_MB)")
+                raise ImageError(
+                    f"the file is {len(image) / 2**20:.1f} MB, over the upload limit of "
+                    f"{limits.UPLOAD_MB} MB (VAE_UPLOAD_MB)"
+                )
             image = io.BytesIO(bytes(image))
         elif isinstance(image, (str, os.PathLike)) and not os.path.isfile(image):
             raise ImageError(f"no such file: {os.fspath(image)}")
@@ -212,8 +215,10 @@ def _check_size(width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"zero-size image ({width}x{height})")
     if width * height > limits.IMAGE_PIXELS:
-        raise ImageError(f"the image is too large: {width}x{height} pixels, "
-                         f"the limit is {limits.IMAGE_PIXELS / 1e6:g} megapixels (VAE_IMAGE_PIXELS)")
+        raise ImageError(
+            f"the image is too large: {width}x{height} pixels, "
+            f"the limit is {limits.IMAGE_PIXELS / 1e6:g} megapixels (VAE_IMAGE_PIXELS)"
+        )
 
 
 def _composite(im: Image.Image) -> tuple[Image.Image, str | None]:
@@ -257,7 +262,8 @@ def _background(luma: np.ndarray) -> np.ndarray:
     h, w = luma.shape
     f = 64 / max(h, w)
     small = Image.fromarray(luma.astype(np.float32)).resize(
-        (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX)
+        (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX
+    )
     k = max(3, min(small.size) // 4)  # wider than strokes, so the opening removes them
     bg = ndimage.uniform_filter(ndimage.grey_opening(np.asarray(small), size=k), size=k)
     return np.asarray(Image.fromarray(bg).resize((w, h), Image.Resampling.BILINEAR))
@@ -284,8 +290,12 @@ def _fit(x: np.ndarray, box_h: int, box_w: int) -> np.ndarray:
     size = (max(1, min(box_w, round(w * s))), max(1, min(box_h, round(h * s))))  # (w, h) for PIL
     if size == (w, h):
         return x
-    chans = [Image.fromarray(np.ascontiguousarray(x[:, :, c], dtype=np.float32))  # mode "F"
-             .resize(size, Image.Resampling.LANCZOS) for c in range(x.shape[2])]
+    chans = [
+        Image.fromarray(np.ascontiguousarray(x[:, :, c], dtype=np.float32)).resize(  # mode "F"
+            size, Image.Resampling.LANCZOS
+        )
+        for c in range(x.shape[2])
+    ]
     return np.clip(np.stack([np.asarray(ch) for ch in chans], axis=2), 0, 1)  # Lanczos overshoots
 
 
@@ -297,7 +307,7 @@ def _centre(x: np.ndarray, H: int, W: int) -> np.ndarray:
     out = np.zeros((H, W, x.shape[2]), dtype=np.float32)
     y0, y1, x0, x1 = max(top, 0), min(top + h, H), max(left, 0), min(left + w, W)
     if y1 > y0 and x1 > x0:
-        out[y0:y1, x0:x1] = x[y0 - top:y1 - top, x0 - left:x1 - left]
+        out[y0:y1, x0:x1] = x[y0 - top : y1 - top, x0 - left : x1 - left]
     return out
 
 

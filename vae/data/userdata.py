@@ -7,6 +7,7 @@ reading it). Zip members with unsafe paths ("../", absolute), symbolic links and
 are refused. Errors are DataError with a message naming the file and the problem.
 vae.data.datasets.load_user_data wraps the result in a Dataset.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 ARCHIVE_SUFFIXES = {".zip", ".npz", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar"}
 
 
-def read(source: str | Path | bytes | BinaryIO, *, name: str | None = None,
-                   image_size: int | tuple[int, int] | None = None) -> tuple:
+def read(
+    source: str | Path | bytes | BinaryIO, *, name: str | None = None, image_size: int | tuple[int, int] | None = None
+) -> tuple:
     """A folder, .zip, .npz or .npy (path, bytes or an uploaded file) -> (images, labels, class_names,
     name) for vae.data.datasets.Dataset.
 
@@ -71,7 +73,7 @@ def _read_source(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str | No
 
 
 def _kind(data: bytes, filename: str | None) -> str:
-    """"npy", "npz" or "pictures" (a zip of images), from the bytes and the file name."""
+    """ "npy", "npz" or "pictures" (a zip of images), from the bytes and the file name."""
     suffix = PurePosixPath(filename).suffix.lower() if filename else ""
     if data.startswith(b"\x93NUMPY"):
         return "npy"
@@ -102,8 +104,10 @@ def _check_limits(n_files: int, n_bytes: int, where: str) -> None:
     if n_files > limits.ZIP_FILES:
         raise DataError(f"{where} holds more than {limits.ZIP_FILES:,} files (the limit, VAE_ZIP_FILES)")
     if n_bytes > limits.INPUT_BYTES:
-        raise DataError(f"{where} holds more than {limits.INPUT_BYTES // 2**20} MiB uncompressed "
-                        "(the limit, VAE_INPUT_BYTES): a zip bomb, or too much data")
+        raise DataError(
+            f"{where} holds more than {limits.INPUT_BYTES // 2**20} MiB uncompressed "
+            "(the limit, VAE_INPUT_BYTES): a zip bomb, or too much data"
+        )
 
 
 Entry = tuple[str, Callable[[], bytes]]  # (posix path inside the folder or zip, reader)
@@ -153,20 +157,21 @@ def _check_member(info: zipfile.ZipInfo) -> None:
     name = info.filename
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-        raise DataError(f"the zip file holds an unsafe path {name!r} (absolute, or with '..'); "
-                        "nothing was extracted")
+        raise DataError(f"the zip file holds an unsafe path {name!r} (absolute, or with '..'); nothing was extracted")
     if stat.S_ISLNK(info.external_attr >> 16):
         raise DataError(f"the zip file holds a symbolic link {name!r}; links are not followed")
     if PurePosixPath(name).suffix.lower() in ARCHIVE_SUFFIXES and not _hidden(name):
-        raise DataError(f"the zip file holds another archive {name!r}; nested archives are not "
-                        "opened: unpack it and zip the pictures themselves")
+        raise DataError(
+            f"the zip file holds another archive {name!r}; nested archives are not "
+            "opened: unpack it and zip the pictures themselves"
+        )
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """A member's bytes, never more than it declares (a lying header fails its CRC check)."""
     try:
         with archive.open(info) as f:
-            return f.read(info.file_size + 1)[:info.file_size + 1]
+            return f.read(info.file_size + 1)[: info.file_size + 1]
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise DataError(f"the zip member {info.filename!r} cannot be read: {e}") from e
 
@@ -178,13 +183,16 @@ def _pictures(entries: list[Entry], name: str, size: tuple[int, int] | None) -> 
         raise DataError(f"{name}: the folder or zip file is empty")
     files = [(p, read) for p, read in kept if PurePosixPath(p).suffix.lower() in IMAGE_SUFFIXES]
     if not files:
-        raise DataError(f"{name}: no images found among {len(kept)} files "
-                        f"(supported: {', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise DataError(
+            f"{name}: no images found among {len(kept)} files (supported: {', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
     pictures = [_open_picture(p, read) for p, read in files]
     decoded = 4 * sum(im.width * im.height for _, im in pictures)  # float32 bytes while decoding
     if decoded > limits.DATASET_BYTES:
-        raise DataError(f"the {len(pictures)} pictures hold {decoded // 4:,} pixels: over the dataset "
-                        f"limit of {limits.DATASET_BYTES // 2**20} MiB in memory (VAE_DATASET_BYTES)")
+        raise DataError(
+            f"the {len(pictures)} pictures hold {decoded // 4:,} pixels: over the dataset "
+            f"limit of {limits.DATASET_BYTES // 2**20} MiB in memory (VAE_DATASET_BYTES)"
+        )
     h, w = size or Counter((im.height, im.width) for _, im in pictures).most_common(1)[0][0]
     if len(pictures) * h * w * 4 > limits.DATASET_BYTES:
         raise DataError(f"{len(pictures)} images of {h}x{w} are too many; pass a smaller image_size")
@@ -203,12 +211,13 @@ def _open_picture(path: str, read: Callable[[], bytes]) -> tuple[str, Any]:
         im = Image.open(io.BytesIO(read()))
     except Image.DecompressionBombError as e:
         raise DataError(f"image {path} is over the limit of {limits.IMAGE_PIXELS:,} pixels: {e}") from e
-    except (UnidentifiedImageError, OSError, ValueError, RuntimeError, NotImplementedError,
-            zipfile.BadZipFile) as e:
+    except (UnidentifiedImageError, OSError, ValueError, RuntimeError, NotImplementedError, zipfile.BadZipFile) as e:
         raise DataError(f"corrupt or unreadable image {path}: {e}") from e
     if im.width * im.height > limits.IMAGE_PIXELS:
-        raise DataError(f"image {path} is {im.width}x{im.height}, over the limit of "
-                        f"{limits.IMAGE_PIXELS:,} pixels (VAE_IMAGE_PIXELS)")
+        raise DataError(
+            f"image {path} is {im.width}x{im.height}, over the limit of "
+            f"{limits.IMAGE_PIXELS:,} pixels (VAE_IMAGE_PIXELS)"
+        )
     return path, im
 
 
@@ -234,7 +243,9 @@ def _labels_from_folders(paths: list[str]) -> tuple[np.ndarray | None, list[str]
     if len(set(parents)) == 1:
         return None, None
     if any(p == PurePosixPath(".") for p in parents):
-        raise DataError("some images are at the top level and some in subfolders: put every image "
-                        "in a class subfolder, or all of them in one folder")
+        raise DataError(
+            "some images are at the top level and some in subfolders: put every image "
+            "in a class subfolder, or all of them in one folder"
+        )
     class_names = sorted({p.name for p in parents})
     return np.array([class_names.index(p.name) for p in parents], np.int64), class_names

@@ -6,6 +6,7 @@ stored test metrics when they were measured on the test split being compared, an
 measured here (objectives.evaluate, on the fixed binarized sample for a binarized run, as training
 does), so every row of the table is on the same images. All scores are nats per example.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,13 @@ from vae.models import conditional_objectives, objectives
 
 MIN_MODELS, MAX_MODELS = 2, 4
 # (metric key, column title): the scores of the table and of the bar charts, best first where it matters
-SCORES = (("elbo", "Test ELBO"), ("iw_log_likelihood", "log p(x) ≥ (IW)"), ("reconstruction", "Reconstruction"),
-          ("kl", "KL"), ("active_units", "Active units"))
+SCORES = (
+    ("elbo", "Test ELBO"),
+    ("iw_log_likelihood", "log p(x) ≥ (IW)"),
+    ("reconstruction", "Reconstruction"),
+    ("kl", "KL"),
+    ("active_units", "Active units"),
+)
 COMPARE_IW_SAMPLES = 100  # K for scores measured here (stored metrics say their own K)
 
 
@@ -43,12 +49,16 @@ def incompatibility(infos) -> str | None:
     groups = shape_groups(infos)
     if len(groups) <= 1:
         return None
-    parts = [f"{', '.join(repr(n) for n in names)} {'takes' if len(names) == 1 else 'take'} "
-             f"{shape_text(shape)} images" for shape, names in groups.items()]
-    return ("These models cannot be compared on the same test images: " + "; ".join(parts) + ". A model "
-            "only reads images of the shape it was trained on. Pick models of one image shape to see their "
-            "scores, maps and reconstructions side by side; the stored scores below were each measured on "
-            "the model's own test split, so they are not comparable either.")
+    parts = [
+        f"{', '.join(repr(n) for n in names)} {'takes' if len(names) == 1 else 'take'} {shape_text(shape)} images"
+        for shape, names in groups.items()
+    ]
+    return (
+        "These models cannot be compared on the same test images: " + "; ".join(parts) + ". A model "
+        "only reads images of the shape it was trained on. Pick models of one image shape to see their "
+        "scores, maps and reconstructions side by side; the stored scores below were each measured on "
+        "the model's own test split, so they are not comparable either."
+    )
 
 
 def test_sources(infos) -> dict[str, str]:
@@ -168,11 +178,15 @@ def map_coords(mu) -> tuple[np.ndarray, tuple[str, str], str]:
     return p.coords, p.axis_names, f"{d}-D latent through PCA ({kept:.0f}% of the variance of μ)"
 
 
-
 def manifold_note(latent_dim: int, kind: str, condition) -> str:
     """What a Compare manifold shows: its plane and, for a conditional model, what it is given."""
-    plane = "a strip along z1" if latent_dim == 1 else "z1 x z2" if latent_dim == 2 else \
-        "the PCA plane of the test split's μ"
+    plane = (
+        "a strip along z1"
+        if latent_dim == 1
+        else "z1 x z2"
+        if latent_dim == 2
+        else "the PCA plane of the test split's μ"
+    )
     if condition is None or kind == "none":
         return plane
     return plane + (f", visible part of test #{condition}" if kind == "completion" else f", class y = {condition}")

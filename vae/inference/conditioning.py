@@ -9,6 +9,7 @@ function of vae.inference.latent (decode, decode_grid, interpolate + decode) the
               so z ~ N(0, I) draws that class's digits, as in Su Jianlin's cvae_keras.py.
 - completion: condition = the visible pixels (V,) or a whole image (C, H, W) they are read from.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ def class_samples(model, per_class: int, seed: int = 0) -> np.ndarray:
 class Completion:
     """Doersch's figure for one test image: what the model is given, n completions, the truth, the
     regressor's single guess. Images (C, H, W) in [0, 1]; completions (n, C, H, W)."""
+
     visible: np.ndarray  # the given pixels, the others drawn grey (HIDDEN_SHADE)
     completions: np.ndarray
     truth: np.ndarray
@@ -176,13 +178,17 @@ def folded(model, y: int):
     from dataclasses import replace
 
     from vae.models.model import VAE
+
     k = kind(model)
     if k not in CLASS_KINDS:
         raise ValueError("only label and class-prior models fold a class into a plain VAE")
     y = int(given(model, y).condition)  # checks the range
     plain = VAE(replace(model.config, conditional="none", num_classes=0))
-    state = {n: v for n, v in model.state_dict().items()
-             if not n.startswith(("encoder.label", "decoder.label")) and n != "prior_means"}
+    state = {
+        n: v
+        for n, v in model.state_dict().items()
+        if not n.startswith(("encoder.label", "decoder.label")) and n != "prior_means"
+    }
     plain.load_state_dict(state)
     dec, enc = _first_linear(plain.decoder), _first_linear(plain.encoder)
     if k == "label":

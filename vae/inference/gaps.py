@@ -9,6 +9,7 @@ ELBOs here are deterministic: E_q[log p(x|z)] by Gauss-Hermite quadrature for a 
 reparameterized samples above that; the KL to the prior is the closed form. q* maximises that same
 objective from the encoder's q with L-BFGS, so it is reproducible and ELBO(q*) >= ELBO(q) holds.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ def nodes(d: int, m: int = GH_POINTS, samples: int = MC_SAMPLES, seed: int = 0):
         weights = np.prod(np.stack(np.meshgrid(*[w] * d, indexing="ij"), -1).reshape(-1, d), 1) / math.pi ** (d / 2)
         return torch.as_tensor(eps), torch.as_tensor(weights)
     gen = torch.Generator().manual_seed(seed)
-    return torch.randn(samples, d, generator=gen, dtype=torch.float64), torch.full((samples,), 1.0 / samples,
-                                                                                   dtype=torch.float64)
+    return torch.randn(samples, d, generator=gen, dtype=torch.float64), torch.full(
+        (samples,), 1.0 / samples, dtype=torch.float64
+    )
 
 
 def elbo(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, quad=None) -> torch.Tensor:
@@ -57,8 +59,9 @@ def _fit_one(model, x: torch.Tensor, start: torch.Tensor, quad, iterations: int,
     The search uses quad_fit (fewer points), the end and the start are compared under quad."""
     d = len(start) // 2
     p = start.clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([p], lr=1, max_iter=iterations, tolerance_grad=1e-5, tolerance_change=1e-9,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [p], lr=1, max_iter=iterations, tolerance_grad=1e-5, tolerance_change=1e-9, line_search_fn="strong_wolfe"
+    )
     score = lambda q, nodes=quad: elbo(model, x, q[None, :d], q[None, d:].clamp(-30, 20), nodes)  # noqa: E731
 
     def closure():  # the gradient of p only (not of the model's weights, which may require grad)
@@ -73,8 +76,9 @@ def _fit_one(model, x: torch.Tensor, start: torch.Tensor, quad, iterations: int,
     return (end, values[0]) if values[0] >= values[1] else (start, values[1])
 
 
-def fit_best_gaussian(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, quad=None,
-                      iterations: int = FIT_ITERATIONS):
+def fit_best_gaussian(
+    model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.Tensor, quad=None, iterations: int = FIT_ITERATIONS
+):
     """q*(z|x): the mean and log-variance maximising each image's ELBO, started at (mu0, logvar0).
     Images are fitted one at a time (L-BFGS, strong Wolfe line search): fitted together, the line
     searches of the easy images wait for the hardest one. -> mu*, logvar*, ELBO(q*)."""
@@ -85,7 +89,7 @@ def fit_best_gaussian(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.
     with torch.inference_mode(False), torch.enable_grad():
         for i in range(len(x)):
             start = torch.cat([mu0[i], logvar0[i]]).to(dtype).clone()
-            best, value = _fit_one(model, x[i:i + 1].to(dtype).clone(), start, quad, iterations, quad_fit)
+            best, value = _fit_one(model, x[i : i + 1].to(dtype).clone(), start, quad, iterations, quad_fit)
             params.append(best)
             values.append(value)
     params = torch.stack(params)
@@ -95,6 +99,7 @@ def fit_best_gaussian(model, x: torch.Tensor, mu0: torch.Tensor, logvar0: torch.
 @dataclass
 class Gaps:
     """Per-image numbers (arrays of shape (B,)) in nats."""
+
     log_px: np.ndarray
     converged: np.ndarray  # bool
     elbo_q: np.ndarray
@@ -132,8 +137,16 @@ def gaps(model, x: torch.Tensor, log_px=None, grid=None) -> Gaps:
         marg = posterior.log_marginal(model, x, grid, hints=mu.numpy())
         log_px, converged = np.array([m.log_px for m in marg]), np.array([m.converged for m in marg])
     mu_s, lv_s, elbo_s = fit_best_gaussian(model, x, mu.clone(), logvar.clone(), quad)
-    return Gaps(np.asarray(log_px, np.float64), converged, elbo_q, np.maximum(elbo_s.numpy(), elbo_q),
-                mu.numpy(), logvar.numpy(), mu_s.numpy(), lv_s.numpy())
+    return Gaps(
+        np.asarray(log_px, np.float64),
+        converged,
+        elbo_q,
+        np.maximum(elbo_s.numpy(), elbo_q),
+        mu.numpy(),
+        logvar.numpy(),
+        mu_s.numpy(),
+        lv_s.numpy(),
+    )
 
 
 def kl_grid_terms(model, x, mu, logvar, n: int = KL_GRID, width: float = 7.0) -> tuple[float, float]:
@@ -143,7 +156,7 @@ def kl_grid_terms(model, x, mu, logvar, n: int = KL_GRID, width: float = 7.0) ->
     axes = [m + s * width * ((np.arange(n) + 0.5) / n * 2 - 1) for m, s in zip(mu, sd)]
     mesh = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(mu))
     zt = torch.as_tensor(mesh)
-    log_q = log_normal(zt, torch.as_tensor(mu), torch.as_tensor(np.log(sd ** 2))).numpy()
+    log_q = log_normal(zt, torch.as_tensor(mu), torch.as_tensor(np.log(sd**2))).numpy()
     log_joint = posterior.log_joint(model, x, mesh).double().numpy()
     cell = np.prod(2 * width * sd / n)
     q = np.exp(log_q) * cell
@@ -163,14 +176,16 @@ def evaluate_exact(model, images: torch.Tensor, batch_size: int = 100, progress=
     grid = posterior.coarse_grid(model)
     parts = []
     for s in range(0, len(images), batch_size):
-        parts.append(gaps(model, images[s:s + batch_size], grid=grid))
+        parts.append(gaps(model, images[s : s + batch_size], grid=grid))
         if progress:
             progress(min(s + batch_size, len(images)), len(images))
-    cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in
-           ("log_px", "converged", "elbo_q", "elbo_qstar")}
+    cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in ("log_px", "converged", "elbo_q", "elbo_qstar")}
     g = Gaps(cat["log_px"], cat["converged"], cat["elbo_q"], cat["elbo_qstar"], *[None] * 4)
-    return {"exact_log_likelihood": float(g.log_px.mean()), "elbo_exact": float(g.elbo_q.mean()),
-            "elbo_best_gaussian": float(g.elbo_qstar.mean()),
-            "approximation_gap": float(g.approximation_gap.mean()),
-            "amortization_gap": float(g.amortization_gap.mean()),
-            "exact_not_converged": int((~g.converged).sum())}
+    return {
+        "exact_log_likelihood": float(g.log_px.mean()),
+        "elbo_exact": float(g.elbo_q.mean()),
+        "elbo_best_gaussian": float(g.elbo_qstar.mean()),
+        "approximation_gap": float(g.approximation_gap.mean()),
+        "amortization_gap": float(g.amortization_gap.mean()),
+        "exact_not_converged": int((~g.converged).sum()),
+    }

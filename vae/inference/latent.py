@@ -4,6 +4,7 @@ Numpy in and out at the boundary; torch only inside, under torch.inference_mode(
 never modified (no .eval(), no in-place changes): a cached model is shared by every user.
 Manifold grids follow Kingma & Welling 2014, Fig. 4: z at Gaussian percentiles of the prior.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,7 +42,7 @@ def encode_dataset(model, images, batch_size: int = 1000) -> tuple[np.ndarray, n
     mus, sigmas = [np.zeros((0, model.latent_dim), np.float32)], [np.zeros((0, model.latent_dim), np.float32)]
     with torch.inference_mode():
         for s in range(0, len(images), batch_size):
-            x = torch.as_tensor(images[s:s + batch_size], dtype=torch.float32, device=device)
+            x = torch.as_tensor(images[s : s + batch_size], dtype=torch.float32, device=device)
             mu, logvar = model.encode(x)  # (B, D) each
             mus.append(mu.float().cpu().numpy())
             sigmas.append(torch.exp(0.5 * logvar).float().cpu().numpy())
@@ -55,7 +56,7 @@ def decode(model, z, batch_size: int = 4096) -> np.ndarray:
     out = [np.zeros((0, *model.config.image_shape), np.float32)]
     with torch.inference_mode():
         for s in range(0, len(z), batch_size):
-            x = model.decode(torch.as_tensor(z[s:s + batch_size], device=device))  # (B, C, H, W)
+            x = model.decode(torch.as_tensor(z[s : s + batch_size], device=device))  # (B, C, H, W)
             out.append(x.float().cpu().numpy())
     return np.concatenate(out)
 
@@ -77,6 +78,7 @@ def linear_range(n: int, extent: float) -> np.ndarray:
 @dataclass
 class Projection:
     """A 2-D view of latent points. PCA and identity are linear: z ~ mean + coords @ components."""
+
     method: str
     coords: np.ndarray  # (N, 2) float32, one row per input row
     axis_names: tuple[str, str]
@@ -119,24 +121,26 @@ class Projection:
 
 
 def _linear(method, z, mean, components, names, var=None, ratio=None) -> Projection:
-    p = Projection(method, np.zeros((0, 2), np.float32), names, var, ratio,
-                   mean.astype(np.float32), components.astype(np.float32))
+    p = Projection(
+        method, np.zeros((0, 2), np.float32), names, var, ratio, mean.astype(np.float32), components.astype(np.float32)
+    )
     p.coords = p.transform(z)
     return p
 
 
 def _pca(z: np.ndarray, fit: np.ndarray, seed: int) -> Projection:
     from sklearn.decomposition import PCA
+
     k = min(2, z.shape[1], len(fit))
     pca = PCA(n_components=k, random_state=seed).fit(fit)
     comps, var, ratio = np.zeros((2, z.shape[1])), np.zeros(2), np.zeros(2)  # zero rows pad D == 1
     comps[:k], var[:k], ratio[:k] = pca.components_, pca.explained_variance_, pca.explained_variance_ratio_
-    return _linear("pca", z, pca.mean_, comps, ("PC1", "PC2"), var.astype(np.float32),
-                   ratio.astype(np.float32))
+    return _linear("pca", z, pca.mean_, comps, ("PC1", "PC2"), var.astype(np.float32), ratio.astype(np.float32))
 
 
 def _tsne(fit: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
+
     if len(fit) < 5:
         raise ValueError("t-SNE needs at least 5 points")
     perplexity = float(min(30.0, max(2.0, (len(fit) - 1) / 3)))  # must stay below N
@@ -167,8 +171,9 @@ def project(z, method: str = "pca", *, seed: int = 0, max_points: int | None = N
         return _pca(z, fit, seed)
     empty = np.zeros((0, 2), np.float32)
     if method == "tsne":
-        p = Projection("tsne", empty, ("t-SNE 1", "t-SNE 2"), reference=fit,
-                       reference_coords=_tsne(fit, seed).astype(np.float32))
+        p = Projection(
+            "tsne", empty, ("t-SNE 1", "t-SNE 2"), reference=fit, reference_coords=_tsne(fit, seed).astype(np.float32)
+        )
     elif method == "umap":
         try:
             import umap
@@ -176,8 +181,14 @@ def project(z, method: str = "pca", *, seed: int = 0, max_points: int | None = N
             raise RuntimeError(f"UMAP needs the umap-learn package, which does not import here ({e})") from None
         # random_state makes it reproducible (and single-threaded, which it would say in a warning)
         reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit(fit)
-        p = Projection("umap", empty, ("UMAP 1", "UMAP 2"), reference=fit,
-                       reference_coords=reducer.embedding_.astype(np.float32), reducer=reducer)
+        p = Projection(
+            "umap",
+            empty,
+            ("UMAP 1", "UMAP 2"),
+            reference=fit,
+            reference_coords=reducer.embedding_.astype(np.float32),
+            reducer=reducer,
+        )
     else:
         raise ValueError(f"unknown projection {method!r}; choose from {available_projections()}")
     p.coords = p.reference_coords if len(fit) == len(z) else p.place(z)
@@ -185,8 +196,15 @@ def project(z, method: str = "pca", *, seed: int = 0, max_points: int | None = N
     return p
 
 
-_ARRAYS = ("coords", "explained_variance", "explained_variance_ratio", "mean", "components",
-           "reference", "reference_coords")
+_ARRAYS = (
+    "coords",
+    "explained_variance",
+    "explained_variance_ratio",
+    "mean",
+    "components",
+    "reference",
+    "reference_coords",
+)
 
 
 def _load(path: Path, fingerprint: str) -> Projection | None:
@@ -229,6 +247,7 @@ def nearest_neighbours(reference, query, k: int = 5) -> tuple[np.ndarray, np.nda
     """The k nearest rows of reference (N, D) to each query (M, D) or (D,), Euclidean in latent
     space -> indices (M, k) int, distances (M, k), nearest first."""
     from sklearn.neighbors import NearestNeighbors
+
     reference = np.asarray(reference, dtype=np.float32)
     query = np.atleast_2d(np.asarray(query, dtype=np.float32))
     nn = NearestNeighbors(n_neighbors=min(k, len(reference))).fit(reference)
@@ -273,8 +292,16 @@ class Grid:
     axis_names: tuple[str, str] = ("z1", "z2")  # what xs and ys measure, for plot axes
 
 
-def decode_grid(model, n: int, *, dims=(0, 1), base=None, spacing: str = "percentile",
-                extent: float = 3.0, plane: Projection | None = None) -> Grid:
+def decode_grid(
+    model,
+    n: int,
+    *,
+    dims=(0, 1),
+    base=None,
+    spacing: str = "percentile",
+    extent: float = 3.0,
+    plane: Projection | None = None,
+) -> Grid:
     """Decode an n x n grid over two latent dims (others held at base, default 0) or, with a
     PCA/identity plane, over its 2-D coordinates mapped back by plane.inverse. Plane axes are scaled
     by their standard deviation, so "extent" and percentiles mean the same as in prior units."""

@@ -14,6 +14,7 @@ grid is off by tenths of a nat. Here:
 The midpoint rule converges exponentially fast for a smooth, Gaussian-like integrand, so a few
 points per posterior standard deviation already agree to 1e-6 nats.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,10 @@ CHUNK = 8192  # points per decoder call
 
 def check_latent(model) -> None:
     if model.latent_dim > 2:
-        raise ValueError(f"exact log p(x) needs a latent size of 1 or 2 (this model has {model.latent_dim}); "
-                         "use the importance-weighted bound (--iw-samples) instead")
+        raise ValueError(
+            f"exact log p(x) needs a latent size of 1 or 2 (this model has {model.latent_dim}); "
+            "use the importance-weighted bound (--iw-samples) instead"
+        )
 
 
 def _dtype(model) -> torch.dtype:
@@ -50,8 +53,8 @@ def log_joint_pairs(model, x: torch.Tensor, idx: torch.Tensor, z: torch.Tensor) 
     out = []
     with torch.inference_mode():
         for s in range(0, len(z), CHUNK):
-            zc = z[s:s + CHUNK]
-            out.append(log_likelihood(model, x[idx[s:s + CHUNK]], model.decode_logits(zc)) + log_normal(zc))
+            zc = z[s : s + CHUNK]
+            out.append(log_likelihood(model, x[idx[s : s + CHUNK]], model.decode_logits(zc)) + log_normal(zc))
     return torch.cat(out) if out else torch.zeros(0, dtype=x.dtype)
 
 
@@ -65,6 +68,7 @@ def log_joint(model, x: torch.Tensor, z) -> torch.Tensor:
 @dataclass
 class CoarseGrid:
     """The coarse cells of one model: log p(x|z_g) + log p(z_g) = x . a_g + b_g - q |x|^2."""
+
     d: int
     extent: float
     cell: float
@@ -83,8 +87,12 @@ class CoarseGrid:
         flat = x.flatten(1).to(self.a.dtype)
         if self.log_scale is not None:  # the logistic's log P(x|z) is not linear in x: cell by cell
             scale = self.log_scale
-            rows = [torch.cat([discretized_logistic(f, self.a[g:g + 512], scale).sum(1)
-                               for g in range(0, len(self.a), 512)]) for f in flat]
+            rows = [
+                torch.cat(
+                    [discretized_logistic(f, self.a[g : g + 512], scale).sum(1) for g in range(0, len(self.a), 512)]
+                )
+                for f in flat
+            ]
             return torch.stack(rows) + self.b
         return flat @ self.a.T + self.b - self.q * flat.pow(2).sum(1, keepdim=True)
 
@@ -100,7 +108,7 @@ def coarse_grid(model) -> CoarseGrid:
     a, b = [], []
     with torch.inference_mode():
         for s in range(0, len(z), CHUNK):
-            zc = z[s:s + CHUNK]
+            zc = z[s : s + CHUNK]
             logits = model.decode_logits(zc).flatten(1)  # (g, P)
             if model.config.likelihood == "bernoulli":
                 a.append(logits)
@@ -112,11 +120,22 @@ def coarse_grid(model) -> CoarseGrid:
                 var = torch.exp(2 * model.log_std)
                 mean = model.output_mean(logits)
                 a.append(mean / var)
-                b.append(-mean.pow(2).sum(1) / (2 * var) - mean.shape[1] * (0.5 * math.log(2 * math.pi)
-                                                                             + model.log_std) + log_normal(zc))
+                b.append(
+                    -mean.pow(2).sum(1) / (2 * var)
+                    - mean.shape[1] * (0.5 * math.log(2 * math.pi) + model.log_std)
+                    + log_normal(zc)
+                )
     if model.config.likelihood == "logistic":
-        return CoarseGrid(d, extent, cell, n, torch.cat(a), torch.cat(b), 0.0,
-                          log_scale=model.log_std.detach().flatten().to(_dtype(model)))
+        return CoarseGrid(
+            d,
+            extent,
+            cell,
+            n,
+            torch.cat(a),
+            torch.cat(b),
+            0.0,
+            log_scale=model.log_std.detach().flatten().to(_dtype(model)),
+        )
     q = 0.0 if model.config.likelihood == "bernoulli" else float(0.5 * torch.exp(-2 * model.log_std.detach()))
     return CoarseGrid(d, extent, cell, n, torch.cat(a), torch.cat(b), q)
 
@@ -124,6 +143,7 @@ def coarse_grid(model) -> CoarseGrid:
 @dataclass
 class Marginal:
     """log p(x) of one image by quadrature, and how it was reached."""
+
     log_px: float
     converged: bool
     levels: list = field(default_factory=list)  # the value at each resolution tried
@@ -161,8 +181,11 @@ class _Image:
         self.regions = [np.argwhere(labels == r + 1) for r in range(k)]  # cell indices (N_r, d)
         self.s0 = [max(1, math.ceil(MIN_ACROSS / (np.ptp(c, 0).min() + 1))) for c in self.regions]
         rest = shaped[~keep]
-        self.rest = (float(torch.logsumexp(torch.as_tensor(rest, dtype=torch.float64), 0))
-                     + grid.d * math.log(grid.cell)) if rest.size else -math.inf
+        self.rest = (
+            (float(torch.logsumexp(torch.as_tensor(rest, dtype=torch.float64), 0)) + grid.d * math.log(grid.cell))
+            if rest.size
+            else -math.inf
+        )
         edge = np.zeros_like(keep)
         for axis in range(grid.d):
             edge[(slice(None),) * axis + (0,)] = edge[(slice(None),) * axis + (-1,)] = True
@@ -186,8 +209,9 @@ def _hint_cell(grid: CoarseGrid, mu) -> tuple | None:
     return tuple(j) if ((j >= 0) & (j < grid.n)).all() else None
 
 
-def log_marginal(model, x: torch.Tensor, grid: CoarseGrid | None = None, hints=None,
-                 tol: float = TOL) -> list[Marginal]:
+def log_marginal(
+    model, x: torch.Tensor, grid: CoarseGrid | None = None, hints=None, tol: float = TOL
+) -> list[Marginal]:
     """log p(x) of every image of x (B, C, H, W) by adaptive quadrature; hints: (B, d) points
     (e.g. the encoder's means) whose cells are always refined."""
     check_latent(model)
@@ -209,7 +233,7 @@ def log_marginal(model, x: torch.Tensor, grid: CoarseGrid | None = None, hints=N
             st = states[i]
             terms = [st.rest]
             for p, s in zip(pts[i], st.s0):
-                v = values[start:start + len(p)]
+                v = values[start : start + len(p)]
                 start += len(p)
                 terms.append(float(torch.logsumexp(v, 0)) + grid.d * math.log(grid.cell / (s * FACTORS[level])))
                 st.points += len(p)
@@ -222,8 +246,15 @@ def log_marginal(model, x: torch.Tensor, grid: CoarseGrid | None = None, hints=N
 
 def _result(st: _Image) -> Marginal:
     converged = len(st.levels) > 1 and abs(st.levels[-1] - st.levels[-2]) < TOL and not st.edge
-    note = "" if converged else ("posterior mass reaches the edge of the grid" if st.edge else
-                                 f"resolutions still differ by {abs(st.levels[-1] - st.levels[-2]):.3f} nats")
+    note = (
+        ""
+        if converged
+        else (
+            "posterior mass reaches the edge of the grid"
+            if st.edge
+            else f"resolutions still differ by {abs(st.levels[-1] - st.levels[-2]):.3f} nats"
+        )
+    )
     return Marginal(st.levels[-1], converged, st.levels, len(st.regions), st.points, note, st.box)
 
 
@@ -232,5 +263,5 @@ def posterior_on_grid(model, x, log_px: float, axes: list[np.ndarray], base=None
     dimension), shape (len(axes[0]), ...). base: the other dimensions' values (a >2-D slice)."""
     mesh = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
     z = np.tile(np.zeros(model.latent_dim) if base is None else np.asarray(base, np.float64), (len(mesh), 1))
-    z[:, list(dims[:len(axes)])] = mesh
+    z[:, list(dims[: len(axes)])] = mesh
     return (log_joint(model, x, z).double().numpy() - log_px).reshape([len(a) for a in axes])

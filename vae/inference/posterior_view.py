@@ -4,6 +4,7 @@ For a latent of 1 or 2 the posterior is exact (vae.inference.posterior) and log 
 Above 2 the plane is a slice through q's mean along two chosen dimensions (the others held at
 their q-mean values), and log p(x) is a large-K importance-weighted estimate, which the view says.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,13 +78,17 @@ def _log_weights(model, x, k: int, gen: torch.Generator) -> torch.Tensor:
 def _plane(pool: ThreadPoolExecutor, model, x, log_px: float, axes: list, base, dims) -> np.ndarray:
     """posterior_on_grid, its first axis split between the pool's threads."""
     parts = np.array_split(axes[0], WORKERS)
-    jobs = [pool.submit(posterior.posterior_on_grid, model, x, log_px, [part, *axes[1:]], base, dims)
-            for part in parts if len(part)]
+    jobs = [
+        pool.submit(posterior.posterior_on_grid, model, x, log_px, [part, *axes[1:]], base, dims)
+        for part in parts
+        if len(part)
+    ]
     return np.concatenate([j.result() for j in jobs], 0)
 
 
-def describe(model, image, dims: tuple[int, int] = (0, 1), grid: posterior.CoarseGrid | None = None,
-             seed: int = 0) -> PosteriorView:
+def describe(
+    model, image, dims: tuple[int, int] = (0, 1), grid: posterior.CoarseGrid | None = None, seed: int = 0
+) -> PosteriorView:
     """image (C, H, W) in [0, 1] -> PosteriorView. grid: the model's coarse grid (latent 1 or 2),
     computed here if not given (cache it: it decodes ~14,000 points).
 
@@ -132,7 +137,28 @@ def describe(model, image, dims: tuple[int, int] = (0, 1), grid: posterior.Coars
     terms = log_q - objectives.log_normal(zk)  # log q(z) - log p(z), z ~ q
     kl_mc = (terms.cumsum(0) / torch.arange(1, KL_SAMPLES + 1)).numpy()
     eps = torch.randn(SHOWN_SAMPLES, d, generator=gen, dtype=torch.float64).numpy()
-    return PosteriorView(d, dims, exact, log_px, "exact (quadrature)" if exact else f"IW estimate, K={IW_KS[-1]}",
-                         bool(converged), note, mu, sigma, mu_s, sigma_s, float(g.elbo_q[0]) + kl_prior, kl_prior,
-                         kl_mc, float(g.elbo_q[0]), float(g.elbo_qstar[0]), kl_grid, np.array(IW_KS), iw,
-                         axes, log_post, eps, mu + sigma * eps)
+    return PosteriorView(
+        d,
+        dims,
+        exact,
+        log_px,
+        "exact (quadrature)" if exact else f"IW estimate, K={IW_KS[-1]}",
+        bool(converged),
+        note,
+        mu,
+        sigma,
+        mu_s,
+        sigma_s,
+        float(g.elbo_q[0]) + kl_prior,
+        kl_prior,
+        kl_mc,
+        float(g.elbo_q[0]),
+        float(g.elbo_qstar[0]),
+        kl_grid,
+        np.array(IW_KS),
+        iw,
+        axes,
+        log_post,
+        eps,
+        mu + sigma * eps,
+    )

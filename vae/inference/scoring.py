@@ -9,6 +9,7 @@ identity) of a Gaussian is the Gaussian N(P mu, P diag(sigma^2) P^T), so its ell
 
 Nothing here imports streamlit.
 """
+
 from __future__ import annotations
 
 import base64
@@ -91,8 +92,10 @@ def error_words(error: float, reference) -> str:
     """A reconstruction error against the test set's (reconstruction_error of each) -> one sentence."""
     worse = percentile(reference, error)
     how = "well" if worse < 75 else "worse than most test images" if worse < 99 else "badly"
-    return (f"Reconstructed {how}: off by {error:.1f} grey levels per pixel on average "
-            f"(test images: median {np.median(reference):.1f}; {worse:.0f}% are reconstructed more closely).")
+    return (
+        f"Reconstructed {how}: off by {error:.1f} grey levels per pixel on average "
+        f"(test images: median {np.median(reference):.1f}; {worse:.0f}% are reconstructed more closely)."
+    )
 
 
 def on_plane(mu, sigma, plane: latent.Projection | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +108,7 @@ def on_plane(mu, sigma, plane: latent.Projection | None = None) -> tuple[np.ndar
     if plane.components is None:
         raise NotImplementedError(f"{plane.method} is not linear: q(z|x) has no ellipse on it")
     p = np.asarray(plane.components, np.float64)  # (2, D)
-    return p @ (mu - plane.mean), (p * sigma ** 2) @ p.T
+    return p @ (mu - plane.mean), (p * sigma**2) @ p.T
 
 
 def ellipse(centre, cov, n_sigma: float, n_points: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +135,7 @@ def thumbnail(picture, min_side: int = 112, pad_value: int = 128) -> np.ndarray:
     if picture.ndim == 3 and picture.shape[2] == 4:
         out[..., 3] = 255  # the padding is opaque
     top, left = (side - h) // 2, (side - w) // 2
-    out[top:top + h, left:left + w] = picture
+    out[top : top + h, left : left + w] = picture
     return out
 
 

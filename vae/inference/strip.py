@@ -3,6 +3,7 @@ picture (PNG) and as a ping-pong animation (GIF: there and back, endpoints shown
 
 Nothing here imports streamlit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

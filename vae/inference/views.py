@@ -5,6 +5,7 @@ Numpy in and out; torch only inside, under torch.inference_mode(); the model is 
 Scores are nats per example, summed over pixels (Kingma & Welling 2014): the reconstruction term
 E_q[log p(x|z)] estimated with `samples` reparameterized draws, and the closed-form KL.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,7 @@ def square_window(coords, margin: float = 0.05) -> tuple[tuple[float, float], tu
     c = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
     lo, hi = c.min(0), c.max(0)
     centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-3) * (1 + 2 * margin)
-    return ((float(centre[0] - half), float(centre[0] + half)),
-            (float(centre[1] - half), float(centre[1] + half)))
+    return ((float(centre[0] - half), float(centre[0] + half)), (float(centre[1] - half), float(centre[1] + half)))
 
 
 def decode_window(model, n: int, x_range, y_range, *, dims=(0, 1), base=None) -> latent.Grid:
@@ -64,8 +64,7 @@ def decode_window(model, n: int, x_range, y_range, *, dims=(0, 1), base=None) ->
     zs = np.tile(np.zeros(d, np.float32) if base is None else np.asarray(base, np.float32), (n * n, 1))
     zs[:, dims[0]], zs[:, dims[1]] = gx.ravel(), gy.ravel()
     images = latent.decode(model, zs)  # (n*n, C, H, W)
-    return latent.Grid(images.reshape(n, n, *images.shape[1:]), xs, ys, zs,
-                       (f"z{dims[0] + 1}", f"z{dims[1] + 1}"))
+    return latent.Grid(images.reshape(n, n, *images.shape[1:]), xs, ys, zs, (f"z{dims[0] + 1}", f"z{dims[1] + 1}"))
 
 
 def grid_picture(grid_images) -> np.ndarray:
@@ -83,10 +82,14 @@ def point_scores(model, images, samples: int = 8, batch_size: int = 500, seed: i
     rec, kl = [np.zeros(0, np.float32)], [np.zeros(0, np.float32)]
     with torch.inference_mode():
         for s in range(0, len(images), batch_size):
-            x = torch.as_tensor(images[s:s + batch_size], dtype=torch.float32)  # (B, C, H, W)
+            x = torch.as_tensor(images[s : s + batch_size], dtype=torch.float32)  # (B, C, H, W)
             mu, logvar = model.encode(x)  # (B, D) each
-            r = torch.stack([objectives.log_likelihood(model, x, model.decode_logits(
-                model.reparameterize(mu, logvar, gen))) for _ in range(samples)]).mean(0)  # (B,)
+            r = torch.stack(
+                [
+                    objectives.log_likelihood(model, x, model.decode_logits(model.reparameterize(mu, logvar, gen)))
+                    for _ in range(samples)
+                ]
+            ).mean(0)  # (B,)
             rec.append(r.float().numpy())
             kl.append(objectives.kl_standard_normal(mu, logvar).sum(-1).float().numpy())
     rec_a, kl_a = np.concatenate(rec), np.concatenate(kl)

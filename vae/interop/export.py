@@ -2,6 +2,7 @@
 decoder.onnx: z -> image mean) and plain tensors in the `sequential` layout (encoder.N, fc_mu,
 fc_logvar, decoder.N) with the few lines of PyTorch that load them.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,17 +23,22 @@ def _plain(model: VAE) -> tuple[list[nn.Module], nn.Linear, list[nn.Module]]:
     """(encoder modules, the (mu, logvar) head, decoder modules ending in the pixel mean) of a plain model."""
     cfg = model.config
     if cfg.conditional != "none":
-        raise StoreError(f"a {cfg.conditional}-conditional model cannot be exported yet: its encoder and "
-                         "decoder take the condition as a second input")
+        raise StoreError(
+            f"a {cfg.conditional}-conditional model cannot be exported yet: its encoder and "
+            "decoder take the condition as a second input"
+        )
     enc, dec = model.encoder, model.decoder
     tail = [nn.Sigmoid()] if cfg.output == "sigmoid" else []
     if cfg.arch == "mlp":
         return [nn.Flatten(), *enc.body], enc.head, [*dec.body, dec.out, *tail]
     if cfg.arch == "conv":
-        if tuple(dec.grid[1:]) != tuple(n // 2 ** len(cfg.conv_channels) for n in cfg.image_shape[1:]) or \
-                any(n % 2 ** len(cfg.conv_channels) for n in cfg.image_shape[1:]):
-            raise StoreError("this conv decoder crops its output to the image; the plain-tensor export covers "
-                             "decoders whose output is the image exactly (use --onnx)")
+        if tuple(dec.grid[1:]) != tuple(n // 2 ** len(cfg.conv_channels) for n in cfg.image_shape[1:]) or any(
+            n % 2 ** len(cfg.conv_channels) for n in cfg.image_shape[1:]
+        ):
+            raise StoreError(
+                "this conv decoder crops its output to the image; the plain-tensor export covers "
+                "decoders whose output is the image exactly (use --onnx)"
+            )
         return [*enc.body], enc.head, [*dec.dense, nn.Unflatten(1, dec.grid), *dec.body, *tail]
     modules = list(enc)
     return ([nn.Flatten()] if enc.flat_input else []) + modules[:-1], modules[-1], [*dec, *tail]
@@ -52,8 +58,14 @@ def state_dict(model: VAE) -> tuple[dict[str, torch.Tensor], str]:
     if hasattr(model, "log_std"):  # the likelihood's scale: a Gaussian's std = exp(log_std); a logistic's, per pixel
         tensors["log_std"] = model.log_std
     tensors = {k: v.detach().to(torch.float32).contiguous().clone() for k, v in tensors.items()}
-    scale = (f"\n        self.log_std = nn.Parameter(torch.zeros({tuple(tensors['log_std'].shape)}))  "
-             f"# the {model.config.likelihood} likelihood's log-scale") if "log_std" in tensors else ""
+    scale = (
+        (
+            f"\n        self.log_std = nn.Parameter(torch.zeros({tuple(tensors['log_std'].shape)}))  "
+            f"# the {model.config.likelihood} likelihood's log-scale"
+        )
+        if "log_std" in tensors
+        else ""
+    )
 
     def listing(modules):
         return ",\n".join(f"            nn.{m!r}" for m in modules)
@@ -94,8 +106,11 @@ def state_dict_bytes(model: VAE, file_name: str, name: str = "") -> tuple[bytes,
     """(safetensors bytes, the code that loads them from `file_name`)."""
     tensors, code = state_dict(model)
     meta = {"format": "vae-explorer export", "model": name, "layout": "sequential", "output": model.config.output}
-    acts = {spec[1] for spec in (*model.config.encoder_layers, *model.config.decoder_layers) if spec[0] == "act"} \
-        if model.config.arch == "layers" else {model.config.activation}
+    acts = (
+        {spec[1] for spec in (*model.config.encoder_layers, *model.config.decoder_layers) if spec[0] == "act"}
+        if model.config.arch == "layers"
+        else {model.config.activation}
+    )
     if len(acts) == 1:  # a state dict cannot say which activation runs between its layers: this file does
         meta["activation"] = acts.pop()
     data = save_safetensors(tensors, metadata=meta)
@@ -139,14 +154,23 @@ def onnx_bytes(model: VAE) -> tuple[bytes, bytes]:
     x = torch.zeros(1, *model.config.image_shape)
     z = torch.zeros(1, model.config.latent_dim)
     out = []
-    for module, arg, names, outputs in ((_Encoder(model), x, ["image"], ["mu", "logvar"]),
-                                        (_Decoder(model), z, ["z"], ["mean"])):
+    for module, arg, names, outputs in (
+        (_Encoder(model), x, ["image"], ["mu", "logvar"]),
+        (_Decoder(model), z, ["z"], ["mean"]),
+    ):
         buf = io.BytesIO()
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(module, (arg,), buf, dynamo=False, opset_version=OPSET, input_names=names,
-                              output_names=outputs,
-                              dynamic_axes={n: {0: "batch"} for n in names + outputs})
+            torch.onnx.export(
+                module,
+                (arg,),
+                buf,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=names,
+                output_names=outputs,
+                dynamic_axes={n: {0: "batch"} for n in names + outputs},
+            )
         out.append(buf.getvalue())
     return out[0], out[1]
 
@@ -166,4 +190,3 @@ def _atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-

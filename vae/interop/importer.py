@@ -4,6 +4,7 @@ model of the store (arch "layers"), measure it on a dataset here, and save it wi
     rec = recognise("vae.pt", data)            # nothing is saved; rec.rows says which tensor became what
     info = save_imported(rec, "their-vae", dataset="mnist-5k")
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,6 +26,7 @@ from vae.store.modelfiles import StoreError, parameter_count
 @dataclass
 class Recognised:
     """What an import found, before anything is saved."""
+
     file_name: str
     sha256: str
     layout: str
@@ -42,8 +44,15 @@ class Recognised:
         return model.eval()
 
     def source(self) -> dict:
-        return {"kind": "imported", "file": self.file_name, "sha256": self.sha256, "layout": self.layout,
-                "notes": self.notes, "facts": self.facts, **self.extra}
+        return {
+            "kind": "imported",
+            "file": self.file_name,
+            "sha256": self.sha256,
+            "layout": self.layout,
+            "notes": self.notes,
+            "facts": self.facts,
+            **self.extra,
+        }
 
 
 _GENERIC = {"encoder", "decoder", "enc", "dec", "model", "vae", "weights", "checkpoint", "state_dict", "pytorch_model"}
@@ -61,13 +70,22 @@ def _strip_prefix(tensors: dict, notes: list) -> dict:
     for prefix in ("module.", "_orig_mod."):
         if tensors and all(k.startswith(prefix) for k in tensors):
             notes.append(f"every name started with {prefix!r}: removed")
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+            tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
     return tensors
 
 
-def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto", layout_map: str | None = None,
-              activation: str | None = None, image_shape: tuple = (1, 28, 28), likelihood: str = "bernoulli",
-              latent_dim: int | None = None, output: str | None = None) -> Recognised:
+def recognise(
+    file_name: str,
+    data: bytes | None = None,
+    *,
+    layout: str = "auto",
+    layout_map: str | None = None,
+    activation: str | None = None,
+    image_shape: tuple = (1, 28, 28),
+    likelihood: str = "bernoulli",
+    latent_dim: int | None = None,
+    output: str | None = None,
+) -> Recognised:
     """Read a state dict (from `data`, or the file) and map it onto our layers. StoreError with a
     sentence naming the tensor or the setting on anything that does not fit; nothing is written.
     output: "sigmoid" when the decoder ends in a sigmoid the state dict cannot show, "identity" when
@@ -103,45 +121,61 @@ def recognise(file_name: str, data: bytes | None = None, *, layout: str = "auto"
         except StoreError as e:
             if layout == "sequential":
                 raise
-            raise StoreError(f"no known layout fits ({e}); the names start with "
-                             f"{', '.join(sorted(layouts.prefixes(tensors))[:6])}: write a layout map "
-                             "(--layout MAP.json, see vae/interop/layouts.py)") from None
+            raise StoreError(
+                f"no known layout fits ({e}); the names start with "
+                f"{', '.join(sorted(layouts.prefixes(tensors))[:6])}: write a layout map "
+                "(--layout MAP.json, see vae/interop/layouts.py)"
+            ) from None
     else:
         raise StoreError(f"unknown layout {layout!r}; known: {', '.join(layouts.LAYOUTS)} or a MAP.json")
     if output == "sigmoid" and spec["decoder"][-1:] != [["act", "sigmoid"]]:
         spec = {**spec, "decoder": [*spec["decoder"], ["act", "sigmoid"]]}
-    config, state, rows = layouts.build(spec, tensors, image_shape, likelihood, latent_dim,
-                                        identity=output == "identity")
+    config, state, rows = layouts.build(
+        spec, tensors, image_shape, likelihood, latent_dim, identity=output == "identity"
+    )
     if chosen != "map" and not any(n.startswith("activation") for n in facts):
         notes.append(f"activation {activation} between layers (not stored in a state dict: --activation)")
     if chosen == "sequential":
         convs = [x for x in spec["encoder"] + spec["decoder"] if x[0] in ("conv", "conv_transpose")]
         if convs:
-            notes.append("strides and paddings chosen to fit the image: " + ", ".join(
-                f"{x[1]} stride {x[2]} padding {x[3]}" for x in convs))
-    notes.append("the decoder's output read as Bernoulli logits" if config.output == "sigmoid"
-                 else "the decoder's output read as the Gaussian mean")
+            notes.append(
+                "strides and paddings chosen to fit the image: "
+                + ", ".join(f"{x[1]} stride {x[2]} padding {x[3]}" for x in convs)
+            )
+    notes.append(
+        "the decoder's output read as Bernoulli logits"
+        if config.output == "sigmoid"
+        else "the decoder's output read as the Gaussian mean"
+    )
     if parameter_count(config) != sum(v.numel() for v in state.values()):
         raise StoreError("internal: the rebuilt model's size differs from the tensors read")
-    return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes,
-                      facts)
+    return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes, facts)
 
 
 def measure(model: VAE, dataset: str, iw_samples: int = 100, progress=None) -> dict:
     """The model's test metrics on a named dataset here (the images must have the model's shape)."""
     if datasets.shape_of(dataset) != tuple(model.config.image_shape):
-        raise StoreError(f"{dataset} has images of shape {datasets.shape_of(dataset)}; the model takes "
-                         f"{tuple(model.config.image_shape)} (--image-shape, --dataset)")
+        raise StoreError(
+            f"{dataset} has images of shape {datasets.shape_of(dataset)}; the model takes "
+            f"{tuple(model.config.image_shape)} (--image-shape, --dataset)"
+        )
     test = datasets.load_dataset(dataset, "test")
     with torch.inference_mode():
-        metrics = objectives.evaluate(model, torch.from_numpy(test.images), iw_samples=iw_samples,
-                                      progress=progress)
+        metrics = objectives.evaluate(model, torch.from_numpy(test.images), iw_samples=iw_samples, progress=progress)
     metrics.update(split="test", binarized=False)
     return metrics
 
 
-def save_imported(rec: Recognised, name: str, dataset: str = "mnist-5k", directory=None, *, iw_samples: int = 100,
-                  overwrite: bool = False, progress=None) -> catalog.ModelInfo:
+def save_imported(
+    rec: Recognised,
+    name: str,
+    dataset: str = "mnist-5k",
+    directory=None,
+    *,
+    iw_samples: int = 100,
+    overwrite: bool = False,
+    progress=None,
+) -> catalog.ModelInfo:
     """Measure the recognised model on `dataset` and save it into the store with its source."""
     catalog.check_name(name)
     catalog.check_not_bundled(name)
@@ -149,5 +183,12 @@ def save_imported(rec: Recognised, name: str, dataset: str = "mnist-5k", directo
         raise StoreError(f"a model named {name!r} already exists (choose another name, or overwrite)")
     model = rec.model()
     metrics = measure(model, dataset, iw_samples, progress)
-    return catalog.save(model, name, directory, dataset={"name": dataset}, metrics=metrics,
-                        source={**rec.source(), "measured_on": dataset}, overwrite=overwrite)
+    return catalog.save(
+        model,
+        name,
+        directory,
+        dataset={"name": dataset},
+        metrics=metrics,
+        source={**rec.source(), "measured_on": dataset},
+        overwrite=overwrite,
+    )

@@ -17,6 +17,7 @@ tensors. A decoder ending in a sigmoid gives Bernoulli logits; one without is re
   (and a flatten between a conv and a linear layer); a conv's stride and padding are not in the
   tensors, so the first that chains to the image is chosen (stride 2 first) and said.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -47,11 +48,15 @@ def prefixes(tensors: dict) -> dict[str, list[str]]:
 def pytorch_examples(tensors: dict, activation: str = "relu") -> dict:
     found = set(prefixes(tensors))
     if not EXAMPLES <= found:
-        raise StoreError(f"not the pytorch-examples layout: it needs {sorted(EXAMPLES)}, missing "
-                         f"{sorted(EXAMPLES - found)}")
+        raise StoreError(
+            f"not the pytorch-examples layout: it needs {sorted(EXAMPLES)}, missing {sorted(EXAMPLES - found)}"
+        )
     act = ["act", activation]
-    return {"encoder": [["linear", "fc1"], act], "heads": ["fc21", "fc22"],
-            "decoder": [["linear", "fc3"], act, ["linear", "fc4"], ["act", "sigmoid"]]}
+    return {
+        "encoder": [["linear", "fc1"], act],
+        "heads": ["fc21", "fc22"],
+        "decoder": [["linear", "fc3"], act, ["linear", "fc4"], ["act", "sigmoid"]],
+    }
 
 
 def _indexed(tensors: dict, part: str) -> list[tuple[int, str]]:
@@ -71,8 +76,10 @@ def sequential(tensors: dict, image_shape: tuple, activation: str = "relu") -> d
     mu = [p for p in rest if MU.search(p)]
     logvar = [p for p in rest if LOGVAR.search(p)]
     if len(mu) != 1 or len(logvar) != 1:
-        raise StoreError(f"sequential layout: expected one mu head and one log-variance head beside "
-                         f"encoder.N and decoder.N (names like fc_mu / fc_logvar); found {rest or 'none'}")
+        raise StoreError(
+            f"sequential layout: expected one mu head and one log-variance head beside "
+            f"encoder.N and decoder.N (names like fc_mu / fc_logvar); found {rest or 'none'}"
+        )
     latent = tensors[f"{mu[0]}.weight"].shape[0]
     encoder = _search(tensors, enc, "encoder", tuple(image_shape), None, activation)
     decoder = _search(tensors, dec, "decoder", (latent,), tuple(image_shape), activation)
@@ -131,8 +138,10 @@ def _search(tensors, indexed, role, shape, target, activation) -> list[list]:
                 gap -= 1
                 current = (c, side, side)
             if i > 0 and gap >= 1:
-                layers.insert(len(layers) - (1 if layers and layers[-1][0] in ("flatten", "unflatten") else 0),
-                              ["act", activation])
+                layers.insert(
+                    len(layers) - (1 if layers and layers[-1][0] in ("flatten", "unflatten") else 0),
+                    ["act", activation],
+                )
             layers.append([kind, prefix, *choice[1:]])
             try:
                 current = check_stack(role, _concrete(layers[-1:], tensors), current)
@@ -143,9 +152,11 @@ def _search(tensors, indexed, role, shape, target, activation) -> list[list]:
             continue
         if (len(current) == 1) if target is None else current in (target, (math.prod(target),)):
             return layers
-    raise StoreError(f"sequential layout: no choice of stride and padding makes the {role}'s layers "
-                     f"({', '.join(names)}) chain from {shape} to {target or 'a vector'}; "
-                     "write a map (--layout MAP.json)")
+    raise StoreError(
+        f"sequential layout: no choice of stride and padding makes the {role}'s layers "
+        f"({', '.join(names)}) chain from {shape} to {target or 'a vector'}; "
+        "write a map (--layout MAP.json)"
+    )
 
 
 def _concrete(layers: list, tensors: dict) -> tuple:
@@ -191,14 +202,21 @@ def read_map(text: str | bytes) -> dict:
     if not all(isinstance(h, str) for h in heads) or len(heads) not in (1, 2):
         raise StoreError('"heads" is one tensor prefix (both, mu first) or two (mu, log-variance)')
     for part in ("encoder", "decoder"):
-        if not isinstance(m[part], list) or not all(isinstance(x, list) and x and isinstance(x[0], str)
-                                                    for x in m[part]):
+        if not isinstance(m[part], list) or not all(
+            isinstance(x, list) and x and isinstance(x[0], str) for x in m[part]
+        ):
             raise StoreError(f'"{part}" must be a list of layers like ["linear", "fc1"]')
     return {**m, "heads": heads}
 
 
-def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "bernoulli",
-          latent_dim: int | None = None, identity: bool = False) -> tuple[ModelConfig, dict, list[dict]]:
+def build(
+    layout: dict,
+    tensors: dict,
+    image_shape: tuple,
+    likelihood: str = "bernoulli",
+    latent_dim: int | None = None,
+    identity: bool = False,
+) -> tuple[ModelConfig, dict, list[dict]]:
     """(config, our state dict, rows) from a map and the foreign tensors; every tensor must be used,
     every named one must exist with the shape its place needs."""
     used, rows, state = set(), [], {}
@@ -228,13 +246,13 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
                 need = {"linear": 2, "conv": 4, "conv_transpose": 4}[kind]
                 w = tensors.get(f"{layer[1]}.weight")
                 if w is not None and w.dim() != need:
-                    raise StoreError(f"{layer[1]}.weight is {w.dim()}-D ({tuple(w.shape)}); "
-                                     f"a {kind} layer needs {need}-D")
+                    raise StoreError(
+                        f"{layer[1]}.weight is {w.dim()}-D ({tuple(w.shape)}); a {kind} layer needs {need}-D"
+                    )
                 if kind != "linear" and (w is not None and w.shape[2] != w.shape[3]):
-                    raise StoreError(f"{layer[1]}.weight: only square kernels are supported, "
-                                     f"got {tuple(w.shape)}")
+                    raise StoreError(f"{layer[1]}.weight: only square kernels are supported, got {tuple(w.shape)}")
                 defaults = {"linear": [], "conv": [1, 0], "conv_transpose": [1, 0, 0]}[kind]
-                spec = [kind, layer[1], *(list(layer[2:]) + defaults[len(layer) - 2:])]
+                spec = [kind, layer[1], *(list(layer[2:]) + defaults[len(layer) - 2 :])]
                 if w is None:
                     raise StoreError(f"the layout names {layer[1]!r} but the file has no tensor '{layer[1]}.weight'")
                 concrete.append(_concrete([spec], tensors)[0])
@@ -243,11 +261,19 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
             else:
                 concrete.append(tuple(layer))
         if heads is not None:
-            ws, bs = zip(*(take(h, name) for h, name in zip(heads, ("mu head", "log-variance head")
-                                                             if len(heads) == 2 else ("mu and log-variance head",))))
+            ws, bs = zip(
+                *(
+                    take(h, name)
+                    for h, name in zip(
+                        heads, ("mu head", "log-variance head") if len(heads) == 2 else ("mu and log-variance head",)
+                    )
+                )
+            )
             if len(heads) == 2 and ws[0].shape != ws[1].shape:
-                raise StoreError(f"the mu head {heads[0]} {tuple(ws[0].shape)} and the log-variance head "
-                                 f"{heads[1]} {tuple(ws[1].shape)} differ in shape")
+                raise StoreError(
+                    f"the mu head {heads[0]} {tuple(ws[0].shape)} and the log-variance head "
+                    f"{heads[1]} {tuple(ws[1].shape)} differ in shape"
+                )
             w, b = torch.cat(ws), torch.cat(bs)
             concrete.append(("linear", w.shape[1], w.shape[0]))
             state[f"{part}.{len(concrete) - 1}.weight"], state[f"{part}.{len(concrete) - 1}.bias"] = w, b
@@ -272,22 +298,32 @@ def build(layout: dict, tensors: dict, image_shape: tuple, likelihood: str = "be
             rows.append({"tensor": "log_std", "shape": tuple(log_std.shape), "became": "Gaussian log-std"})
     extra = sorted(set(tensors) - used)
     if extra:
-        raise StoreError(f"the file has tensors the layout does not use: {', '.join(extra[:5])}"
-                         f"{' …' if len(extra) > 5 else ''}")
+        raise StoreError(
+            f"the file has tensors the layout does not use: {', '.join(extra[:5])}{' …' if len(extra) > 5 else ''}"
+        )
     latent = encoder[-1][2] // 2
     if latent_dim is not None and latent != latent_dim:
         raise StoreError(f"the encoder's heads give a {latent}-D latent, not {latent_dim}-D as asked")
     first = next((x for x in decoder if x[0] in ("linear", "conv", "conv_transpose")), None)
     if first is not None and first[0] == "linear" and first[1] != latent:
         first_tensor = next(r["tensor"] for r in rows if r["became"].startswith("decoder layer 0:"))
-        raise StoreError(f"latent size mismatch: the encoder's heads give {latent} dimensions, the decoder's "
-                         f"first layer ({first_tensor}) takes {first[1]}")
+        raise StoreError(
+            f"latent size mismatch: the encoder's heads give {latent} dimensions, the decoder's "
+            f"first layer ({first_tensor}) takes {first[1]}"
+        )
     for fn in [x[1] for x in (*encoder, *decoder) if x[0] == "act"]:
         if fn not in FUNCTIONS:
             raise StoreError(f"unknown activation {fn!r}; known: {', '.join(sorted(FUNCTIONS))}")
     try:
-        config = ModelConfig(arch="layers", image_shape=tuple(image_shape), latent_dim=latent, likelihood=likelihood,
-                             encoder_layers=encoder, decoder_layers=decoder, output=output)
+        config = ModelConfig(
+            arch="layers",
+            image_shape=tuple(image_shape),
+            latent_dim=latent,
+            likelihood=likelihood,
+            encoder_layers=encoder,
+            decoder_layers=decoder,
+            output=output,
+        )
     except ConfigError as e:
         raise StoreError(f"the layers do not fit together: {e}") from None
     return config, state, rows

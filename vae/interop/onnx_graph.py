@@ -2,6 +2,7 @@
 checked against the limits, its nodes put in order, and the shape arithmetic exporters emit around a
 Reshape folded to numbers (the batch size stands in as BATCH, so it stays free).
 """
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,23 @@ from vae.interop.weights import read_bytes
 from vae.store.modelfiles import StoreError
 
 BATCH = 7919  # a prime no layer has: the free batch size while shapes are folded
-SHAPE_OPS = {"Constant", "Shape", "Gather", "Slice", "Concat", "Unsqueeze", "Squeeze", "Add", "Sub", "Mul",
-             "Div", "Mod", "Cast", "Identity", "Reshape"}
+SHAPE_OPS = {
+    "Constant",
+    "Shape",
+    "Gather",
+    "Slice",
+    "Concat",
+    "Unsqueeze",
+    "Squeeze",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Mod",
+    "Cast",
+    "Identity",
+    "Reshape",
+}
 
 
 def read(where: str, data: bytes, folder: str | os.PathLike | None = None):
@@ -25,6 +41,7 @@ def read(where: str, data: bytes, folder: str | os.PathLike | None = None):
     claimed size against its bytes, external data only from files inside `folder`."""
     import onnx
     from onnx import external_data_helper
+
     data = read_bytes(where, data)  # empty or over VAE_MODEL_BYTES: refused before parsing
     try:
         model = onnx.load(io.BytesIO(data), load_external_data=False)  # parses; follows no file
@@ -35,28 +52,37 @@ def read(where: str, data: bytes, folder: str | os.PathLike | None = None):
         raise StoreError(f"{where}: not an ONNX model (the graph has no nodes)")
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     if opsets.get("ai.onnx", 0) > limits.ONNX_OPSET or set(opsets) - {"ai.onnx"}:
-        raise StoreError(f"{where}: opset {opsets} is not read here (the standard ONNX domain up to opset "
-                         f"{limits.ONNX_OPSET}, VAE_ONNX_OPSET)")
+        raise StoreError(
+            f"{where}: opset {opsets} is not read here (the standard ONNX domain up to opset "
+            f"{limits.ONNX_OPSET}, VAE_ONNX_OPSET)"
+        )
     if len(g.node) > limits.ONNX_NODES:
-        raise StoreError(f"{where}: {len(g.node):,} nodes is over the limit of {limits.ONNX_NODES:,} "
-                         "(VAE_ONNX_NODES); a VAE has tens")
+        raise StoreError(
+            f"{where}: {len(g.node):,} nodes is over the limit of {limits.ONNX_NODES:,} "
+            "(VAE_ONNX_NODES); a VAE has tens"
+        )
     total = 0
     for t in g.initializer:
         count = math.prod(t.dims)
         total += count
         if total > limits.MODEL_PARAMS:
-            raise StoreError(f"{where}: the initializer {t.name} claims {count:,} values; the limit is "
-                             f"{limits.MODEL_PARAMS:,} weights per model (VAE_MODEL_PARAMS)")
+            raise StoreError(
+                f"{where}: the initializer {t.name} claims {count:,} values; the limit is "
+                f"{limits.MODEL_PARAMS:,} weights per model (VAE_MODEL_PARAMS)"
+            )
         if external_data_helper.uses_external_data(t):
             _external(where, t, folder)
         elif t.raw_data and len(t.raw_data) != count * _itemsize(t):
-            raise StoreError(f"{where}: the initializer {t.name} claims {list(t.dims)} but holds "
-                             f"{len(t.raw_data):,} bytes: the file is damaged")
+            raise StoreError(
+                f"{where}: the initializer {t.name} claims {list(t.dims)} but holds "
+                f"{len(t.raw_data):,} bytes: the file is damaged"
+            )
     return model
 
 
 def _itemsize(t) -> int:
     from onnx import helper
+
     return np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
 
 
@@ -64,16 +90,20 @@ def _external(where: str, t, folder) -> None:
     """Load an initializer's external data, only from a file inside the model's own folder."""
     import onnx
     from onnx import external_data_helper
+
     info = {e.key: e.value for e in t.external_data}
     location = info.get("location", "")
     if folder is None:
-        raise StoreError(f"{where}: {t.name} keeps its weights in another file ({location!r}); give a model "
-                         "with its weights inside (onnx.save(model, path, save_as_external_data=False))")
+        raise StoreError(
+            f"{where}: {t.name} keeps its weights in another file ({location!r}); give a model "
+            "with its weights inside (onnx.save(model, path, save_as_external_data=False))"
+        )
     base = Path(folder).resolve()
     target = (base / location).resolve()
     if os.path.isabs(location) or ".." in Path(location).parts or not target.is_relative_to(base):
-        raise StoreError(f"{where}: refused: {t.name}'s external data points at {location!r}, outside the "
-                         "model's folder")
+        raise StoreError(
+            f"{where}: refused: {t.name}'s external data points at {location!r}, outside the model's folder"
+        )
     if not target.is_file():
         raise StoreError(f"{where}: {t.name}'s external data file {location!r} is missing")
     need = math.prod(t.dims) * _itemsize(t)
@@ -92,8 +122,10 @@ def ordered(where: str, graph) -> list:
     for n in graph.node:
         for i in n.input:
             if i not in known and i not in producers:
-                raise StoreError(f"{where}: node {n.name or n.op_type} reads {i!r}, which no node or initializer "
-                                 "provides (a missing initializer?)")
+                raise StoreError(
+                    f"{where}: node {n.name or n.op_type} reads {i!r}, which no node or initializer "
+                    "provides (a missing initializer?)"
+                )
     waiting = {id(n): sum(1 for i in n.input if i in producers) for n in graph.node}
     readers: dict[str, list] = {}
     for n in graph.node:
@@ -117,11 +149,13 @@ def ordered(where: str, graph) -> list:
 
 def attrs(node) -> dict:
     from onnx import helper
+
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def constant(node) -> np.ndarray:
     from onnx import numpy_helper
+
     a = attrs(node)
     if "value" in a:
         return numpy_helper.to_array(a["value"])
@@ -139,8 +173,13 @@ def fold(node, args: list) -> np.ndarray:
         return x if op == "Identity" else x.astype(np.int64 if x.dtype.kind in "iu" else np.float32)
     if op in ("Add", "Sub", "Mul", "Div", "Mod"):
         y = args[1]
-        return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
-                "Div": np.floor_divide if x.dtype.kind in "iu" else np.divide, "Mod": np.mod}[op](x, y)
+        return {
+            "Add": np.add,
+            "Sub": np.subtract,
+            "Mul": np.multiply,
+            "Div": np.floor_divide if x.dtype.kind in "iu" else np.divide,
+            "Mod": np.mod,
+        }[op](x, y)
     if op == "Gather":
         return np.take(x, args[1], axis=a.get("axis", 0))
     if op == "Concat":
@@ -156,6 +195,6 @@ def fold(node, args: list) -> np.ndarray:
         steps = args[4] if len(args) > 4 and args[4] is not None else [1] * len(starts)
         index = [slice(None)] * x.ndim
         for s, e, ax, st in zip(starts, ends, axes, steps):
-            index[int(ax)] = slice(int(s), int(min(e, 2**62)) if e > -2**62 else None, int(st))
+            index[int(ax)] = slice(int(s), int(min(e, 2**62)) if e > -(2**62) else None, int(st))
         return x[tuple(index)]
     raise StoreError(f"node {node.name or op}: {op} cannot be folded here")

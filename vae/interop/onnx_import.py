@@ -2,6 +2,7 @@
 nothing of the graph runs for that), then check the converted model against the graphs themselves
 once with onnxruntime on a few inputs, and refuse it if they disagree past 1e-4.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,10 @@ def _kind(name: str, post: tuple) -> tuple[str, float]:
     else:
         kind = "sigma" if exp else "log-variance"
     if exp != (kind in ("sigma", "variance")):
-        raise StoreError(f"the encoder's output {name!r} is named like a {kind} but is "
-                         f"{'an exp' if exp else 'linear'} in its layer: rename it or export log-variance")
+        raise StoreError(
+            f"the encoder's output {name!r} is named like a {kind} but is "
+            f"{'an exp' if exp else 'linear'} in its layer: rename it or export log-variance"
+        )
     return kind, {"log-variance": c, "log sigma": 2 * c, "sigma": 2 * c, "variance": c}[kind]
 
 
@@ -62,8 +65,10 @@ def _encoder_map(enc: onnx_layers.Graph) -> tuple[list, list, dict, list, list]:
     if len(outs) == 1:
         name, v = outs[0]
         if v.post or v.layers[-1][0] != "linear" or v.shape[0] % 2:
-            raise StoreError(f"the encoder's one output {name!r} must come from a linear layer of 2 x latent "
-                             "outputs (mu, then log-variance)")
+            raise StoreError(
+                f"the encoder's one output {name!r} must come from a linear layer of 2 x latent "
+                "outputs (mu, then log-variance)"
+            )
         notes.append(f"one output {name!r}: its first half read as mu, the second as log-variance")
         pairs = [(name, replace(v, post=(("half", k),), shape=(v.shape[0] // 2,))) for k in (0, 1)]
     elif len(outs) == 2:
@@ -76,9 +81,11 @@ def _encoder_map(enc: onnx_layers.Graph) -> tuple[list, list, dict, list, list]:
     (n_mu, mu), (n_lv, lv) = pairs
     for n, v in pairs:
         if v.layers and v.layers[-1][0] == "act":
-            raise StoreError(f"the encoder's output {n!r} ends in a {v.layers[-1][1]} after its linear layer "
-                             "(a sigma head through softplus, say): recognised, but not read, since the "
-                             "explorer's encoder gives a log-variance linear in its last layer")
+            raise StoreError(
+                f"the encoder's output {n!r} ends in a {v.layers[-1][1]} after its linear layer "
+                "(a sigma head through softplus, say): recognised, but not read, since the "
+                "explorer's encoder gives a log-variance linear in its last layer"
+            )
         if not v.layers or v.layers[-1][0] != "linear":
             raise StoreError(f"the encoder's output {n!r} does not come from a linear layer")
     if mu.layers[:-1] != lv.layers[:-1]:
@@ -99,8 +106,9 @@ def _encoder_map(enc: onnx_layers.Graph) -> tuple[list, list, dict, list, list]:
         else:
             kind, k = _kind(n, v.post)
             if kind != "log-variance" or k != 1.0:
-                notes.append(f"the encoder's output {n!r} is {kind}: its layer is scaled by {k:g} to give the "
-                             "log-variance")
+                notes.append(
+                    f"the encoder's output {n!r} is {kind}: its layer is scaled by {k:g} to give the log-variance"
+                )
         kinds.append((n, v.post, k))
         tensors[f"encoder:{v.layers[-1][1]}/{role}.weight"] = w * k
         tensors[f"encoder:{v.layers[-1][1]}/{role}.bias"] = b * k
@@ -121,8 +129,15 @@ def _tag(layers: list, part: str, graph: onnx_layers.Graph, tensors: dict) -> li
     return out
 
 
-def recognise_onnx(encoder: tuple[str, bytes], decoder: tuple[str, bytes], *, image_shape: tuple | None = None,
-                   likelihood: str = "bernoulli", folders: tuple = (None, None), check: bool = True) -> Recognised:
+def recognise_onnx(
+    encoder: tuple[str, bytes],
+    decoder: tuple[str, bytes],
+    *,
+    image_shape: tuple | None = None,
+    likelihood: str = "bernoulli",
+    folders: tuple = (None, None),
+    check: bool = True,
+) -> Recognised:
     """An encoder and a decoder graph -> a Recognised model (nothing saved). `encoder` and `decoder` are
     (file name, bytes); `folders` the folders their external data may come from (None: refused)."""
     protos = [onnx_graph.read(Path(n).name, d, f) for (n, d), f in zip((encoder, decoder), folders)]
@@ -132,25 +147,36 @@ def recognise_onnx(encoder: tuple[str, bytes], decoder: tuple[str, bytes], *, im
     tensors.update(head_tensors)
     if len(dec.outputs) != 1:
         raise StoreError(f"the decoder must have one output (the image), it has {len(dec.outputs)}")
-    (dec_name, dv), = dec.outputs.items()
+    ((dec_name, dv),) = dec.outputs.items()
     if dv.post:
         raise StoreError("the decoder's output goes through a head transform; only layers are read")
-    layout = {"encoder": _tag(body, "encoder", enc, tensors), "heads": heads,
-              "decoder": _tag(list(dv.layers), "decoder", dec, tensors)}
+    layout = {
+        "encoder": _tag(body, "encoder", enc, tensors),
+        "heads": heads,
+        "decoder": _tag(list(dv.layers), "decoder", dec, tensors),
+    }
     shape = tuple(enc.input_shape) if len(enc.input_shape) == 3 else image_shape
     if shape is None:
         raise StoreError(f"the encoder takes a flat input {enc.input_shape}: give the image shape")
     latent = head_tensors[heads[0] + ".bias"].shape[0]
     if tuple(dec.input_shape) != (latent,):
-        raise StoreError(f"latent size mismatch: the encoder gives {latent} dimensions, the decoder takes "
-                         f"{dec.input_shape}")
+        raise StoreError(
+            f"latent size mismatch: the encoder gives {latent} dimensions, the decoder takes {dec.input_shape}"
+        )
     config, state, rows = layouts.build(layout, tensors, shape, likelihood)
     ops = sorted(enc.ops | dec.ops)
     sums = [hashlib.sha256(d).hexdigest() for _, d in (encoder, decoder)]
-    rec = Recognised(f"{Path(encoder[0]).name} + {Path(decoder[0]).name}", f"{sums[0]} {sums[1]}", "onnx",
-                     config, state, rows, notes, [f"operators: {', '.join(ops)}"],
-                     extra={"files": {Path(encoder[0]).name: sums[0], Path(decoder[0]).name: sums[1]},
-                            "operators": ops})
+    rec = Recognised(
+        f"{Path(encoder[0]).name} + {Path(decoder[0]).name}",
+        f"{sums[0]} {sums[1]}",
+        "onnx",
+        config,
+        state,
+        rows,
+        notes,
+        [f"operators: {', '.join(ops)}"],
+        extra={"files": {Path(encoder[0]).name: sums[0], Path(decoder[0]).name: sums[1]}, "operators": ops},
+    )
     if check:
         _check(rec, protos, enc, kinds, dv)
     return rec
@@ -159,6 +185,7 @@ def recognise_onnx(encoder: tuple[str, bytes], decoder: tuple[str, bytes], *, im
 def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
     """Run both graphs once with onnxruntime on a few inputs and compare with the converted model."""
     import onnxruntime as ort
+
     model = rec.model()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
@@ -173,14 +200,19 @@ def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
         mean = model.decode(z) if ends_in_sigmoid or rec.config.output == "identity" else model.decode_logits(z)
     feed = sessions[0].get_inputs()[0]
     got = sessions[0].run(None, {feed.name: x.reshape(4, *enc.input_shape).numpy()})
-    expected = [_forward_post(t / k, tuple(p for p in post if p[0] != "half"))
-                for t, (_, post, k) in zip((mu, logvar), kinds)]
+    expected = [
+        _forward_post(t / k, tuple(p for p in post if p[0] != "half")) for t, (_, post, k) in zip((mu, logvar), kinds)
+    ]
     if len(got) == 1:
         expected = [torch.cat(expected, 1)]
     got_dec = sessions[1].run(None, {sessions[1].get_inputs()[0].name: z.numpy()})[0]
-    diffs = [float(np.max(np.abs(np.asarray(g).reshape(4, -1) - e.reshape(4, -1).numpy())))
-             for g, e in zip([*got, got_dec], [*expected, mean])]
+    diffs = [
+        float(np.max(np.abs(np.asarray(g).reshape(4, -1) - e.reshape(4, -1).numpy())))
+        for g, e in zip([*got, got_dec], [*expected, mean])
+    ]
     if max(diffs) > TOLERANCE:
-        raise StoreError(f"the converted model disagrees with the graphs by up to {max(diffs):.3g} (more than "
-                         f"{TOLERANCE:g}): not imported")
+        raise StoreError(
+            f"the converted model disagrees with the graphs by up to {max(diffs):.3g} (more than "
+            f"{TOLERANCE:g}): not imported"
+        )
     rec.facts.append(f"checked against onnxruntime on 4 inputs: largest difference {max(diffs):.2g}")

@@ -6,6 +6,7 @@ after the encoder's last linear layer, a split into halves, a scalar Mul/Div, Ex
 as the head's form (log-variance, log sigma, sigma or variance). Any other operator is refused,
 naming it and its node.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,15 @@ from vae.interop import onnx_graph
 from vae.interop.onnx_graph import BATCH, SHAPE_OPS, attrs
 from vae.store.modelfiles import StoreError
 
-ACTS = {"Relu": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Elu": "elu", "Softplus": "softplus",
-        "LeakyRelu": "leaky_relu", "Gelu": "gelu"}
+ACTS = {
+    "Relu": "relu",
+    "Tanh": "tanh",
+    "Sigmoid": "sigmoid",
+    "Elu": "elu",
+    "Softplus": "softplus",
+    "LeakyRelu": "leaky_relu",
+    "Gelu": "gelu",
+}
 HEAD_OPS = {"Split", "Slice", "Mul", "Div", "Exp", "Clip"}
 LAYER_OPS = {"Gemm", "MatMul", "Add", "Conv", "ConvTranspose", "Flatten", "Reshape", "Identity", *ACTS, *HEAD_OPS}
 
@@ -28,6 +36,7 @@ LAYER_OPS = {"Gemm", "MatMul", "Add", "Conv", "ConvTranspose", "Flatten", "Resha
 @dataclass(frozen=True)
 class Value:
     """A tensor on the data path: the layers from the graph's input to it, its shape without the batch."""
+
     layers: tuple
     shape: tuple
     pending: str | None = None  # a MatMul's prefix, waiting for the Add of its bias
@@ -37,6 +46,7 @@ class Value:
 @dataclass
 class Graph:
     """A converted graph: its outputs (name -> Value), the weights by prefix, the operators met."""
+
     outputs: dict
     weights: dict
     ops: set
@@ -54,6 +64,7 @@ def _prefix(node, weights) -> str:
 
 def convert(where: str, model) -> Graph:
     from onnx import numpy_helper
+
     g = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     inputs = [i for i in g.input if i.name not in consts]
@@ -73,7 +84,7 @@ def convert(where: str, model) -> Graph:
             if node.op_type == "Shape" and data:
                 shape = np.array([BATCH, *data[0].shape], np.int64)
                 a = attrs(node)
-                out = shape[a.get("start", 0):a.get("end", len(shape))]
+                out = shape[a.get("start", 0) : a.get("end", len(shape))]
             elif not data:
                 if node.op_type == "Constant":
                     out = onnx_graph.constant(node)
@@ -82,8 +93,10 @@ def convert(where: str, model) -> Graph:
                 else:
                     raise StoreError(f"unsupported operator {node.op_type}")
             elif len(data) > 1 or args[0] is not data[0] and node.op_type != "MatMul":
-                raise StoreError(f"{node.op_type} combines tensors of the data path (a skip connection?); "
-                                 "only chains of layers are read")
+                raise StoreError(
+                    f"{node.op_type} combines tensors of the data path (a skip connection?); "
+                    "only chains of layers are read"
+                )
             elif node.op_type not in LAYER_OPS:
                 raise StoreError(f"unsupported operator {node.op_type}")
             else:
@@ -91,8 +104,10 @@ def convert(where: str, model) -> Graph:
         except StoreError as e:
             raise StoreError(f"{where}: node {node.name or node.op_type} ({node.op_type}): {e}") from None
         except (ValueError, IndexError, TypeError, KeyError) as e:
-            raise StoreError(f"{where}: node {node.name or node.op_type} ({node.op_type}) cannot be read "
-                             f"({type(e).__name__}: {str(e)[:120]})") from None
+            raise StoreError(
+                f"{where}: node {node.name or node.op_type} ({node.op_type}) cannot be read "
+                f"({type(e).__name__}: {str(e)[:120]})"
+            ) from None
         outs = out if isinstance(out, list) else [out]
         for name, v in zip(node.output, outs):
             values[name] = v
@@ -117,8 +132,10 @@ def _linear(v: Value, node, w: np.ndarray, b: np.ndarray, weights: dict, pending
     if v.post:
         raise StoreError("a layer after the encoder's head transform is not read")
     prefix = _prefix(node, weights)
-    weights[prefix] = (torch.tensor(np.asarray(w, np.float32)),
-                       torch.tensor(np.asarray(np.broadcast_to(b, (w.shape[0],)), np.float32)))
+    weights[prefix] = (
+        torch.tensor(np.asarray(w, np.float32)),
+        torch.tensor(np.asarray(np.broadcast_to(b, (w.shape[0],)), np.float32)),
+    )
     return Value((*v.layers, ("linear", prefix)), (w.shape[0],), prefix if pending else None)
 
 
@@ -134,8 +151,9 @@ def _layer(node, v: Value, args, weights):
     if op == "MatMul":
         if args[0] is not v:
             raise StoreError("a MatMul whose weight comes first is not read")
-        return _linear(v, node, _const(args, 1, "weight").T, np.zeros(_const(args, 1, "weight").shape[1]),
-                       weights, pending=True)
+        return _linear(
+            v, node, _const(args, 1, "weight").T, np.zeros(_const(args, 1, "weight").shape[1]), weights, pending=True
+        )
     if op == "Add":
         bias = _const(args, 1 - args.index(v) if v in args else 1, "added value")
         if v.pending is None or bias.size != v.shape[0]:
@@ -173,17 +191,21 @@ def _conv(node, v, args, a, weights):
         raise StoreError(f"a convolution gets a tensor of shape {v.shape}")
     w = _const(args, 1, "weight")
     k, s, p = a.get("kernel_shape", list(w.shape[2:])), a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0])
-    if a.get("group", 1) != 1 or any(d != 1 for d in a.get("dilations", [1, 1])) or \
-            a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or "output_shape" in a:
+    if (
+        a.get("group", 1) != 1
+        or any(d != 1 for d in a.get("dilations", [1, 1]))
+        or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")
+        or "output_shape" in a
+    ):
         raise StoreError("grouped, dilated or auto-padded convolutions are not read")
     if len(set(k)) != 1 or len(set(s)) != 1 or len(set(p)) != 1:
-        raise StoreError(f"only square kernels, strides and symmetric pads are read (kernel {k}, strides {s}, "
-                         f"pads {p})")
+        raise StoreError(
+            f"only square kernels, strides and symmetric pads are read (kernel {k}, strides {s}, pads {p})"
+        )
     prefix = _prefix(node, weights)
     out_ch = w.shape[1] if op == "ConvTranspose" else w.shape[0]
     b = _const(args, 2, "bias") if len(args) > 2 and args[2] is not None else np.zeros(out_ch)
-    weights[prefix] = (torch.tensor(np.asarray(w, np.float32)),
-                       torch.tensor(np.asarray(b, np.float32)))
+    weights[prefix] = (torch.tensor(np.asarray(w, np.float32)), torch.tensor(np.asarray(b, np.float32)))
     c, h, wd = v.shape
     if op == "Conv":
         layer = ("conv", prefix, s[0], p[0])
@@ -229,12 +251,17 @@ def _head(node, v: Value, args, a):
         raise StoreError(f"{op} is read only on the encoder's output (mu, log-variance)")
     if op == "Split":
         n = v.shape[0]
-        sizes = _const(args, 1, "split sizes") if len(args) > 1 and args[1] is not None else \
-            np.array(a.get("split", [n // 2, n // 2]))
+        sizes = (
+            _const(args, 1, "split sizes")
+            if len(args) > 1 and args[1] is not None
+            else np.array(a.get("split", [n // 2, n // 2]))
+        )
         if a.get("axis", 0) not in (1, -1) or len(sizes) != 2 or sizes[0] != sizes[1]:
             raise StoreError("only a Split of the encoder's output into two equal halves is read")
-        return [replace(v, shape=(n // 2,), post=(*v.post, ("half", 0))),
-                replace(v, shape=(n // 2,), post=(*v.post, ("half", 1)))]
+        return [
+            replace(v, shape=(n // 2,), post=(*v.post, ("half", 0))),
+            replace(v, shape=(n // 2,), post=(*v.post, ("half", 1))),
+        ]
     if op == "Slice":
         starts, ends = _const(args, 1, "starts"), _const(args, 2, "ends")
         axes = _const(args, 3, "axes") if len(args) > 3 and args[3] is not None else [0]

@@ -7,6 +7,7 @@
   containers, so a pickled module or a payload is never executed; every value must be a tensor.
 Every refusal is a StoreError whose sentence names what was wrong.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,10 @@ STATE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 SUFFIXES = (".safetensors", *STATE_SUFFIXES)
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
 HEADER_BYTES = 16 << 20
-PICKLE_HINT = ("Save only the weights: torch.save(model.state_dict(), 'model.pt') in the code that trained "
-               "it (or safetensors.torch.save_file(model.state_dict(), 'model.safetensors'))")
+PICKLE_HINT = (
+    "Save only the weights: torch.save(model.state_dict(), 'model.pt') in the code that trained "
+    "it (or safetensors.torch.save_file(model.state_dict(), 'model.safetensors'))"
+)
 
 
 def read_bytes(path: str | os.PathLike, data: bytes | None = None) -> bytes:
@@ -43,8 +46,10 @@ def read_bytes(path: str | os.PathLike, data: bytes | None = None) -> bytes:
     else:
         size = len(data)
     if size > limits.MODEL_BYTES:
-        raise StoreError(f"{where}: {size / 2**20:,.0f} MB is over the limit of "
-                         f"{limits.MODEL_BYTES / 2**20:,.0f} MB per weights file (VAE_MODEL_BYTES)")
+        raise StoreError(
+            f"{where}: {size / 2**20:,.0f} MB is over the limit of "
+            f"{limits.MODEL_BYTES / 2**20:,.0f} MB per weights file (VAE_MODEL_BYTES)"
+        )
     if size == 0:
         raise StoreError(f"{where}: the file is empty")
     return Path(path).read_bytes() if data is None else data
@@ -74,10 +79,12 @@ def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict
         raise StoreError(f"{where}: not a safetensors file (too short: {len(data)} bytes)")
     n = int.from_bytes(data[:8], "little")
     if n > HEADER_BYTES or 8 + n > len(data):
-        raise StoreError(f"{where}: not a safetensors file, or truncated (it declares a {n:,}-byte header "
-                         f"in a {len(data):,}-byte file)")
+        raise StoreError(
+            f"{where}: not a safetensors file, or truncated (it declares a {n:,}-byte header "
+            f"in a {len(data):,}-byte file)"
+        )
     try:
-        head = json.loads(data[8:8 + n].decode("utf-8"), object_pairs_hook=_no_duplicates)
+        head = json.loads(data[8 : 8 + n].decode("utf-8"), object_pairs_hook=_no_duplicates)
     except StoreError as e:
         raise StoreError(f"{where}: {e}") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -94,17 +101,24 @@ def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict
         if v.get("dtype") not in DTYPE_BYTES:
             raise StoreError(f"{where}: weights must be floating point; {k} is {v.get('dtype')}")
         shape, offsets = v["shape"], v["data_offsets"]
-        if not all(isinstance(s, int) and s >= 0 for s in shape) or len(offsets) != 2 \
-                or not all(isinstance(o, int) for o in offsets):
+        if (
+            not all(isinstance(s, int) and s >= 0 for s in shape)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+        ):
             raise StoreError(f"{where}: {k}: malformed shape or offsets")
         count = math.prod(shape)
         total += count
         if total > limits.MODEL_PARAMS:
-            raise StoreError(f"{where}: the header claims over {limits.MODEL_PARAMS:,} weights (at {k}, "
-                             f"shape {shape}); the limit is VAE_MODEL_PARAMS")
+            raise StoreError(
+                f"{where}: the header claims over {limits.MODEL_PARAMS:,} weights (at {k}, "
+                f"shape {shape}); the limit is VAE_MODEL_PARAMS"
+            )
         if offsets[1] - offsets[0] != count * DTYPE_BYTES[v["dtype"]] or not 0 <= offsets[0] <= offsets[1] <= body:
-            raise StoreError(f"{where}: {k}: its offsets {offsets} do not fit its shape {shape} or the file "
-                             f"({body:,} bytes of data); the file is truncated or damaged")
+            raise StoreError(
+                f"{where}: {k}: its offsets {offsets} do not fit its shape {shape} or the file "
+                f"({body:,} bytes of data); the file is truncated or damaged"
+            )
     try:
         tensors = load_safetensors(data)
     except Exception as e:  # safetensors' own checks: overlapping offsets and the like
@@ -129,8 +143,10 @@ def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:
         what = next((line for line in lines if "global" in line.lower()), None) or _first_global(data)
         if what is None:  # not a pickle of objects at all: bytes the unpickler cannot read
             raise _not_weights(where, data) from None
-        raise StoreError(f"{where}: refused: the file holds pickled Python objects, not only tensors "
-                         f"({what.strip()[:160]}); nothing in it was run. {PICKLE_HINT}") from None
+        raise StoreError(
+            f"{where}: refused: the file holds pickled Python objects, not only tensors "
+            f"({what.strip()[:160]}); nothing in it was run. {PICKLE_HINT}"
+        ) from None
     except Exception:  # truncated files, other formats: the unpickler's own words mean nothing here
         raise _not_weights(where, data) from None
     return _checked(where, _unwrap(where, obj))
@@ -145,14 +161,17 @@ def _not_weights(where: str, data: bytes) -> StoreError:
     except UnicodeDecodeError:
         kind = None
     kind = kind or "damaged, cut short or in another format"
-    return StoreError(f"{where}: not PyTorch weights ({kind}). Send a .safetensors file or a .pt written by "
-                      "torch.save(model.state_dict(), path).")
+    return StoreError(
+        f"{where}: not PyTorch weights ({kind}). Send a .safetensors file or a .pt written by "
+        "torch.save(model.state_dict(), path)."
+    )
 
 
 def _first_global(data: bytes) -> str | None:
     """The first Python global a raw pickle names (read with pickletools, never run), if any: the
     restricted unpickler stops at the first opcode it does not know, before it reaches the global."""
     import pickletools
+
     strings: list[str] = []
     try:
         for op, arg, _ in pickletools.genops(io.BytesIO(data)):
@@ -186,16 +205,19 @@ def _unwrap(where: str, obj) -> dict:
         raise StoreError(f"{where}: holds a {type(obj).__name__}, not a state dict; {PICKLE_HINT}")
     nested = [str(k) for k, v in obj.items() if isinstance(v, (dict, list, tuple))]
     if nested:
-        raise StoreError(f"{where}: a state dict maps names to tensors; {nested[0]!r} holds a nested "
-                         f"container ({_depth(obj[nested[0]])} levels deep). {PICKLE_HINT}")
+        raise StoreError(
+            f"{where}: a state dict maps names to tensors; {nested[0]!r} holds a nested "
+            f"container ({_depth(obj[nested[0]])} levels deep). {PICKLE_HINT}"
+        )
     return obj
 
 
 def _checked(where: str, tensors: dict) -> dict[str, torch.Tensor]:
     bad = [str(k) for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
     if bad:
-        raise StoreError(f"{where}: every value must be a tensor; {bad[0]!r} is "
-                         f"{type(tensors[bad[0]]).__name__}. {PICKLE_HINT}")
+        raise StoreError(
+            f"{where}: every value must be a tensor; {bad[0]!r} is {type(tensors[bad[0]]).__name__}. {PICKLE_HINT}"
+        )
     if not tensors:
         raise StoreError(f"{where}: holds no tensors")
     if sum(v.numel() for v in tensors.values()) > limits.MODEL_PARAMS:

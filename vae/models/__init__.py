@@ -5,6 +5,7 @@ conditional.py (label, completion and class-prior CVAEs), registry.py (every kin
 objectives.py and conditional_objectives.py (ELBO, importance-weighted bound, metrics).
 Imports only vae.limits and vae.data.
 """
+
 from vae.models.config import ConfigError, ModelConfig, TrainConfig
 from vae.models.model import VAE
 from vae.models.registry import build

@@ -44,6 +44,7 @@ given (labels for "label"; the images' own visible parts for "completion"), e.g.
 Objectives with the condition given (ELBO of p(x|y), of p(hidden|visible)) are in
 vae.models.conditional_objectives: elbo(model, x, y), iw_bound(model, x, y, k), evaluate(model, x, y).
 """
+
 from __future__ import annotations
 
 import math
@@ -241,9 +242,9 @@ def encode_given(model: VAE, images, labels=None, batch_size: int = 1000) -> tup
     if kind == "label" and labels is None:
         raise ValueError("a label-conditional model encodes an image together with its label")
     for s in range(0, len(images), batch_size):
-        x = torch.as_tensor(images[s:s + batch_size], dtype=torch.float32)
+        x = torch.as_tensor(images[s : s + batch_size], dtype=torch.float32)
         if kind == "label":
-            mu, logvar = model.encode(x, torch.as_tensor(labels[s:s + batch_size]))
+            mu, logvar = model.encode(x, torch.as_tensor(labels[s : s + batch_size]))
         elif kind == "completion":
             mu, logvar = model.encode(x, model.visible_of(x))
         else:

@@ -8,6 +8,7 @@
               diagonal Gaussians (GUIDE section 5).
 A plain VAE ("none") goes to vae.models.objectives unchanged. Nats per example, summed over scored pixels.
 """
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,9 @@ def _repeat(t, k: int):
     return t if t is None else t.unsqueeze(0).expand(k, *t.shape).flatten(0, 1)
 
 
-def log_weights(model, x: torch.Tensor, y, k: int, generator: torch.Generator | None = None,
-                context: tuple | None = None) -> torch.Tensor:
+def log_weights(
+    model, x: torch.Tensor, y, k: int, generator: torch.Generator | None = None, context: tuple | None = None
+) -> torch.Tensor:
     """log p(target, z_k | condition) - log q(z_k | x, condition), (k, B)."""
     if model.config.conditional == "none":
         return objectives.log_weights(model, x, k, generator)
@@ -92,8 +94,15 @@ def log_weights(model, x: torch.Tensor, y, k: int, generator: torch.Generator | 
     return log_pt_z + log_normal(z, prior_mu) - log_normal(z, mu, logvar)
 
 
-def iw_bound(model, x: torch.Tensor, y=None, k: int = 100, generator: torch.Generator | None = None,
-             chunk: int = 100, context: tuple | None = None) -> torch.Tensor:
+def iw_bound(
+    model,
+    x: torch.Tensor,
+    y=None,
+    k: int = 100,
+    generator: torch.Generator | None = None,
+    chunk: int = 100,
+    context: tuple | None = None,
+) -> torch.Tensor:
     """log p(target | condition) >= log (1/K) sum_k w_k, (B,). One condition sample for all K."""
     if model.config.conditional == "none":
         return objectives.iw_bound(model, x, k, generator, chunk)
@@ -135,8 +144,8 @@ def validate(model, images: torch.Tensor, labels=None, batch_size: int = 1000, s
     gen = torch.Generator().manual_seed(seed)
     tot: dict[str, float] = {}
     for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size]
-        y = None if labels is None else torch.as_tensor(labels[start:start + batch_size])
+        x = images[start : start + batch_size]
+        y = None if labels is None else torch.as_tensor(labels[start : start + batch_size])
         for key, value in _batch_metrics(model, x, y, gen, iw_samples=0).items():
             tot[key] = tot.get(key, 0.0) + value
     model.train(was_training)
@@ -165,8 +174,9 @@ def _batch_metrics(model, x, y, gen, iw_samples: int) -> dict:
 
 
 @torch.inference_mode()
-def evaluate(model, images: torch.Tensor, labels=None, iw_samples: int = 100, batch_size: int = 500,
-             seed: int = 0, progress=None) -> dict:
+def evaluate(
+    model, images: torch.Tensor, labels=None, iw_samples: int = 100, batch_size: int = 500, seed: int = 0, progress=None
+) -> dict:
     """objectives.evaluate for every kind, the condition given (the true labels, or the visible part).
     Adds "conditional" (the kind), "condition" (in words) and, for completion, the regressor's
     log p(hidden | visible) as "regressor_log_likelihood"."""
@@ -177,8 +187,8 @@ def evaluate(model, images: torch.Tensor, labels=None, iw_samples: int = 100, ba
     sums: dict[str, float] = {}
     kl_dim, mus, n = 0.0, [], len(images)
     for start in range(0, n, batch_size):
-        y = None if labels is None else torch.as_tensor(labels[start:start + batch_size])
-        batch = _batch_metrics(model, images[start:start + batch_size], y, gen, iw_samples)
+        y = None if labels is None else torch.as_tensor(labels[start : start + batch_size])
+        batch = _batch_metrics(model, images[start : start + batch_size], y, gen, iw_samples)
         kl_dim, mus = kl_dim + batch.pop("_kl_dim"), mus + [batch.pop("_mu")]
         for key, value in batch.items():
             sums[key] = sums.get(key, 0.0) + value
@@ -186,13 +196,24 @@ def evaluate(model, images: torch.Tensor, labels=None, iw_samples: int = 100, ba
             progress(min(start + batch_size, n), n)
     active = active_units(torch.cat(mus))
     out = {k: v / n for k, v in sums.items()}
-    out.update(iw_samples=iw_samples, n=n, active_units=int(active.sum()),
-               active_dims=active.nonzero().flatten().tolist(), kl_per_dim=(kl_dim / n).tolist(),
-               conditional=model.config.conditional, condition=describe_condition(model.config))
+    out.update(
+        iw_samples=iw_samples,
+        n=n,
+        active_units=int(active.sum()),
+        active_dims=active.nonzero().flatten().tolist(),
+        kl_per_dim=(kl_dim / n).tolist(),
+        conditional=model.config.conditional,
+        condition=describe_condition(model.config),
+    )
     return out
 
 
 def describe_condition(config) -> str:
-    return {"none": "none", "label": "the image's class label",
-            "completion": f"the {config.visible} (Bernoulli-sampled)" if config.binarize_condition
-            else f"the {config.visible}", "prior": "the image's class label (prior mean)"}[config.conditional]
+    return {
+        "none": "none",
+        "label": "the image's class label",
+        "completion": f"the {config.visible} (Bernoulli-sampled)"
+        if config.binarize_condition
+        else f"the {config.visible}",
+        "prior": "the image's class label (prior mean)",
+    }[config.conditional]

@@ -3,6 +3,7 @@
 A model is rebuilt from its ModelConfig alone (the store writes it next to the weights), so every
 constructor argument of vae.models.model.VAE lives here and nowhere else.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,10 +32,12 @@ def _sizes(name: str, values) -> tuple[int, ...]:
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise ConfigError(f"{name} must be a list of whole numbers, got {values!r}")
     values = tuple(values)
-    if len(values) > MAX_LAYERS or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                                           and 0 <= v <= MAX_WIDTH for v in values):
-        raise ConfigError(f"{name} must be whole numbers between 0 and {MAX_WIDTH} (at most "
-                          f"{MAX_LAYERS}), got {values!r}"[:300])
+    if len(values) > MAX_LAYERS or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= v <= MAX_WIDTH for v in values
+    ):
+        raise ConfigError(
+            f"{name} must be whole numbers between 0 and {MAX_WIDTH} (at most {MAX_LAYERS}), got {values!r}"[:300]
+        )
     return tuple(int(v) for v in values)
 
 
@@ -101,8 +104,9 @@ class ModelConfig:
             raise ConfigError(f"conv_dense must be between 1 and {MAX_WIDTH}, got {self.conv_dense}")
         if self.gaussian_std is not None and self.likelihood != "gaussian":
             raise ConfigError("gaussian_std is for a Gaussian likelihood")
-        if self.gaussian_std is not None and not (isinstance(self.gaussian_std, numbers.Real)
-                                                  and math.isfinite(self.gaussian_std) and self.gaussian_std > 0):
+        if self.gaussian_std is not None and not (
+            isinstance(self.gaussian_std, numbers.Real) and math.isfinite(self.gaussian_std) and self.gaussian_std > 0
+        ):
             raise ConfigError(f"gaussian_std must be positive, got {self.gaussian_std}")
         self._check_layers()
         self._check_conditional()
@@ -111,8 +115,9 @@ class ModelConfig:
         if self.output not in ("sigmoid", "identity"):
             raise ConfigError(f"output must be 'sigmoid' or 'identity', got {self.output!r}")
         if self.output == "identity" and self.likelihood != "gaussian":
-            raise ConfigError("a decoder without a sigmoid gives Bernoulli logits: output 'identity' is for "
-                              "a Gaussian likelihood")
+            raise ConfigError(
+                "a decoder without a sigmoid gives Bernoulli logits: output 'identity' is for a Gaussian likelihood"
+            )
         if self.arch != "layers":
             if self.encoder_layers or self.decoder_layers or self.output != "sigmoid":
                 raise ConfigError("encoder_layers, decoder_layers and output are for arch 'layers'")
@@ -122,6 +127,7 @@ class ModelConfig:
         if self.conditional != "none":
             raise ConfigError("an imported (arch 'layers') model is unconditional")
         from vae.models.layers import check_stack, normalize  # the layer vocabulary lives there
+
         try:
             enc, dec = normalize(self.encoder_layers), normalize(self.decoder_layers)
             out = check_stack("encoder", enc, self.image_shape)
@@ -131,27 +137,33 @@ class ModelConfig:
         object.__setattr__(self, "encoder_layers", enc)
         object.__setattr__(self, "decoder_layers", dec)
         if out != (2 * self.latent_dim,):
-            raise ConfigError(f"the encoder must end in {2 * self.latent_dim} outputs (mu and log-variance "
-                              f"of {self.latent_dim} dimensions), it ends in {out}")
+            raise ConfigError(
+                f"the encoder must end in {2 * self.latent_dim} outputs (mu and log-variance "
+                f"of {self.latent_dim} dimensions), it ends in {out}"
+            )
         if out_dec not in ((math.prod(self.image_shape),), tuple(self.image_shape)):
-            raise ConfigError(f"the decoder must end in the image, {tuple(self.image_shape)} or "
-                              f"{math.prod(self.image_shape)} values; it ends in {out_dec}")
+            raise ConfigError(
+                f"the decoder must end in the image, {tuple(self.image_shape)} or "
+                f"{math.prod(self.image_shape)} values; it ends in {out_dec}"
+            )
 
     def _check_conditional(self) -> None:
         kind = self.conditional
         if kind not in CONDITIONALS:
             raise ConfigError(f"conditional must be one of {CONDITIONALS}, got {kind!r}")
         if kind in ("label", "prior") and not 2 <= self.num_classes <= 1000:
-            raise ConfigError(f"a {kind}-conditional model needs num_classes between 2 and 1000, "
-                              f"got {self.num_classes}")
+            raise ConfigError(
+                f"a {kind}-conditional model needs num_classes between 2 and 1000, got {self.num_classes}"
+            )
         if kind in ("none", "completion") and self.num_classes != 0:
             raise ConfigError("num_classes is for conditional models (conditional 'label' or 'prior')")
         if kind in ("label", "completion") and self.arch != "mlp":
             raise ConfigError(f"a {kind}-conditional model is an MLP (arch 'mlp'), got {self.arch!r}")
         if kind != "completion":
             if self.visible is not None or self.condition_hidden or self.binarize_condition:
-                raise ConfigError("visible, condition_hidden and binarize_condition are for "
-                                  "conditional 'completion' models")
+                raise ConfigError(
+                    "visible, condition_hidden and binarize_condition are for conditional 'completion' models"
+                )
             return
         object.__setattr__(self, "visible", self.visible or "centre-column")
         if self.visible not in VISIBLE_PARTS:
@@ -160,9 +172,11 @@ class ModelConfig:
         object.__setattr__(self, "condition_hidden", sizes)
         tap = min(2, len(self.hidden), len(sizes))  # the encoder layer the condition is added into
         if min(sizes) < 1 or sizes[-1] != self.hidden[-1] or sizes[tap - 1] != self.hidden[tap - 1]:
-            raise ConfigError(f"condition_hidden {sizes}: its layer {tap} must have the size of the "
-                              f"encoder's layer {tap} ({self.hidden[tap - 1]}) and its last layer the "
-                              f"size of the decoder's first ({self.hidden[-1]})")
+            raise ConfigError(
+                f"condition_hidden {sizes}: its layer {tap} must have the size of the "
+                f"encoder's layer {tap} ({self.hidden[tap - 1]}) and its last layer the "
+                f"size of the decoder's first ({self.hidden[-1]})"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -177,19 +191,27 @@ class ModelConfig:
             raise ConfigError(f"unknown model settings: {sorted(unknown, key=str)}")
         return cls(**d)
 
-
     def describe(self) -> str:
         """A short human label, e.g. 'mlp 784-512-2 bernoulli'."""
         c, h, w = self.image_shape
         if self.arch == "layers":
             from vae.models.layers import describe
-            return (f"imported encoder {describe(self.encoder_layers, heads=self.latent_dim)} (μ + log σ²), "
-                    f"decoder {describe(self.decoder_layers)}, latent {self.latent_dim} {self.likelihood}")
-        body = "-".join(str(n) for n in (c * h * w, *self.hidden)) if self.arch == "mlp" else \
-            f"conv{'-'.join(map(str, self.conv_channels))}"
-        kind = {"none": "", "label": f" label-CVAE ({self.num_classes} classes)",
-                "completion": f" completion-CVAE ({self.visible})",
-                "prior": f" class-prior ({self.num_classes} classes)"}[self.conditional]
+
+            return (
+                f"imported encoder {describe(self.encoder_layers, heads=self.latent_dim)} (μ + log σ²), "
+                f"decoder {describe(self.decoder_layers)}, latent {self.latent_dim} {self.likelihood}"
+            )
+        body = (
+            "-".join(str(n) for n in (c * h * w, *self.hidden))
+            if self.arch == "mlp"
+            else f"conv{'-'.join(map(str, self.conv_channels))}"
+        )
+        kind = {
+            "none": "",
+            "label": f" label-CVAE ({self.num_classes} classes)",
+            "completion": f" completion-CVAE ({self.visible})",
+            "prior": f" class-prior ({self.num_classes} classes)",
+        }[self.conditional]
         return f"{self.arch} {body}-{self.latent_dim} {self.likelihood}{kind}"
 
 

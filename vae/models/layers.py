@@ -5,6 +5,7 @@ A layer is a tuple: ("linear", in, out), ("conv", in, out, k, stride, padding),
 ("unflatten", C, H, W). `build` turns a list into an nn.Sequential with the same indices, so the
 state dict of a `sequential` model (encoder.0.weight, ...) maps onto it one to one.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,9 +13,16 @@ import math
 import torch
 from torch import nn
 
-FUNCTIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
-             "leaky_relu": nn.LeakyReLU, "softplus": nn.Softplus,
-             "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
+FUNCTIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
+    "softplus": nn.Softplus,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+}
 ARITY = {"linear": 2, "conv": 5, "conv_transpose": 6, "act": 1, "flatten": 0, "unflatten": 3}
 MAX_LAYERS = 64
 MAX_SIZE = 1 << 20  # channels, features, kernel, stride and padding are each far below this

@@ -4,6 +4,7 @@ encode, reparameterize and decode are separate methods (as in pytorch/examples v
 explorer can call each alone. The decoder is its own module (`model.decoder`) with plain layers, so
 its weights can be exported on their own.
 """
+
 from __future__ import annotations
 
 import math
@@ -140,8 +141,9 @@ class VAE(nn.Module):
         return mu, logvar + (logvar.clamp(-30.0, 20.0) - logvar).detach()
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """z = mu + sigma * eps, eps ~ N(0, I)."""
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps

@@ -4,6 +4,7 @@ All log-likelihoods are in nats per example, summed over pixels (never averaged:
 reconstruction while summing the KL silently divides beta by the pixel count).
 ELBO: Kingma & Welling 2014. Importance-weighted bound: Burda et al. 2016.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,9 @@ def discretized_logistic(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.T
     log_one_minus_cdf_min = -F.softplus(minus)  # log (1 - sigmoid(minus)): the bin at 1
     # sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - exp(b - a)): exact in the far tails too
     inner = log_cdf_plus + log_one_minus_cdf_min + torch.log(-torch.expm1(-(inv / LEVELS)))
-    return torch.where(x < 0.5 / LEVELS, log_cdf_plus,
-                       torch.where(x > 1.0 - 0.5 / LEVELS, log_one_minus_cdf_min, inner))
+    return torch.where(
+        x < 0.5 / LEVELS, log_cdf_plus, torch.where(x > 1.0 - 0.5 / LEVELS, log_one_minus_cdf_min, inner)
+    )
 
 
 def bits_per_dim(log_likelihood: float, likelihood: str, dims: int) -> tuple[float | None, str]:
@@ -83,8 +85,9 @@ def bits_per_dim(log_likelihood: float, likelihood: str, dims: int) -> tuple[flo
     if likelihood == "logistic":
         return -log_likelihood / (dims * math.log(2)), "discrete over 256 levels; no dequantization"
     if likelihood == "gaussian":
-        return (-log_likelihood + dims * math.log(256)) / (dims * math.log(2)), \
-            "Gaussian density, uniform dequantization to 256 levels (density at the pixel value)"
+        return (-log_likelihood + dims * math.log(256)) / (
+            dims * math.log(2)
+        ), "Gaussian density, uniform dequantization to 256 levels (density at the pixel value)"
     return None, "a Bernoulli of grey levels is not a likelihood of 8-bit pixels"
 
 
@@ -129,8 +132,9 @@ def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | Non
 IW_VALUES = 2**26  # decoded pixel values per chunk of importance samples (MNIST keeps chunks of 100)
 
 
-def iw_bound(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
-             chunk: int = 100) -> torch.Tensor:
+def iw_bound(
+    model, x: torch.Tensor, k: int, generator: torch.Generator | None = None, chunk: int = 100
+) -> torch.Tensor:
     """log p(x) >= log (1/K) sum_k p(x, z_k) / q(z_k|x), (B,). K=1 is the ELBO.
     Samples are drawn in chunks so K=1000 fits in memory: at most `chunk`, and fewer for large
     images (a 32x32 colour conv decoder's activations are ten times its image)."""
@@ -159,8 +163,9 @@ def binarized_test(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def evaluate(model, images: torch.Tensor, iw_samples: int = 100, batch_size: int = 500,
-             seed: int = 0, progress=None) -> dict:
+def evaluate(
+    model, images: torch.Tensor, iw_samples: int = 100, batch_size: int = 500, seed: int = 0, progress=None
+) -> dict:
     """Test metrics in nats per example: elbo, reconstruction, kl, iw_log_likelihood (K=iw_samples),
     active units and KL per dimension."""
     model.eval()
@@ -169,7 +174,7 @@ def evaluate(model, images: torch.Tensor, iw_samples: int = 100, batch_size: int
     kl_dim, mus = 0.0, []
     n = len(images)
     for start in range(0, n, batch_size):
-        x = images[start:start + batch_size]
+        x = images[start : start + batch_size]
         parts = elbo(model, x, gen)
         sums["elbo"] += parts.elbo.sum().item()
         sums["reconstruction"] += parts.reconstruction.sum().item()
@@ -181,9 +186,13 @@ def evaluate(model, images: torch.Tensor, iw_samples: int = 100, batch_size: int
             progress(min(start + batch_size, n), n)
     active = active_units(torch.cat(mus))
     out = {k: v / n for k, v in sums.items()}
-    out.update(iw_samples=iw_samples, n=n, active_units=int(active.sum()),
-               active_dims=active.nonzero().flatten().tolist(),
-               kl_per_dim=(kl_dim / n).tolist())
+    out.update(
+        iw_samples=iw_samples,
+        n=n,
+        active_units=int(active.sum()),
+        active_dims=active.nonzero().flatten().tolist(),
+        kl_per_dim=(kl_dim / n).tolist(),
+    )
     return with_bits_per_dim(out, model.config.likelihood, math.prod(images.shape[1:]))
 
 

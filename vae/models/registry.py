@@ -4,6 +4,7 @@ model.py holds the plain VAE and the layers; conditional.py builds its three kin
 imports this module, so the two never import each other in a circle: whoever needs a model of a
 config's kind (the store, training, the pages) builds it here.
 """
+
 from __future__ import annotations
 
 import torch

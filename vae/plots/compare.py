@@ -4,6 +4,7 @@ reconstructed by every model. Pure functions from data to plotly figures (no str
 Model i has the same colour in every figure (model_color); the palette differs from the class
 colours of the latent maps, so a model is never mistaken for a digit.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,16 +44,40 @@ def score_bars(rows) -> go.Figure:
         hover = f"%{{x}}: %{{y:.2f}} {unit}<extra>{title}</extra>"
         known = [v for v in values if v is not None]
         if unit == "nats" and title != "KL":
-            fig.add_trace(go.Scatter(x=names, y=values, mode="markers+text", text=text, textposition="top center",
-                                     marker=dict(size=16, color=colors), showlegend=False, hovertemplate=hover,
-                                     cliponaxis=False), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=names,
+                    y=values,
+                    mode="markers+text",
+                    text=text,
+                    textposition="top center",
+                    marker=dict(size=16, color=colors),
+                    showlegend=False,
+                    hovertemplate=hover,
+                    cliponaxis=False,
+                ),
+                row=1,
+                col=col,
+            )
             if known:
                 lo, hi = min(known), max(known)
                 pad = max((hi - lo) * 0.3, 1.0)
                 fig.update_yaxes(range=[lo - pad, hi + pad], row=1, col=col)
         else:
-            fig.add_trace(go.Bar(x=names, y=values, marker_color=colors, text=text, textposition="outside",
-                                 showlegend=False, cliponaxis=False, hovertemplate=hover), row=1, col=col)
+            fig.add_trace(
+                go.Bar(
+                    x=names,
+                    y=values,
+                    marker_color=colors,
+                    text=text,
+                    textposition="outside",
+                    showlegend=False,
+                    cliponaxis=False,
+                    hovertemplate=hover,
+                ),
+                row=1,
+                col=col,
+            )
             fig.update_yaxes(range=[0, (max(known) if known else 1) * 1.25 + 0.5], row=1, col=col)
         fig.update_yaxes(title_text=unit, row=1, col=col, title_standoff=2)
     fig.update_layout(template=TEMPLATE, height=320, margin=dict(l=50, r=20, t=50, b=40))
@@ -72,24 +97,34 @@ def training_curves(histories: dict) -> go.Figure:
                 ys = [h.get(f"{split}_{key}") for h in history]
                 if all(v is None for v in ys):
                     continue
-                fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines", name=f"{name} ({split})",
-                                         legendgroup=name, showlegend=not shown or col == 1,
-                                         line=dict(color=model_color(i), dash=dash, width=width),
-                                         hovertemplate=f"{name} {split}<br>epoch %{{x}}: %{{y:.2f}}<extra></extra>"),
-                              row=1, col=col)
+                fig.add_trace(
+                    go.Scatter(
+                        x=epochs,
+                        y=ys,
+                        mode="lines",
+                        name=f"{name} ({split})",
+                        legendgroup=name,
+                        showlegend=not shown or col == 1,
+                        line=dict(color=model_color(i), dash=dash, width=width),
+                        hovertemplate=f"{name} {split}<br>epoch %{{x}}: %{{y:.2f}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
             shown = True
     for col, (key, _) in enumerate(_CURVES, start=1):
         fig.update_xaxes(title_text="epoch", row=1, col=col)
-        window = _settled_range([[h.get(f"{s}_{key}") for h in hist] for hist in histories.values()
-                                 for s in ("val", "train")])
+        window = _settled_range(
+            [[h.get(f"{s}_{key}") for h in hist] for hist in histories.values() for s in ("val", "train")]
+        )
         if window:
             fig.update_yaxes(range=window, row=1, col=col)
     fig.update_yaxes(title_text="nats per example", row=1, col=1)
     if not fig.data:
-        fig.add_annotation(text="no training history stored", showarrow=False, xref="paper", yref="paper",
-                           x=0.5, y=0.5)
-    fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=60, r=20, t=50, b=50),
-                      legend=dict(orientation="h", y=-0.28))
+        fig.add_annotation(text="no training history stored", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_layout(
+        template=TEMPLATE, height=380, margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.28)
+    )
     return fig
 
 
@@ -104,8 +139,7 @@ def _settled_range(curves) -> list[float] | None:
     return [lo - pad, hi + pad]
 
 
-def labelled_strips(strips: dict, column_labels=None, *, cell: int | None = None,
-                    label_width: int = 160) -> go.Figure:
+def labelled_strips(strips: dict, column_labels=None, *, cell: int | None = None, label_width: int = 160) -> go.Figure:
     """Rows of images side by side, each row named on the left: {row name: (N, C, H, W)}, every row
     the same N; column_labels (N strings) under the columns. One picture, so it draws fast."""
     names = list(strips)
@@ -114,14 +148,28 @@ def labelled_strips(strips: dict, column_labels=None, *, cell: int | None = None
     r, n, _, h, w = tiles.shape
     fig = go.Figure(go.Image(source=_png_uri(picture), hoverinfo="skip"))
     cell = cell or max(36, min(72, 900 // max(n, 1)))  # pixels per image on screen
-    fig.update_layout(template=TEMPLATE, height=r * cell + (40 if column_labels is not None else 20),
-                      width=n * cell + label_width + 10,
-                      margin=dict(l=label_width, r=10, t=10, b=30 if column_labels is not None else 10))
-    fig.update_yaxes(range=[r * h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x",
-                     tickmode="array", tickvals=[(k + 0.5) * h - 0.5 for k in range(r)], ticktext=names)
-    x_ticks = dict(tickmode="array", tickvals=[(k + 0.5) * w - 0.5 for k in range(n)],
-                   ticktext=[str(c) for c in column_labels]) if column_labels is not None \
+    fig.update_layout(
+        template=TEMPLATE,
+        height=r * cell + (40 if column_labels is not None else 20),
+        width=n * cell + label_width + 10,
+        margin=dict(l=label_width, r=10, t=10, b=30 if column_labels is not None else 10),
+    )
+    fig.update_yaxes(
+        range=[r * h - 0.5, -0.5],
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x",
+        tickmode="array",
+        tickvals=[(k + 0.5) * h - 0.5 for k in range(r)],
+        ticktext=names,
+    )
+    x_ticks = (
+        dict(
+            tickmode="array", tickvals=[(k + 0.5) * w - 0.5 for k in range(n)], ticktext=[str(c) for c in column_labels]
+        )
+        if column_labels is not None
         else dict(showticklabels=False)
+    )
     fig.update_xaxes(range=[-0.5, n * w - 0.5], showgrid=False, zeroline=False, **x_ticks)
     return fig
 
@@ -129,21 +177,36 @@ def labelled_strips(strips: dict, column_labels=None, *, cell: int | None = None
 def reconstructions(originals, recons: dict, ids=None) -> go.Figure:
     """The same test images (N, C, H, W) in the top row and each model's reconstruction of them in
     a row below, labelled with the model's name (recons: {name: (N, C, H, W)})."""
-    return labelled_strips({"test images": originals, **recons},
-                           None if ids is None else [f"#{i}" for i in ids])
+    return labelled_strips({"test images": originals, **recons}, None if ids is None else [f"#{i}" for i in ids])
 
 
 def add_prior_means(fig: go.Figure, means, class_names=None) -> go.Figure:
     """A class-prior model's prior means mu_y (K, 2) as labelled diamonds in the class colours, on
     its latent map: each class's points should gather around its own diamond."""
     from vae.plots.explore import label_color
+
     means = np.asarray(means, dtype=np.float64).reshape(-1, 2)
-    names = [str(n) for n in class_names] if class_names is not None and len(class_names) == len(means) \
+    names = (
+        [str(n) for n in class_names]
+        if class_names is not None and len(class_names) == len(means)
         else [str(i) for i in range(len(means))]
-    fig.add_trace(go.Scatter(
-        x=means[:, 0], y=means[:, 1], mode="markers+text", name="prior means μ_y", text=names,
-        textposition="middle center", textfont=dict(color="white", size=10),
-        marker=dict(symbol="diamond", size=18, color=[label_color(i) for i in range(len(means))],
-                    line=dict(color="#111111", width=1.5)),
-        hovertemplate="μ_y of class %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>"))
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=means[:, 0],
+            y=means[:, 1],
+            mode="markers+text",
+            name="prior means μ_y",
+            text=names,
+            textposition="middle center",
+            textfont=dict(color="white", size=10),
+            marker=dict(
+                symbol="diamond",
+                size=18,
+                color=[label_color(i) for i in range(len(means))],
+                line=dict(color="#111111", width=1.5),
+            ),
+            hovertemplate="μ_y of class %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
+        )
+    )
     return fig

@@ -25,6 +25,7 @@ pixels pasted back, so it is refused (it decodes on the server).
 
 Nothing here imports streamlit; torch is only read (the model is not modified).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,6 +50,7 @@ def _array(t) -> np.ndarray:
 
 def _layer(m: nn.Module, name: str, arrays: dict) -> list[dict]:
     """One torch module -> layer dicts (weights added to `arrays` under name.w / name.b)."""
+
     def weights(**spec) -> dict:
         arrays[f"{name}.w"] = _array(m.weight)
         bias = m.bias if m.bias is not None else m.weight.new_zeros(spec["out"])
@@ -67,12 +69,32 @@ def _layer(m: nn.Module, name: str, arrays: dict) -> list[dict]:
         k, s, p, op = m.kernel_size[0], m.stride[0], m.padding[0], m.output_padding[0]
         if (k, s, p, op) != (m.kernel_size[1], m.stride[1], m.padding[1], m.output_padding[1]):
             raise BundleError(f"{name}: only square transposed convolutions run in the browser")
-        return [{"op": "conv_transpose", **weights(**{"in": m.in_channels, "out": m.out_channels}),
-                 "k": k, "stride": s, "padding": p, "output_padding": op}]
-    if isinstance(m, nn.Conv2d) and m.groups == 1 and m.stride == (1, 1) and m.dilation == (1, 1) \
-            and m.kernel_size[0] == m.kernel_size[1] and m.padding[0] == m.padding[1]:
-        return [{"op": "conv", **weights(**{"in": m.in_channels, "out": m.out_channels}),
-                 "k": m.kernel_size[0], "padding": m.padding[0]}]
+        return [
+            {
+                "op": "conv_transpose",
+                **weights(**{"in": m.in_channels, "out": m.out_channels}),
+                "k": k,
+                "stride": s,
+                "padding": p,
+                "output_padding": op,
+            }
+        ]
+    if (
+        isinstance(m, nn.Conv2d)
+        and m.groups == 1
+        and m.stride == (1, 1)
+        and m.dilation == (1, 1)
+        and m.kernel_size[0] == m.kernel_size[1]
+        and m.padding[0] == m.padding[1]
+    ):
+        return [
+            {
+                "op": "conv",
+                **weights(**{"in": m.in_channels, "out": m.out_channels}),
+                "k": m.kernel_size[0],
+                "padding": m.padding[0],
+            }
+        ]
     raise BundleError(f"{name}: a {type(m).__name__} layer cannot run in the browser yet")
 
 
@@ -81,8 +103,9 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
     [C, H, W]}, arrays = float32 weights by name. Raises BundleError for a decoder the browser
     cannot run (then the page decodes on the server)."""
     if model.config.conditional == "completion":
-        raise BundleError("a completion model decodes with its condition network and pastes the visible "
-                          "pixels back, on the server")
+        raise BundleError(
+            "a completion model decodes with its condition network and pastes the visible pixels back, on the server"
+        )
     dec, arrays = model.decoder, {}
     shape = list(model.config.image_shape)
     kind = type(dec).__name__
@@ -91,8 +114,12 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
     elif kind == "StackDecoder":
         layers = _stack(dec, model.config, arrays)
     elif kind == "ConvDecoder":
-        layers = (_layer(dec.dense, "dense", arrays) + [{"op": "reshape", "shape": list(dec.grid)}]
-                  + _layer(dec.body, "body", arrays) + [{"op": "crop", "shape": shape}])
+        layers = (
+            _layer(dec.dense, "dense", arrays)
+            + [{"op": "reshape", "shape": list(dec.grid)}]
+            + _layer(dec.body, "body", arrays)
+            + [{"op": "crop", "shape": shape}]
+        )
     else:
         raise BundleError(f"a {kind} cannot run in the browser yet")
     first = layers[0]
@@ -139,14 +166,16 @@ def _join_label(first: dict, label: nn.Linear, arrays: dict) -> None:
 
 def pack(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
     """Arrays (float32 or uint8) and a JSON-able dict -> safetensors bytes (meta in __metadata__)."""
-    return safetensors.numpy.save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
-                                  metadata={"meta": json.dumps(meta, separators=(",", ":"))})
+    return safetensors.numpy.save(
+        {k: np.ascontiguousarray(v) for k, v in arrays.items()},
+        metadata={"meta": json.dumps(meta, separators=(",", ":"))},
+    )
 
 
 def unpack(blob: bytes) -> tuple[dict[str, np.ndarray], dict]:
     """pack's inverse (for tests and tools): (arrays, meta)."""
     header_len = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + header_len])
+    header = json.loads(blob[8 : 8 + header_len])
     meta = json.loads((header.get("__metadata__") or {}).get("meta", "{}"))
     return safetensors.numpy.load(blob), meta
 

@@ -16,6 +16,7 @@ Bundled models live in vae/bundled/NAME (written by `python -m vae train --bundl
 "default" (the model the app opens on) first, then the others by name. They are listed before the
 user's models; their names are reserved, and they cannot be renamed or deleted.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,15 +102,20 @@ def models_dir(path: str | os.PathLike | None = None) -> Path:
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise StoreError(f"model name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or "
-                         "'-', starting with a letter or digit")
+        raise StoreError(
+            f"model name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit"
+        )
     return name
 
 
 def bundled_names() -> list[str]:
     """The bundled models' names: "default" first, then the others alphabetically."""
-    names = sorted(p.name for p in BUNDLED_DIR.iterdir() if p.is_dir() and _NAME.match(p.name)) \
-        if BUNDLED_DIR.is_dir() else []
+    names = (
+        sorted(p.name for p in BUNDLED_DIR.iterdir() if p.is_dir() and _NAME.match(p.name))
+        if BUNDLED_DIR.is_dir()
+        else []
+    )
     return sorted(names, key=lambda n: n != DEFAULT_MODEL)
 
 
@@ -134,12 +140,10 @@ def _recover_once(root: Path) -> None:
         recover(root)
 
 
-def _read(folder: Path, names: tuple[str, ...], optional: tuple[str, ...] = (),
-          head: dict | None = None) -> dict:
+def _read(folder: Path, names: tuple[str, ...], optional: tuple[str, ...] = (), head: dict | None = None) -> dict:
     """Files of one version of a model folder, or StoreError."""
     try:
-        return storage.read_files(folder, names, optional=optional, head=head,
-                                  max_bytes=limits.MODEL_BYTES)
+        return storage.read_files(folder, names, optional=optional, head=head, max_bytes=limits.MODEL_BYTES)
     except FileNotFoundError:
         if not folder.is_dir() or not any(folder.iterdir()):  # an empty folder: a save's claim
             raise StoreError(f"no model named {folder.name!r} in {folder.parent}") from None
@@ -168,9 +172,13 @@ def list_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
     root = models_dir(directory)
     if root.is_dir():
         _recover_once(root)
-        user = [_info(p, False) if p.name not in bundled + [DEFAULT_MODEL] else
-                ModelInfo(p.name, p, {}, error="a bundled model has this name: rename the folder to open it")
-                for p in sorted(root.iterdir()) if not p.name.startswith(".") and p.is_dir()]
+        user = [
+            _info(p, False)
+            if p.name not in bundled + [DEFAULT_MODEL]
+            else ModelInfo(p.name, p, {}, error="a bundled model has this name: rename the folder to open it")
+            for p in sorted(root.iterdir())
+            if not p.name.startswith(".") and p.is_dir()
+        ]
         user = [m for m in user if m.error is None or "no model named" not in m.error]  # gone meanwhile
         found += sorted(user, key=lambda m: str(m.meta.get("created", "")), reverse=True)
     return found
@@ -206,10 +214,20 @@ def load(name: str, directory: str | os.PathLike | None = None) -> tuple[VAE, Mo
     return model.eval(), ModelInfo(folder.name, folder, meta, bundled)
 
 
-def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, dataset: dict | None = None,
-         metrics: dict | None = None, history: list | None = None, train_config: dict | None = None,
-         training_state: tuple[dict, dict] | None = None, overwrite: bool = False,
-         source: dict | None = None, _root: Path | None = None) -> ModelInfo:
+def save(
+    model: VAE,
+    name: str,
+    directory: str | os.PathLike | None = None,
+    *,
+    dataset: dict | None = None,
+    metrics: dict | None = None,
+    history: list | None = None,
+    train_config: dict | None = None,
+    training_state: tuple[dict, dict] | None = None,
+    overwrite: bool = False,
+    source: dict | None = None,
+    _root: Path | None = None,
+) -> ModelInfo:
     """Write a model into a hidden temporary folder, fsync it, then put it in place in one step:
     published only if the name is free at that moment (StoreError otherwise), or, with overwrite,
     exchanged with the old version.
@@ -225,10 +243,18 @@ def save(model: VAE, name: str, directory: str | os.PathLike | None = None, *, d
     final = root / name
     if final.exists() and not overwrite:
         raise StoreError(f"a model named {name!r} already exists in {root}")
-    meta = {"format_version": FORMAT_VERSION, "name": name, "version": storage.token(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": model.config.to_dict(),
-            "train_config": train_config or {}, "dataset": dataset or {}, "metrics": metrics or {},
-            "history": history or [], "resumable": training_state is not None}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "version": storage.token(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": model.config.to_dict(),
+        "train_config": train_config or {},
+        "dataset": dataset or {},
+        "metrics": metrics or {},
+        "history": history or [],
+        "resumable": training_state is not None,
+    }
     if source:
         meta["source"] = source
     broken = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(v.isfinite().all())]
@@ -287,14 +313,17 @@ def _put_in_place(tmp: Path, final: Path, name: str, overwrite: bool) -> None:
     raise StoreError(f"{name}: could not be saved: other processes kept changing it")
 
 
-def load_training_state(name: str, directory: str | os.PathLike | None = None, *, version: str | None = None
-                        ) -> tuple[dict, dict[str, str]] | None:
+def load_training_state(
+    name: str, directory: str | os.PathLike | None = None, *, version: str | None = None
+) -> tuple[dict, dict[str, str]] | None:
     """(tensors, string metadata) of a model's saved training state, or None if it has none.
     version: the ModelInfo.version of weights loaded before; StoreError if the model changed since."""
     folder, bundled = _folder(name, directory)
     raw = _read(folder, (META, TRAINING), optional=(TRAINING,))
-    if version is not None and ModelInfo(name, folder, parse_meta(raw[META], name, META, FORMAT_VERSION),
-                                         bundled).version != version:
+    if (
+        version is not None
+        and ModelInfo(name, folder, parse_meta(raw[META], name, META, FORMAT_VERSION), bundled).version != version
+    ):
         raise StoreError(f"{name} was overwritten while it was being read; try again")
     if raw[TRAINING] is None:
         return None

@@ -16,6 +16,7 @@ pad's range [-4, 4]^2 for a 2-D latent, 41 points on [-4, 4] for 1-D, and 121 po
 uniformly from [-4, 4]^d (seeded) above; a conditional decoder's `extra` (a one-hot label) cycles
 through its classes over the grid.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,9 +27,16 @@ TOLERANCE = 1 / 255  # the largest pixel difference allowed: one grey level of a
 LIMIT = 4.0  # the grid's range, the Playground pad's (in prior standard deviations)
 ENCODINGS = ("int8", "float16", "float32")  # tried in this order, smallest first
 
-_ACTS = {"relu": torch.relu, "tanh": torch.tanh, "elu": F.elu, "sigmoid": torch.sigmoid,
-         "gelu": F.gelu, "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
-         "leaky_relu": lambda x: F.leaky_relu(x, 0.01), "softplus": F.softplus}
+_ACTS = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "elu": F.elu,
+    "sigmoid": torch.sigmoid,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
+    "softplus": F.softplus,
+}
 
 
 def run(spec: dict, arrays: dict[str, np.ndarray], z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -49,8 +57,14 @@ def run(spec: dict, arrays: dict[str, np.ndarray], z: np.ndarray, extra: np.ndar
         elif op == "reshape":
             x = x.reshape(len(x), *layer["shape"])
         elif op == "conv_transpose":
-            x = F.conv_transpose2d(x, w[layer["w"]], w[layer["b"]], stride=layer["stride"],
-                                   padding=layer["padding"], output_padding=layer["output_padding"])
+            x = F.conv_transpose2d(
+                x,
+                w[layer["w"]],
+                w[layer["b"]],
+                stride=layer["stride"],
+                padding=layer["padding"],
+                output_padding=layer["output_padding"],
+            )
         elif op == "conv":
             x = F.conv2d(x, w[layer["w"]], w[layer["b"]], padding=layer["padding"])
         elif op == "crop":
@@ -123,6 +137,11 @@ def encode(spec: dict, arrays: dict[str, np.ndarray], latent_dim: int) -> tuple[
         out = _encoded(arrays, names, encoding)
         error = float(np.abs(np.clip(run(spec, decoded(out), z, extra), 0, 1) - reference).max())
         if error <= TOLERANCE or encoding == "float32":
-            return out, {"encoding": encoding, "max_error": error, "bytes": sum(a.nbytes for a in out.values()),
-                         "float32_bytes": full, "grid": len(z)}
+            return out, {
+                "encoding": encoding,
+                "max_error": error,
+                "bytes": sum(a.nbytes for a in out.values()),
+                "float32_bytes": full,
+                "grid": len(z),
+            }
     raise AssertionError("unreachable: float32 is always accepted")

@@ -6,6 +6,7 @@ must match the model that config builds (found on torch's "meta" device, which a
 before its tensors are read; its tensors must be finite. Nothing is unpickled, and a file in a
 model folder can only ever be parsed as JSON or safetensors. Every failure is a StoreError.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,19 +39,30 @@ def parse_meta(raw: bytes, where: str, meta_name: str, format_version: int) -> d
     if not isinstance(meta, dict) or meta.get("format_version") != format_version:
         raise StoreError(f"{where}: unsupported model format (expected format_version {format_version})")
     config = config_of(meta.get("config"), where)
-    for key, kind in (("dataset", dict), ("metrics", dict), ("train_config", dict), ("history", list),
-                      ("created", str), ("version", str)):
+    for key, kind in (
+        ("dataset", dict),
+        ("metrics", dict),
+        ("train_config", dict),
+        ("history", list),
+        ("created", str),
+        ("version", str),
+    ):
         if meta.get(key) is not None and not isinstance(meta[key], kind):
             raise StoreError(f"{where}: {meta_name} field {key!r} must be a {kind.__name__}")
     metrics = meta.get("metrics") or {}
-    bad = [k for k in _CARD_METRICS if k in metrics and (isinstance(metrics[k], bool) or not
-                                                         isinstance(metrics[k], (int, float)))]
+    bad = [
+        k
+        for k in _CARD_METRICS
+        if k in metrics and (isinstance(metrics[k], bool) or not isinstance(metrics[k], (int, float)))
+    ]
     if bad:
         raise StoreError(f"{where}: metric {bad[0]!r} must be a number")
     count = parameter_count(config)
     if count > limits.MODEL_PARAMS:
-        raise StoreError(f"{where}: the config asks for {count:,} parameters, over the limit of "
-                         f"{limits.MODEL_PARAMS:,} (VAE_MODEL_PARAMS)")
+        raise StoreError(
+            f"{where}: the config asks for {count:,} parameters, over the limit of "
+            f"{limits.MODEL_PARAMS:,} (VAE_MODEL_PARAMS)"
+        )
     return meta
 
 
@@ -85,7 +97,7 @@ def header(raw: bytes, where: str) -> dict:
     if len(raw) < 8 + n:
         raise StoreError(f"{where}: not a valid safetensors file (truncated)")
     try:
-        head = json.loads(raw[8:8 + n].decode("utf-8"))
+        head = json.loads(raw[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise StoreError(f"{where}: not a valid safetensors file (its header is not JSON)") from None
     if not isinstance(head, dict) or not all(isinstance(v, dict) for v in head.values()):
@@ -99,11 +111,17 @@ def check_weights(raw: bytes, config: ModelConfig, where: str) -> None:
     found = {k: (v.get("dtype"), tuple(v.get("shape") or ())) for k, v in head.items() if k != "__metadata__"}
     want = expected(config)
     missing, extra = sorted(set(want) - set(found)), sorted(set(found) - set(want))
-    wrong = [f"{k} is {found[k][0]} {list(found[k][1])}, the config needs {want[k][0]} {list(want[k][1])}"
-             for k in sorted(set(want) & set(found)) if found[k] != want[k]]
+    wrong = [
+        f"{k} is {found[k][0]} {list(found[k][1])}, the config needs {want[k][0]} {list(want[k][1])}"
+        for k in sorted(set(want) & set(found))
+        if found[k] != want[k]
+    ]
     if missing or extra or wrong:
-        parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
-                ([f"unexpected {', '.join(extra[:3])}"] if extra else []) + wrong[:2]
+        parts = (
+            ([f"missing {', '.join(missing[:3])}"] if missing else [])
+            + ([f"unexpected {', '.join(extra[:3])}"] if extra else [])
+            + wrong[:2]
+        )
         raise StoreError(f"{where}: the weights do not match the config ({'; '.join(parts)})")
 
 

@@ -13,6 +13,7 @@
   restores an orphaned `.trash-` folder. A writer holds an flock on its folder, so a live writer's
   work is never touched.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -133,7 +134,7 @@ def recover(root: Path) -> list[str]:
             if not entry.is_dir() or entry.is_symlink():
                 continue
             if name.startswith(TRASH):  # a portable overwrite died between its two renames
-                model = root / name[len(TRASH):].rsplit("-", 2)[0]
+                model = root / name[len(TRASH) :].rsplit("-", 2)[0]
                 if _abandoned(entry) and not model.exists():
                     publish(entry, model)
                     done.append(f"restored {model.name}")
@@ -185,9 +186,15 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def read_files(folder: Path, names: tuple[str, ...], *, optional: tuple[str, ...] = (),
-               head: dict[str, int] | None = None, max_bytes: int | None = None,
-               attempts: int = 3) -> dict[str, bytes | None]:
+def read_files(
+    folder: Path,
+    names: tuple[str, ...],
+    *,
+    optional: tuple[str, ...] = (),
+    head: dict[str, int] | None = None,
+    max_bytes: int | None = None,
+    attempts: int = 3,
+) -> dict[str, bytes | None]:
     """The bytes of names (None for a missing optional one; only the first head[name] bytes of
     those in head), all from one version of folder. FileNotFoundError when the folder or a required
     file is missing; ValueError for something that is not a regular file or exceeds max_bytes."""

@@ -9,6 +9,7 @@ processes therefore do one process's arithmetic, up to the order of float sums, 
 leaves (weights, Adam, schedule, generator, step count) does not depend on the world size: a run
 saved on 2 processes resumes on 1 and back.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -92,6 +93,7 @@ class _Step(nn.Module):
 @dataclass
 class Group:
     """The processes training together (one, on a device, when world_size is 1) and this one's place."""
+
     rank: int = 0
     world_size: int = 1
     device: torch.device = torch.device("cpu")
@@ -148,12 +150,14 @@ class Group:
         """The callback, called on every rank; training stops when any rank's call asks to. A request
         at a step travels with the next step's statistics (every rank then stops after that step, one
         later than alone); one at an epoch's end is agreed on at once."""
+
         def agreed(progress) -> bool:
             self._asked = bool(callback and callback(progress)) or self._asked
             if progress.event == "step" and self.world_size > 1:
                 return self._agreed
             self._agreed = bool(self.reduce(torch.tensor([float(self._asked)])).item() > 0)
             return self._agreed
+
         return agreed
 
     @torch.inference_mode()
@@ -164,18 +168,20 @@ class Group:
         gen = torch.Generator().manual_seed(seed)
         sums = torch.zeros(3, dtype=torch.float64)
         for start in range(0, len(images), batch_size):
-            batch = images[start:start + batch_size]
+            batch = images[start : start + batch_size]
             rows = self.shard(len(batch))
             eps = torch.randn((len(batch), model.latent_dim), generator=gen)[rows]
             parts = objectives.elbo(_GivenNoise(model, eps.to(dev)), batch[rows].to(dev))
-            sums += torch.tensor([parts.elbo.sum().item(), parts.reconstruction.sum().item(),
-                                  parts.kl.sum().item()], dtype=torch.float64)
+            sums += torch.tensor(
+                [parts.elbo.sum().item(), parts.reconstruction.sum().item(), parts.kl.sum().item()], dtype=torch.float64
+            )
         model.train(was_training)
         sums = self.reduce(sums) / len(images)
         return dict(zip(("elbo", "reconstruction", "kl"), sums.tolist()))
 
-    def evaluate(self, model, images: torch.Tensor, iw_samples: int = 100, batch_size: int = 500,
-                 seed: int = 0) -> dict:
+    def evaluate(
+        self, model, images: torch.Tensor, iw_samples: int = 100, batch_size: int = 500, seed: int = 0
+    ) -> dict:
         """objectives.evaluate, each rank scoring its shard of every batch with that batch's noise, on
         this group's device (the model goes back to where it was)."""
         home = _device_of(model)
@@ -192,23 +198,41 @@ class Group:
         sums = torch.zeros(4 + latent, dtype=torch.float64)  # elbo, rec, kl, iw, kl per dimension
         mus = torch.zeros(n, latent)  # this rank's rows; the others are summed in
         for start in range(0, n, batch_size):
-            batch = images[start:start + batch_size]
+            batch = images[start : start + batch_size]
             rows = self.shard(len(batch))
             x = batch[rows].to(dev)
             eps = torch.randn((len(batch), latent), generator=gen)[rows]
             parts = objectives.elbo(_GivenNoise(model, eps.to(dev)), x)
-            logw = [_log_weights(model, x, torch.randn((min(chunk, iw_samples - i), len(batch), latent),
-                                                        generator=gen)[:, rows].to(dev))
-                    for i in range(0, iw_samples, chunk)]
+            logw = [
+                _log_weights(
+                    model,
+                    x,
+                    torch.randn((min(chunk, iw_samples - i), len(batch), latent), generator=gen)[:, rows].to(dev),
+                )
+                for i in range(0, iw_samples, chunk)
+            ]
             iw = torch.logsumexp(torch.cat(logw, 0), 0) - math.log(iw_samples)
-            sums += torch.cat([torch.stack([parts.elbo.sum(), parts.reconstruction.sum(), parts.kl.sum(),
-                                            iw.sum()]), parts.kl_per_dim.sum(0)]).double().cpu()
-            mus[start + rows.start:start + rows.stop] = parts.mu.cpu()
+            sums += (
+                torch.cat(
+                    [
+                        torch.stack([parts.elbo.sum(), parts.reconstruction.sum(), parts.kl.sum(), iw.sum()]),
+                        parts.kl_per_dim.sum(0),
+                    ]
+                )
+                .double()
+                .cpu()
+            )
+            mus[start + rows.start : start + rows.stop] = parts.mu.cpu()
         sums, mus = self.reduce(sums) / n, self.reduce(mus)
         active = objectives.active_units(mus)
         out = dict(zip(("elbo", "reconstruction", "kl", "iw_log_likelihood"), sums[:4].tolist()))
-        out.update(iw_samples=iw_samples, n=n, active_units=int(active.sum()),
-                   active_dims=active.nonzero().flatten().tolist(), kl_per_dim=sums[4:].tolist())
+        out.update(
+            iw_samples=iw_samples,
+            n=n,
+            active_units=int(active.sum()),
+            active_dims=active.nonzero().flatten().tolist(),
+            kl_per_dim=sums[4:].tolist(),
+        )
         return objectives.with_bits_per_dim(out, model.config.likelihood, math.prod(images.shape[1:]))
 
     def to_host(self, result) -> None:
@@ -243,8 +267,9 @@ def _device(requested: str | None, local_rank: int | None) -> torch.device:
             raise ValueError(f"--device {requested}: this torch sees no CUDA GPU")
         if local_rank is not None:
             if device.index is not None:
-                raise ValueError("under torchrun each process takes the GPU of its LOCAL_RANK: "
-                                 "give --device cuda without an index")
+                raise ValueError(
+                    "under torchrun each process takes the GPU of its LOCAL_RANK: give --device cuda without an index"
+                )
             device = torch.device("cuda", local_rank)
     return device
 
@@ -265,8 +290,11 @@ def session(device: str | None = None, timeout: float = TIMEOUT):
         return
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
-    dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=timedelta(seconds=timeout),
-                            device_id=dev if dev.type == "cuda" else None)
+    dist.init_process_group(
+        "nccl" if dev.type == "cuda" else "gloo",
+        timeout=timedelta(seconds=timeout),
+        device_id=dev if dev.type == "cuda" else None,
+    )
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:

@@ -1,6 +1,7 @@
 """What a training run is given, the way a UI needs it: keep an upload on disk so the saved model
 can reload its data, split off a seeded validation set, parse the form's settings, and name the model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,6 +26,7 @@ UPLOAD_TYPES = ("zip", "npz", "npy")
 @dataclass
 class TrainingData:
     """Tensors for start(): train minus a seeded validation share, the val labels, the test split."""
+
     train: torch.Tensor  # (N, C, H, W)
     val: torch.Tensor | None
     val_labels: np.ndarray | None
@@ -34,8 +36,15 @@ class TrainingData:
     test_labels: np.ndarray | None = None
 
 
-def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fraction: float = VAL_FRACTION,
-               name: str | None = None, path: str | None = None) -> TrainingData:
+def split_data(
+    train: data.Dataset,
+    test: data.Dataset,
+    *,
+    seed: int = 0,
+    val_fraction: float = VAL_FRACTION,
+    name: str | None = None,
+    path: str | None = None,
+) -> TrainingData:
     """Hold out val_fraction of the train split (seeded), as `python -m vae train` does."""
     x = torch.from_numpy(train.images)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
@@ -46,12 +55,20 @@ def split_data(train: data.Dataset, test: data.Dataset, *, seed: int = 0, val_fr
     if path:
         dataset["path"] = str(path)
     train_labels = None if train.labels is None else train.labels[train_idx.numpy()]
-    return TrainingData(x[train_idx], x[val_idx] if n_val else None, labels if n_val else None,
-                        torch.from_numpy(test.images), dataset, train_labels, test.labels)
+    return TrainingData(
+        x[train_idx],
+        x[val_idx] if n_val else None,
+        labels if n_val else None,
+        torch.from_numpy(test.images),
+        dataset,
+        train_labels,
+        test.labels,
+    )
 
 
-def save_upload(content: bytes, filename: str, directory: str | os.PathLike | None = None
-                ) -> tuple[Path, data.Dataset, data.Dataset]:
+def save_upload(
+    content: bytes, filename: str, directory: str | os.PathLike | None = None
+) -> tuple[Path, data.Dataset, data.Dataset]:
     """Keep uploaded data as <data dir>/uploads/<sha256[:12]>.<ext> (so a model trained on it can
     reload it by path) and read its (train, test) splits. Unreadable data is not kept (DataError)."""
     ext = PurePosixPath(filename or "").suffix.lower().lstrip(".")
@@ -82,8 +99,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(t) for t in re.split(r"[\s,;x]+", text.strip()) if t)
     except ValueError:
-        raise ConfigError(f"hidden sizes {text!r}: write whole numbers separated by commas, "
-                          "e.g. 512, 256") from None
+        raise ConfigError(f"hidden sizes {text!r}: write whole numbers separated by commas, e.g. 512, 256") from None
     if not sizes or min(sizes) < 1 or max(sizes) > 8192 or len(sizes) > 8:
         raise ConfigError(f"hidden sizes {text!r}: give 1-8 layers of 1-8192 units")
     return sizes
@@ -95,8 +111,10 @@ def model_config(image_shape, **settings) -> ModelConfig:
         return ModelConfig(image_shape=tuple(image_shape), **settings)
     except ConfigError as e:
         if "image_shape" in str(e):
-            raise ConfigError(f"this data has images of shape {tuple(image_shape)} (C, H, W); a model "
-                              "takes 1 or 3 channels and 4-256 pixels a side") from None
+            raise ConfigError(
+                f"this data has images of shape {tuple(image_shape)} (C, H, W); a model "
+                "takes 1 or 3 channels and 4-256 pixels a side"
+            ) from None
         raise
 
 

@@ -12,6 +12,7 @@ finished epoch saved (vae.training.recovery).
 What a run is given (the data split, an upload kept on disk, the form's settings) is
 vae/training/intake.py.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -58,12 +59,14 @@ def _without_main(prepare):
     Streamlit server that is whichever page script is running (Streamlit runs scripts as
     __main__), so a job would re-run the Train page; in a script without a __main__ guard it would
     start jobs again. A training process needs nothing from __main__: its preparation leaves it out."""
+
     def get_preparation_data(name):
         data = prepare(name)
         if str(name).startswith(PROCESS_PREFIX):
             data.pop("init_main_from_path", None)
             data.pop("init_main_from_name", None)
         return data
+
     get_preparation_data.wrapped = True
     return get_preparation_data
 
@@ -89,6 +92,7 @@ def warm_up() -> None:
     """Start the fork server now, in the background (once), so the first job does not wait for it."""
     if not _warming and _context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
+
         _warming.append(threading.Thread(target=forkserver.ensure_running, name="forkserver-warm-up", daemon=True))
         _warming[0].start()
 
@@ -151,10 +155,14 @@ class Job:
 
     def summary(self) -> dict:
         """One row of a table of runs."""
-        return {"model": self.name, "state": self.state,
-                "epochs": f"{self.epochs_done}/{self.train_config.epochs}",
-                "outcome": self.outcome or self.error or "", "data": self.dataset.get("name", ""),
-                "started": time.strftime("%H:%M:%S", time.localtime(self.started))}
+        return {
+            "model": self.name,
+            "state": self.state,
+            "epochs": f"{self.epochs_done}/{self.train_config.epochs}",
+            "outcome": self.outcome or self.error or "",
+            "data": self.dataset.get("name", ""),
+            "started": time.strftime("%H:%M:%S", time.localtime(self.started)),
+        }
 
     def snapshot_model(self) -> VAE | None:
         """A fresh model holding the latest epoch's weights (None before the first epoch ends)."""
@@ -217,11 +225,21 @@ class Job:
             self._conn.close()
 
 
-def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
-          val_images: torch.Tensor | None = None, test_images: torch.Tensor | None = None, *,
-          dataset: dict | None = None, models_dir: str | None = None, iw_samples: int = 100,
-          preview_labels: np.ndarray | None = None, registry: dict[str, Job] | None = None,
-          labels: tuple | None = None) -> Job:
+def start(
+    name: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    train_images: torch.Tensor,
+    val_images: torch.Tensor | None = None,
+    test_images: torch.Tensor | None = None,
+    *,
+    dataset: dict | None = None,
+    models_dir: str | None = None,
+    iw_samples: int = 100,
+    preview_labels: np.ndarray | None = None,
+    registry: dict[str, Job] | None = None,
+    labels: tuple | None = None,
+) -> Job:
     """Check the name and shapes now (so mistakes show at once), then train in a process of its own.
 
     registry: jobs by name shared by several users (a server's sessions); a name whose job is still
@@ -231,30 +249,66 @@ def start(name: str, model_config: ModelConfig, train_config: TrainConfig, train
     train and are scored with.
     """
     if registry is None:
-        return _start(name, model_config, train_config, train_images, val_images, test_images,
-                      dataset, models_dir, iw_samples, preview_labels, labels)
+        return _start(
+            name,
+            model_config,
+            train_config,
+            train_images,
+            val_images,
+            test_images,
+            dataset,
+            models_dir,
+            iw_samples,
+            preview_labels,
+            labels,
+        )
     with _registry_lock:
         if name in registry and registry[name].running:
             raise store.StoreError(f"a model named {name!r} is being trained; choose another name")
         running, cap = sum(j.running for j in registry.values()), max_jobs()
         if running >= cap:
-            raise JobLimitError(f"this server already runs {running} training job{'s' * (running > 1)}, "
-                                f"its limit ({MAX_JOBS_VARIABLE}={cap}); wait for one to finish or stop one")
-        job = _start(name, model_config, train_config, train_images, val_images, test_images,
-                     dataset, models_dir, iw_samples, preview_labels, labels)
+            raise JobLimitError(
+                f"this server already runs {running} training job{'s' * (running > 1)}, "
+                f"its limit ({MAX_JOBS_VARIABLE}={cap}); wait for one to finish or stop one"
+            )
+        job = _start(
+            name,
+            model_config,
+            train_config,
+            train_images,
+            val_images,
+            test_images,
+            dataset,
+            models_dir,
+            iw_samples,
+            preview_labels,
+            labels,
+        )
         registry[name] = job
         return job
 
 
-def _start(name, model_config, train_config, train_images, val_images, test_images, dataset, models_dir,
-           iw_samples, preview_labels, labels=None) -> Job:
+def _start(
+    name,
+    model_config,
+    train_config,
+    train_images,
+    val_images,
+    test_images,
+    dataset,
+    models_dir,
+    iw_samples,
+    preview_labels,
+    labels=None,
+) -> Job:
     store.check_not_bundled(name)
     root = store.models_dir(models_dir).absolute()
     if (root / name).exists():
         raise store.StoreError(f"a model named {name!r} already exists; choose another name")
     if tuple(train_images.shape[1:]) != model_config.image_shape:
-        raise ValueError(f"the images are {tuple(train_images.shape[1:])}, the model expects "
-                         f"{model_config.image_shape}")
+        raise ValueError(
+            f"the images are {tuple(train_images.shape[1:])}, the model expects {model_config.image_shape}"
+        )
     if model_config.conditional in ("label", "prior") and (labels is None or labels[0] is None):
         raise ValueError(f"a {model_config.conditional}-conditional model needs labelled data")
     job = Job(name, model_config, train_config, dataset or {}, str(root), labels=labels)
@@ -262,11 +316,21 @@ def _start(name, model_config, train_config, train_images, val_images, test_imag
         job.preview = val_images[:PREVIEW]
         job.preview_labels = None if preview_labels is None else np.asarray(preview_labels)[:PREVIEW]
     folder = recovery.claim(root, job)  # refuses a name another server is training
-    arrays = {k: None if v is None else v.numpy() for k, v in
-              (("train", train_images), ("val", val_images), ("test", test_images))}
-    spec = {"name": name, "model_config": model_config, "train_config": train_config, "dataset": job.dataset,
-            "models_dir": str(root), "folder": str(folder), "iw_samples": iw_samples, **arrays,
-            "labels": None if labels is None else tuple(None if y is None else np.asarray(y) for y in labels)}
+    arrays = {
+        k: None if v is None else v.numpy()
+        for k, v in (("train", train_images), ("val", val_images), ("test", test_images))
+    }
+    spec = {
+        "name": name,
+        "model_config": model_config,
+        "train_config": train_config,
+        "dataset": job.dataset,
+        "models_dir": str(root),
+        "folder": str(folder),
+        "iw_samples": iw_samples,
+        **arrays,
+        "labels": None if labels is None else tuple(None if y is None else np.asarray(y) for y in labels),
+    }
     ctx = _context()
     job._conn, child_end = ctx.Pipe()
     job._process = ctx.Process(target=worker.run, args=(spec, child_end), name=PROCESS_PREFIX + name, daemon=True)
@@ -291,9 +355,14 @@ def recover(models_dir: str | os.PathLike | None = None) -> dict[str, Job]:
     found = {}
     for folder, record in recovery.stale(root):
         try:
-            job = Job(record["name"], ModelConfig.from_dict(record["model_config"]),
-                      TrainConfig.from_dict(record["train_config"]), record.get("dataset") or {}, str(root),
-                      started=float(record.get("started") or time.time()))
+            job = Job(
+                record["name"],
+                ModelConfig.from_dict(record["model_config"]),
+                TrainConfig.from_dict(record["train_config"]),
+                record.get("dataset") or {},
+                str(root),
+                started=float(record.get("started") or time.time()),
+            )
         except (KeyError, TypeError, ValueError):
             recovery.release(folder)  # a record from another version: nothing we can report
             continue

@@ -7,6 +7,7 @@ ELBO are kept, and a non-finite loss stops the run with the last good weights. T
 end of its last finished epoch (weights, Adam's moments, learning-rate schedule, random state) comes
 back as a TrainingState, so a resumed run continues exactly: 5 epochs, then 5 more, equal 10.
 """
+
 from __future__ import annotations
 
 import copy
@@ -30,6 +31,7 @@ __all__ = ["Callback", "FitResult", "Progress", "TrainingState", "fit", "test_me
 @dataclass
 class Progress:
     """What the callback sees. event is "step" or "epoch"; metrics are nats per example."""
+
     event: str
     epoch: int  # 1-based, counting epochs of earlier runs when resuming
     step: int  # steps done in this run
@@ -65,7 +67,7 @@ def validate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int
     gen = torch.Generator().manual_seed(seed)
     tot = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
     for start in range(0, len(images), batch_size):
-        parts = objectives.elbo(model, images[start:start + batch_size], gen)
+        parts = objectives.elbo(model, images[start : start + batch_size], gen)
         tot["elbo"] += parts.elbo.sum().item()
         tot["reconstruction"] += parts.reconstruction.sum().item()
         tot["kl"] += parts.kl.sum().item()
@@ -81,8 +83,7 @@ def _optimizer(model: VAE, tc: TrainConfig) -> torch.optim.Optimizer:
     """Adam with the fused kernel where this torch has it for the CPU (about 15% faster here), or
     RMSprop with Keras's and TensorFlow's decay rate 0.9 (torch's default is 0.99)."""
     if tc.optimizer == "rmsprop":
-        return torch.optim.RMSprop(model.parameters(), lr=tc.lr, alpha=0.9, eps=1e-7,
-                                   weight_decay=tc.weight_decay)
+        return torch.optim.RMSprop(model.parameters(), lr=tc.lr, alpha=0.9, eps=1e-7, weight_decay=tc.weight_decay)
     try:
         return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=True)
     except (RuntimeError, TypeError):
@@ -132,11 +133,20 @@ def _step_loss(model, x, beta, k, gen, y=None) -> tuple[torch.Tensor, torch.Tens
     return -bound.mean(), torch.stack([logw.mean(), bound.mean()]).detach(), ("elbo", "iw_bound")
 
 
-def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torch.Tensor,
-        val_images: torch.Tensor | None = None, *, callback: Callback | None = None,
-        init_state: dict | None = None, history: list[dict] | None = None,
-        resume: TrainingState | None = None, train_labels: torch.Tensor | None = None,
-        val_labels: torch.Tensor | None = None, group: Group | None = None) -> FitResult:
+def fit(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    train_images: torch.Tensor,
+    val_images: torch.Tensor | None = None,
+    *,
+    callback: Callback | None = None,
+    init_state: dict | None = None,
+    history: list[dict] | None = None,
+    resume: TrainingState | None = None,
+    train_labels: torch.Tensor | None = None,
+    val_labels: torch.Tensor | None = None,
+    group: Group | None = None,
+) -> FitResult:
     """Train a new model on images (N, C, H, W) in [0,1], or go on with an earlier run.
 
     train_labels, val_labels: (N,) integer classes, needed by label- and prior-conditional models
@@ -149,11 +159,13 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     """
     tc = train_config
     if tuple(train_images.shape[1:]) != model_config.image_shape:
-        raise ValueError(f"images of shape {tuple(train_images.shape[1:])} do not fit a model for "
-                         f"{model_config.image_shape}")
+        raise ValueError(
+            f"images of shape {tuple(train_images.shape[1:])} do not fit a model for {model_config.image_shape}"
+        )
     if model_config.conditional in ("label", "prior") and train_labels is None:
-        raise ValueError(f"a {model_config.conditional}-conditional model is trained on labelled data: "
-                         "this dataset has no labels")
+        raise ValueError(
+            f"a {model_config.conditional}-conditional model is trained on labelled data: this dataset has no labels"
+        )
     if group is not None and model_config.conditional != "none":
         raise ValueError("a conditional model trains in one process: torchrun does not take it yet")
     torch.manual_seed(tc.seed)
@@ -183,8 +195,11 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         step0, best_val, result.best_epoch, stale = resume.step, resume.best_score, resume.best_epoch, resume.stale
         last_good = copy.deepcopy(model.state_dict())
     samples_seen, compute_time = 0, 0.0
-    floor = -math.inf if resume is not None else \
-        _floor(model, *((train_images, train_labels) if val_images is None else (val_images, val_labels)))
+    floor = (
+        -math.inf
+        if resume is not None
+        else _floor(model, *((train_images, train_labels) if val_images is None else (val_images, val_labels)))
+    )
     model.train()
     for epoch in range(first_epoch, first_epoch + tc.epochs):
         t_epoch = time.perf_counter()
@@ -192,7 +207,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
         perm = torch.randperm(n, generator=gen)
         sums, names = 0.0, ()
         for start in range(0, n, tc.batch_size):
-            index = perm[start:start + tc.batch_size]
+            index = perm[start : start + tc.batch_size]
             beta = tc.beta * min(1.0, (step0 + step + 1) / warm) if warm > 0 else tc.beta
             if group is None:
                 x = data.index_select(0, index)  # (B, C, H, W)
@@ -201,8 +216,15 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
             else:  # this rank's shard of the batch; stats of the whole batch
                 loss, stats, names = group.step_loss(data, index, beta, tc.iw_samples, gen)
             if not math.isfinite(loss.item()):
-                return _diverged(result, best_state or last_good, f"the loss became {loss.item()} at "
-                                 f"epoch {epoch}, step {step + 1}", samples_seen, compute_time, best_state, group)
+                return _diverged(
+                    result,
+                    best_state or last_good,
+                    f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}",
+                    samples_seen,
+                    compute_time,
+                    best_state,
+                    group,
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
@@ -210,25 +232,38 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
             opt.step()
             step += 1
             sums = sums + stats * len(index)
-            if callback and callback(Progress("step", epoch, step, total_steps,
-                                              _StepMetrics(stats, names, beta), time.perf_counter() - t0)):
+            if callback and callback(
+                Progress("step", epoch, step, total_steps, _StepMetrics(stats, names, beta), time.perf_counter() - t0)
+            ):
                 result.stopped, result.message = "cancelled", f"stopped by the user at epoch {epoch}"
                 break
         samples_seen += n
         compute_time += time.perf_counter() - t_epoch
         sched.step()
         means = _named(dict(zip(names, (sums / n).tolist())))
-        record = {"epoch": epoch, **{f"train_{k}": v for k, v in means.items()},
-                  "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t_epoch}
+        record = {
+            "epoch": epoch,
+            **{f"train_{k}": v for k, v in means.items()},
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - t_epoch,
+        }
         if val_images is not None:
-            scores = (validate(model, val_images, labels=val_labels) if group is None
-                      else group.validate(model, val_images))
+            scores = (
+                validate(model, val_images, labels=val_labels) if group is None else group.validate(model, val_images)
+            )
             record.update({f"val_{k}": v for k, v in scores.items()})
         score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
         failure = _failure(model, record, score, floor)  # an overflow or blow-up: the epoch is not kept
         if failure:
-            return _diverged(result, best_state or last_good, f"at epoch {epoch} {failure}", samples_seen,
-                             compute_time, best_state, group)
+            return _diverged(
+                result,
+                best_state or last_good,
+                f"at epoch {epoch} {failure}",
+                samples_seen,
+                compute_time,
+                best_state,
+                group,
+            )
         last_good = copy.deepcopy(model.state_dict())
         if result.stopped == "cancelled":
             break  # a partial epoch is not recorded as an epoch
@@ -237,10 +272,19 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
             best_val, best_state, result.best_epoch, stale = score, last_good, epoch, 0
         else:
             stale += 1
-        result.state = TrainingState(last_good, copy.deepcopy(opt.state_dict()), sched.state_dict(),
-                                     gen.get_state(), step0 + step, best_val, result.best_epoch, stale)
-        if callback and callback(Progress("epoch", epoch, step, total_steps, record,
-                                          time.perf_counter() - t0, model, result.state)):
+        result.state = TrainingState(
+            last_good,
+            copy.deepcopy(opt.state_dict()),
+            sched.state_dict(),
+            gen.get_state(),
+            step0 + step,
+            best_val,
+            result.best_epoch,
+            stale,
+        )
+        if callback and callback(
+            Progress("epoch", epoch, step, total_steps, record, time.perf_counter() - t0, model, result.state)
+        ):
             result.stopped, result.message = "cancelled", f"stopped by the user after epoch {epoch}"
             break
         if tc.patience and stale >= tc.patience:
@@ -252,8 +296,14 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_images: torc
     return _finish(result, samples_seen, compute_time, best_state is not None, group)
 
 
-def test_metrics(result: FitResult, test_images: torch.Tensor, binarize: bool, iw_samples: int,
-                 test_labels=None, group: Group | None = None) -> dict:
+def test_metrics(
+    result: FitResult,
+    test_images: torch.Tensor,
+    binarize: bool,
+    iw_samples: int,
+    test_labels=None,
+    group: Group | None = None,
+) -> dict:
     """What a finished run is saved with: objectives.evaluate on the test images (their fixed
     binarized sample for a binarized run; a conditional model's with the condition given), how they
     were scored and how fast the run trained."""
@@ -284,15 +334,16 @@ def _failure(model: VAE, record: dict, score: float, floor: float) -> str:
     return ""
 
 
-def _diverged(result: FitResult, good: dict, what: str, samples: int, seconds: float, best,
-              group=None) -> FitResult:
+def _diverged(result: FitResult, good: dict, what: str, samples: int, seconds: float, best, group=None) -> FitResult:
     """Stop a run whose numbers overflowed: back to the last good weights, with a message that says
     what happened and what to try."""
     result.model.load_state_dict(good)
     result.stopped = "diverged"
     kept = "kept the weights from the last good epoch" if result.history else "no epoch finished"
-    result.message = (f"training diverged: {what}; {kept} (try a lower learning rate, gradient clipping, "
-                      "or for a Gaussian likelihood a larger or learned std)")
+    result.message = (
+        f"training diverged: {what}; {kept} (try a lower learning rate, gradient clipping, "
+        "or for a Gaussian likelihood a larger or learned std)"
+    )
     return _finish(result, samples, seconds, best is not None, group)
 
 

@@ -7,6 +7,7 @@ vae.training.worker). A job that ends normally removes its folder. A folder whos
 an interrupted job: recover_folder saves its checkpoint into the store under the job's name (so the
 store never shows a half model, only whole finished epochs) and reports the job as interrupted.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,9 +74,18 @@ def claim(root: Path, job) -> Path:
         recover_folder(folder, job, "an earlier server stopped while it trained")
         raise store.StoreError(f"a model named {job.name!r} already exists; choose another name")
     folder.mkdir(parents=True, exist_ok=True)
-    _write(folder, {"name": job.name, "server_pid": os.getpid(), "server_started": _started(os.getpid()),
-                    "started": job.started, "model_config": job.model_config.to_dict(),
-                    "train_config": job.train_config.to_dict(), "dataset": job.dataset})
+    _write(
+        folder,
+        {
+            "name": job.name,
+            "server_pid": os.getpid(),
+            "server_started": _started(os.getpid()),
+            "started": job.started,
+            "model_config": job.model_config.to_dict(),
+            "train_config": job.train_config.to_dict(),
+            "dataset": job.dataset,
+        },
+    )
     return folder
 
 
@@ -130,10 +140,19 @@ def recover_folder(folder: Path, job, reason: str):
         n = len(history)
         tc = dict(info.meta.get("train_config") or {})
         tc["extra"] = {**(tc.get("extra") or {}), "interrupted": f"{reason} during epoch {n + 1}"}
-        job.saved = store.save(model, job.name, root, dataset=info.meta.get("dataset"), history=history,
-                               train_config=tc, training_state=state)
+        job.saved = store.save(
+            model,
+            job.name,
+            root,
+            dataset=info.meta.get("dataset"),
+            history=history,
+            train_config=tc,
+            training_state=state,
+        )
         job.history = history
-        job.message = (f"{reason} during epoch {n + 1}; its last finished epoch ({n}) is saved as "
-                       f"{job.name} (`python -m vae train --resume {job.name}` goes on)")
+        job.message = (
+            f"{reason} during epoch {n + 1}; its last finished epoch ({n}) is saved as "
+            f"{job.name} (`python -m vae train --resume {job.name}` goes on)"
+        )
     release(folder)
     return job

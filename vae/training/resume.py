@@ -2,6 +2,7 @@
 travels through a safetensors file (tensors plus JSON metadata, nothing pickled), and how a new run
 is put back where the old one stood.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ class TrainingState:
     """Where a run stood at the end of its last finished epoch: that epoch's weights (not necessarily
     the best ones, which the model keeps), Adam's state, the learning-rate schedule, the sampler's
     random state, the step count (the KL warm-up goes on from it) and the early-stopping record."""
+
     weights: dict[str, torch.Tensor]
     optimizer: dict  # torch.optim.Adam.state_dict()
     scheduler: dict  # ExponentialLR.state_dict()
@@ -33,9 +35,14 @@ class TrainingState:
         for i, slots in self.optimizer["state"].items():
             tensors.update({f"optimizer.{i}.{k}": torch.as_tensor(v) for k, v in slots.items()})
         tensors["generator"] = self.generator
-        meta = {"param_groups": self.optimizer["param_groups"], "scheduler": self.scheduler,
-                "step": self.step, "best_score": self.best_score, "best_epoch": self.best_epoch,
-                "stale": self.stale}
+        meta = {
+            "param_groups": self.optimizer["param_groups"],
+            "scheduler": self.scheduler,
+            "step": self.step,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "stale": self.stale,
+        }
         return {k: v.detach().contiguous() for k, v in tensors.items()}, {"state": json.dumps(meta)}
 
     @classmethod
@@ -47,10 +54,16 @@ class TrainingState:
                 if key.startswith("optimizer."):
                     _, i, slot = key.split(".", 2)
                     state.setdefault(int(i), {})[slot] = value
-            return cls({k[8:]: v for k, v in tensors.items() if k.startswith("weights.")},
-                       {"state": state, "param_groups": meta["param_groups"]}, meta["scheduler"],
-                       tensors["generator"], int(meta["step"]), float(meta["best_score"]),
-                       meta["best_epoch"], int(meta["stale"]))
+            return cls(
+                {k[8:]: v for k, v in tensors.items() if k.startswith("weights.")},
+                {"state": state, "param_groups": meta["param_groups"]},
+                meta["scheduler"],
+                tensors["generator"],
+                int(meta["step"]),
+                float(meta["best_score"]),
+                meta["best_epoch"],
+                int(meta["stale"]),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a training state ({type(e).__name__}: {e})") from None
 

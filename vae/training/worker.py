@@ -11,6 +11,7 @@ A finished epoch is also checkpointed (every few seconds at most) into the job's
 the child stops after the step, checkpoints its last finished epoch and exits without touching the
 store; the next server start turns that checkpoint into a model (vae.training.jobs.recover).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -73,9 +74,16 @@ class _Checkpoints:
         if self.pending is None or self.written == self.epoch:
             return
         model, history, state = self.pending
-        store.save(model, CHECKPOINT, self.folder, overwrite=True, history=history,
-                   dataset=self.spec["dataset"], train_config=self.spec["train_config"].to_dict(),
-                   training_state=state and state.to_tensors())
+        store.save(
+            model,
+            CHECKPOINT,
+            self.folder,
+            overwrite=True,
+            history=history,
+            dataset=self.spec["dataset"],
+            train_config=self.spec["train_config"].to_dict(),
+            training_state=state and state.to_tensors(),
+        )
         self.written, self.last, self.pending = self.epoch, time.monotonic(), None
 
 
@@ -96,8 +104,15 @@ def run(spec: dict, conn) -> None:
         if p.event == "epoch":
             spec["history"].append(p.metrics)
             weights = {k: v.detach().numpy().copy() for k, v in p.model.state_dict().items()}
-            link.send({"event": "epoch", "step": p.step, "total_steps": p.total_steps, "record": p.metrics,
-                       "weights": weights})
+            link.send(
+                {
+                    "event": "epoch",
+                    "step": p.step,
+                    "total_steps": p.total_steps,
+                    "record": p.metrics,
+                    "weights": weights,
+                }
+            )
             checkpoints.offer(p)
         elif now - last_step[0] >= STEP_EVERY:
             last_step[0] = now
@@ -106,30 +121,48 @@ def run(spec: dict, conn) -> None:
 
     try:
         tensors = {k: None if spec[k] is None else torch.from_numpy(spec[k]) for k in ("train", "val", "test")}
-        train_y, val_y, test_y = (None if y is None else torch.as_tensor(y, dtype=torch.long)
-                                  for y in (spec.get("labels") or (None, None, None)))
+        train_y, val_y, test_y = (
+            None if y is None else torch.as_tensor(y, dtype=torch.long)
+            for y in (spec.get("labels") or (None, None, None))
+        )
         link.send({"event": "running"})
-        result = fit(spec["model_config"], spec["train_config"], tensors["train"], tensors["val"],
-                     callback=on_progress, train_labels=train_y, val_labels=val_y)
+        result = fit(
+            spec["model_config"],
+            spec["train_config"],
+            tensors["train"],
+            tensors["val"],
+            callback=on_progress,
+            train_labels=train_y,
+            val_labels=val_y,
+        )
         if link.server_gone:  # interrupted: leave the last finished epoch for the next server start
             checkpoints.flush()
             return
         link.send({"event": "saving", "outcome": result.stopped, "message": result.message})
         if not result.history:
             raise _Nothing(result.message or "stopped before the first epoch finished")
-        metrics = {} if tensors["test"] is None else test_metrics(result, tensors["test"],
-                                                                  spec["train_config"].binarize,
-                                                                  spec["iw_samples"], test_y)
-        store.save(result.model, spec["name"], spec["models_dir"], dataset=spec["dataset"], metrics=metrics,
-                   history=result.history, train_config=spec["train_config"].to_dict(),
-                   training_state=result.state and result.state.to_tensors())
+        metrics = (
+            {}
+            if tensors["test"] is None
+            else test_metrics(result, tensors["test"], spec["train_config"].binarize, spec["iw_samples"], test_y)
+        )
+        store.save(
+            result.model,
+            spec["name"],
+            spec["models_dir"],
+            dataset=spec["dataset"],
+            metrics=metrics,
+            history=result.history,
+            train_config=spec["train_config"].to_dict(),
+            training_state=result.state and result.state.to_tensors(),
+        )
         link.send({"event": "done", "outcome": result.stopped, "message": result.message})
     except _Nothing as e:
         link.send({"event": "failed", "error": f"{e}: nothing to save", "message": ""})
     except Exception as e:  # reported to the server; the process must never die silently
         import traceback
-        link.send({"event": "failed", "error": f"{type(e).__name__}: {e}",
-                   "message": traceback.format_exc(limit=3)})
+
+        link.send({"event": "failed", "error": f"{type(e).__name__}: {e}", "message": traceback.format_exc(limit=3)})
     if not link.server_gone:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -143,4 +176,3 @@ def model_from(config: ModelConfig, weights: dict[str, np.ndarray]) -> VAE:
     model = build(config)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     return model.eval()
-
