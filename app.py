@@ -60,7 +60,7 @@ with left:
     grid = images.tile(np.concatenate([ds.images[idx], recon]), ncols=len(idx), pad=2)
     st.image(images.upscale(grid, 3), width="stretch")
 with right:
-    order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+    order, active, kl = resources.kl_order(ctx.ref)
     kl_title = "KL per latent dimension (test split)"
     st.plotly_chart(plots.kl_bars(kl, active).update_layout(height=260, title=kl_title), width="stretch")
 if ctx.info.history:
@@ -70,7 +70,7 @@ if ctx.info.history:
 
 with st.expander("Export this model", icon=":material/download:"):
     try:
-        _, code = resources.export_tensors(ctx.name, ctx.version, ctx.directory)
+        _, code = resources.export_tensors(ctx.ref)
     except store.StoreError as e:  # a conditional model: its networks take the condition too
         st.info(f"Not exportable yet: {e}")
     else:
@@ -79,7 +79,7 @@ with st.expander("Export this model", icon=":material/download:"):
             "ONNX encoder + decoder (.zip)",
             key="export_onnx",
             file_name=f"{ctx.name}-onnx.zip",
-            data=lambda: resources.export_onnx_zip(ctx.name, ctx.version, ctx.directory),
+            data=lambda: resources.export_onnx_zip(ctx.ref),
             mime="application/zip",
             help="encoder.onnx: image -> mu, logvar; decoder.onnx: z -> image mean; any batch size (opset 17)",
         )
@@ -88,7 +88,7 @@ with st.expander("Export this model", icon=":material/download:"):
             key="export_tensors",
             mime="application/octet-stream",
             file_name=f"{ctx.name}.safetensors",
-            data=lambda: resources.export_tensors(ctx.name, ctx.version, ctx.directory)[0],
+            data=lambda: resources.export_tensors(ctx.ref)[0],
         )
         st.caption("The tensors load into this PyTorch code (no need for this project):")
         st.code(code, language="python")

@@ -60,7 +60,7 @@ label = st.selectbox(
 )
 source = sources[label]
 test = resources.dataset(source, "test")
-args = {i.name: (i.name, i.version, directory, source) for i in infos}
+refs = {i.name: resources.ModelRef.of(i, directory, source) for i in infos}
 
 st.subheader("Scores on the same test images")
 rows = []
@@ -68,7 +68,7 @@ for info in infos:
     stored = comparison.stored_scores(info, source)
     binarize = comparison.binarized(info)
     try:
-        metrics = stored or resources.compare_scores(*args[info.name], binarize)
+        metrics = stored or resources.compare_scores(refs[info.name], binarize)
     except Exception as e:  # a model that cannot read these images is reported, not a traceback
         st.error(f"Could not score '{info.name}' on {label}: {e}")
         st.stop()
@@ -97,7 +97,7 @@ st.caption(
 )
 
 st.subheader("Latent maps")
-maps = {i.name: comparison.map_coords(resources.encoded(*args[i.name], "test")[0]) for i in infos}
+maps = {i.name: comparison.map_coords(resources.encoded(refs[i.name], "test")[0]) for i in infos}
 cols = st.columns(len(infos))
 for k, (info, col) in enumerate(zip(infos, cols)):
     coords, axis_names, note = maps[info.name]
@@ -111,7 +111,7 @@ for k, (info, col) in enumerate(zip(infos, cols)):
         webgl=False,
     )
     if info.config.conditional == "prior" and info.config.latent_dim == 2:
-        model = resources.model(*args[info.name][:3])
+        model = resources.model(refs[info.name])
         plots_compare.add_prior_means(fig, model.prior_means.detach().numpy(), test.class_names)
     fig.update_layout(height=380, showlegend=k == len(infos) - 1, margin=dict(l=40, r=10, t=40, b=40))
     col.plotly_chart(fig, width="stretch", key=f"cmp_map_{k}")
@@ -138,7 +138,7 @@ cols = st.columns(len(infos))
 for k, (info, col) in enumerate(zip(infos, cols)):
     d, kind = info.config.latent_dim, kinds[info.name]
     condition = given_class if kind in ("label", "prior") else given_item if kind == "completion" else None
-    images = resources.compare_manifold(*args[info.name], n, condition)
+    images = resources.compare_manifold(refs[info.name], n, condition)
     fig = plots.image(images, title=info.name)
     fig.update_layout(width=None, height=760 // len(infos) + 60, margin=dict(l=10, r=10, t=40, b=10))
     col.plotly_chart(fig, width="stretch", key=f"cmp_manifold_{k}")
@@ -149,6 +149,6 @@ count = st.slider("Images", 4, 16, 10, key="cmp_count")
 if st.button("Other images", key="cmp_reshuffle"):
     st.session_state["cmp_seed"] = st.session_state.get("cmp_seed", 0) + 1
 ids = comparison.sample_ids(len(test.images), count, st.session_state.get("cmp_seed", 0))
-recons = {i.name: resources.compare_reconstructions(*args[i.name], tuple(int(j) for j in ids)) for i in infos}
+recons = {i.name: resources.compare_reconstructions(refs[i.name], tuple(int(j) for j in ids)) for i in infos}
 st.plotly_chart(plots_compare.reconstructions(test.images[ids], recons, ids), width="content", key="cmp_recons")
 st.caption("Each model decodes the mean of q(z|x) for the image at the top of its column.")

@@ -21,7 +21,7 @@ ctx = shell.page(
 d, model, shape = ctx.latent_dim, ctx.model, tuple(ctx.info.config.image_shape)
 ds = ctx.dataset("test")
 mu, _ = ctx.encoded("test")
-plane = None if d == 2 else resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
+plane = None if d == 2 else resources.projection(ctx.ref, "test", "pca")
 coords, axes = (mu, ("z1", "z2")) if plane is None else (plane.coords, plane.axis_names)
 for tag, x in (("A", -1.5), ("B", 1.5)):  # defaults for map points (session state, so clicks can set them)
     st.session_state.setdefault(f"ip_x_{tag}", x)

@@ -23,7 +23,7 @@ ctx = shell.page(
     "select in the chart's toolbar, to see those images beside their reconstructions and the image "
     "decoded from their mean.",
 )
-d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
+d = ctx.latent_dim
 
 top = st.columns([1, 2, 2, 2])
 split = top[0].radio("Split", ["test", "train"], key="lm_split")
@@ -54,7 +54,7 @@ elif d == 2:
         help="The manifold and the data on one picture: images decoded on a grid, drawn under the points.",
     ):
         (x0, x1), (y0, y1) = views.square_window(mu)
-        picture = resources.backdrop(ctx.name, ctx.version, ctx.directory, (x0, x1), (y0, y1), BACKDROP_CELLS)
+        picture = resources.backdrop(ctx.ref, (x0, x1), (y0, y1), BACKDROP_CELLS)
         grey = ctx.info.config.image_shape[0] == 1  # grey digits are inverted so the dots stay visible;
         backdrop = dict(
             image=1 - picture if grey else picture,  # colour pictures on white are not
@@ -77,14 +77,14 @@ pixel_method = top[3].radio(
 
 try:
     if d > 2:
-        proj = resources.projection(*args, split, method)
+        proj = resources.projection(ctx.ref, split, method)
         coords, axes = proj.coords, proj.axis_names
     elif d == 2:
         coords, axes = mu, ("z1", "z2")
     else:  # one dimension: spread the points vertically so they can be told apart
         coords = np.c_[mu[:, 0], np.random.default_rng(0).uniform(-0.5, 0.5, len(mu))]
         axes = ("z1", "jitter (no meaning)")
-    values = None if colour == "label" else resources.point_scores(*args, split)[colour]
+    values = None if colour == "label" else resources.point_scores(ctx.ref, split)[colour]
 except Exception as e:
     st.error(f"Could not compute the map: {e}")
     st.stop()
@@ -106,7 +106,7 @@ with left:
         on_select="rerun",
         selection_mode=("points", "box", "lasso"),
         width="stretch",
-        key=f"lm_map_{ctx.name}_{ctx.version}_{split}_{method}",
+        key=f"lm_map_{ctx.name}_{ctx.ref.version}_{split}_{method}",
     )
 ids = views.selected_rows(event, len(ds))
 

@@ -19,7 +19,7 @@ ctx = shell.page(
     "What the decoder makes of every point of a grid in latent space. Gaussian percentiles give each "
     "cell the same prior mass, as in Kingma & Welling (2014), Figure 4.",
 )
-d, args = ctx.latent_dim, (ctx.name, ctx.version, ctx.directory, ctx.source)
+d = ctx.latent_dim
 
 ctl, view = st.columns([1, 3], gap="medium")  # controls beside the grid: the whole grid fits a 900 px window
 n = ctl.slider("Grid size N", 5, 40, 20, key="mf_n", help="N x N decoded images.")
@@ -50,7 +50,7 @@ if d == 1:
 
 dims, base, plane = (0, 1), None, False
 if d > 2:
-    order, active, kl = resources.kl_order(*args)
+    order, active, kl = resources.kl_order(ctx.ref)
     plane = (
         ctl.radio(
             "Plane",
@@ -95,7 +95,7 @@ if d > 2:
         ctl.caption("PCA axes are in units of each component's standard deviation over the test set's μ.")
 
 try:
-    grid = resources.manifold_grid(*args, n, spacing, float(extent), dims, base, plane)
+    grid = resources.manifold_grid(ctx.ref, n, spacing, float(extent), dims, base, plane)
 except Exception as e:
     view.error(f"Could not decode the grid: {e}")
     st.stop()

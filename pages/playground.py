@@ -176,7 +176,7 @@ def _rest_soon() -> None:
 if shell.first_run():
     st.session_state[LATER] = "waiting"
 try:
-    order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+    order, active, kl = resources.kl_order(ctx.ref)
     if keys[0] not in st.session_state:
         start = _z_from_url()
         _set_z(start if start is not None else np.zeros(d))

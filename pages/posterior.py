@@ -56,7 +56,7 @@ if binarized and st.toggle(
 
 dims = (0, 1)
 if d > 2:
-    order, _, _ = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+    order, _, _ = resources.kl_order(ctx.ref)
     a, b = st.columns(2)
     options = [int(i) for i in order]
     i = a.selectbox("Slice: first dimension", options, index=0, format_func=lambda k: f"z{k + 1}", key="tp_dim1")
@@ -70,7 +70,7 @@ if d > 2:
     dims = (i, j)
 
 try:
-    view = resources.posterior_view(ctx.name, ctx.version, ctx.directory, np.asarray(picture, np.float32), dims)
+    view = resources.posterior_view(ctx.ref, np.asarray(picture, np.float32), dims)
 except Exception as e:  # a model fault must not show a traceback
     st.error(f"The posterior of **{name}** could not be computed ({type(e).__name__}: {e})")
     st.stop()

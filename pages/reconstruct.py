@@ -26,7 +26,7 @@ inputs = picture_inputs.pictures_ui("rc", shape)
 d, model = ctx.latent_dim, ctx.model
 test_mu, _ = ctx.encoded("test")
 test = ctx.dataset("test")
-plane = None if d == 2 else resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
+plane = None if d == 2 else resources.projection(ctx.ref, "test", "pca")
 coords, axes = (test_mu, ("z1", "z2")) if plane is None else (plane.coords, plane.axis_names)
 
 
@@ -65,7 +65,7 @@ if not scored:
 
 train_mu, _ = ctx.encoded("train")
 train = ctx.dataset("train")
-reference = resources.test_scores(ctx.name, ctx.version, ctx.directory, ctx.source, scoring.IW_SAMPLES)
+reference = resources.test_scores(ctx.ref, scoring.IW_SAMPLES)
 
 
 def latent_map_ui(s: scoring.Scored, name: str, key: str) -> None:

@@ -132,7 +132,7 @@ def pad_ui(ctx, kind: str, condition) -> str:
     """The latent pad decoding in the browser: [z, one_hot(y)] for a label model, z = μ_y + ε for a
     class prior. Returns latent_pad_ui's status."""
     pad_key, y_key = f"cpg_pad_{ctx.name}", f"cpg_class_{ctx.name}"
-    order, active, kl = resources.kl_order(ctx.name, ctx.version, ctx.directory, ctx.source)
+    order, active, kl = resources.kl_order(ctx.ref)
 
     def from_pad() -> None:  # a callback: the browser sent z at the end of a drag (before the script)
         z = latent_pad.sent_z(pad_key)

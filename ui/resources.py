@@ -1,15 +1,19 @@
 """Every cached loader of the app: the one module that imports both streamlit and vae.
 
-Caches are keyed on simple values (model name + weights version, dataset name, split), so a
-retrained model is reloaded. A cached model is shared by every user: read-only, used under
-torch.inference_mode(), never trained in place (training builds a new model in vae.training.jobs).
+Caches are keyed on one small value, a ModelRef (model name, weights version, store folder and
+the data it is shown with), made once by the shell and passed whole, plus simple values (split,
+method); a retrained model has a new version, so it is reloaded. What depends on the weights
+alone (the model, its browser decoder, its exports) is keyed without the data (`weights_only`).
+A cached model is shared by every user: read-only, used under torch.inference_mode(), never
+trained in place (training builds a new model in vae.training.jobs).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +38,50 @@ def models_dir() -> str:
     return str(store.models_dir())
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model and which data: the one key every cached call takes (hashable; Streamlit hashes
+    a dataclass by its fields)."""
+
+    name: str
+    version: str  # changes whenever the weights are rewritten (store.ModelInfo.version)
+    directory: str  # the store folder it was found in
+    source: str = ""  # the data it is shown with: a named dataset or a saved upload's path
+
+    @property
+    def weights(self) -> ModelRef:
+        """The same model without its data: the key of what depends on the weights alone."""
+        return replace(self, source="")
+
+    @classmethod
+    def of(cls, info: store.ModelInfo, directory: str, source: str = "") -> ModelRef:
+        """A store entry's reference; `directory` is the store folder it was listed from (store.load
+        finds a bundled model from there too)."""
+        return cls(info.name, info.version, directory, source)
+
+
+def weights_only(cached):
+    """A cached function of a model's weights alone, called with a whole ModelRef: keyed without
+    the data, so two datasets shown with one model share one entry (one model in memory)."""
+
+    @functools.wraps(cached)
+    def call(ref: ModelRef, *args, **kwargs):
+        return cached(ref.weights, *args, **kwargs)
+
+    call.clear = cached.clear
+    return call
+
+
 @st.cache_data(ttl=3, show_spinner=False)
 def model_list(directory: str) -> list[store.ModelInfo]:
     """The store's models; re-read every few seconds so new models appear."""
     return store.list_models(directory)
 
 
+@weights_only
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
-def model(name: str, version: str, directory: str) -> VAE:
-    loaded, _ = store.load(name, directory)
+def model(ref: ModelRef) -> VAE:
+    loaded, _ = store.load(ref.name, ref.directory)
     for p in loaded.parameters():
         p.requires_grad_(False)  # shared and read-only
     return loaded
@@ -56,16 +95,16 @@ def dataset(source: str, split: str) -> data.Dataset:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Encoding the dataset…")
-def encoded(name: str, version: str, directory: str, source: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+def encoded(ref: ModelRef, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sigma) of every image of a split, (N, D) each."""
-    ds = dataset(source, split)  # a conditional model encodes each image with its label or visible part
-    return conditioning.encode_dataset(model(name, version, directory), ds.images, ds.labels)
+    ds = dataset(ref.source, split)  # a conditional model encodes each image with its label or visible part
+    return conditioning.encode_dataset(model(ref), ds.images, ds.labels)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Projecting the latent space (a first t-SNE or UMAP takes 10-30 s)…")
-def projection(name: str, version: str, directory: str, source: str, split: str, method: str):
-    mu, _ = encoded(name, version, directory, source, split)
-    key = f"{name}-{version}-{Path(source).stem}-{split}-{method}"
+def projection(ref: ModelRef, split: str, method: str):
+    mu, _ = encoded(ref, split)
+    key = f"{ref.name}-{ref.version}-{Path(ref.source).stem}-{split}-{method}"
     return latent.cached_project(mu, method, key, data.default_data_dir() / "projections")
 
 
@@ -77,45 +116,42 @@ def pixel_projection(source: str, split: str, method: str):
 
 
 @st.cache_resource(max_entries=6, show_spinner="Scoring the test set…")
-def test_scores(name: str, version: str, directory: str, source: str, iw_samples: int = 50) -> dict:
+def test_scores(ref: ModelRef, iw_samples: int = 50) -> dict:
     """Per-example ELBO, IW log-likelihood and reconstruction error (scoring.reconstruction_error of
     decode(mu)) of the test split (its first REFERENCE_LARGE images for pictures above 32x32 grey):
     the reference distributions for 'how typical is this input' (a plain out-of-distribution signal)
     and 'how well is it reconstructed'."""
-    m = model(name, version, directory)
-    x = torch.from_numpy(dataset(source, "test").images)
+    m = model(ref)
+    x = torch.from_numpy(dataset(ref.source, "test").images)
     if x[0].numel() > 1024:  # colour and large pictures: a conv decoder costs ~100x an MNIST MLP's
         x = x[:REFERENCE_LARGE]
     gen = torch.Generator().manual_seed(0)
     with torch.inference_mode():
         elbo = torch.cat([objectives.elbo(m, x[i : i + 500], gen).elbo for i in range(0, len(x), 500)])
         iw = torch.cat([objectives.iw_bound(m, x[i : i + 500], iw_samples, gen) for i in range(0, len(x), 500)])
-    mu, _ = encoded(name, version, directory, source, "test")
+    mu, _ = encoded(ref, "test")
     error = scoring.reconstruction_error(x.numpy(), latent.decode(m, mu[: len(x)]))
     return {"elbo": elbo.numpy(), "iw": iw.numpy(), "error": error, "iw_samples": iw_samples}
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def kl_order(name: str, version: str, directory: str, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def kl_order(ref: ModelRef) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(order, active, kl_per_dim): latent dimensions by decreasing average KL on the test split."""
-    mu, sigma = encoded(name, version, directory, source, "test")
+    mu, sigma = encoded(ref, "test")
     kl = objectives.kl_standard_normal(torch.from_numpy(mu), torch.from_numpy(2 * np.log(sigma))).mean(0).numpy()
     order, active = latent.order_by_kl(kl)
     return order, active, kl
 
 
 @st.cache_resource(max_entries=6, show_spinner="Scoring every point (reconstruction, KL)…")
-def point_scores(name: str, version: str, directory: str, source: str, split: str) -> dict:
+def point_scores(ref: ModelRef, split: str) -> dict:
     """Per-example reconstruction E_q[log p(x|z)], KL and ELBO in nats, to colour a latent map by."""
-    return views.point_scores(model(name, version, directory), dataset(source, split).images)
+    return views.point_scores(model(ref), dataset(ref.source, split).images)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def manifold_grid(
-    name: str,
-    version: str,
-    directory: str,
-    source: str,
+    ref: ModelRef,
     n: int,
     spacing: str,
     extent: float,
@@ -125,9 +161,9 @@ def manifold_grid(
 ) -> latent.Grid:
     """latent.decode_grid over two dims or (plane=True) the PCA plane of the test split's mu, the
     other dims held at base (a tuple of floats, None = 0). Cached: other widgets do not re-decode."""
-    pca = projection(name, version, directory, source, "test", "pca") if plane else None
+    pca = projection(ref, "test", "pca") if plane else None
     return latent.decode_grid(
-        model(name, version, directory),
+        model(ref),
         n,
         dims=dims,
         spacing=spacing,
@@ -137,19 +173,21 @@ def manifold_grid(
     )
 
 
+@weights_only
 @st.cache_data(max_entries=16, show_spinner=False)
-def backdrop(name: str, version: str, directory: str, x_range: tuple, y_range: tuple, n: int) -> np.ndarray:
+def backdrop(ref: ModelRef, x_range: tuple, y_range: tuple, n: int) -> np.ndarray:
     """The decoded manifold tiling a 2-D latent map's window: one image, row 0 at the top."""
-    grid = views.decode_window(model(name, version, directory), n, x_range, y_range)
+    grid = views.decode_window(model(ref), n, x_range, y_range)
     return views.grid_picture(grid.images)
 
 
+@weights_only
 @st.cache_resource(max_entries=6, show_spinner=False)
-def browser_decoder(name: str, version: str, directory: str) -> tuple[dict, dict[str, np.ndarray]]:
+def browser_decoder(ref: ModelRef) -> tuple[dict, dict[str, np.ndarray]]:
     """The decoder as layers and arrays for the browser (vae.store.bundle; raises BundleError), its
     weight matrices in the smallest encoding that decodes within one grey level of float32
     (vae.store.compact): spec["encoding"] says which, with the error measured on the z grid."""
-    m = model(name, version, directory)
+    m = model(ref)
     spec, arrays = bundle.decoder_layers(m)
     arrays, spec["encoding"] = compact.encode(spec, arrays, m.latent_dim)
     spec["digest"] = bundle.digest(arrays, spec)  # the browser stores the weights under it
@@ -157,34 +195,34 @@ def browser_decoder(name: str, version: str, directory: str) -> tuple[dict, dict
 
 
 @st.cache_resource(max_entries=16, show_spinner="Scoring the model on the test split (ELBO, IW bound)…")
-def compare_scores(name: str, version: str, directory: str, source: str, binarize: bool) -> dict:
-    """Test metrics of a model on `source`'s test split, for a comparison where the stored ones were
+def compare_scores(ref: ModelRef, binarize: bool) -> dict:
+    """Test metrics of a model on its data's test split, for a comparison where the stored ones were
     measured on other images (comparison.evaluate_scores; cached per weights version)."""
-    test = dataset(source, "test")
-    return comparison.evaluate_scores(model(name, version, directory), test.images, binarize, test.labels)
+    test = dataset(ref.source, "test")
+    return comparison.evaluate_scores(model(ref), test.images, binarize, test.labels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def compare_reconstructions(name: str, version: str, directory: str, source: str, ids: tuple) -> np.ndarray:
+def compare_reconstructions(ref: ModelRef, ids: tuple) -> np.ndarray:
     """The model's reconstructions (decoder mean at the posterior mean) of test images `ids`."""
-    test = dataset(source, "test")
+    test = dataset(ref.source, "test")
     labels = None if test.labels is None else test.labels[list(ids)]
-    return comparison.reconstruct(model(name, version, directory), test.images[list(ids)], labels)
+    return comparison.reconstruct(model(ref), test.images[list(ids)], labels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def compare_manifold(name: str, version: str, directory: str, source: str, n: int, condition: int | None) -> np.ndarray:
+def compare_manifold(ref: ModelRef, n: int, condition: int | None) -> np.ndarray:
     """An n x n manifold (n, n, C, H, W) at Gaussian percentiles: over z1 x z2, or the PCA plane of
     the test split's mu above 2-D, or a strip along z1 for 1-D. condition: the class a label or
     class-prior model decodes under, the test image whose visible part a completion model is given."""
-    m = model(name, version, directory)
+    m = model(ref)
     if m.config.conditional != "none" and condition is not None:
         m = conditioning.given(
-            m, dataset(source, "test").images[condition] if m.config.conditional == "completion" else condition
+            m, dataset(ref.source, "test").images[condition] if m.config.conditional == "completion" else condition
         )
     if m.latent_dim == 1:
         return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
-    plane = projection(name, version, directory, source, "test", "pca") if m.latent_dim > 2 else None
+    plane = projection(ref, "test", "pca") if m.latent_dim > 2 else None
     return latent.decode_grid(m, n, plane=plane).images
 
 
@@ -203,54 +241,63 @@ def training_jobs() -> dict[str, jobs.Job]:
 class Current:
     """What the sidebar picked: the model and the dataset the pages show."""
 
-    name: str
-    version: str
-    directory: str
+    ref: ModelRef  # the key of every cached call about this model and data
     info: store.ModelInfo
-    source: str  # dataset name or path of a saved upload
     label: str  # how to show the dataset
 
     @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def source(self) -> str:
+        return self.ref.source
+
+    @property
     def model(self) -> VAE:
-        return model(self.name, self.version, self.directory)
+        return model(self.ref)
 
     def dataset(self, split: str = "test") -> data.Dataset:
-        return dataset(self.source, split)
+        return dataset(self.ref.source, split)
 
     def encoded(self, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-        return encoded(self.name, self.version, self.directory, self.source, split)
+        return encoded(self.ref, split)
 
     @property
     def latent_dim(self) -> int:
         return self.info.config.latent_dim
 
 
+@weights_only
 @st.cache_resource(max_entries=4, show_spinner="Decoding the coarse posterior grid…")
-def coarse_grid(name: str, version: str, directory: str):
+def coarse_grid(ref: ModelRef):
     """The model's coarse quadrature grid (latent 1 or 2): ~14,400 decoded points, reused by every image."""
-    return posterior.coarse_grid(model(name, version, directory))
+    return posterior.coarse_grid(model(ref))
 
 
+@weights_only
 @st.cache_data(max_entries=64, show_spinner=False)
-def posterior_view(name: str, version: str, directory: str, image: np.ndarray, dims: tuple[int, int]):
+def posterior_view(ref: ModelRef, image: np.ndarray, dims: tuple[int, int]):
     """Everything the True posterior page shows for one prepared image (cached by the image's bytes)."""
-    m = model(name, version, directory)
-    grid = coarse_grid(name, version, directory) if m.latent_dim <= 2 else None
+    m = model(ref)
+    grid = coarse_grid(ref) if m.latent_dim <= 2 else None
     return posterior_view_.describe(m, image, dims, grid)
 
 
+@weights_only
 @st.cache_data(max_entries=4, show_spinner=False)
-def export_onnx_zip(name: str, version: str, directory: str) -> bytes:
+def export_onnx_zip(ref: ModelRef) -> bytes:
     """encoder.onnx and decoder.onnx of a model, in one zip (made when the download is clicked)."""
     buf = io.BytesIO()
-    enc, dec = export.onnx_bytes(model(name, version, directory))
+    enc, dec = export.onnx_bytes(model(ref))
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{name}/encoder.onnx", enc)
-        z.writestr(f"{name}/decoder.onnx", dec)
+        z.writestr(f"{ref.name}/encoder.onnx", enc)
+        z.writestr(f"{ref.name}/decoder.onnx", dec)
     return buf.getvalue()
 
 
+@weights_only
 @st.cache_data(max_entries=4, show_spinner=False)
-def export_tensors(name: str, version: str, directory: str) -> tuple[bytes, str]:
+def export_tensors(ref: ModelRef) -> tuple[bytes, str]:
     """(safetensors bytes, the PyTorch code that loads them) of a model."""
-    return export.state_dict_bytes(model(name, version, directory), f"{name}.safetensors", name)
+    return export.state_dict_bytes(model(ref), f"{ref.name}.safetensors", ref.name)

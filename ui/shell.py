@@ -161,7 +161,7 @@ def select() -> Selection:
     current = None
     if choices:
         label = _choose(f"dataset_for_{name}", list(choices), next(iter(choices)))
-        current = resources.Current(name, info.version, directory, info, choices[label], label)
+        current = resources.Current(resources.ModelRef.of(info, directory, choices[label]), info, label)
     st.session_state["current"] = current
     return Selection(models, usable, name, choices, current)
 

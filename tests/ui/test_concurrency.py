@@ -140,7 +140,7 @@ def test_ten_sessions_and_two_trainings_do_not_mix(blobs, one_runtime):
     )
     cached = {}
     for info in store.list_models(directory):
-        model = resources.model(info.name, info.version, str(info.path.parent) if info.bundled else directory)
+        model = resources.model(resources.ModelRef.of(info, directory))
         cached[info.name] = (model, _digest(model))
     registry = resources.training_jobs()
     x = blobs[0]

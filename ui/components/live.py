@@ -29,7 +29,7 @@ _ID = re.compile(r"[a-z]+-[0-9a-f]{16}")
 def decoder_part(ctx: resources.Current) -> tuple[str, dict, dict] | str:
     """(id, meta, arrays) of the model's decoder for the browser, or why it cannot run there."""
     try:
-        spec, arrays = resources.browser_decoder(ctx.name, ctx.version, ctx.directory)
+        spec, arrays = resources.browser_decoder(ctx.ref)
     except bundle.BundleError as e:
         return str(e)
     return f"dec-{spec['digest']}", {"spec": spec}, arrays
@@ -49,7 +49,7 @@ def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
     if means is not None:
         arrays["marks"] = means.detach().cpu().numpy().astype(np.float32)
     if mu.shape[1] > 2:
-        plane = resources.projection(ctx.name, ctx.version, ctx.directory, ctx.source, "test", "pca")
+        plane = resources.projection(ctx.ref, "test", "pca")
         arrays["pca_mean"], arrays["pca_components"] = plane.mean, plane.components
     return f"pts-{bundle.digest(arrays, meta)}", meta, arrays
 
