@@ -110,7 +110,7 @@ for k, (info, col) in enumerate(zip(infos, cols)):
         marker_size=3,
         webgl=False,
     )
-    if info.config.conditional == "prior" and info.config.latent_dim == 2:
+    if info.config.kind.class_prior and info.config.latent_dim == 2:
         model = resources.model(refs[info.name])
         plots_compare.add_prior_means(fig, model.prior_means.detach().numpy(), test.class_names)
     fig.update_layout(height=380, showlegend=k == len(infos) - 1, margin=dict(l=40, r=10, t=40, b=40))
@@ -119,9 +119,9 @@ for k, (info, col) in enumerate(zip(infos, cols)):
 
 st.subheader("Manifolds")
 n = st.slider("Grid size N", 6, 20, 12, key="cmp_n", help="N x N decodes at Gaussian percentiles.")
-kinds = {i.name: i.config.conditional for i in infos}
+kinds = {i.name: i.config.kind for i in infos}
 given_class = given_item = None
-if {"label", "prior"} & set(kinds.values()):
+if any(k.by_class for k in kinds.values()):
     names = test.class_names or [str(c) for c in range(10)]
     given_class = st.selectbox(
         "Class y for conditional models",
@@ -130,14 +130,14 @@ if {"label", "prior"} & set(kinds.values()):
         key="cmp_class",
         help="A label or class-prior model decodes its grid under it.",
     )
-if "completion" in kinds.values():
+if any(k.by_part for k in kinds.values()):
     given_item = st.number_input(
         "Test image whose visible part completion models are given", 0, len(test.images) - 1, 0, key="cmp_item"
     )
 cols = st.columns(len(infos))
 for k, (info, col) in enumerate(zip(infos, cols)):
     d, kind = info.config.latent_dim, kinds[info.name]
-    condition = given_class if kind in ("label", "prior") else given_item if kind == "completion" else None
+    condition = given_class if kind.by_class else given_item if kind.by_part else None
     images = resources.compare_manifold(refs[info.name], n, condition)
     fig = plots.image(images, title=info.name)
     fig.update_layout(width=None, height=760 // len(infos) + 60, margin=dict(l=10, r=10, t=40, b=10))

@@ -5,6 +5,7 @@ import streamlit as st
 from ui import resources, shell
 from vae import limits
 from vae.data import datasets as data
+from vae.models import kinds
 from vae.models.conditional import with_classes
 from vae.models.config import CONDITIONALS, LIKELIHOODS, OPTIMIZERS, TRAIN_ARCHS, VISIBLE_PARTS, TrainConfig
 from vae.plots import explore as plots
@@ -26,12 +27,6 @@ jobs.warm_up()  # the process that starts training jobs, ready before "Start tra
 named = [n for n in data.DATASETS if data.is_available(n)]
 missing = [n for n in data.DATASETS if n not in named]
 OWN = "your own settings"
-KINDS = {
-    "none": "plain VAE",
-    "label": "label-conditional (one-hot y in)",
-    "prior": "class prior N(mu_y, I)",
-    "completion": "completion (visible part given)",
-}
 
 
 def _apply_recipe() -> None:
@@ -117,8 +112,10 @@ def settings_ui() -> dict:
         "Latent size", 1, 64, 2, key="tr_latent", help="2 shows the latent map live while training."
     )
     s["likelihood"] = mid.radio("Likelihood p(x|z)", LIKELIHOODS, horizontal=True, key="tr_likelihood")
-    s["conditional"] = mid.selectbox("Model kind", CONDITIONALS, key="tr_kind", format_func=KINDS.get)
-    if s["conditional"] == "completion":
+    s["conditional"] = mid.selectbox(
+        "Model kind", CONDITIONALS, key="tr_kind", format_func=lambda k: kinds.of(k).choice
+    )
+    if kinds.of(s["conditional"]).by_part:
         s["visible"] = mid.selectbox("Visible part (the condition)", VISIBLE_PARTS, key="tr_visible")
         s["binarize_condition"] = mid.checkbox("Bernoulli-sample the visible part", key="tr_bincond")
     s["beta"] = mid.number_input("β (KL weight; 1 = the true ELBO)", 0.0, 100.0, 1.0, 0.1, key="tr_beta")

@@ -216,10 +216,8 @@ def compare_manifold(ref: ModelRef, n: int, condition: int | None) -> np.ndarray
     the test split's mu above 2-D, or a strip along z1 for 1-D. condition: the class a label or
     class-prior model decodes under, the test image whose visible part a completion model is given."""
     m = model(ref)
-    if m.config.conditional != "none" and condition is not None:
-        m = conditioning.given(
-            m, dataset(ref.source, "test").images[condition] if m.config.conditional == "completion" else condition
-        )
+    if m.config.kind.conditional and condition is not None:
+        m = conditioning.given(m, dataset(ref.source, "test").images[condition] if m.config.kind.by_part else condition)
     if m.latent_dim == 1:
         return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
     plane = projection(ref, "test", "pca") if m.latent_dim > 2 else None

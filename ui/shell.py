@@ -78,7 +78,6 @@ def _picker(key: str, label: str, options: list[str], **kwargs) -> None:
     st.sidebar.selectbox(label, options, key=f"_{key}", on_change=_keep, args=(f"_{key}", key), **kwargs)
 
 
-_BOUND = {"label": "log p(x|y)", "prior": "log p(x|y)", "completion": "log p(rest|visible)"}
 _RECIPE_DATA = {"mnist": "full MNIST (60,000 digits)", "mnist-5k": "mnist-5k (4,000 digits, not full MNIST)"}
 
 
@@ -87,7 +86,7 @@ def _model_card(info: store.ModelInfo) -> None:
         m = info.metrics
         st.caption(info.config.describe())
         if m:
-            bound = _BOUND.get(info.config.conditional, "log p(x)")
+            bound = info.config.kind.bound
             st.write(
                 f"Test ELBO **{m['elbo']:.1f}** nats · {bound} ≥ **{m['iw_log_likelihood']:.1f}** "
                 f"(IW, K={m.get('iw_samples')}) · KL {m['kl']:.1f} · active units "
@@ -196,9 +195,6 @@ def sidebar() -> resources.Current | None:
     return sel.current
 
 
-_KIND_NAMES = {"label": "label-conditional VAE", "completion": "completion CVAE", "prior": "class-prior VAE"}
-
-
 _LATER = "_shell_sidebar_later"  # session key: the selection whose sidebar a page draws last
 _RAN, _FIRST = "_shell_ran", "_shell_first_run"  # session keys: a page ran / this run is the first
 
@@ -209,12 +205,12 @@ def page(
     *,
     heading: str | None = None,
     needs_model: bool = True,
-    kinds: tuple[str, ...] = ("none", "prior"),
+    any_kind: bool = False,
     sidebar_last: bool = False,
 ) -> resources.Current | None:
     """Start a page: browser title and icon, the sidebar, the heading and its one-line explanation.
     Returns the sidebar's selection; a page that needs one stops with a note when there is none, or
-    when the model is of a kind (ModelConfig.conditional) the page does not list in `kinds`.
+    when the model's networks take a condition (vae/models/kinds.py) and the page is not `any_kind`.
 
     sidebar_last: the sidebar is drawn by `finish()`, which the page calls after its first elements
     (in a `finally`, so a stop or an error still draws it). The browser builds a page's elements in
@@ -245,10 +241,9 @@ def page(
         except store.StoreError as e:
             st.error(f"Model '{current.name}' cannot be opened: {e}")
             _stop()
-    kind = current.info.config.conditional if current else "none"
-    if needs_model and kind not in kinds:
+    if needs_model and not any_kind and not current.info.config.kind.plain_networks:
         st.info(
-            f"**{current.name}** is a {_KIND_NAMES[kind]}: its encoder and decoder need the "
+            f"**{current.name}** is a {current.info.config.kind.title}: its encoder and decoder need the "
             "condition, which this page does not give. Explore it in the Playground, or pick another "
             "model in the sidebar."
         )
@@ -260,6 +255,21 @@ def first_run() -> bool:
     """Whether this is the session's first script run (a new browser tab, a reload, a shared link):
     the browser then has none of Streamlit's element scripts loaded yet."""
     return bool(st.session_state.get(_FIRST))
+
+
+def rest_soon(key: str, seconds: float) -> None:
+    """A first run's timer for a page that draws one element first and the rest when it reports
+    (the Playground's pad): if session key `key` is still set after a tick, the whole page anyway."""
+    st.fragment(run_every=seconds)(_tick)(key)
+
+
+def _tick(key: str) -> None:
+    state = st.session_state.get(key)
+    if state == "armed":
+        del st.session_state[key]
+        st.rerun(scope="app")
+    elif state is not None:
+        st.session_state[key] = "armed"
 
 
 def sidebar_placeholder() -> None:

@@ -52,3 +52,28 @@ def slider(container, label: str, keys: list[str], i: int, limit: float, on_chan
 
 def z(keys: list[str]) -> np.ndarray:
     return np.array([st.session_state[k] for k in keys], dtype=np.float32)
+
+
+def ordered_ui(container, keys: list[str], limit: float, on_change, order, active, kl, symbol: str = "z") -> None:
+    """One slider per dimension, by decreasing KL (`order`), each labelled with its KL in nats and
+    marked when inactive; two columns above four dimensions."""
+    cols = container.columns(2 if len(keys) > 4 else 1)
+    for n, i in enumerate(order):
+        note = "" if active[i] else " · inactive"
+        slider(cols[n % len(cols)], f"{symbol}{i + 1} (KL {kl[i]:.2f} nats{note})", keys, i, limit, on_change)
+
+
+def from_url(d: int) -> np.ndarray | None:
+    """z from the URL's ?z=a,b,... when it is d finite numbers; otherwise a warning and None."""
+    text = st.query_params.get("z")
+    if not text:
+        return None
+    try:
+        z = np.array([float(t) for t in text.split(",")])
+    except ValueError:
+        st.warning(f"Ignored the URL's z={text!r}: it is not a list of numbers.")
+        return None
+    if len(z) != d or not np.isfinite(z).all():
+        st.warning(f"Ignored the URL's z: it has {len(z)} values, this model has {d} dimensions.")
+        return None
+    return z

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from vae.inference import comparison
-from vae.models import conditional_objectives, objectives
+from vae.models import conditional_objectives, kinds, objectives
 from vae.models.config import ModelConfig
 from vae.models.registry import build
 from vae.plots import compare as plots_compare
@@ -86,8 +86,8 @@ def test_mixed_binarization_and_mixed_bounds_are_flagged():
     assert bounds == ["log p(x)", "log p(x|y)", "log p(x|y)", "log p(rest | centre-column)"]
     assert comparison.mixed_bounds([{"bound on": b} for b in bounds[:2]])
     assert not comparison.mixed_bounds([{"bound on": b} for b in bounds[1:3]])
-    assert comparison.manifold_note(2, "label", 3).endswith("class y = 3")
-    assert comparison.manifold_note(8, "none", None) == "the PCA plane of the test split's μ"
+    assert comparison.manifold_note(2, kinds.LABEL, 3).endswith("class y = 3")
+    assert comparison.manifold_note(8, kinds.PLAIN, None) == "the PCA plane of the test split's μ"
 
 
 def test_conditional_models_are_scored_with_their_condition():

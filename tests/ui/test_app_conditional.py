@@ -80,13 +80,13 @@ def test_label_playground_class_and_z_move_the_image(saved):
     at = _open("pages/playground.py", "label-tiny")
     assert "label-conditional" in at.info[0].value
     assert len(at.slider) == 2  # z only: the class is a choice, not a slider
-    classes = at.radio(key="cpg_class_label-tiny")
+    classes = at.radio(key="pg_class_label-tiny")
     assert classes.options == [str(i) for i in range(10)]
     before = _images(at)
     classes.set_value(3).run()
     _ok(at)
     assert _images(at) != before and "y = 3" in at.image[0].captions[0]
-    star = [t for t in _chart(at, "cpg_map")["data"] if t["name"] == "z"][0]  # a 2-D model: z on its map
+    star = [t for t in _chart(at, "pg_map")["data"] if t["name"] == "z"][0]  # a 2-D model: z on its map
     assert (star["x"][0], star["y"][0]) == (0.0, 0.0)
     moved = _images(at)
     at.slider[0].set_value(1.5).run()
@@ -95,45 +95,45 @@ def test_label_playground_class_and_z_move_the_image(saved):
 
 def test_style_table_is_one_style_under_every_class(saved):
     at = _open("pages/playground.py", "label-tiny")
-    spec = _chart(at, "cpg_style_table")
+    spec = _chart(at, "pg_style_table")
     assert spec["layout"]["xaxis"]["ticktext"] == ["input", *[str(i) for i in range(10)]]
     test = data.load_dataset("mnist-5k", "test")
     model, _ = store.load("label-tiny")
     table = conditioning.style_table(model, test.images[0], int(test.labels[0]))
     want = plots_compare.labelled_strips({"x": np.concatenate([test.images[:1], table])})
     assert spec["data"][0]["source"] == want.data[0].source  # exactly test #0's style, decoded as 0..9
-    assert _png_size(_chart(at, "cpg_style_samples")) == (8 * 28, 10 * 28)
-    at.number_input(key="cpg_style_mnist-5k").set_value(7).run()
+    assert _png_size(_chart(at, "pg_style_samples")) == (8 * 28, 10 * 28)
+    at.number_input(key="pg_style_mnist-5k").set_value(7).run()
     _ok(at)
-    assert _chart(at, "cpg_style_table")["data"][0]["source"] != spec["data"][0]["source"]
+    assert _chart(at, "pg_style_table")["data"][0]["source"] != spec["data"][0]["source"]
 
 
 def test_class_prior_playground_moves_around_the_class_mean(saved):
     at = _open("pages/playground.py", "prior-tiny")
     assert "class-prior" in at.info[0].value and at.slider[0].label.startswith("ε")
-    at.radio(key="cpg_class_prior-tiny").set_value(5).run()
+    at.radio(key="pg_class_prior-tiny").set_value(5).run()
     _ok(at)
     assert "μ_y + ε" in at.image[0].captions[0] and "y = 5" in at.image[0].captions[0]
-    traces = {t["name"]: t for t in _chart(at, "cpg_map")["data"]}
+    traces = {t["name"]: t for t in _chart(at, "pg_map")["data"]}
     model, _ = store.load("prior-tiny")
     mu5 = model.prior_means.detach().numpy()[5]
     assert np.allclose([traces["z"]["x"][0], traces["z"]["y"][0]], mu5, atol=1e-5)  # z = mu_5 + 0
     assert len(traces["prior means μ_y"]["text"]) == 10
-    assert _chart(at, "cpg_style_table")["layout"]["xaxis"]["ticktext"][1:] == [str(i) for i in range(10)]
+    assert _chart(at, "pg_style_table")["layout"]["xaxis"]["ticktext"][1:] == [str(i) for i in range(10)]
 
 
 def test_completion_playground_shows_fifteen_completions_truth_and_regressor(saved):
     at = _open("pages/playground.py", "completion-tiny")
     assert "completion CVAE" in at.info[0].value and len(at.slider) == 3
     assert "given" in at.image[0].captions[0]
-    spec = _chart(at, "cpg_completions")
+    spec = _chart(at, "pg_completions")
     assert spec["layout"]["xaxis"]["ticktext"] == ["given", *[str(i) for i in range(1, 16)], "truth", "regressor"]
     assert _png_size(spec) == (18 * 28, 4 * 28)  # four test images, 18 columns each
     assert spec["layout"]["yaxis"]["ticktext"][0] == "#0"
     before = _images(at)
-    at.number_input(key="cpg_item_mnist-5k").set_value(9).run()
+    at.number_input(key="pg_item_mnist-5k").set_value(9).run()
     _ok(at)
-    assert _images(at) != before and _chart(at, "cpg_completions")["layout"]["yaxis"]["ticktext"][0] == "#9"
+    assert _images(at) != before and _chart(at, "pg_completions")["layout"]["yaxis"]["ticktext"][0] == "#9"
 
 
 @pytest.mark.parametrize("page", ["app.py", "pages/manifold.py", "pages/latent_map.py"])
@@ -155,7 +155,7 @@ def _pad(at: AppTest) -> tuple[dict, dict, int]:
 
 def _browser_holds(at: AppTest, model: str, meta: dict) -> None:
     """What latent_pad.js reports after reading the data: it holds every part."""
-    at.session_state[f"cpg_pad_{model}"] = {
+    at.session_state[f"pg_pad_{model}"] = {
         "live": {"ok": True, "have": list(meta["parts"].values()), "error": None},
         "z": None,
     }
@@ -170,9 +170,9 @@ def test_label_playground_sends_the_weights_once_and_a_class_change_only_a_new_o
     assert arrays["dec/body.0.w"].shape == (32, 12)  # [W | L]: z's and the one-hot's weights side by side
     _browser_holds(at, "label-tiny", meta)
     assert not [i for i in at.info if "Live decoding is not running" in i.value]
-    assert "cpg_map" not in str([c.proto.id for c in at.get("plotly_chart")])  # the pad is the map
+    assert "pg_map" not in str([c.proto.id for c in at.get("plotly_chart")])  # the pad is the map
     seq = _pad(at)[1]["seq"]
-    at.radio(key="cpg_class_label-tiny").set_value(3).run()
+    at.radio(key="pg_class_label-tiny").set_value(3).run()
     _ok(at)
     arrays, meta, size = _pad(at)
     assert not arrays and "include" not in meta and size < 2_000  # no weights again
@@ -187,7 +187,7 @@ def test_class_prior_pad_starts_at_the_class_mean_and_marks_every_mean(saved):
     assert meta["extra"] is None and np.allclose(arrays["pts/marks"], means)
     assert np.allclose(meta["z"], means[0], atol=1e-6)
     _browser_holds(at, "prior-tiny", meta)
-    at.radio(key="cpg_class_prior-tiny").set_value(5).run()
+    at.radio(key="pg_class_prior-tiny").set_value(5).run()
     arrays, meta2, _ = _pad(at)
     assert not arrays and meta2["seq"] > meta["seq"] and np.allclose(meta2["z"], means[5], atol=1e-6)
 

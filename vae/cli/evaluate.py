@@ -52,7 +52,7 @@ def _cmd_evaluate(args) -> int:
         )
     if args.exact:
         posterior.check_latent(model)
-        if model.config.conditional != "none":
+        if model.config.kind.conditional:
             raise ValueError(
                 "--exact integrates p(x|z) p(z) of an unconditional model; this one is "
                 f"conditional ({model.config.conditional})"
@@ -60,10 +60,10 @@ def _cmd_evaluate(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
     x = torch.from_numpy(ds.images[: args.limit])
-    binarized = bool(info.meta.get("train_config", {}).get("binarize"))
+    binarized = info.binarized
     if binarized:
         x = objectives.binarized_test(x)
-    if model.config.conditional == "none":
+    if not model.config.kind.conditional:
         out = objectives.evaluate(model, x, iw_samples=args.iw_samples, seed=args.seed)
     else:  # with the condition given: the true labels, or the images' visible parts
         labels = None if ds.labels is None else ds.labels[: args.limit]

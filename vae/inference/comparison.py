@@ -17,6 +17,7 @@ import torch
 from vae.data import datasets as data
 from vae.inference import conditioning, latent
 from vae.models import conditional_objectives, objectives
+from vae.models.kinds import Kind
 
 MIN_MODELS, MAX_MODELS = 2, 4
 # (metric key, column title): the scores of the table and of the bar charts, best first where it matters
@@ -116,12 +117,8 @@ def evaluate_scores(model, test_images, binarize: bool, labels=None, iw_samples:
 
 def bound_on(config) -> str:
     """What a model's ELBO and IW numbers bound: log p(x), log p(x|y), or log p(hidden | visible)."""
-    kind = getattr(config, "conditional", "none")
-    if kind in ("label", "prior"):
-        return "log p(x|y)"
-    if kind == "completion":
-        return f"log p(rest | {config.visible})"
-    return "log p(x)"
+    kind = config.kind
+    return kind.bound.replace("visible", str(config.visible)) if kind.by_part else kind.bound
 
 
 def score_row(name: str, config, metrics: dict, origin: str) -> dict:
@@ -178,7 +175,7 @@ def map_coords(mu) -> tuple[np.ndarray, tuple[str, str], str]:
     return p.coords, p.axis_names, f"{d}-D latent through PCA ({kept:.0f}% of the variance of μ)"
 
 
-def manifold_note(latent_dim: int, kind: str, condition) -> str:
+def manifold_note(latent_dim: int, kind: Kind, condition) -> str:
     """What a Compare manifold shows: its plane and, for a conditional model, what it is given."""
     plane = (
         "a strip along z1"
@@ -187,6 +184,6 @@ def manifold_note(latent_dim: int, kind: str, condition) -> str:
         if latent_dim == 2
         else "the PCA plane of the test split's μ"
     )
-    if condition is None or kind == "none":
+    if condition is None or not kind.conditional:
         return plane
-    return plane + (f", visible part of test #{condition}" if kind == "completion" else f", class y = {condition}")
+    return plane + (f", visible part of test #{condition}" if kind.by_part else f", class y = {condition}")

@@ -19,19 +19,14 @@ import torch
 
 from vae.inference import latent
 from vae.models.conditional import encode_given
+from vae.models.kinds import Kind
 
-CLASS_KINDS = ("label", "prior")  # conditioned on a class
 HIDDEN_SHADE = 0.3  # how the pixels a completion model is not given are drawn (grey), to see the visible part
 COMPLETIONS = 15  # as in Doersch's tutorial figure
 
 
-def kind(model) -> str:
-    return getattr(model.config, "conditional", "none")
-
-
-def is_conditional(model_or_config) -> bool:
-    config = getattr(model_or_config, "config", model_or_config)
-    return getattr(config, "conditional", "none") != "none"
+def kind(model) -> Kind:
+    return model.config.kind
 
 
 def _device(model):
@@ -45,11 +40,11 @@ class Given(torch.nn.Module):
         super().__init__()
         self.model, self.kind = model, kind(model)
         self.config = model.config
-        if self.kind in CLASS_KINDS:
+        if self.kind.by_class:
             self.condition = int(condition)
             if not 0 <= self.condition < model.config.num_classes:
                 raise ValueError(f"class {condition} is not one of the model's {model.config.num_classes}")
-        elif self.kind == "completion":
+        elif self.kind.by_part:
             v = torch.as_tensor(np.asarray(condition), dtype=torch.float32, device=_device(model))
             self.condition = model.visible_of(v[None])[0] if v.dim() == 3 else v.flatten()  # (V,)
         else:
@@ -60,11 +55,11 @@ class Given(torch.nn.Module):
         return self.model.latent_dim
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        if self.kind == "label":
+        if self.kind.decoder_condition == "class":
             return self.model.decode(z, self.condition)
-        if self.kind == "prior":
+        if self.kind.class_prior:
             return self.model.decode(self.model.prior_mean(self.condition) + z)
-        if self.kind == "completion":
+        if self.kind.decoder_condition == "part":
             return self.model.decode(z, self.condition.expand(len(z), -1))
         return self.model.decode(z)
 
@@ -83,8 +78,7 @@ def class_names(model, names=None) -> list[str]:
 def encode_dataset(model, images, labels=None, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """latent.encode_dataset for every kind: mu, sigma (N, D) of q(z|x, condition), each image with its
     own condition (its label, or its visible part). A class-prior model's encoder is unconditional."""
-    k = kind(model)
-    if k in ("none", "prior"):
+    if not kind(model).encoder_condition:
         return latent.encode_dataset(model, images, batch_size)
     mu, logvar = encode_given(model, np.asarray(images, np.float32), labels, batch_size)
     return mu.float().numpy(), torch.exp(0.5 * logvar).float().numpy()
@@ -95,10 +89,10 @@ def reconstruct(model, images, labels=None) -> np.ndarray:
     """Each image decoded from the mean of q(z|x, condition) under its own condition, (N, C, H, W)."""
     mu, _ = encode_dataset(model, images, labels)
     z = torch.as_tensor(mu, device=_device(model))
-    k = kind(model)
-    if k == "label":
+    k = kind(model).decoder_condition
+    if k == "class":
         out = model.decode(z, torch.as_tensor(np.asarray(labels)))
-    elif k == "completion":
+    elif k == "part":
         out = model.decode(z, model.visible_of(torch.as_tensor(np.asarray(images), dtype=torch.float32)))
     else:
         out = model.decode(z)
@@ -110,7 +104,7 @@ def style_z(model, image, label: int) -> np.ndarray:
     its offset from its own class's prior mean, mu(x) - mu_y, which decode(mu_k + offset) carries
     to class k."""
     mu, _ = encode_dataset(model, np.asarray(image)[None], np.array([label]))
-    if kind(model) == "prior":
+    if kind(model).class_prior:
         with torch.inference_mode():
             mu = mu - model.prior_mean(int(label)).float().cpu().numpy()
     return mu[0]
@@ -155,7 +149,7 @@ def visible_picture(model, image) -> np.ndarray:
 def complete(model, image, n: int = COMPLETIONS, seed: int = 0) -> Completion:
     """n completions of one image's visible part from z ~ N(0, I) (seeded), beside the truth and the
     regressor baseline (which has no z, so it can only draw the average of the plausible images)."""
-    if kind(model) != "completion":
+    if not kind(model).by_part:
         raise ValueError("completions are drawn by a completion model (conditional 'completion')")
     image = np.asarray(image, np.float32)
     z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
@@ -180,7 +174,7 @@ def folded(model, y: int):
     from vae.models.model import VAE
 
     k = kind(model)
-    if k not in CLASS_KINDS:
+    if not k.by_class:
         raise ValueError("only label and class-prior models fold a class into a plain VAE")
     y = int(given(model, y).condition)  # checks the range
     plain = VAE(replace(model.config, conditional="none", num_classes=0))
@@ -191,7 +185,7 @@ def folded(model, y: int):
     }
     plain.load_state_dict(state)
     dec, enc = _first_linear(plain.decoder), _first_linear(plain.encoder)
-    if k == "label":
+    if k.decoder_condition == "class":
         dec.bias += model.decoder.label.weight[:, y]
         enc.bias += model.encoder.label.weight[:, y]
     else:

@@ -22,10 +22,9 @@ OPSET = 17
 def _plain(model: VAE) -> tuple[list[nn.Module], nn.Linear, list[nn.Module]]:
     """(encoder modules, the (mu, logvar) head, decoder modules ending in the pixel mean) of a plain model."""
     cfg = model.config
-    if cfg.conditional != "none":
+    if not cfg.kind.exportable:
         raise StoreError(
-            f"a {cfg.conditional}-conditional model cannot be exported yet: its encoder and "
-            "decoder take the condition as a second input"
+            f"a {cfg.kind.title} cannot be exported yet: its encoder and decoder take the condition as a second input"
         )
     enc, dec = model.encoder, model.decoder
     tail = [nn.Sigmoid()] if cfg.output == "sigmoid" else []

@@ -27,7 +27,7 @@ from vae.models.objectives import (
 
 
 def needs_labels(model) -> bool:
-    return model.config.conditional in ("label", "prior")
+    return model.config.kind.by_class
 
 
 def _context(model, x: torch.Tensor, y, generator) -> tuple[object, torch.Tensor]:

@@ -10,6 +10,8 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 
+from vae.models import kinds
+
 ARCHS = ("mlp", "conv", "layers")  # "layers": an explicit layer list (imported models)
 TRAIN_ARCHS = ("mlp", "conv")  # what a training run builds from its settings
 # "logistic": a discretized logistic over 256 levels (PixelCNN++'s, one learned scale): a discrete
@@ -17,7 +19,7 @@ TRAIN_ARCHS = ("mlp", "conv")  # what a training run builds from its settings
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "sigmoid")
 MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond any real use here
-CONDITIONALS = ("none", "label", "completion", "prior")  # model kinds; see vae/models/conditional.py
+CONDITIONALS = kinds.NAMES  # the model kinds (vae/models/kinds.py)
 VISIBLE_PARTS = ("centre-column", "top-half", "left-half")  # what a completion model is given
 OPTIMIZERS = ("adam", "rmsprop")
 
@@ -213,6 +215,11 @@ class ModelConfig:
             "prior": f" class-prior ({self.num_classes} classes)",
         }[self.conditional]
         return f"{self.arch} {body}-{self.latent_dim} {self.likelihood}{kind}"
+
+    @property
+    def kind(self) -> kinds.Kind:
+        """The model kind, which answers what the loop, the pages and export need to know of it."""
+        return kinds.of(self.conditional)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
     """A model's decoder -> (spec, arrays): spec = {"layers": [...], "input": n_in, "output":
     [C, H, W]}, arrays = float32 weights by name. Raises BundleError for a decoder the browser
     cannot run (then the page decodes on the server)."""
-    if model.config.conditional == "completion":
+    if model.config.kind.decoder_condition == "part":
         raise BundleError(
             "a completion model decodes with its condition network and pastes the visible pixels back, on the server"
         )
@@ -125,7 +125,7 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
     first = layers[0]
     if first["op"] != "linear":
         raise BundleError("the decoder must start with a Linear layer")
-    if model.config.conditional == "label":
+    if model.config.kind.decoder_condition == "class":
         _join_label(first, dec.label, arrays)
     tail = [{"op": "sigmoid"}] if model.config.output == "sigmoid" else []
     return {"layers": layers + tail, "input": first["in"], "output": shape}, arrays

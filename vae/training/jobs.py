@@ -180,7 +180,7 @@ class Job:
             return None
         if cached is None or cached[0] != n:
             model = self.snapshot_model()
-            if model.config.conditional in ("label", "completion"):  # encoded with their condition
+            if model.config.kind.encoder_condition:  # encoded with their condition
                 mu = encode_given(model, self.preview, self.preview_labels)[0].numpy()
             else:
                 mu = latent.encode_dataset(model, self.preview)[0]
@@ -309,7 +309,7 @@ def _start(
         raise ValueError(
             f"the images are {tuple(train_images.shape[1:])}, the model expects {model_config.image_shape}"
         )
-    if model_config.conditional in ("label", "prior") and (labels is None or labels[0] is None):
+    if model_config.kind.by_class and (labels is None or labels[0] is None):
         raise ValueError(f"a {model_config.conditional}-conditional model needs labelled data")
     job = Job(name, model_config, train_config, dataset or {}, str(root), labels=labels)
     if val_images is not None and len(val_images):

@@ -60,7 +60,7 @@ class FitResult:
 def validate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int = 0, labels=None) -> dict:
     """One-sample ELBO and its parts on a dataset, nats per example (a conditional model's, with the
     condition given: labels, or the images' visible parts)."""
-    if model.config.conditional != "none":
+    if model.config.kind.conditional:
         return conditional_objectives.validate(model, images, labels, batch_size, seed)
     was_training = model.training
     model.eval()
@@ -122,7 +122,7 @@ def _named(values: dict) -> dict:
 
 def _step_loss(model, x, beta, k, gen, y=None) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """The loss to minimise and the step's batch-mean statistics as one detached tensor."""
-    if model.config.conditional != "none":
+    if model.config.kind.conditional:
         return conditional_objectives.step_loss(model, x, y, beta, k, gen)
     if k == 1:
         parts = objectives.elbo(model, x, gen)
@@ -162,11 +162,11 @@ def fit(
         raise ValueError(
             f"images of shape {tuple(train_images.shape[1:])} do not fit a model for {model_config.image_shape}"
         )
-    if model_config.conditional in ("label", "prior") and train_labels is None:
+    if model_config.kind.by_class and train_labels is None:
         raise ValueError(
             f"a {model_config.conditional}-conditional model is trained on labelled data: this dataset has no labels"
         )
-    if group is not None and model_config.conditional != "none":
+    if group is not None and model_config.kind.conditional:
         raise ValueError("a conditional model trains in one process: torchrun does not take it yet")
     torch.manual_seed(tc.seed)
     model = build(model_config, seed=tc.seed)
@@ -308,7 +308,7 @@ def test_metrics(
     binarized sample for a binarized run; a conditional model's with the condition given), how they
     were scored and how fast the run trained."""
     x = objectives.binarized_test(test_images) if binarize else test_images
-    if result.model.config.conditional != "none":
+    if result.model.config.kind.conditional:
         metrics = conditional_objectives.evaluate(result.model, x, test_labels, iw_samples=iw_samples)
     else:  # sharded over the ranks in a group
         evaluate = objectives.evaluate if group is None else group.evaluate
