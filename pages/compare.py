@@ -75,17 +75,8 @@ for info in infos:
     origin = "stored at training" if stored else "measured here"
     rows.append(comparison.score_row(info.name, info.config, metrics, origin))
 st.dataframe(rows, hide_index=True, key="cmp_scores")
-if comparison.mixed_bounds(rows):
-    st.warning(
-        "These models bound different things (column 'bound on'): a conditional model is given the "
-        "class or part of the image, so its number is not a log p(x) and is not better or worse "
-        "than an unconditional model's."
-    )
-if comparison.mixed_binarization(rows):
-    st.warning(
-        "Some models are scored on binarized test images and some on grey levels: their "
-        "log-likelihoods are different quantities and should not be compared directly."
-    )
+for caveat in comparison.caveats(rows):
+    st.warning(caveat)
 st.plotly_chart(plots_compare.score_bars(rows), width="stretch", key="cmp_bars")
 
 st.subheader("Training curves")

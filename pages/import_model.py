@@ -4,19 +4,11 @@ became which layer and what it decodes, then save it into the store, where every
 import numpy as np
 import streamlit as st
 
-from ui import resources, shell
-from vae import limits
+from ui import import_form, resources, shell
 from vae.data import datasets, images
 from vae.inference import latent
-from vae.interop import importer, layouts, onnx_import
+from vae.interop import importer
 from vae.store import catalog as store
-
-EXAMPLE_MAP = (
-    '{"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],\n'
-    ' "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}'
-)
-FROM_FILE = "as the file says, else relu"
-ACTIVATIONS = ["relu", "tanh", "elu", "gelu", "gelu_tanh", "leaky_relu", "softplus", "sigmoid"]
 
 shell.page(
     "Import",
@@ -42,59 +34,11 @@ likelihood = cols[3].selectbox("Likelihood", ["bernoulli", "gaussian"], key="imp
 shape = datasets.shape_of(dataset)
 
 
-def state_dict_ui():
-    """Upload and options for a state dict -> the recognised model, or None before an upload."""
-    upload = st.file_uploader(
-        "State dict", type=["safetensors", "pt", "pth", "bin", "ckpt"], key="imp_file", max_upload_size=limits.UPLOAD_MB
-    )
-    layout = cols[1].selectbox(
-        "Layout",
-        [*layouts.LAYOUTS, "map (JSON)"],
-        key="imp_layout",
-        help="Which tensor is which layer: auto tries pytorch/examples' names, then "
-        "encoder.N / fc_mu / fc_logvar / decoder.N.",
-    )
-    activation = cols[2].selectbox(
-        "Activation between layers",
-        [FROM_FILE, *ACTIVATIONS],
-        key="imp_act",
-        help="A state dict does not store its activations: say which the model used "
-        "(this project's exports record it in the file).",
-    )
-    layout_map = None
-    if layout == "map (JSON)":
-        layout_map = st.text_area("Layout map", key="imp_map", height=140, help=layouts.__doc__, value=EXAMPLE_MAP)
-    if upload is None:
-        return None, None
-    return upload.name, importer.recognise(
-        upload.name,
-        upload.getvalue(),
-        layout="auto" if layout_map else layout,
-        layout_map=layout_map,
-        activation=None if activation == FROM_FILE else activation,
-        image_shape=shape,
-        likelihood=likelihood,
-    )
-
-
-def onnx_ui():
-    """Two uploads, the encoder's graph and the decoder's -> the recognised model, or None before both."""
-    left, right = st.columns(2)
-    enc = left.file_uploader(
-        "Encoder (.onnx): image -> mu, log-variance", type=["onnx"], key="imp_enc", max_upload_size=limits.UPLOAD_MB
-    )
-    dec = right.file_uploader(
-        "Decoder (.onnx): z -> image", type=["onnx"], key="imp_dec", max_upload_size=limits.UPLOAD_MB
-    )
-    if enc is None or dec is None:
-        return None, None
-    return enc.name, onnx_import.recognise_onnx(
-        (enc.name, enc.getvalue()), (dec.name, dec.getvalue()), image_shape=shape, likelihood=likelihood
-    )
-
-
 try:
-    file_name, rec = state_dict_ui() if kind != "ONNX encoder + decoder" else onnx_ui()
+    if kind == "ONNX encoder + decoder":
+        file_name, rec = import_form.onnx_ui(shape, likelihood)
+    else:
+        file_name, rec = import_form.state_dict_ui(cols, shape, likelihood)
 except store.StoreError as e:
     st.error(f"Not imported: {e}")
     st.stop()

@@ -9,12 +9,8 @@ from vae.inference import latent, views
 from vae.plots import explore as plots
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-COLOURS = {
-    "label": "label",
-    "reconstruction": "reconstruction E_q[log p(x|z)] (nats)",
-    "kl": "KL (nats)",
-    "elbo": "ELBO (nats)",
-}
+COLOURS = {"label": "label", "kl": "KL (nats)", "elbo": "ELBO (nats)"}  # what colours the points -> its title
+COLOURS["reconstruction"] = "reconstruction E_q[log p(x|z)] (nats)"
 BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
 
 ctx = shell.page(
@@ -53,14 +49,10 @@ elif d == 2:
         key="lm_backdrop",
         help="The manifold and the data on one picture: images decoded on a grid, drawn under the points.",
     ):
-        (x0, x1), (y0, y1) = views.square_window(mu)
-        picture = resources.backdrop(ctx.ref, (x0, x1), (y0, y1), BACKDROP_CELLS)
-        grey = ctx.info.config.image_shape[0] == 1  # grey digits are inverted so the dots stay visible;
-        backdrop = dict(
-            image=1 - picture if grey else picture,  # colour pictures on white are not
-            x_range=(x0, x1),
-            y_range=(y0, y1),
-        )
+        window = views.square_window(mu)
+        picture = resources.backdrop(ctx.ref, *window, BACKDROP_CELLS)
+        # grey digits are inverted so the dots stay visible; colour pictures on white are not
+        backdrop = views.backdrop_layer(picture, window, invert=ctx.info.config.image_shape[0] == 1)
 show_pixels = top[3].toggle(
     "Compare with raw pixels",
     key="lm_pixels",
@@ -153,4 +145,4 @@ cols[2].image(
     images.upscale(images.tile(means, ncols=2, pad=2), 4), caption="decode(mean of the selected μ) · pixel average"
 )
 if d <= 8:
-    st.caption(f"Mean of the selected μ: {[round(float(v), 2) for v in mean_z]}")
+    st.caption(f"Mean of the selected μ: {latent.format_z(mean_z)}")

@@ -77,29 +77,8 @@ def latent_map_ui(s: scoring.Scored, name: str, key: str) -> None:
         title="Where it lands (test set, faded, for reference)",
         marker_size=3,
     )
-    fig.update_traces(marker_opacity=0.3)  # the input's star and ellipses are what to look at
     centre, cov = scoring.on_plane(s.mu, s.sigma, plane)
-    for k, dash in ((1, "solid"), (2, "dash")):
-        xs, ys = scoring.ellipse(centre, cov, k)
-        fig.add_scatter(
-            x=xs,
-            y=ys,
-            mode="lines",
-            name=f"{k}σ of q(z|x)",
-            hoverinfo="skip",
-            line=dict(color="#111111", dash=dash, width=2.5),
-        )
-    plots.add_point(fig, centre, name=name, size=26)
-    fig.add_annotation(
-        x=centre[0],
-        y=centre[1],
-        text=f"<b>{name}</b>",
-        ax=40,
-        ay=-40,
-        arrowwidth=2,
-        bgcolor="rgba(255,255,255,0.85)",
-        bordercolor="#111111",
-    )
+    plots.add_input(fig, centre, cov, name)
     st.plotly_chart(fig.update_layout(height=440, dragmode="pan"), key=key, width="stretch")
     if plane is not None:
         st.caption(

@@ -170,3 +170,10 @@ def test_prior_means_are_drawn_in_their_class_colours():
     means = fig.data[-1]
     assert list(means.text) == ["a", "b", "c"] and list(means.x) == [0, 2, 4]
     assert list(means.marker.color) == [plots.label_color(i) for i in range(3)]
+
+
+def test_caveats_before_reading_scores_against_each_other():
+    plain = {"bound on": "log p(x)", "binarized": True}
+    assert comparison.caveats([plain, dict(plain)]) == []
+    said = comparison.caveats([plain, {"bound on": "log p(x|y)", "binarized": False}])
+    assert len(said) == 2 and "bound different things" in said[0] and "binarized" in said[1]

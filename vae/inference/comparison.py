@@ -187,3 +187,20 @@ def manifold_note(latent_dim: int, kind: Kind, condition) -> str:
     if condition is None or not kind.conditional:
         return plane
     return plane + (f", visible part of test #{condition}" if kind.by_part else f", class y = {condition}")
+
+
+def caveats(rows: list[dict]) -> list[str]:
+    """What to say before anyone reads a score table's rows against each other."""
+    out = []
+    if mixed_bounds(rows):
+        out.append(
+            "These models bound different things (column 'bound on'): a conditional model is given the "
+            "class or part of the image, so its number is not a log p(x) and is not better or worse "
+            "than an unconditional model's."
+        )
+    if mixed_binarization(rows):
+        out.append(
+            "Some models are scored on binarized test images and some on grey levels: their "
+            "log-likelihoods are different quantities and should not be compared directly."
+        )
+    return out

@@ -94,3 +94,10 @@ def point_scores(model, images, samples: int = 8, batch_size: int = 500, seed: i
             kl.append(objectives.kl_standard_normal(mu, logvar).sum(-1).float().numpy())
     rec_a, kl_a = np.concatenate(rec), np.concatenate(kl)
     return {"reconstruction": rec_a, "kl": kl_a, "elbo": rec_a - kl_a}
+
+
+def backdrop_layer(picture: np.ndarray, window, invert: bool = False) -> dict:
+    """A decoded picture under a map's points, as plots.latent_map's `backdrop` takes it: the
+    picture (inverted when asked) and the window ((x0, x1), (y0, y1)) it covers."""
+    (x0, x1), (y0, y1) = window
+    return dict(image=1 - picture if invert else picture, x_range=(x0, x1), y_range=(y0, y1))

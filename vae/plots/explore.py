@@ -15,7 +15,7 @@ import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from vae.inference import latent
+from vae.inference import latent, scoring
 
 # Tab10 (plotly's D3), then the light Tab20 partners for classes 10-18; grey is kept for "inactive".
 LABEL_COLORS: tuple[str, ...] = tuple(qualitative.D3) + (
@@ -175,6 +175,20 @@ def add_point(
             hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
         )
     )
+    return fig
+
+
+def add_input(fig: go.Figure, centre, cov, name: str) -> go.Figure:
+    """An input's q(z|x) on a map, made to stand out: the points already there faded, its 1σ and 2σ
+    ellipses (of the 2x2 covariance `cov`), a large star and its name in a box pointing at it."""
+    fig.update_traces(marker_opacity=0.3)
+    for k, dash in ((1, "solid"), (2, "dash")):
+        xs, ys = scoring.ellipse(centre, cov, k)
+        line = dict(color="#111111", dash=dash, width=2.5)
+        fig.add_scatter(x=xs, y=ys, mode="lines", name=f"{k}σ of q(z|x)", hoverinfo="skip", line=line)
+    add_point(fig, centre, name=name, size=26)
+    fig.add_annotation(x=centre[0], y=centre[1], text=f"<b>{name}</b>", ax=40, ay=-40, arrowwidth=2,
+                       bgcolor="rgba(255,255,255,0.85)", bordercolor="#111111")  # fmt: skip
     return fig
 
 
