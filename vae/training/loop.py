@@ -157,7 +157,33 @@ def fit(
     in train_config that differ from the earlier run's (learning rate, decay, weight decay) apply.
     group: train as one of several processes (vae.training.distributed; None: this process alone, on the CPU).
     """
-    tc = train_config
+    _check(model_config, train_images, train_labels, group)
+    if val_images is not None and train_config.binarize:
+        val_images = _binarize(val_images, torch.Generator().manual_seed(train_config.seed + 1))
+    run = _Run(model_config, train_config, init_state, history, group, callback)
+    run.resume(resume, init_state)
+    run.floor = (
+        -math.inf
+        if resume is not None
+        else _floor(run.model, *((train_images, train_labels) if val_images is None else (val_images, val_labels)))
+    )
+    run.model.train()
+    for epoch in range(run.first_epoch, run.first_epoch + train_config.epochs):
+        t_epoch = time.perf_counter()
+        failure = run.train_epoch(epoch, train_images, train_labels)
+        if failure:
+            return run.diverged(failure)
+        record = run.epoch_record(epoch, t_epoch, val_images, val_labels)
+        failure = _failure(run.model, record, run.score(record), run.floor)  # an overflow or blow-up
+        if failure:
+            return run.diverged(f"at epoch {epoch} {failure}")
+        if run.end_epoch(epoch, record):
+            break
+    return run.finish()
+
+
+def _check(model_config: ModelConfig, train_images: torch.Tensor, train_labels, group) -> None:
+    """Refuse what cannot be trained, before anything is built."""
     if tuple(train_images.shape[1:]) != model_config.image_shape:
         raise ValueError(
             f"images of shape {tuple(train_images.shape[1:])} do not fit a model for {model_config.image_shape}"
@@ -168,132 +194,149 @@ def fit(
         )
     if group is not None and model_config.kind.conditional:
         raise ValueError("a conditional model trains in one process: torchrun does not take it yet")
-    torch.manual_seed(tc.seed)
-    model = build(model_config, seed=tc.seed)
-    if init_state is not None:
-        model.load_state_dict(init_state)
-    if group is not None:
-        group.attach(model)
-        callback = group.agree(callback)
-    gen = torch.Generator().manual_seed(tc.seed)
-    opt = _optimizer(model, tc)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=tc.lr_decay)
-    history = list(history or [])
-    first_epoch = len(history) + 1
-    n = len(train_images)
-    steps_per_epoch = math.ceil(n / tc.batch_size)
-    total_steps = steps_per_epoch * tc.epochs
-    warm = tc.warmup_epochs * steps_per_epoch  # KL warm-up length in steps
-    if val_images is not None and tc.binarize:
-        val_images = _binarize(val_images, torch.Generator().manual_seed(tc.seed + 1))
-    result = FitResult(model=model, history=history)
-    best_val, best_state, last_good = -math.inf, None, copy.deepcopy(model.state_dict())
-    stale, step, step0, t0 = 0, 0, 0, time.perf_counter()
-    if resume is not None:
-        best_state = last_good if init_state is not None and resume.best_epoch is not None else None
-        sched = restore(model, opt, sched, gen, resume, tc)
-        step0, best_val, result.best_epoch, stale = resume.step, resume.best_score, resume.best_epoch, resume.stale
-        last_good = copy.deepcopy(model.state_dict())
-    samples_seen, compute_time = 0, 0.0
-    floor = (
-        -math.inf
-        if resume is not None
-        else _floor(model, *((train_images, train_labels) if val_images is None else (val_images, val_labels)))
-    )
-    model.train()
-    for epoch in range(first_epoch, first_epoch + tc.epochs):
-        t_epoch = time.perf_counter()
-        data = _binarize(train_images, gen) if tc.binarize else train_images
-        perm = torch.randperm(n, generator=gen)
-        sums, names = 0.0, ()
+
+
+class _Run:
+    """The moving parts of one fit(), read top to bottom: built, perhaps resumed, then per epoch its
+    steps (train_epoch), its record (epoch_record) and its end (end_epoch: best weights, state,
+    callback, early stop), then finish."""
+
+    def __init__(self, model_config, tc: TrainConfig, init_state, history, group, callback) -> None:
+        torch.manual_seed(tc.seed)
+        self.tc, self.group = tc, group
+        self.model = build(model_config, seed=tc.seed)
+        if init_state is not None:
+            self.model.load_state_dict(init_state)
+        if group is not None:
+            group.attach(self.model)
+            callback = group.agree(callback)
+        self.callback = callback
+        self.gen = torch.Generator().manual_seed(tc.seed)
+        self.opt = _optimizer(self.model, tc)
+        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=tc.lr_decay)
+        self.result = FitResult(model=self.model, history=list(history or []))
+        self.first_epoch = len(self.result.history) + 1
+        self.best_val, self.best_state, self.last_good = -math.inf, None, copy.deepcopy(self.model.state_dict())
+        self.stale, self.step, self.step0, self.t0 = 0, 0, 0, time.perf_counter()
+        self.samples_seen, self.compute_time, self.floor = 0, 0.0, -math.inf
+        self.steps_per_epoch = self.total_steps = self.warm = 0
+
+    def resume(self, resume: TrainingState | None, init_state) -> None:
+        """Continue an earlier run exactly: its optimizer, schedule, random state and best score."""
+        if resume is None:
+            return
+        self.best_state = self.last_good if init_state is not None and resume.best_epoch is not None else None
+        self.sched = restore(self.model, self.opt, self.sched, self.gen, resume, self.tc)
+        self.step0, self.best_val, self.result.best_epoch = resume.step, resume.best_score, resume.best_epoch
+        self.stale = resume.stale
+        self.last_good = copy.deepcopy(self.model.state_dict())
+
+    def train_epoch(self, epoch: int, images: torch.Tensor, labels) -> str:
+        """One pass over the data in a seeded order; "" or why the run diverged. Sums the steps'
+        statistics into self.sums; a stop asked for by the callback ends the pass early."""
+        tc, n = self.tc, len(images)
+        self.steps_per_epoch = math.ceil(n / tc.batch_size)
+        self.total_steps = self.steps_per_epoch * tc.epochs
+        self.warm = tc.warmup_epochs * self.steps_per_epoch  # KL warm-up length in steps
+        data = _binarize(images, self.gen) if tc.binarize else images
+        perm = torch.randperm(n, generator=self.gen)
+        self.sums, self.names, self.n = 0.0, (), n
         for start in range(0, n, tc.batch_size):
             index = perm[start : start + tc.batch_size]
-            beta = tc.beta * min(1.0, (step0 + step + 1) / warm) if warm > 0 else tc.beta
-            if group is None:
+            step = self.step0 + self.step + 1
+            beta = tc.beta * min(1.0, step / self.warm) if self.warm > 0 else tc.beta
+            if self.group is None:
                 x = data.index_select(0, index)  # (B, C, H, W)
-                y = None if train_labels is None else train_labels.index_select(0, index)  # (B,)
-                loss, stats, names = _step_loss(model, x, beta, tc.iw_samples, gen, y)
+                y = None if labels is None else labels.index_select(0, index)  # (B,)
+                loss, stats, self.names = _step_loss(self.model, x, beta, tc.iw_samples, self.gen, y)
             else:  # this rank's shard of the batch; stats of the whole batch
-                loss, stats, names = group.step_loss(data, index, beta, tc.iw_samples, gen)
+                loss, stats, self.names = self.group.step_loss(data, index, beta, tc.iw_samples, self.gen)
             if not math.isfinite(loss.item()):
-                return _diverged(
-                    result,
-                    best_state or last_good,
-                    f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}",
-                    samples_seen,
-                    compute_time,
-                    best_state,
-                    group,
-                )
-            opt.zero_grad(set_to_none=True)
+                return f"the loss became {loss.item()} at epoch {epoch}, step {self.step + 1}"
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            step += 1
-            sums = sums + stats * len(index)
-            if callback and callback(
-                Progress("step", epoch, step, total_steps, _StepMetrics(stats, names, beta), time.perf_counter() - t0)
-            ):
-                result.stopped, result.message = "cancelled", f"stopped by the user at epoch {epoch}"
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+            self.opt.step()
+            self.step += 1
+            self.sums = self.sums + stats * len(index)
+            metrics = _StepMetrics(stats, self.names, beta)
+            if self._tell(Progress("step", epoch, self.step, self.total_steps, metrics, self._elapsed())):
+                self.result.stopped, self.result.message = "cancelled", f"stopped by the user at epoch {epoch}"
                 break
-        samples_seen += n
-        compute_time += time.perf_counter() - t_epoch
-        sched.step()
-        means = _named(dict(zip(names, (sums / n).tolist())))
+        return ""
+
+    def epoch_record(self, epoch: int, t_epoch: float, val_images, val_labels) -> dict:
+        """The epoch's history entry: the training means, the learning rate, time, validation scores."""
+        self.samples_seen += self.n
+        self.compute_time += time.perf_counter() - t_epoch
+        self.sched.step()
+        means = _named(dict(zip(self.names, (self.sums / self.n).tolist())))
         record = {
             "epoch": epoch,
             **{f"train_{k}": v for k, v in means.items()},
-            "lr": opt.param_groups[0]["lr"],
+            "lr": self.opt.param_groups[0]["lr"],
             "seconds": time.perf_counter() - t_epoch,
         }
-        if val_images is not None:
-            scores = (
-                validate(model, val_images, labels=val_labels) if group is None else group.validate(model, val_images)
-            )
+        if val_images is not None and self.group is not None:
+            record.update({f"val_{k}": v for k, v in self.group.validate(self.model, val_images).items()})
+        elif val_images is not None:
+            scores = validate(self.model, val_images, labels=val_labels)
             record.update({f"val_{k}": v for k, v in scores.items()})
-        score = record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
-        failure = _failure(model, record, score, floor)  # an overflow or blow-up: the epoch is not kept
-        if failure:
-            return _diverged(
-                result,
-                best_state or last_good,
-                f"at epoch {epoch} {failure}",
-                samples_seen,
-                compute_time,
-                best_state,
-                group,
-            )
-        last_good = copy.deepcopy(model.state_dict())
+        return record
+
+    @staticmethod
+    def score(record: dict) -> float:
+        """What "best" means: validation ELBO, else the training bound."""
+        return record.get("val_elbo", record.get("train_iw_bound", record.get("train_elbo", -math.inf)))
+
+    def end_epoch(self, epoch: int, record: dict) -> bool:
+        """Keep a finished epoch (history, best weights, the state to resume from); True to stop."""
+        result = self.result
+        self.last_good = copy.deepcopy(self.model.state_dict())
         if result.stopped == "cancelled":
-            break  # a partial epoch is not recorded as an epoch
-        history.append(record)
-        if score > best_val:
-            best_val, best_state, result.best_epoch, stale = score, last_good, epoch, 0
+            return True  # a partial epoch is not recorded as an epoch
+        result.history.append(record)
+        if self.score(record) > self.best_val:
+            self.best_val, self.best_state, result.best_epoch, self.stale = self.score(record), self.last_good, epoch, 0
         else:
-            stale += 1
+            self.stale += 1
         result.state = TrainingState(
-            last_good,
-            copy.deepcopy(opt.state_dict()),
-            sched.state_dict(),
-            gen.get_state(),
-            step0 + step,
-            best_val,
+            self.last_good,
+            copy.deepcopy(self.opt.state_dict()),
+            self.sched.state_dict(),
+            self.gen.get_state(),
+            self.step0 + self.step,
+            self.best_val,
             result.best_epoch,
-            stale,
+            self.stale,
         )
-        if callback and callback(
-            Progress("epoch", epoch, step, total_steps, record, time.perf_counter() - t0, model, result.state)
-        ):
+        progress = Progress(
+            "epoch", epoch, self.step, self.total_steps, record, self._elapsed(), self.model, result.state
+        )
+        if self._tell(progress):
             result.stopped, result.message = "cancelled", f"stopped by the user after epoch {epoch}"
-            break
-        if tc.patience and stale >= tc.patience:
+            return True
+        if self.tc.patience and self.stale >= self.tc.patience:
             result.stopped = "early-stopped"
-            result.message = f"no validation improvement for {tc.patience} epochs"
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return _finish(result, samples_seen, compute_time, best_state is not None, group)
+            result.message = f"no validation improvement for {self.tc.patience} epochs"
+            return True
+        return False
+
+    def diverged(self, what: str) -> FitResult:
+        good = self.best_state or self.last_good
+        return _diverged(self.result, good, what, self.samples_seen, self.compute_time, self.best_state, self.group)
+
+    def finish(self) -> FitResult:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return _finish(self.result, self.samples_seen, self.compute_time, self.best_state is not None, self.group)
+
+    def _tell(self, progress: Progress) -> bool:
+        return bool(self.callback and self.callback(progress))
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.t0
 
 
 def test_metrics(
