@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 
 import torch
 
@@ -321,6 +322,39 @@ def _cmd_train(args) -> int:
 def _train(args, group) -> int:
     """Train and save: alone (group None), or as one rank of a torchrun job (rank 0 reports and saves)."""
     main = group is None or group.is_main
+    run = _prepare(args, group, main)
+    try:
+        result = _fit(args, run, group, quiet=args.quiet or not main)
+    except KeyboardInterrupt:
+        print("aborted: nothing was saved", file=sys.stderr)
+        return 130
+    if not result.history:
+        if main:
+            print(f"{result.message}; stopped before the first epoch finished: nothing was saved", file=sys.stderr)
+        return 1
+    metrics = test_metrics(result, run.split.test, run.tc.binarize, args.eval_iw_samples, run.split.test_labels, group)
+    if main:
+        _save(args, run, result, metrics, group)
+    return 0 if result.stopped != "diverged" else 1
+
+
+@dataclass
+class _Prepared:
+    """What a training command runs on: the configs, the data split, the name, where it starts from."""
+
+    mc: ModelConfig
+    tc: TrainConfig
+    dataset: str
+    train_ds: data.Dataset
+    split: object  # intake.split_data's Split
+    name: str
+    init_state: dict | None
+    history: list | None
+    resume: object  # a TrainingState, or None for a new run
+
+
+def _prepare(args, group, main: bool) -> _Prepared:
+    """Check the settings and the target name, load and split the data, and say what will run."""
     mc_options, tc, dataset, val_fraction = _train_settings(args)
     if not 0 <= val_fraction < 1:
         raise store.StoreError(f"--val-fraction must be in [0, 1), got {val_fraction}")
@@ -333,15 +367,21 @@ def _train(args, group) -> int:
     else:
         mc, init_state, history, resume = _new_config(train_ds, mc_options), None, None, None
     split = split_data(train_ds, test_ds, seed=tc.seed, val_fraction=val_fraction, name=dataset)
-    n_val = 0 if split.val is None else len(split.val)
     if main:
+        n_val = 0 if split.val is None else len(split.val)
         on = "" if group is None else f" on {group.world_size} process{'es' * (group.world_size > 1)} ({group.device})"
         print(
             f"{'resuming' if args.resume else 'training'} {mc.describe()} on {dataset}: {len(split.train)} "
             f"train, {n_val} validation, {tc.epochs} epochs{on}",
             file=sys.stderr,
         )
-    bar = _progress_bar(tc.epochs * -(-len(split.train) // tc.batch_size), args.quiet or not main)
+    return _Prepared(mc, tc, dataset, train_ds, split, name, init_state, history, resume)
+
+
+def _fit(args, run: _Prepared, group, quiet: bool):
+    """fit() with a progress bar; Ctrl-C stops at the end of the step (the epochs so far are kept)."""
+    split, tc = run.split, run.tc
+    bar = _progress_bar(tc.epochs * -(-len(split.train) // tc.batch_size), quiet)
     try:
         with _stop_on_ctrl_c() as interrupted:
 
@@ -354,45 +394,38 @@ def _train(args, group) -> int:
                     bar.set_postfix(epoch=p.epoch, val_elbo=f"{p.metrics.get('val_elbo', float('nan')):.1f}")
                 return interrupted.is_set()
 
-            result = fit(
-                mc,
+            return fit(
+                run.mc,
                 tc,
                 split.train,
                 split.val,
                 callback=on_progress,
-                init_state=init_state,
-                history=history,
-                resume=resume,
+                init_state=run.init_state,
+                history=run.history,
+                resume=run.resume,
                 train_labels=_tensor(split.train_labels),
                 val_labels=_tensor(split.val_labels),
                 group=group,
             )
-    except KeyboardInterrupt:
-        print("aborted: nothing was saved", file=sys.stderr)
-        return 130
     finally:
         bar.close()
-    if not result.history:
-        if not main:
-            return 1
-        print(f"{result.message}; stopped before the first epoch finished: nothing was saved", file=sys.stderr)
-        return 1
-    metrics = test_metrics(result, split.test, tc.binarize, args.eval_iw_samples, split.test_labels, group)
-    if not main:
-        return 0 if result.stopped != "diverged" else 1
+
+
+def _save(args, run: _Prepared, result, metrics: dict, group) -> None:
+    """Save the trained model (with what a later --resume needs) and print its test numbers."""
     if group is not None:
         distributed.hold_sigterm()
     state = None if args.bundled or result.state is None else result.state.to_tensors()
     info = store.save(
         result.model,
-        name,
+        run.name,
         args.models_dir,
-        overwrite=args.overwrite or name == args.resume or args.bundled,
+        overwrite=args.overwrite or run.name == args.resume or args.bundled,
         _root=store.BUNDLED_DIR if args.bundled else None,
-        dataset={"name": dataset, "shape": list(train_ds.shape), "class_names": train_ds.class_names},
+        dataset={"name": run.dataset, "shape": list(run.train_ds.shape), "class_names": run.train_ds.class_names},
         metrics=metrics,
         history=result.history,
-        train_config=tc.to_dict(),
+        train_config=run.tc.to_dict(),
         training_state=state,
     )
     print(f"{result.stopped}: {result.message}".rstrip(": "), file=sys.stderr)
@@ -400,7 +433,7 @@ def _train(args, group) -> int:
         f"saved {info.path}\n"
         f"test ELBO {metrics['elbo']:.2f} nats (reconstruction {metrics['reconstruction']:.2f}, "
         f"KL {metrics['kl']:.2f}); log p(x) >= {metrics['iw_log_likelihood']:.2f} "
-        f"(IW, K={metrics['iw_samples']}); active units {metrics['active_units']}/{mc.latent_dim}; "
+        f"(IW, K={metrics['iw_samples']}); active units {metrics['active_units']}/{run.mc.latent_dim}; "
         f"{result.samples_per_second:.0f} samples/s"
     )
     if "iw_log_likelihood_bits_per_dim" in metrics:
@@ -408,4 +441,3 @@ def _train(args, group) -> int:
             f"= {metrics['iw_log_likelihood_bits_per_dim']:.3f} bits/dim (ELBO {metrics['elbo_bits_per_dim']:.3f}; "
             f"{metrics['bits_per_dim_note']})"
         )
-    return 0 if result.stopped != "diverged" else 1
