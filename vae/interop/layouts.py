@@ -219,98 +219,14 @@ def build(
 ) -> tuple[ModelConfig, dict, list[dict]]:
     """(config, our state dict, rows) from a map and the foreign tensors; every tensor must be used,
     every named one must exist with the shape its place needs."""
-    used, rows, state = set(), [], {}
-
-    def take(prefix: str, role: str) -> tuple[torch.Tensor, torch.Tensor]:
-        w_name, b_name = f"{prefix}.weight", f"{prefix}.bias"
-        if w_name not in tensors:
-            raise StoreError(f"the layout names {prefix!r} but the file has no tensor {w_name!r}")
-        w = tensors[w_name]
-        b = tensors.get(b_name)
-        out = w.shape[1] if "transposed" in role else w.shape[0]
-        if b is not None and tuple(b.shape) != (out,):
-            raise StoreError(f"{b_name} has shape {tuple(b.shape)}; its layer has {out} outputs")
-        used.update({w_name} | ({b_name} if b is not None else set()))
-        rows.append({"tensor": w_name, "shape": tuple(w.shape), "became": role})
-        if b is not None:
-            rows.append({"tensor": b_name, "shape": tuple(b.shape), "became": f"{role} (bias)"})
-        return w, (b if b is not None else torch.zeros(out))
-
-    def stack(part: str, layers: list, heads: list | None) -> tuple:
-        concrete = []
-        for i, layer in enumerate(layers):
-            kind = layer[0]
-            if kind in ("linear", "conv", "conv_transpose"):
-                if len(layer) < 2 or not isinstance(layer[1], str):
-                    raise StoreError(f"{part} layer {i}: a {kind} layer names its tensor prefix")
-                need = {"linear": 2, "conv": 4, "conv_transpose": 4}[kind]
-                w = tensors.get(f"{layer[1]}.weight")
-                if w is not None and w.dim() != need:
-                    raise StoreError(
-                        f"{layer[1]}.weight is {w.dim()}-D ({tuple(w.shape)}); a {kind} layer needs {need}-D"
-                    )
-                if kind != "linear" and (w is not None and w.shape[2] != w.shape[3]):
-                    raise StoreError(f"{layer[1]}.weight: only square kernels are supported, got {tuple(w.shape)}")
-                defaults = {"linear": [], "conv": [1, 0], "conv_transpose": [1, 0, 0]}[kind]
-                spec = [kind, layer[1], *(list(layer[2:]) + defaults[len(layer) - 2 :])]
-                if w is None:
-                    raise StoreError(f"the layout names {layer[1]!r} but the file has no tensor '{layer[1]}.weight'")
-                concrete.append(_concrete([spec], tensors)[0])
-                w, b = take(layer[1], f"{part} layer {len(concrete) - 1}: {_label(concrete[-1])}")
-                state[f"{part}.{len(concrete) - 1}.weight"], state[f"{part}.{len(concrete) - 1}.bias"] = w, b
-            else:
-                concrete.append(tuple(layer))
-        if heads is not None:
-            ws, bs = zip(
-                *(
-                    take(h, name)
-                    for h, name in zip(
-                        heads, ("mu head", "log-variance head") if len(heads) == 2 else ("mu and log-variance head",)
-                    )
-                )
-            )
-            if len(heads) == 2 and ws[0].shape != ws[1].shape:
-                raise StoreError(
-                    f"the mu head {heads[0]} {tuple(ws[0].shape)} and the log-variance head "
-                    f"{heads[1]} {tuple(ws[1].shape)} differ in shape"
-                )
-            w, b = torch.cat(ws), torch.cat(bs)
-            concrete.append(("linear", w.shape[1], w.shape[0]))
-            state[f"{part}.{len(concrete) - 1}.weight"], state[f"{part}.{len(concrete) - 1}.bias"] = w, b
-        return tuple(concrete)
-
-    encoder = stack("encoder", layout["encoder"], layout["heads"])
-    dec_layers = list(layout["decoder"])
-    output = "sigmoid"
-    last = last_layer(dec_layers)
-    if last is not None and list(dec_layers[last]) == ["act", "sigmoid"]:  # a reshape after it commutes
-        dec_layers.pop(last)
-    elif likelihood == "gaussian" or identity:
-        output = "identity"
-    decoder = stack("decoder", dec_layers, None)
-    if likelihood == "gaussian":  # the likelihood's scale: std = exp(log_std), 1 when the file has none
-        log_std = tensors.get("log_std", torch.zeros(()))
-        if log_std.numel() != 1:
-            raise StoreError(f"log_std must hold one number (std = exp(log_std)), it has shape {tuple(log_std.shape)}")
-        state["log_std"] = log_std.reshape(())
-        if "log_std" in tensors:
-            used.add("log_std")
-            rows.append({"tensor": "log_std", "shape": tuple(log_std.shape), "became": "Gaussian log-std"})
-    extra = sorted(set(tensors) - used)
-    if extra:
-        raise StoreError(
-            f"the file has tensors the layout does not use: {', '.join(extra[:5])}{' …' if len(extra) > 5 else ''}"
-        )
-    latent = encoder[-1][2] // 2
-    if latent_dim is not None and latent != latent_dim:
-        raise StoreError(f"the encoder's heads give a {latent}-D latent, not {latent_dim}-D as asked")
-    first = next((x for x in decoder if x[0] in ("linear", "conv", "conv_transpose")), None)
-    if first is not None and first[0] == "linear" and first[1] != latent:
-        first_tensor = next(r["tensor"] for r in rows if r["became"].startswith("decoder layer 0:"))
-        raise StoreError(
-            f"latent size mismatch: the encoder's heads give {latent} dimensions, the decoder's "
-            f"first layer ({first_tensor}) takes {first[1]}"
-        )
+    taken = _Taken(tensors)
+    encoder = taken.stack("encoder", layout["encoder"], layout["heads"])
+    dec_layers, output = _decoder_output(list(layout["decoder"]), likelihood, identity)
+    decoder = taken.stack("decoder", dec_layers, None)
+    if likelihood == "gaussian":
+        taken.log_std()
+    taken.check_all_used()
+    latent = _latent(encoder, decoder, taken.rows, latent_dim)
     for fn in [x[1] for x in (*encoder, *decoder) if x[0] == "act"]:
         if fn not in FUNCTIONS:
             raise StoreError(f"unknown activation {fn!r}; known: {', '.join(sorted(FUNCTIONS))}")
@@ -326,4 +242,116 @@ def build(
         )
     except ConfigError as e:
         raise StoreError(f"the layers do not fit together: {e}") from None
-    return config, state, rows
+    return config, taken.state, taken.rows
+
+
+_NEEDS_DIMS = {"linear": 2, "conv": 4, "conv_transpose": 4}  # a layer kind -> its weight's dimensions
+_DEFAULTS = {"linear": [], "conv": [1, 0], "conv_transpose": [1, 0, 0]}  # stride, padding, output padding
+
+
+class _Taken:
+    """The foreign tensors as the layout takes them: our state dict, a row per tensor saying what it
+    became, and which were used (every one must be)."""
+
+    def __init__(self, tensors: dict) -> None:
+        self.tensors, self.used, self.rows, self.state = tensors, set(), [], {}
+
+    def take(self, prefix: str, role: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """prefix.weight and prefix.bias (zeros when the file has none), checked and recorded."""
+        w_name, b_name = f"{prefix}.weight", f"{prefix}.bias"
+        if w_name not in self.tensors:
+            raise StoreError(f"the layout names {prefix!r} but the file has no tensor {w_name!r}")
+        w, b = self.tensors[w_name], self.tensors.get(b_name)
+        out = w.shape[1] if "transposed" in role else w.shape[0]
+        if b is not None and tuple(b.shape) != (out,):
+            raise StoreError(f"{b_name} has shape {tuple(b.shape)}; its layer has {out} outputs")
+        self.used.update({w_name} | ({b_name} if b is not None else set()))
+        self.rows.append({"tensor": w_name, "shape": tuple(w.shape), "became": role})
+        if b is not None:
+            self.rows.append({"tensor": b_name, "shape": tuple(b.shape), "became": f"{role} (bias)"})
+        return w, (b if b is not None else torch.zeros(out))
+
+    def stack(self, part: str, layers: list, heads: list | None) -> tuple:
+        """A network's layer list with its weights taken (the encoder's mu and log-variance heads as
+        its last Linear) -> our concrete layers."""
+        concrete = []
+        for i, layer in enumerate(layers):
+            if layer[0] not in _NEEDS_DIMS:
+                concrete.append(tuple(layer))
+                continue
+            concrete.append(self._weighted(part, i, layer))
+            w, b = self.take(layer[1], f"{part} layer {len(concrete) - 1}: {_label(concrete[-1])}")
+            self.state[f"{part}.{len(concrete) - 1}.weight"], self.state[f"{part}.{len(concrete) - 1}.bias"] = w, b
+        if heads is not None:
+            w, b = self._heads(heads)
+            concrete.append(("linear", w.shape[1], w.shape[0]))
+            self.state[f"{part}.{len(concrete) - 1}.weight"], self.state[f"{part}.{len(concrete) - 1}.bias"] = w, b
+        return tuple(concrete)
+
+    def _weighted(self, part: str, i: int, layer) -> tuple:
+        """A linear or convolution entry of the map, checked against its tensor -> its concrete layer."""
+        kind = layer[0]
+        if len(layer) < 2 or not isinstance(layer[1], str):
+            raise StoreError(f"{part} layer {i}: a {kind} layer names its tensor prefix")
+        need, w = _NEEDS_DIMS[kind], self.tensors.get(f"{layer[1]}.weight")
+        if w is not None and w.dim() != need:
+            raise StoreError(f"{layer[1]}.weight is {w.dim()}-D ({tuple(w.shape)}); a {kind} layer needs {need}-D")
+        if kind != "linear" and (w is not None and w.shape[2] != w.shape[3]):
+            raise StoreError(f"{layer[1]}.weight: only square kernels are supported, got {tuple(w.shape)}")
+        if w is None:
+            raise StoreError(f"the layout names {layer[1]!r} but the file has no tensor '{layer[1]}.weight'")
+        spec = [kind, layer[1], *(list(layer[2:]) + _DEFAULTS[kind][len(layer) - 2 :])]
+        return _concrete([spec], self.tensors)[0]
+
+    def _heads(self, heads: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's heads as one Linear: mu's rows, then the log-variance's."""
+        names = ("mu head", "log-variance head") if len(heads) == 2 else ("mu and log-variance head",)
+        ws, bs = zip(*(self.take(h, name) for h, name in zip(heads, names)))
+        if len(heads) == 2 and ws[0].shape != ws[1].shape:
+            raise StoreError(
+                f"the mu head {heads[0]} {tuple(ws[0].shape)} and the log-variance head "
+                f"{heads[1]} {tuple(ws[1].shape)} differ in shape"
+            )
+        return torch.cat(ws), torch.cat(bs)
+
+    def log_std(self) -> None:
+        """A Gaussian likelihood's scale: std = exp(log_std), 1 when the file has none."""
+        log_std = self.tensors.get("log_std", torch.zeros(()))
+        if log_std.numel() != 1:
+            raise StoreError(f"log_std must hold one number (std = exp(log_std)), it has shape {tuple(log_std.shape)}")
+        self.state["log_std"] = log_std.reshape(())
+        if "log_std" in self.tensors:
+            self.used.add("log_std")
+            self.rows.append({"tensor": "log_std", "shape": tuple(log_std.shape), "became": "Gaussian log-std"})
+
+    def check_all_used(self) -> None:
+        extra = sorted(set(self.tensors) - self.used)
+        if extra:
+            raise StoreError(
+                f"the file has tensors the layout does not use: {', '.join(extra[:5])}{' …' if len(extra) > 5 else ''}"
+            )
+
+
+def _decoder_output(dec_layers: list, likelihood: str, identity: bool) -> tuple[list, str]:
+    """The decoder's layers without a final sigmoid, and what its output is: "sigmoid" (Bernoulli
+    logits, the sigmoid applied by the model) or "identity" (the mean itself)."""
+    last = last_layer(dec_layers)
+    if last is not None and list(dec_layers[last]) == ["act", "sigmoid"]:  # a reshape after it commutes
+        dec_layers.pop(last)
+        return dec_layers, "sigmoid"
+    return dec_layers, "identity" if likelihood == "gaussian" or identity else "sigmoid"
+
+
+def _latent(encoder: tuple, decoder: tuple, rows: list[dict], latent_dim: int | None) -> int:
+    """The latent size the encoder's heads give, checked against the asked one and the decoder's input."""
+    latent = encoder[-1][2] // 2
+    if latent_dim is not None and latent != latent_dim:
+        raise StoreError(f"the encoder's heads give a {latent}-D latent, not {latent_dim}-D as asked")
+    first = next((x for x in decoder if x[0] in ("linear", "conv", "conv_transpose")), None)
+    if first is not None and first[0] == "linear" and first[1] != latent:
+        first_tensor = next(r["tensor"] for r in rows if r["became"].startswith("decoder layer 0:"))
+        raise StoreError(
+            f"latent size mismatch: the encoder's heads give {latent} dimensions, the decoder's "
+            f"first layer ({first_tensor}) takes {first[1]}"
+        )
+    return latent
