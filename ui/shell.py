@@ -161,7 +161,6 @@ def select() -> Selection:
     if choices:
         label = _choose(f"dataset_for_{name}", list(choices), next(iter(choices)))
         current = resources.Current(resources.ModelRef.of(info, directory, choices[label]), info, label)
-    st.session_state["current"] = current
     return Selection(models, usable, name, choices, current)
 
 
@@ -185,14 +184,6 @@ def draw_sidebar(sel: Selection) -> None:
     for m in sel.models:
         if m.error:
             st.sidebar.warning(f"Model '{m.name}' cannot be opened: {m.error}")
-
-
-def sidebar() -> resources.Current | None:
-    """Draw the navigation and the model/dataset pickers; return the selection (None if no dataset
-    fits the model)."""
-    sel = select()
-    draw_sidebar(sel)
-    return sel.current
 
 
 _LATER = "_shell_sidebar_later"  # session key: the selection whose sidebar a page draws last
