@@ -48,7 +48,7 @@ else:
         st.error(f"**{name}**: {e}")
         st.stop()
 
-binarized = bool(ctx.info.meta.get("train_config", {}).get("binarize"))
+binarized = ctx.info.binarized
 if binarized and st.toggle(
     "Binarize the picture (the model was trained and scored on binary pixels)", value=True, key="tp_binarize"
 ):

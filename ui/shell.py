@@ -39,7 +39,7 @@ def _dataset_choices(info: store.ModelInfo) -> dict[str, str]:
     """label -> source for available datasets whose images fit the model, the model's own first
     (for a named one, its test split is held out); a dataset the model was trained on says so."""
     shape = info.config.image_shape
-    own = info.meta.get("dataset") or {}
+    own = info.data
     choices = {}
     if own.get("path"):
         choices[f"{own.get('name', 'upload')} (its training data)"] = own["path"]
@@ -105,14 +105,14 @@ def _model_card(info: store.ModelInfo) -> None:
             st.caption(
                 f"**Imported, not trained here**: {named}, layout {src.get('layout')}{ops}; its metrics "
                 f"were measured here on {src.get('measured_on') or info.dataset}. "
-                f"Created {info.meta.get('created', '?')}"
+                f"Created {info.created}"
             )
             return
         recipe = info.recipe
         data_name = _RECIPE_DATA.get(info.dataset, info.dataset) if recipe else info.dataset
         st.caption(
             (f"Recipe **{recipe}**; " if recipe else "") + f"trained on {data_name or 'unknown data'}; "
-            f"created {info.meta.get('created', '?')}"
+            f"created {info.created}"
         )
 
 

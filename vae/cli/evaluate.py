@@ -40,11 +40,9 @@ def register(sub, common) -> None:
 
 def _cmd_evaluate(args) -> int:
     model, info = store.load(args.name, args.models_dir)
-    own = info.meta.get("dataset") or {}  # an upload trained in the app is kept at own["path"]
+    own = info.data  # an upload trained in the app is kept at own["path"]
     source = args.dataset or own.get("path") or info.dataset or "mnist-5k"
-    train, test = data.load_splits(
-        source, data_dir=args.data_dir, seed=info.meta.get("train_config", {}).get("seed", 0)
-    )
+    train, test = data.load_splits(source, data_dir=args.data_dir, seed=info.training.get("seed", 0))
     ds = test if args.split == "test" else train
     if tuple(ds.shape) != model.config.image_shape:
         raise store.StoreError(

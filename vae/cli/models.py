@@ -28,7 +28,7 @@ def _cmd_list(args) -> int:
         print(
             f"{m.name:24s} {m.config.describe():32s} {m.dataset or '?':14s} "
             f"{f'test ELBO {elbo:.2f}' if elbo is not None else ''}{' (bundled)' if m.bundled else ''}"
-            f"{' resumable' if m.meta.get('resumable') else ''}"
+            f"{' resumable' if m.resumable else ''}"
         )
     return 0
 

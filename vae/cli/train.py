@@ -245,10 +245,10 @@ def _train_settings(args) -> tuple[dict, TrainConfig, str, float]:
         raise store.StoreError(
             f"{', '.join(changed)}: a resumed model keeps its own architecture ({own_arch.describe()})"
         )
-    saved = dict(info.meta.get("train_config") or {})
+    saved = dict(info.training)
     tc = TrainConfig.from_dict({**saved, **given, "epochs": TrainConfig.epochs if args.epochs is None else args.epochs})
     val = saved.get("extra", {}).get("val_fraction", VAL_FRACTION) if args.val_fraction is None else args.val_fraction
-    own = info.meta.get("dataset") or {}
+    own = info.data
     return {}, tc, args.dataset or own.get("path") or own.get("name") or "mnist-5k", val
 
 
@@ -268,7 +268,7 @@ def _resumed(name: str, models_dir) -> tuple[ModelConfig, dict, list, TrainingSt
     if saved_state is None:
         print(f"{name} has no saved training state: its weights go on training with a fresh optimizer", file=sys.stderr)
     state = None if saved_state is None else TrainingState.from_tensors(*saved_state)
-    return old.config, old.state_dict(), info.meta.get("history"), state
+    return old.config, old.state_dict(), info.history, state
 
 
 @contextlib.contextmanager

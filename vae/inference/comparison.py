@@ -68,7 +68,7 @@ def test_sources(infos) -> dict[str, str]:
     shape = tuple(infos[0].config.image_shape)
     choices: dict[str, str] = {}
     for info in infos:
-        own = info.meta.get("dataset") or {}
+        own = info.data
         source = own.get("path") or (own.get("name") if own.get("name") in data.DATASETS else None)
         available = Path(source).exists() if own.get("path") else source is not None and data.is_available(source)
         if source and source not in choices.values() and available:
@@ -81,7 +81,7 @@ def test_sources(infos) -> dict[str, str]:
 
 
 def _same_source(info, source: str) -> bool:
-    own = info.meta.get("dataset") or {}
+    own = info.data
     if own.get("path"):
         return Path(own["path"]).resolve() == Path(source).resolve()
     return own.get("name") == source
@@ -100,7 +100,7 @@ def stored_scores(info, source: str) -> dict | None:
 
 def binarized(info) -> bool:
     """Whether the model was trained (and so is scored) on binarized images."""
-    return bool((info.meta.get("train_config") or {}).get("binarize", False))
+    return info.binarized
 
 
 def evaluate_scores(model, test_images, binarize: bool, labels=None, iw_samples: int = COMPARE_IW_SAMPLES) -> dict:

@@ -68,7 +68,7 @@ class ModelInfo:
 
     @property
     def dataset(self) -> str | None:
-        return (self.meta.get("dataset") or {}).get("name")
+        return self.data.get("name")
 
     @property
     def metrics(self) -> dict:
@@ -87,12 +87,31 @@ class ModelInfo:
     @property
     def binarized(self) -> bool:
         """Trained on binarized images (dynamic binarization): its pixels were 0 or 1, not grey levels."""
-        return bool((self.meta.get("train_config") or {}).get("binarize"))
+        return bool(self.training.get("binarize"))
+
+    @property
+    def data(self) -> dict:
+        """What it was trained on: name, shape, class_names, and path for an upload ({} if unknown)."""
+        return self.meta.get("dataset") or {}
+
+    @property
+    def training(self) -> dict:
+        """Its TrainConfig as saved ({} for an imported model)."""
+        return self.meta.get("train_config") or {}
+
+    @property
+    def created(self) -> str:
+        return self.meta.get("created", "?")
+
+    @property
+    def resumable(self) -> bool:
+        """Saved with the exact training state, so `train --resume` continues it exactly."""
+        return bool(self.meta.get("resumable"))
 
     @property
     def recipe(self) -> str | None:
         """The reference system's recipe it was trained with, if any."""
-        return ((self.meta.get("train_config") or {}).get("extra") or {}).get("recipe")
+        return (self.training.get("extra") or {}).get("recipe")
 
 
 def models_dir(path: str | os.PathLike | None = None) -> Path:

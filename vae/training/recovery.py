@@ -138,13 +138,13 @@ def recover_folder(folder: Path, job, reason: str):
     else:
         history = info.history
         n = len(history)
-        tc = dict(info.meta.get("train_config") or {})
+        tc = dict(info.training)
         tc["extra"] = {**(tc.get("extra") or {}), "interrupted": f"{reason} during epoch {n + 1}"}
         job.saved = store.save(
             model,
             job.name,
             root,
-            dataset=info.meta.get("dataset"),
+            dataset=info.data or None,
             history=history,
             train_config=tc,
             training_state=state,
