@@ -1,4 +1,4 @@
-"""The command line: python -m vae {train,evaluate,recipes,list,rename,delete,data,import,export} ...
+"""The command line: python -m vae {train,evaluate,recipes,list,rename,delete,data,import,export,directions,edit} ...
 
 Run `python -m vae COMMAND --help` for each command's options. Each command group is a module of
 its own (train, evaluate, recipes, models, data) with a register(sub, common) that adds its
@@ -11,7 +11,7 @@ import argparse
 import functools
 import sys
 
-from vae.cli import data, evaluate, interop, models, recipes, train
+from vae.cli import data, directions, evaluate, interop, models, recipes, train
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
@@ -25,11 +25,13 @@ EPILOG = """examples:
   python -m vae list
   python -m vae import vae.pth --name their-vae      (a state dict from elsewhere; see import --help)
   python -m vae export my-2d --onnx out/ --state-dict out/my-2d.safetensors
+  python -m vae directions default --from label=3 --to label=8 --save three-to-eight
+  python -m vae edit default digit.png --direction three-to-eight --output strip.png
   torchrun --nproc_per_node 4 -m vae train --dataset mnist --batch-size 512 --name big  (4 processes;
       every option works the same; see the README for several machines and Slurm)"""
 
 
-GROUPS = (train, evaluate, recipes, models, data, interop)
+GROUPS = (train, evaluate, recipes, models, data, interop, directions)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,8 +56,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+NEGATIVE_LISTS = ("--amount",)  # options whose value may start with a minus: "--amount -2,-1,0,1,2"
+
+
+def _attach(argv: list[str]) -> list[str]:
+    """argparse reads "-2,-1,0" after an option as another option: join such values to their option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in NEGATIVE_LISTS and i + 1 < len(argv) and argv[i + 1].startswith("-") and "," in argv[i + 1]:
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_attach(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.func(args)
     except (ValueError, OSError) as e:  # StoreError, DataError, ConfigError are ValueErrors

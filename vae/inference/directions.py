@@ -82,7 +82,7 @@ def group(spec: str, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
         mask[ids] = True
         return mask
     if name not in columns:
-        known = ", ".join(["ids", *columns]) or "ids"
+        known = ", ".join(["ids", *(c for c in columns if ":" not in c)])
         raise DirectionError(f"this dataset has no column {name!r}; it has: {known}")
     column = np.asarray(columns[name])
     names = columns.get(f"{name}:names")
