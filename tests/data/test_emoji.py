@@ -104,6 +104,27 @@ def test_fetch_builds_both_sizes_composited_on_white_split_by_emoji(fake_npm, tm
     assert len(emoji.load(32, "test", folder)[0]) == test_rows.sum()
 
 
+def test_the_metadata_columns_follow_the_images_into_the_dataset(fake_npm, tmp_path, monkeypatch):
+    """vendor, skin tone and emoji id for each picture, in the split's order: what directions group by."""
+    npm, packages = fake_npm
+    monkeypatch.setenv("VAE_DATA_DIR", str(emoji.fetch(tmp_path / "data", npm=npm, packages=packages)))
+    for split in ("train", "test", "all"):
+        ds = datasets.load_dataset("emoji", split)
+        assert set(ds.columns) == {"vendor", "skin", "emoji"} and all(len(v) == len(ds) for v in ds.columns.values())
+    ds = datasets.load_dataset("emoji", "all")
+    assert set(ds.columns["vendor"]) == {"google", "twitter"} and set(ds.columns["skin"]) == {"none", "light"}
+    light = ds.columns["skin"] == "light"  # every fifth emoji has a light variation, drawn by both vendors
+    assert light.sum() == 16 and set(ds.columns["emoji"][light]) <= set(ds.columns["emoji"][~light])
+    assert emoji.skin_tone("1F3FB-1F3FF") == "mixed" and emoji.skin_tone("1f3fe") == "medium-dark"
+    assert emoji.skin_tone("") == "none"
+    mini = tmp_path / "mini.npz"
+    monkeypatch.setattr(emoji, "MINI_TRAIN", 20)  # the fake packages have 96 drawings
+    emoji.make_mini(tmp_path / "data", target=mini)
+    monkeypatch.setattr(emoji, "MINI", mini)
+    test = datasets.load_dataset("emoji-mini", "test")
+    assert set(test.columns) == {"vendor", "skin", "emoji"} and len(test.columns["vendor"]) == len(test)
+
+
 def test_a_tarball_that_is_not_the_pinned_one_is_refused_and_nothing_is_cached(fake_npm, tmp_path):
     npm, packages = fake_npm
     wrong = {k: (v, "sha512-" + "A" * 86 + "==") for k, (v, _) in packages.items()}

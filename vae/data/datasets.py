@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -99,12 +99,16 @@ class Dataset:
     labels: np.ndarray | None  # (N,) int64, or None for unlabelled data
     class_names: list[str] | None  # class_names[label] names a class
     name: str
+    columns: dict = field(default_factory=dict)  # metadata: column name -> (N,) values (emoji: vendor, skin)
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != np.float32:
             raise DataError(f"images must be float32 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
         if self.labels is not None and self.labels.shape != (len(self.images),):
             raise DataError(f"labels {self.labels.shape} do not match {len(self.images)} images")
+        for col, values in self.columns.items():
+            if len(values) != len(self.images):
+                raise DataError(f"column {col!r} has {len(values)} values for {len(self.images)} images")
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -166,21 +170,24 @@ def load_dataset(
         raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    columns: dict = {}  # metadata columns, where the dataset has them (emoji: vendor, skin, emoji)
     if name == "mnist-5k":
         images, labels = _split(*_mnist5k(data_dir), split)
     elif name == "digits":
         images, labels = _split(*_digits(), split)
     elif name in EMOJI_SIZES:
         images, labels = emoji.load(EMOJI_SIZES[name], split, data_dir)
+        columns = emoji.load_columns(EMOJI_SIZES[name], split, data_dir)
     elif name == "emoji-mini":
         images, labels = emoji.load_mini(split)
+        columns = emoji.load_mini_columns(split)
     elif name == "cifar10":
         images, labels = cifar.load(split, data_dir)
     else:
         images, labels = _idx_dataset(name, split, data_dir)
     if binarize:
         images = _bernoulli(images, np.random.default_rng(BINARIZE_SEED))
-    return Dataset(images, labels, list(CLASS_NAMES[name]), name)
+    return Dataset(images, labels, list(CLASS_NAMES[name]), name, columns)
 
 
 def binarize(x: Any, generator: Any = None) -> Any:

@@ -97,15 +97,26 @@ def _read(tar: tarfile.TarFile, member: str, limit: int) -> bytes | None:
     return tar.extractfile(info).read()
 
 
-def _entries(meta: list) -> list[tuple[str, str, int]]:
-    """(emoji id, image file, category index) for every image, skin variations under their parent."""
+SKIN_TONES = {"1F3FB": "light", "1F3FC": "medium-light", "1F3FD": "medium", "1F3FE": "medium-dark", "1F3FF": "dark"}
+
+
+def skin_tone(key: str) -> str:
+    """A skin variation's key in emoji.json ("1F3FB", or "1F3FB-1F3FF" for two people) -> its tone's
+    name: "none" for the emoji as drawn without one, "mixed" when the people differ."""
+    tones = {SKIN_TONES.get(part.upper(), "other") for part in key.split("-")} if key else {"none"}
+    return tones.pop() if len(tones) == 1 else "mixed"
+
+
+def _entries(meta: list) -> list[tuple[str, str, int, str]]:
+    """(emoji id, image file, category index, skin tone) for every image, skin variations under
+    their parent."""
     out = []
     for e in meta:
         if e.get("category") not in CATEGORIES:
             continue
-        out.append((e["unified"], e["image"], CATEGORIES.index(e["category"])))
-        for v in (e.get("skin_variations") or {}).values():
-            out.append((e["unified"], v["image"], CATEGORIES.index(e["category"])))
+        out.append((e["unified"], e["image"], CATEGORIES.index(e["category"]), "none"))
+        for key, v in (e.get("skin_variations") or {}).items():
+            out.append((e["unified"], v["image"], CATEGORIES.index(e["category"]), skin_tone(key)))
     return out
 
 
@@ -120,15 +131,15 @@ def _picture(png: bytes) -> np.ndarray:
 
 
 def build(tarballs: dict[str, Path], progress: Progress | None = None) -> dict[str, np.ndarray]:
-    """Arrays of both vendors' images: images64 (N, 64, 64, 3) uint8, labels, emoji ids, vendors."""
-    images, labels, ids, vendors = [], [], [], []
+    """Arrays of both vendors' images: images64 (N, 64, 64, 3) uint8, labels, emoji ids, vendors, skin tones."""
+    images, labels, ids, vendors, skins = [], [], [], [], []
     for vendor, path in tarballs.items():
         with tarfile.open(path, "r:gz") as tar:
             raw = _read(tar, "package/emoji.json", 64 << 20)
             if raw is None:
                 raise DataError(f"{path.name} has no package/emoji.json: not an emoji-datasource package")
             entries = _entries(json.loads(raw))
-            for n, (uid, image, label) in enumerate(entries):
+            for n, (uid, image, label, skin) in enumerate(entries):
                 png = _read(tar, f"package/img/{vendor}/64/{image}", MAX_PNG_BYTES)
                 if png is None:  # this vendor has no drawing of it
                     continue
@@ -136,6 +147,7 @@ def build(tarballs: dict[str, Path], progress: Progress | None = None) -> dict[s
                 labels.append(label)
                 ids.append(uid)
                 vendors.append(vendor)
+                skins.append(skin)
                 if progress and n % 500 == 0:
                     progress(n, len(entries), f"{vendor} images")
     if not images:
@@ -145,6 +157,7 @@ def build(tarballs: dict[str, Path], progress: Progress | None = None) -> dict[s
         "labels": np.array(labels, np.int64),
         "ids": np.array(ids),
         "vendors": np.array(vendors),
+        "skins": np.array(skins),
     }
 
 
@@ -197,6 +210,7 @@ def fetch(
                 ids=arrays["ids"],
                 groups=arrays["groups"],
                 vendors=arrays["vendors"],
+                skins=arrays["skins"],
             )
             os.replace(part, target)
     finally:
@@ -256,23 +270,52 @@ def load(size: int, split: str, data_dir: str | Path | None = None) -> tuple[np.
     return x, labels[order]
 
 
+COLUMNS = {"vendor": "vendors", "skin": "skins", "emoji": "ids"}  # a column of the dataset -> its array
+
+
+def load_columns(size: int, split: str, data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    """The metadata of a split's images, in load()'s order: vendor (google, twitter), skin tone
+    (none, light, ..., dark, mixed) and emoji (its code point: the same emoji in both vendors and
+    every tone shares it). Columns a cache made before they were kept are left out."""
+    with np.load(cache_path(size, data_dir), allow_pickle=False) as z:
+        ids = z["groups"] if "groups" in z else z["ids"]
+        arrays = {col: z[key] for col, key in COLUMNS.items() if key in z}
+    held = _held(ids)
+    order = {"train": np.flatnonzero(~held), "test": np.flatnonzero(held)}
+    order["all"] = np.concatenate([order["train"], order["test"]])
+    return {col: a[order[split]].astype(str) for col, a in arrays.items()}
+
+
 def make_mini(data_dir: str | Path | None = None, target: Path = MINI) -> Path:
     """Write emoji-mini (maintainers: it ships in the repository): every held-out test drawing at
     32x32 and MINI_TRAIN training drawings, seeded, compressed (about 2 MB)."""
     path = cache_path(32, data_dir)
     with np.load(path, allow_pickle=False) as z:
         images, labels, ids = z["images"], z["labels"], z["groups"]
+        columns = {col: z[key].astype(str) for col, key in COLUMNS.items() if key in z}
     held = _held(ids)
     train = np.sort(np.random.default_rng(SPLIT_SEED).choice(np.flatnonzero(~held), MINI_TRAIN, replace=False))
     test = np.flatnonzero(held)
+    extra = {
+        f"{part}_{col}": a[rows] for part, rows in (("train", train), ("test", test)) for col, a in columns.items()
+    }
     np.savez_compressed(
         target,
         train_images=images[train],
         train_labels=labels[train],
         test_images=images[test],
         test_labels=labels[test],
+        **extra,
     )
     return target
+
+
+def load_mini_columns(split: str) -> dict[str, np.ndarray]:
+    """emoji-mini's metadata columns of a split (as load_columns), those it was made with."""
+    with np.load(MINI, allow_pickle=False) as z:
+        parts = ["train", "test"] if split == "all" else [split]
+        have = [col for col in COLUMNS if all(f"{p}_{col}" in z for p in parts)]
+        return {col: np.concatenate([z[f"{p}_{col}"] for p in parts]).astype(str) for col in have}
 
 
 def load_mini(split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from vae.inference import conditioning
 from vae.inference import directions as dirs
 
 PAIR_COLUMN = "emoji"  # items that are the same thing drawn differently (vendors, skin tones) share it
+MATCHED_ON = ("emoji", "vendor", "skin")  # a pair agrees on these, but for the column the groups differ in
 TRANSFER_ITEMS = 500  # held-out source items moved and read (a sample when there are more)
 
 
@@ -67,7 +68,7 @@ def from_groups(
     if ts is not None and not (ts & tt).any():
         quality["test_items"] = [int(ts.sum()), int(tt.sum())]
         quality["auc"] = dirs.auc(vector, mu_test, ts, tt)
-        pairs = matched_pairs(test_cols, ts, tt)
+        pairs = matched_pairs(test_cols, ts, tt, differ_in={source.split("=")[0], target.split("=")[0]})
         if len(pairs):
             quality["consistency"] = dirs.consistency(mu_test[pairs[:, 1]] - mu_test[pairs[:, 0]], mu_test)
         target_class = _class_of(target, test_cols)
@@ -95,11 +96,14 @@ def principal_directions(model, train, k: int = 5) -> list[dirs.Direction]:
     ]
 
 
-def matched_pairs(cols: dict, source, target) -> np.ndarray:
-    """(start, end) item pairs that are the same thing (PAIR_COLUMN) in the source and target groups."""
+def matched_pairs(cols: dict, source, target, differ_in=()) -> np.ndarray:
+    """(start, end) item pairs that are the same thing in the source and target groups: the same
+    emoji (PAIR_COLUMN), and the same in every other MATCHED_ON column but those the groups are
+    defined by (a google/twitter pair has the same skin tone)."""
     if PAIR_COLUMN not in cols:
         return np.zeros((0, 2), int)
-    key = np.asarray(cols[PAIR_COLUMN])
+    same = [c for c in MATCHED_ON if c in cols and c not in differ_in]
+    key = np.array(["|".join(parts) for parts in zip(*(np.asarray(cols[c]).astype(str) for c in same))])
     ends = {}
     for i in np.flatnonzero(target):
         ends.setdefault(key[i], i)
