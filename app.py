@@ -4,6 +4,8 @@ The other pages are the scripts in pages/ (Streamlit's multipage folder); ui/she
 every page shares: page config, navigation and the sidebar (model picker, dataset, model card).
 """
 
+import json
+
 import numpy as np
 import streamlit as st
 
@@ -11,7 +13,7 @@ from ui import resources, shell
 from vae.data import images, provenance
 from vae.inference import latent
 from vae.plots import explore as plots
-from vae.store import card
+from vae.store import card, saved_directions
 from vae.store import catalog as store
 
 ctx = shell.page(
@@ -70,7 +72,8 @@ if ctx.info.history:
 
 with st.expander("Export this model", icon=":material/download:"):
     try:
-        _, code = resources.export_tensors(ctx.ref)
+        directions = json.dumps(saved_directions.list_directions(ctx.name, resources.models_dir()), sort_keys=True)
+        _, code = resources.export_tensors(ctx.ref, directions)
     except store.StoreError as e:  # a conditional model: its networks take the condition too
         st.info(f"Not exportable yet: {e}")
     else:
@@ -79,7 +82,7 @@ with st.expander("Export this model", icon=":material/download:"):
             "ONNX encoder + decoder (.zip)",
             key="export_onnx",
             file_name=f"{ctx.name}-onnx.zip",
-            data=lambda: resources.export_onnx_zip(ctx.ref),
+            data=lambda: resources.export_onnx_zip(ctx.ref, directions),
             mime="application/zip",
             help="encoder.onnx: image -> mu, logvar; decoder.onnx: z -> image mean; any batch size (opset 17)",
         )
@@ -88,7 +91,7 @@ with st.expander("Export this model", icon=":material/download:"):
             key="export_tensors",
             mime="application/octet-stream",
             file_name=f"{ctx.name}.safetensors",
-            data=lambda: resources.export_tensors(ctx.ref)[0],
+            data=lambda: resources.export_tensors(ctx.ref, directions)[0],
         )
         st.caption("The tensors load into this PyTorch code (no need for this project):")
         st.code(code, language="python")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -284,18 +285,22 @@ def posterior_view(ref: ModelRef, image: np.ndarray, dims: tuple[int, int]):
 
 @weights_only
 @st.cache_data(max_entries=4, show_spinner=False)
-def export_onnx_zip(ref: ModelRef) -> bytes:
-    """encoder.onnx and decoder.onnx of a model, in one zip (made when the download is clicked)."""
+def export_onnx_zip(ref: ModelRef, directions: str = "{}") -> bytes:
+    """encoder.onnx and decoder.onnx of a model, in one zip (made when the download is clicked), with
+    its saved directions (JSON text, a cache key too) as directions.json when it has any."""
     buf = io.BytesIO()
     enc, dec = export.onnx_bytes(model(ref))
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"{ref.name}/encoder.onnx", enc)
         z.writestr(f"{ref.name}/decoder.onnx", dec)
+        if json.loads(directions):
+            z.writestr(f"{ref.name}/directions.json", directions)
     return buf.getvalue()
 
 
 @weights_only
 @st.cache_data(max_entries=4, show_spinner=False)
-def export_tensors(ref: ModelRef) -> tuple[bytes, str]:
-    """(safetensors bytes, the PyTorch code that loads them) of a model."""
-    return export.state_dict_bytes(model(ref), f"{ref.name}.safetensors", ref.name)
+def export_tensors(ref: ModelRef, directions: str = "{}") -> tuple[bytes, str]:
+    """(safetensors bytes, the PyTorch code that loads them) of a model, its saved directions (JSON
+    text) in the file's metadata."""
+    return export.state_dict_bytes(model(ref), f"{ref.name}.safetensors", ref.name, json.loads(directions))

@@ -86,3 +86,14 @@ def test_edit_refuses_an_unknown_direction_and_a_missing_picture(capsys, tmp_pat
         saved_directions.save_direction(MODEL, "bad", {"vector": [1.0]})
     with pytest.raises(store.StoreError, match="already has a direction named 'up'"):
         saved_directions.save_direction(MODEL, "up", {"vector": [1.0, 0.0]})
+
+
+def test_saved_directions_are_exported_with_the_model(tmp_path, capsys):
+    from safetensors import safe_open
+
+    saved_directions.save_direction(MODEL, "up", {"vector": [0.0, 1.0], "method": "axis", "source": "z2"})
+    out = tmp_path / "m.safetensors"
+    assert main(["export", MODEL, "--onnx", str(tmp_path / "onnx"), "--state-dict", str(out)]) == 0
+    assert json.loads((tmp_path / "onnx" / "directions.json").read_text())["up"]["vector"] == [0.0, 1.0]
+    with safe_open(str(out), "pt") as f:
+        assert json.loads(f.metadata()["directions"])["up"]["source"] == "z2"

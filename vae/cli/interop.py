@@ -9,6 +9,7 @@ from pathlib import Path
 from vae.data import datasets
 from vae.interop import export, importer, onnx_import, weights
 from vae.store import catalog as store
+from vae.store import saved_directions
 
 IMPORT_EPILOG = """examples:
   python -m vae import vae.pth --name their-vae                       # pytorch/examples vae/main.py
@@ -158,11 +159,12 @@ def _cmd_export(args) -> int:
         print("error: say what to write: --onnx DIR and/or --state-dict FILE.safetensors", file=sys.stderr)
         return 2
     model, info = store.load(args.name, args.models_dir)
+    directions = saved_directions.list_directions(args.name, args.models_dir)  # they go with the model
     if args.onnx:
-        for path in export.write_onnx(model, args.onnx):
+        for path in export.write_onnx(model, args.onnx, directions):
             print(f"wrote {path}")
     if args.state_dict:
-        code = export.write_state_dict(model, args.state_dict, info.name)
+        code = export.write_state_dict(model, args.state_dict, info.name, directions)
         print(f"wrote {args.state_dict}; load it with:\n")
         print(code)
     return 0

@@ -6,6 +6,7 @@ fc_logvar, decoder.N) with the few lines of PyTorch that load them.
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from pathlib import Path
 
@@ -101,10 +102,13 @@ model.load_state_dict(load_file("FILE"))
     return tensors, code
 
 
-def state_dict_bytes(model: VAE, file_name: str, name: str = "") -> tuple[bytes, str]:
-    """(safetensors bytes, the code that loads them from `file_name`)."""
+def state_dict_bytes(model: VAE, file_name: str, name: str = "", directions: dict | None = None) -> tuple[bytes, str]:
+    """(safetensors bytes, the code that loads them from `file_name`). Directions saved with the model
+    (vae/store/saved_directions.py) go into the file's metadata as JSON under "directions"."""
     tensors, code = state_dict(model)
     meta = {"format": "vae-explorer export", "model": name, "layout": "sequential", "output": model.config.output}
+    if directions:
+        meta["directions"] = json.dumps(directions)
     acts = (
         {spec[1] for spec in (*model.config.encoder_layers, *model.config.decoder_layers) if spec[0] == "act"}
         if model.config.arch == "layers"
@@ -116,10 +120,10 @@ def state_dict_bytes(model: VAE, file_name: str, name: str = "") -> tuple[bytes,
     return data, code.replace("FILE", file_name)
 
 
-def write_state_dict(model: VAE, path: str | Path, name: str = "") -> str:
+def write_state_dict(model: VAE, path: str | Path, name: str = "", directions: dict | None = None) -> str:
     """Write the tensors (safetensors) and return the loading code, with the file's name in it."""
     path = Path(path)
-    data, code = state_dict_bytes(model, path.name, name)
+    data, code = state_dict_bytes(model, path.name, name, directions)
     _atomic(path, data)
     return code
 
@@ -174,14 +178,17 @@ def onnx_bytes(model: VAE) -> tuple[bytes, bytes]:
     return out[0], out[1]
 
 
-def write_onnx(model: VAE, folder: str | Path) -> list[Path]:
+def write_onnx(model: VAE, folder: str | Path, directions: dict | None = None) -> list[Path]:
+    """encoder.onnx and decoder.onnx in `folder`, and directions.json beside them when the model has
+    saved directions (each a displacement to add to a code z before decoding)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, data in zip(("encoder.onnx", "decoder.onnx"), onnx_bytes(model)):
+    files = dict(zip(("encoder.onnx", "decoder.onnx"), onnx_bytes(model)))
+    if directions:
+        files["directions.json"] = json.dumps(directions, indent=1).encode()
+    for name, data in files.items():
         _atomic(folder / name, data)
-        paths.append(folder / name)
-    return paths
+    return [folder / name for name in files]
 
 
 def _atomic(path: Path, data: bytes) -> None:
