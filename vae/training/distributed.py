@@ -13,6 +13,7 @@ saved on 2 processes resumes on 1 and back.
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 import signal
@@ -235,6 +236,13 @@ class Group:
         )
         return objectives.with_bits_per_dim(out, model.config.likelihood, math.prod(images.shape[1:]))
 
+    def release(self) -> None:
+        """Drop the DistributedDataParallel wrapper while its process group still exists: left to the
+        interpreter's exit, its reducer's gloo work was destroyed after the group (a SIGABRT seen
+        once, on a loaded machine, in the rank that finished first)."""
+        self._step = None
+        gc.collect()
+
     def to_host(self, result) -> None:
         """A finished FitResult's model and state back on the CPU, as a one-process run leaves them."""
         result.model.cpu()
@@ -297,12 +305,14 @@ def session(device: str | None = None, timeout: float = TIMEOUT):
     )
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    group = Group(dist.get_rank(), world, dev)
     try:
-        yield Group(dist.get_rank(), world, dev)
+        yield group
         # Leave together: a rank that tore gloo down while rank 0 was still saving the model was once
         # aborted by the C++ runtime ("terminate called without an active exception", SIGABRT).
         dist.barrier()
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+        group.release()
         dist.destroy_process_group()
