@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile"]
+QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile", "directions"]
 FULL = ["posterior", "recipes", "bundled", "mnist_ll", "colour"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {
@@ -31,6 +31,7 @@ TITLES = {
     "posterior": "True posterior: exact log p(x) and inference gaps",
     "distributed": "Training on several processes (torchrun)",
     "colour": "Colour: the emoji recipe (32x32, 2-D latent)",
+    "directions": "Directions in latent space: which method moves held-out pictures",
 }
 
 
