@@ -97,3 +97,15 @@ def test_saved_directions_are_exported_with_the_model(tmp_path, capsys):
     assert json.loads((tmp_path / "onnx" / "directions.json").read_text())["up"]["vector"] == [0.0, 1.0]
     with safe_open(str(out), "pt") as f:
         assert json.loads(f.metadata()["directions"])["up"]["source"] == "z2"
+
+
+def test_principal_directions_and_axes_by_kl(capsys):
+    assert main(["directions", MODEL, "--principal", "2", "--json"]) == 0
+    pcs = _json(capsys)
+    assert [p["source"] for p in pcs] == ["PC1", "PC2"]
+    assert sum(p["quality"]["variance_share"] for p in pcs) == pytest.approx(1.0, abs=1e-6)  # 2-D: all of it
+    assert main(["directions", MODEL, "--axes", "--json"]) == 0
+    axes = _json(capsys)
+    kls = [a["quality"]["kl"] for a in axes]
+    assert kls == sorted(kls, reverse=True) and {a["source"] for a in axes} == {"z1", "z2"}
+    assert main(["directions", MODEL, "--axes", "--save", "x"]) == 2

@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   python -m vae directions emoji-2d --from vendor=google --to vendor=twitter --balance label
   python -m vae directions default --along brightness --save ink
   python -m vae directions default --principal 3
+  python -m vae directions default --axes
   python -m vae directions default --list
   python -m vae edit default digit.png --direction ink --amount -2,-1,0,1,2 --output strip.png"""
 
@@ -45,6 +46,7 @@ def register(sub, common) -> None:
     what.add_argument("--from", dest="source", metavar="GROUP", help="label=3, a column (vendor=google), ids=1,2,3")
     what.add_argument("--along", choices=dirs.PROPERTIES, help="a measured property of each image")
     what.add_argument("--principal", type=int, metavar="K", help="the first K principal directions of the codes")
+    what.add_argument("--axes", action="store_true", help="the latent axes, by decreasing KL")
     what.add_argument("--list", action="store_true", help="the directions saved with the model")
     what.add_argument("--delete", metavar="NAME", help="delete a saved direction")
     d.add_argument("--to", dest="target", metavar="GROUP", help="the target group (with --from)")
@@ -86,10 +88,13 @@ def _cmd_directions(args) -> int:
     if not info.config.kind.plain_networks:
         raise dirs.DirectionError(f"{args.model} is a {info.config.kind.title}: directions need a code z alone")
     train, test = _data(args, info, model)
-    if args.principal is not None:
-        found = direction_builder.principal_directions(model, train, args.principal)
+    if args.principal is not None or args.axes:
         if args.save:
-            raise dirs.DirectionError("--save takes one direction; name principal ones one at a time")
+            raise dirs.DirectionError("--save takes one direction: --principal and --axes give several")
+        if args.axes:
+            found = direction_builder.axes_by_kl(model, train)
+        else:
+            found = direction_builder.principal_directions(model, train, args.principal)
         print(json.dumps([f.to_dict() for f in found], indent=1) if args.json else _describe_all(found))
         return 0
     if args.along:
@@ -173,6 +178,8 @@ def _describe(d: dirs.Direction, saved: str | None) -> str:
         )
     if "variance_share" in q:
         parts.append(f"{q['variance_share']:.1%} of the variance")
+    if "kl" in q:
+        parts.append(f"KL {q['kl']:.2f} nats" + ("" if q.get("active") else " (inactive)"))
     return "; ".join(parts) + (f"; saved as {saved}" if saved else "")
 
 

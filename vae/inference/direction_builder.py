@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.inference import conditioning
+from vae.inference import conditioning, latent
 from vae.inference import directions as dirs
 
 PAIR_COLUMN = "emoji"  # items that are the same thing drawn differently (vendors, skin tones) share it
@@ -93,6 +93,21 @@ def principal_directions(model, train, k: int = 5) -> list[dirs.Direction]:
     return [
         dirs.Direction(v, "pca", f"PC{i + 1}", {"variance_share": share})
         for i, (v, share) in enumerate(dirs.principal(mu, k))
+    ]
+
+
+def axes_by_kl(model, train) -> list[dirs.Direction]:
+    """The latent axes by decreasing average KL (on the training split), each one standard deviation
+    of the codes along it; an axis below vae.inference.latent.ACTIVE_KL nats carries nothing."""
+    import torch
+
+    from vae.models import objectives
+
+    mu, sigma = conditioning.encode_dataset(model, train.images, train.labels)
+    kl = objectives.kl_standard_normal(torch.from_numpy(mu), torch.from_numpy(2 * np.log(sigma))).mean(0).numpy()
+    return [
+        dirs.Direction(v, "axis", f"z{i + 1}", {"kl": k, "active": bool(k >= latent.ACTIVE_KL)})
+        for i, v, k in dirs.axes(mu, kl)
     ]
 
 
