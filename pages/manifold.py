@@ -5,9 +5,10 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import resources, shell
+from ui import direction_picker, resources, shell
 from vae.data import images
 from vae.inference import latent, views
+from vae.plots import compare as plots_compare
 from vae.plots import explore as plots
 
 SPACINGS = {"percentile": "Gaussian percentiles", "range": "Range [-a, a]"}
@@ -108,3 +109,26 @@ view.plotly_chart(fig, width="stretch", key="mf_grid")
 held_at = "zero" if base is None else latent.format_z(base) if d <= 8 else "the chosen μ"
 view.caption(f"{n} x {n} decoded images" + (f"; other dimensions held at {held_at}." if d > 2 else "."))
 _download(views.grid_picture(grid.images), f"{ctx.name}-manifold-{n}x{n}.png")
+
+st.subheader("Traversals")
+st.caption(
+    "One row per latent dimension, most informative (KL) first, and one for a chosen direction: the base code "
+    "moved from -a to a along it, as in the β-VAE papers. A flat row is a dimension the decoder ignores."
+)
+t_ctl, t_view = st.columns([1, 3], gap="medium")
+a = t_ctl.slider("a", 1.0, 6.0, 3.0, 0.5, key="mf_t_extent", help="Rows span [-a, a] prior standard deviations.")
+steps = t_ctl.slider("Steps", 5, 15, 9, key="mf_t_steps")
+show_inactive = t_ctl.toggle("Show inactive dimensions", key="mf_t_inactive")
+picked = direction_picker.direction_ui(ctx, "mf_t_dir", t_ctl)
+order, active, kl = resources.kl_order(ctx.ref)
+rows = {f"z{i + 1} (KL {kl[i]:.2f})": np.eye(d)[i] for i in order if show_inactive or active[i]}
+if picked is not None:
+    rows = {f"→ {picked.name}": picked.vector, **rows}
+    t_ctl.caption(picked.summary())
+values = np.linspace(-a, a, steps)
+strips = latent.traversals(ctx.model, np.zeros(d) if base is None else base, rows, values)
+if strips:
+    fig = plots_compare.labelled_strips(strips, [f"{v:+.1f}" for v in values], label_width=130)
+    t_view.plotly_chart(fig, width="content", key="mf_traversals")
+if len(rows) < d:
+    t_view.caption(f"{d - len(rows)} inactive dimension(s) hidden: they decode the same all along.")

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import streamlit as st
 
-from ui import picture_inputs, resources, shell
+from ui import direction_picker, picture_inputs, resources, shell
 from vae.data import images, pictures
 from vae.inference import latent, scoring
 from vae.plots import explore as plots
@@ -112,7 +112,7 @@ def scores_ui(s: scoring.Scored, key: str) -> None:
     st.plotly_chart(fig.update_layout(height=280), key=key, width="stretch")
 
 
-def input_ui(n: int, name: str, s: scoring.Scored) -> None:
+def input_ui(n: int, name: str, s: scoring.Scored, picked) -> None:
     with st.container(border=True):
         st.subheader(name)
         steps = st.columns(len(s.prepared.steps))
@@ -131,17 +131,17 @@ def input_ui(n: int, name: str, s: scoring.Scored) -> None:
             latent_map_ui(s, name, key=f"rc_map_{n}")
         idx, dist = latent.nearest_neighbours(train_mu, s.mu, NEIGHBOURS)
         st.markdown(f"**Nearest training images in latent space** ({ctx.label}, train split)")
-        st.caption(
-            "The training codes closest to this one: what the model thinks it is near, which need not "
-            "look like it when the reconstruction is poor."
-        )
+        st.caption("The closest training codes: what the model thinks it is near (not always what it looks like).")
         st.image(
             [images.to_png(train.images[j], scale=3) for j in idx[0]],
             width=84,
             caption=[f"{train.label_name(j) or f'#{j}'} · {r:.2f}" for j, r in zip(idx[0], dist[0])],
         )
         scores_ui(s, key=f"rc_hist_{n}")
+        if picked is not None:
+            direction_picker.edit_strip_ui(ctx, picked, s.mu, name, key=f"rc_strip_{n}")
 
 
+picked = direction_picker.direction_ui(ctx, "rc_dir") if ctx.info.config.kind.plain_networks else None
 for n, (name, s) in enumerate(scored):
-    input_ui(n, name, s)
+    input_ui(n, name, s, picked)

@@ -22,7 +22,7 @@ import streamlit as st
 import torch
 
 from vae.data import datasets as data
-from vae.inference import comparison, conditioning, latent, posterior, scoring, views
+from vae.inference import comparison, conditioning, direction_builder, latent, posterior, scoring, views
 from vae.inference import posterior_view as posterior_view_
 from vae.interop import export
 from vae.models import objectives
@@ -223,6 +223,24 @@ def compare_manifold(ref: ModelRef, n: int, condition: int | None) -> np.ndarray
         return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
     plane = projection(ref, "test", "pca") if m.latent_dim > 2 else None
     return latent.decode_grid(m, n, plane=plane).images
+
+
+@st.cache_data(max_entries=32, show_spinner="Finding the direction and measuring it on the held-out split…")
+def direction(ref: ModelRef, spec: tuple) -> dict:
+    """A direction made now (vae.inference.direction_builder) as Direction.to_dict(): spec is
+    ("classes", source label, target label, method), ("property", name) or ("principal", k, i)."""
+    train, test = dataset(ref.source, "train"), dataset(ref.source, "test")
+    m = model(ref)
+    if spec[0] == "classes":
+        made = direction_builder.from_groups(
+            m, train, test, f"label={spec[1]}", f"label={spec[2]}", method=spec[3],
+            reader_cache=data.default_data_dir() / "readers",
+        )  # fmt: skip
+    elif spec[0] == "property":
+        made = direction_builder.from_property(m, train, test, spec[1])
+    else:
+        made = direction_builder.principal_directions(m, train, spec[1])[spec[2]]
+    return made.to_dict()
 
 
 @st.cache_resource

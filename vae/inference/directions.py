@@ -24,6 +24,7 @@ Numpy in and out; nothing here imports streamlit or the store.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -33,6 +34,7 @@ from vae.inference import latent
 METHODS = ("mean", "balanced", "probe")
 RANDOM_PAIRS = 2000  # Liu et al.'s random pairs for the consistency baseline
 MAX_PAIRS = 2000  # matched pairs' differences compared (a sample when there are more)
+READER_ITERATIONS = 200  # lbfgs steps of the pixel classifier: emoji's 3,072 inputs would take minutes to converge
 
 
 class DirectionError(ValueError):
@@ -296,6 +298,7 @@ def transfer(model, vector, mu_source, images_source, read, target_class: int, *
 def pixel_classifier(images, labels, *, seed: int = 0, max_items: int = 6000):
     """An independent reader of decoded pictures: a multinomial logistic regression on raw pixels,
     fitted on (at most max_items of) a dataset's training split. Returns (coef, intercept)."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     x = np.asarray(images, np.float32).reshape(len(images), -1)
@@ -303,7 +306,9 @@ def pixel_classifier(images, labels, *, seed: int = 0, max_items: int = 6000):
     if len(x) > max_items:
         keep = np.random.default_rng(seed).choice(len(x), max_items, replace=False)
         x, y = x[keep], y[keep]
-    clf = LogisticRegression(max_iter=300, C=0.05, random_state=seed).fit(x, y)
+    with warnings.catch_warnings():  # a reader stopped at READER_ITERATIONS: judged by its accuracy, not convergence
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(max_iter=READER_ITERATIONS, C=0.05, random_state=seed).fit(x, y)
     return clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32), clf.classes_
 
 

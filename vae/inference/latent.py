@@ -292,6 +292,19 @@ class Grid:
     axis_names: tuple[str, str] = ("z1", "z2")  # what xs and ys measure, for plot axes
 
 
+def traversals(model, base, rows: dict, values) -> dict:
+    """One decoded row per direction, as in the beta-VAE papers: {name: vector} -> {name: (n, C, H, W)},
+    the base code moved to each value along the vector's unit direction (so every row spans the same
+    distance, in prior standard deviations)."""
+    base = np.asarray(base, np.float32)
+    out = {}
+    for name, vector in rows.items():
+        v = np.asarray(vector, np.float32)
+        unit = v / (np.linalg.norm(v) or 1.0)
+        out[name] = decode(model, base + np.asarray(values, np.float32)[:, None] * unit)
+    return out
+
+
 def decode_grid(
     model,
     n: int,

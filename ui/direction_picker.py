@@ -1,0 +1,116 @@
+"""The direction control every page shares: pick a direction saved with the model, or make one on
+the spot (between two classes, along a property, a principal direction of the codes). Returns the
+vector and its quality; the finding is cached per model and data (ui/resources.direction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from ui import resources
+from vae.data import images
+from vae.inference import directions as dirs
+from vae.inference import latent
+from vae.store import catalog as store
+from vae.store import saved_directions
+
+SOURCES = {
+    "none": "none",
+    "saved": "saved with the model",
+    "classes": "from one class to another",
+    "property": "along a property",
+    "principal": "a principal direction",
+}
+
+
+@dataclass
+class Picked:
+    name: str  # how the pages label it: "3 -> 8", "brightness", "PC1", a saved name
+    direction: dirs.Direction
+
+    @property
+    def vector(self) -> np.ndarray:
+        return self.direction.vector
+
+    def summary(self) -> str:
+        """Its quality in one line, with the 2-D caveat where it applies."""
+        q, parts = self.direction.quality, [f"length {np.linalg.norm(self.vector):.2f}"]
+        if "auc" in q:
+            parts.append(f"held-out AUC {q['auc']:.3f}")
+        if "transfer" in q:
+            t = q["transfer"]
+            parts.append(
+                f"{t['read_as_target']:.0%} of held-out source items read as the target after the move "
+                f"(a random direction: {t['random_read_as_target']:.0%})"
+            )
+        if "r2" in q:
+            parts.append(f"held-out R² {q['r2']:.2f}")
+        if "variance_share" in q:
+            parts.append(f"{q['variance_share']:.0%} of the codes' variance")
+        return "; ".join(parts)
+
+
+def direction_ui(ctx, key: str, container=None, *, allow_none: bool = True) -> Picked | None:
+    """The control in `container` (default: the page); None when no direction is chosen."""
+    box = container or st
+    ds = ctx.dataset("train")
+    sources = [s for s in SOURCES if (allow_none or s != "none") and (s != "classes" or ds.labels is not None)]
+    saved = _saved(ctx)
+    if not saved:
+        sources = [s for s in sources if s != "saved"]
+    source = box.selectbox("Direction", sources, format_func=SOURCES.get, key=f"{key}_source")
+    try:
+        return _pick(ctx, key, box, source, saved, ds)
+    except (dirs.DirectionError, store.StoreError) as e:
+        box.error(f"No direction: {e}")
+        return None
+
+
+def _pick(ctx, key: str, box, source: str, saved: dict, ds) -> Picked | None:
+    if source == "none":
+        return None
+    if source == "saved":
+        name = box.selectbox("Saved direction", list(saved), key=f"{key}_saved")
+        return Picked(name, dirs.Direction.from_dict(saved[name]))
+    if source == "classes":
+        names = ds.class_names or [str(c) for c in range(int(ds.labels.max()) + 1)]
+        left, right = box.columns(2)
+        a = left.selectbox("From", range(len(names)), format_func=lambda i: names[i], key=f"{key}_from")
+        b = right.selectbox("To", range(len(names)), index=min(1, len(names) - 1), format_func=lambda i: names[i],
+                            key=f"{key}_to")  # fmt: skip
+        if a == b:
+            raise dirs.DirectionError("pick two different classes")
+        made = resources.direction(ctx.ref, ("classes", int(a), int(b), "mean"))
+        return Picked(f"{names[a]} → {names[b]}", dirs.Direction.from_dict(made))
+    if source == "property":
+        props = ["brightness"] + (["saturation", "hue"] if ctx.info.config.image_shape[0] == 3 else [])
+        prop = box.selectbox("Property", props, key=f"{key}_property")
+        return Picked(prop, dirs.Direction.from_dict(resources.direction(ctx.ref, ("property", prop))))
+    k = min(ctx.latent_dim, 5)
+    i = box.selectbox("Component", range(k), format_func=lambda j: f"PC{j + 1}", key=f"{key}_pc")
+    return Picked(f"PC{i + 1}", dirs.Direction.from_dict(resources.direction(ctx.ref, ("principal", k, int(i)))))
+
+
+EDIT_AMOUNTS = (-3, -2, -1, 0, 1, 2, 3)  # multiples of the vector in an edit strip
+
+
+def edit_strip_ui(ctx, picked: Picked, z, name: str, key: str) -> None:
+    """One code moved along the picked direction, -3 to +3 times its vector (its reconstruction in
+    the middle), decoded on the server, with a PNG download."""
+    strip = latent.decode(ctx.model, dirs.edit(z, picked.vector, EDIT_AMOUNTS))
+    picture = images.tile(strip, ncols=len(EDIT_AMOUNTS), pad=1)
+    st.markdown(f"**{name} along {picked.name}** (amounts {', '.join(f'{a:+d}' for a in EDIT_AMOUNTS)})")
+    st.image(images.to_png(picture, scale=max(1, 840 // picture.shape[1])), width="stretch")
+    file = f"{ctx.name}-{name}-{picked.name}.png".replace(" ", "_").replace("→", "to")
+    st.download_button("Strip (PNG)", images.to_png(picture, scale=4), file_name=file, mime="image/png", key=key)
+
+
+def _saved(ctx) -> dict:
+    try:
+        saved = saved_directions.list_directions(ctx.name, resources.models_dir())
+    except store.StoreError:
+        return {}
+    return {n: d for n, d in saved.items() if len(d.get("vector") or []) == ctx.latent_dim}
