@@ -1,16 +1,13 @@
 """Interpolate: walk the latent space between two endpoints and decode every step."""
 
-import numpy as np
 import streamlit as st
 
-from ui import resources, shell
+from ui import analogy, resources, shell
 from ui.components.latent_path import latent_path_ui
-from vae import limits
-from vae.data import images, pictures
-from vae.inference import scoring, strip
+from ui.endpoints import SOURCES, Endpoints
+from vae.data import images
+from vae.inference import strip
 from vae.plots import explore as plots
-
-SOURCES = ("Dataset item", "Upload", "Point on the map")
 
 ctx = shell.page(
     "Interpolate",
@@ -18,7 +15,7 @@ ctx = shell.page(
     "spherical path between their latent codes: smooth changes mean a well-organised latent space.",
 )
 
-d, model, shape = ctx.latent_dim, ctx.model, tuple(ctx.info.config.image_shape)
+d, model = ctx.latent_dim, ctx.model
 ds = ctx.dataset("test")
 mu, _ = ctx.encoded("test")
 plane = None if d == 2 else resources.projection(ctx.ref, "test", "pca")
@@ -26,48 +23,11 @@ coords, axes = (mu, ("z1", "z2")) if plane is None else (plane.coords, plane.axi
 for tag, x in (("A", -1.5), ("B", 1.5)):  # defaults for map points (session state, so clicks can set them)
     st.session_state.setdefault(f"ip_x_{tag}", x)
     st.session_state.setdefault(f"ip_y_{tag}", 0.0)
-
-
-def _to_z(xy) -> np.ndarray:
-    """A point on the map -> a latent code (2-D: itself; else back through the PCA plane)."""
-    return np.asarray(xy, np.float32) if plane is None else plane.inverse(np.asarray([xy]))[0]
-
-
-def _show(x, caption: str) -> None:
-    st.image(images.to_png(x, scale=max(1, 112 // shape[2])), caption=caption, width=112)
-
-
-def endpoint_ui(tag: str, default_index: int) -> np.ndarray | None:
-    """Widgets for one endpoint; returns its latent code, or None while it is not chosen."""
-    source = st.radio(f"Endpoint {tag}", SOURCES, key=f"ip_src_{tag}", horizontal=True)
-    if source == "Dataset item":
-        i = int(
-            st.number_input(
-                f"Test-split index (0-{len(ds) - 1})", 0, len(ds) - 1, default_index % len(ds), key=f"ip_idx_{tag}"
-            )
-        )
-        _show(ds.images[i], f"#{i}" + (f" · {ds.label_name(i)}" if ds.labels is not None else ""))
-        return mu[i]
-    if source == "Upload":
-        f = st.file_uploader(
-            "Picture",
-            type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
-            key=f"ip_up_{tag}",
-            max_upload_size=limits.UPLOAD_MB,
-        )
-        if f is None:
-            return None
-        try:
-            prepared = pictures.prepare(f.getvalue(), shape)
-        except pictures.ImageError as e:
-            st.error(f"**{f.name}**: {e}")
-            return None
-        _show(prepared.array, f"{f.name}, prepared")
-        return scoring.encode(model, prepared.array)[0]
-    a, b = st.columns(2)
-    x = a.number_input(axes[0], step=0.1, format="%.2f", key=f"ip_x_{tag}")
-    y = b.number_input(axes[1], step=0.1, format="%.2f", key=f"ip_y_{tag}")
-    return _to_z((x, y))
+ends = Endpoints(model, ds, mu, plane, axes)
+MODES = {"path": "A path from A to B", "analogy": "An analogy: A is to B as C is to D"}
+if st.segmented_control("Mode", list(MODES), format_func=MODES.get, default="path", key="ip_mode") == "analogy":
+    analogy.analogy_ui(ctx, ends)
+    st.stop()
 
 
 def _clicked() -> None:
@@ -81,9 +41,9 @@ def _clicked() -> None:
 
 cols = st.columns(2)
 with cols[0]:
-    z_a = endpoint_ui("A", 0)
+    z_a = ends.ui("A", 0)
 with cols[1]:
-    z_b = endpoint_ui("B", 1)
+    z_b = ends.ui("B", 1)
 opts = st.columns([2, 3, 2])
 method = opts[0].radio(
     "Path",

@@ -87,3 +87,19 @@ def test_pages_work_without_a_direction():
     at = _open("pages/manifold.py")
     assert at.selectbox(key="mf_t_dir_source").value == "none"
     assert np.all([not r.startswith("→") for r in _chart(at, "mf_traversals")["layout"]["yaxis"]["ticktext"]])
+
+
+@pytest.mark.parametrize("model", ["default", "emoji-2d"])
+def test_interpolate_analogy_mode_draws_the_j_diagram_with_exact_corners(model):
+    at = _open("pages/interpolate.py", model)
+    at.button_group(key="ip_mode").set_value("analogy").run()
+    _ok(at)
+    at.slider(key="an_n").set_value(4).run()
+    _ok(at)
+    spec = _chart(at, "an_grid")
+    assert spec["layout"]["title"]["text"].startswith("J-diagram")
+    assert any(c == "D = C + (B − A)" for im in at.image for c in im.captions)
+    assert [b.proto.label for b in at.get("download_button")] == ["Grid (PNG)"]
+    at.button_group(key="ip_mode").set_value("path").run()  # back to the path: its own strip again
+    _ok(at)
+    assert [b.proto.label for b in at.get("download_button")] == ["Strip (PNG)", "Animation (GIF)"]
