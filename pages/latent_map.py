@@ -3,8 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import resources, shell
-from vae.data import images
+from ui import custom_axes, resources, selection, shell
 from vae.inference import latent, views
 from vae.plots import explore as plots
 
@@ -31,7 +30,10 @@ except Exception as e:  # a bad upload or an unreadable model
 options = (["label"] if ds.labels is not None else []) + ["reconstruction", "kl", "elbo"]
 colour = top[1].selectbox("Colour by", options, format_func=COLOURS.get, key="lm_colour")
 method, backdrop = "z", None
-if d > 2:
+custom = d >= 2 and top[2].toggle("Custom axes", key="lm_custom", help="x and y along directions you choose")
+if custom:
+    method = "custom"
+elif d > 2:
     usable = [m for m in METHODS if m in latent.available_projections()]
     method = top[2].radio(
         "Projection",
@@ -67,8 +69,13 @@ pixel_method = top[3].radio(
     disabled=not show_pixels,
 )
 
+made = custom_axes.custom_axes_ui(ctx, mu, st.container(border=True)) if custom else None
+if custom and made is None:
+    st.stop()
 try:
-    if d > 2:
+    if made is not None:
+        coords, axes, _ = made
+    elif d > 2:
         proj = resources.projection(ctx.ref, split, method)
         coords, axes = proj.coords, proj.axis_names
     elif d == 2:
@@ -101,6 +108,8 @@ with left:
         key=f"lm_map_{ctx.name}_{ctx.ref.version}_{split}_{method}",
     )
 ids = views.selected_rows(event, len(ds))
+if made is not None:
+    custom_axes.rulers_ui(ctx, made[2], made[1])
 
 if right is not None:
     with right:
@@ -123,26 +132,4 @@ if right is not None:
 if not len(ids):
     st.caption("Select points on the map to see them here (double-click empty space to clear).")
     st.stop()
-shown, more = views.capped(ids)
-st.subheader(f"{len(ids)} selected")
-if more:
-    st.caption(f"Showing the first {len(shown)} of {len(ids)} images; the means use all {len(ids)}.")
-try:
-    recon = latent.decode(ctx.model, mu[shown])
-    mean_z = mu[ids].mean(0)
-    decoded_mean = latent.decode(ctx.model, mean_z)[0]
-except Exception as e:
-    st.error(f"Could not decode the selection: {e}")
-    st.stop()
-ncols, scale = min(8, len(shown)), 3 if len(shown) > 2 else 5
-cols = st.columns([3, 3, 2])
-cols[0].image(images.upscale(images.tile(ds.images[shown], ncols=ncols, pad=2), scale), caption="originals")
-cols[1].image(
-    images.upscale(images.tile(recon, ncols=ncols, pad=2), scale), caption="reconstructions: decode(μ), same order"
-)
-means = np.stack([decoded_mean, ds.images[ids].mean(0)])
-cols[2].image(
-    images.upscale(images.tile(means, ncols=2, pad=2), 4), caption="decode(mean of the selected μ) · pixel average"
-)
-if d <= 8:
-    st.caption(f"Mean of the selected μ: {latent.format_z(mean_z)}")
+selection.selection_ui(ctx, ds, mu, ids)

@@ -168,3 +168,18 @@ def test_a_direction_round_trips_through_a_dict():
     assert (back.method, back.source, back.quality) == ("mean", "label=3 -> label=8", {"auc": 0.9})
     with pytest.raises(dirs.DirectionError):
         dirs.Direction.from_dict({"vector": [1.0, float("nan")]})
+
+
+def test_custom_axes_put_the_direction_on_x_and_what_is_left_on_y():
+    rng = np.random.default_rng(7)
+    mu = rng.normal(0, 1, (3000, 3)) * np.array([1.0, 3.0, 0.5]) + 5.0
+    axes = dirs.custom_axes(mu, np.array([2.0, 0.0, 0.0]))
+    np.testing.assert_allclose(axes.units[0], [1, 0, 0])
+    assert abs(abs(axes.units[1][1]) - 1) < 0.01  # the widest spread left: z2
+    np.testing.assert_allclose(axes.coords[:, 0], mu[:, 0] - mu[:, 0].mean(), atol=1e-9)
+    ruler = axes.codes(0, [-1.0, 1.0])
+    np.testing.assert_allclose(ruler[1] - ruler[0], [2.0, 0, 0], atol=1e-6)
+    both = dirs.custom_axes(mu, np.array([1.0, 1.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    assert abs(both.units[0] @ both.units[1]) < 1e-9  # y made orthogonal to x
+    with pytest.raises(dirs.DirectionError, match="length zero"):
+        dirs.custom_axes(mu, np.zeros(3))

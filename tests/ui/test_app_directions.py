@@ -103,3 +103,32 @@ def test_interpolate_analogy_mode_draws_the_j_diagram_with_exact_corners(model):
     at.button_group(key="ip_mode").set_value("path").run()  # back to the path: its own strip again
     _ok(at)
     assert [b.proto.label for b in at.get("download_button")] == ["Strip (PNG)", "Animation (GIF)"]
+
+
+@pytest.mark.parametrize("model", ["default", "emoji-2d"])
+def test_latent_map_custom_axes_along_a_direction_with_rulers(model):
+    at = _open("pages/latent_map.py", model)
+    at.toggle(key="lm_custom").set_value(True).run()
+    _ok(at)
+    at.selectbox(key="lm_x_source").set_value("property").run()
+    _ok(at)
+    spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][0]
+    assert spec["layout"]["xaxis"]["title"]["text"] == "along brightness"
+    assert spec["layout"]["yaxis"]["title"]["text"] == "first PC of the rest"
+    rulers = [c for im in at.image for c in im.captions if "through the mean code" in c]
+    assert len(rulers) == 2 and rulers[0].startswith("along brightness")
+
+
+def test_a_selection_against_the_rest_is_a_direction_that_can_be_saved(monkeypatch):
+    from vae.inference import views
+
+    monkeypatch.setattr(views, "selected_rows", lambda event, n_rows=None: np.arange(100, 200))  # the 1s
+    at = _open("pages/latent_map.py")
+    (exp,) = [e for e in at.expander if e.label.startswith("A direction: the rest → these 100")]
+    assert "AUC" in exp.label
+    at.text_input(key="lm_dir_name").input("ones").run()
+    at.button(key="lm_dir_save").click().run()
+    _ok(at)
+    assert "Saved as **ones**" in at.success[0].value
+    saved = saved_directions.list_directions("default")
+    assert list(saved) == ["ones"] and len(saved["ones"]["vector"]) == 2

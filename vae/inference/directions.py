@@ -324,6 +324,48 @@ def reader(coef, intercept, classes):
     return read
 
 
+# --- a map with directions for axes -------------------------------------------------------------
+
+
+@dataclass
+class CustomAxes:
+    """The Embedding Projector's custom projection, as Liu et al. do it: x along a chosen direction,
+    y along a second one (made orthogonal to x) or the first principal direction of what is left
+    once x is taken out of the centred codes."""
+
+    coords: np.ndarray  # (N, 2) each code's position: (z - mean) . x_unit, (z - mean) . y_unit
+    mean: np.ndarray  # (D,) the codes' mean, the map's origin
+    units: np.ndarray  # (2, D) the two unit vectors
+
+    def codes(self, axis: int, values) -> np.ndarray:
+        """Codes along one axis through the mean, at these positions -> (len(values), D): a ruler."""
+        return (self.mean + np.asarray(values, np.float64)[:, None] * self.units[axis]).astype(np.float32)
+
+
+def custom_axes(mu, x, y=None) -> CustomAxes:
+    mu = np.asarray(mu, np.float64)
+    mean = mu.mean(0)
+    centred = mu - mean
+    xu = _unit(x)
+    rest = centred - np.outer(centred @ xu, xu)
+    if y is None:
+        _, _, vt = np.linalg.svd(rest, full_matrices=False)
+        yu = vt[0]
+    else:
+        yv = np.asarray(y, np.float64)
+        yu = _unit(yv - (yv @ xu) * xu)
+    units = np.stack([xu, yu])
+    return CustomAxes(centred @ units.T, mean, units)
+
+
+def _unit(v) -> np.ndarray:
+    v = np.asarray(v, np.float64)
+    n = np.linalg.norm(v)
+    if n < 1e-12:
+        raise DirectionError("a direction of length zero cannot be an axis")
+    return v / n
+
+
 # --- applying -----------------------------------------------------------------------------------
 
 
