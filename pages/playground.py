@@ -4,7 +4,7 @@ sliders and pad show the same z. One flow for every kind: a condition (ui/condit
 import numpy as np
 import streamlit as st
 
-from ui import conditions, resources, shell, z_sliders
+from ui import conditions, direction_picker, resources, shell, z_sliders
 from ui.components import latent_pad
 from ui.components.live import fallback_note
 from vae.data import images
@@ -13,9 +13,8 @@ from vae.plots import compare as plots_compare
 from vae.plots import explore as plots
 
 SEQ = "pg_seq"  # counts the server's own changes of z (the pad adopts a z only when this changes)
-# A session's first run draws the heading and the pad alone, so the browser loads only the pad's scripts
-# (docs/benchmarks.md). The rest (buttons, sliders, image, sidebar) follows when the pad reports that it
-# runs, or after REST_AFTER_S if it never does (its script blocked: then the server decodes, as ever).
+# A session's first run draws the heading and the pad alone (the browser loads only its scripts); the rest
+# follows the pad's first report, or REST_AFTER_S without one (its script blocked: the server decodes).
 LATER = "pg_rest_later"  # session key: "waiting" / "armed" while the rest of the page waits
 REST_AFTER_S = 1.0
 
@@ -92,9 +91,8 @@ def map_ui(z: np.ndarray, reach: float) -> None:
 
 @st.fragment
 def explore(order, active, kl) -> None:
-    """Reruns alone on a pad release, a slider change or a map click: pad, sliders, URL, image, map.
-    The pad's element goes out first (the buttons' place above it is filled after it), so the browser
-    starts on it first (docs/benchmarks.md, first live frame)."""
+    """Reruns alone on a pad release, a slider change or a map click. The pad's element goes out first
+    (the buttons' place above it is filled after it), so the browser starts on it first (docs/benchmarks.md)."""
     top = st.container()
     z = z_sliders.z(keys)
     x = latent.decode(cond.decoder(ctx.model), z)[0]  # (C, H, W): the pad shows it until the browser decodes
@@ -103,10 +101,12 @@ def explore(order, active, kl) -> None:
         st.caption(conditions.SERVER_ONLY)
         live = False
     else:
-        seq = st.session_state.get(SEQ, 0)
+        ready = not st.session_state.get(LATER) and cond.kind.plain_networks  # a first run: the pad alone
+        picked = direction_picker.pad_direction_ui(ctx, "pg_dir") if ready else None
         status = latent_pad.latent_pad_ui(
-            pad_key, ctx, z + cond.offset, seq, order=order, kl=kl, active=active, limit=reach,
+            pad_key, ctx, z + cond.offset, st.session_state.get(SEQ, 0), order=order, kl=kl, active=active, limit=reach,
             on_z=_from_pad, extra=cond.extra, preview=images.to_png(x),
+            direction=None if picked is None else (picked.name, picked.vector),
         )  # fmt: skip
         if st.session_state.get(LATER):
             if status == "starting":  # the first run: the pad alone, until it reports or the timer fires

@@ -30,6 +30,7 @@ def custom_axes_ui(ctx, mu, container) -> tuple[np.ndarray, tuple[str, str], dir
     except dirs.DirectionError as e:
         container.error(f"No custom axes: {e}")
         return None
+    container.caption(f"x: {x.summary()}" + (f" · y: {y.summary()}" if y else ""))
     names = (f"along {x.name}", f"along {y.name} (made orthogonal)" if y else "first PC of the rest")
     return axes.coords, names, axes
 

@@ -53,9 +53,12 @@ class Picked:
         return "; ".join(parts)
 
 
-def direction_ui(ctx, key: str, container=None, *, allow_none: bool = True) -> Picked | None:
-    """The control in `container` (default: the page); None when no direction is chosen."""
+def direction_ui(ctx, key: str, container=None, *, allow_none: bool = True, url: bool = False) -> Picked | None:
+    """The control in `container` (default: the page); None when no direction is chosen. url: the
+    choice is kept in the page's URL (?dir=...) and a shared link opens on it."""
     box = container or st
+    if url:
+        _from_url(key)
     ds = ctx.dataset("train")
     sources = [s for s in SOURCES if (allow_none or s != "none") and (s != "classes" or ds.labels is not None)]
     saved = _saved(ctx)
@@ -63,10 +66,38 @@ def direction_ui(ctx, key: str, container=None, *, allow_none: bool = True) -> P
         sources = [s for s in sources if s != "saved"]
     source = box.selectbox("Direction", sources, format_func=SOURCES.get, key=f"{key}_source")
     try:
-        return _pick(ctx, key, box, source, saved, ds)
+        picked = _pick(ctx, key, box, source, saved, ds)
     except (dirs.DirectionError, store.StoreError) as e:
         box.error(f"No direction: {e}")
-        return None
+        picked = None
+    if url:
+        _to_url(key, source)
+    return picked
+
+
+_URL_KEYS = {"saved": ("saved",), "classes": ("from", "to"), "property": ("property",), "principal": ("pc",)}
+
+
+def _to_url(key: str, source: str) -> None:
+    """?dir=classes:3:8, saved:NAME, property:brightness, principal:0 (none: no parameter)."""
+    if source == "none":
+        st.query_params.pop("dir", None)
+        return
+    values = [str(st.session_state.get(f"{key}_{part}", "")) for part in _URL_KEYS[source]]
+    st.query_params["dir"] = ":".join([source, *values])
+
+
+def _from_url(key: str) -> None:
+    """A shared link's ?dir= into the control's keys, once per session (the widgets then take over)."""
+    text = st.query_params.get("dir")
+    if not text or f"{key}_source" in st.session_state:
+        return
+    source, *values = text.split(":")
+    if source not in _URL_KEYS or len(values) != len(_URL_KEYS[source]):
+        return
+    st.session_state[f"{key}_source"] = source
+    for part, value in zip(_URL_KEYS[source], values):
+        st.session_state[f"{key}_{part}"] = int(value) if part in ("from", "to", "pc") and value.isdigit() else value
 
 
 def _pick(ctx, key: str, box, source: str, saved: dict, ds) -> Picked | None:
@@ -92,6 +123,15 @@ def _pick(ctx, key: str, box, source: str, saved: dict, ds) -> Picked | None:
     k = min(ctx.latent_dim, 5)
     i = box.selectbox("Component", range(k), format_func=lambda j: f"PC{j + 1}", key=f"{key}_pc")
     return Picked(f"PC{i + 1}", dirs.Direction.from_dict(resources.direction(ctx.ref, ("principal", k, int(i)))))
+
+
+def pad_direction_ui(ctx, key: str) -> Picked | None:
+    """The Playground's direction (kept in the URL): the live pad gets a slider along it."""
+    box = st.container()
+    picked = direction_ui(ctx, key, box, url=True)
+    if picked is not None:
+        box.caption(f"The slider under the image moves z along {picked.name}: {picked.summary()}.")
+    return picked
 
 
 EDIT_AMOUNTS = (-3, -2, -1, 0, 1, 2, 3)  # multiples of the vector in an edit strip

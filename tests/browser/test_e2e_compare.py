@@ -71,6 +71,7 @@ def test_compare_draws_three_models_side_by_side(page, server):
 def test_conditional_playground_class_changes_the_image(page, server):
     _goto(page, server, "playground?model=label-2d")
     expect(page.get_by_text("label-conditional VAE")).to_be_visible()
+    page.wait_for_selector(IMAGE, timeout=SLOW)  # a first visit draws the pad alone, the image follows
     before = browser.image_src(page, IMAGE)
     page.get_by_test_id("stRadio").get_by_text("3", exact=True).click()
     page.wait_for_function(

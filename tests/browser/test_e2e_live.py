@@ -319,3 +319,37 @@ def test_interpolate_plays_the_path_in_the_browser(page, server):
     scrubber.focus()
     page.keyboard.press("End")
     expect(page.locator(".path-readout")).to_have_text(re.compile(r"t = 1\.000 \(B\)"))
+
+
+def test_the_direction_slider_moves_z_along_it_decoded_in_the_browser(page, server):
+    """A direction from the URL (brightness, made on the spot): the slider under the image moves z
+    along it, the pad's own decoder paints frame after frame, the path is on the pad, and the release
+    sends z to Python; the URL keeps the direction."""
+    browser.open_live(page, f"{server.url}/playground?dir=property:brightness", "latent_pad", SLOW)
+    slider = page.locator("input.pad-dir")
+    expect(slider).to_be_visible(timeout=SLOW)
+    expect(page.locator(".pad-dir-text")).to_have_text("along brightness")
+    slider.scroll_into_view_if_needed()
+    page.evaluate(WATCH_IMAGE)
+    before = _pad_z(page)
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    for k in range(60):  # from the middle (0) to the right end (+3 times the vector)
+        page.mouse.move(box["x"] + box["width"] * (0.5 + 0.5 * (k + 1) / 60), y)
+    page.mouse.up()
+    watch = page.evaluate("() => { window.__watch.on = false; return window.__watch; }")
+    assert watch["changed"] >= 10, watch  # the image followed the slider, frame after frame
+    after = _pad_z(page)
+    assert after != before and page.locator(".pad-dir-text").inner_text().startswith("along brightness · +")
+    _wait_url_z(page, after)  # the release sent z to Python
+    assert "dir=property%3Abrightness" in page.url or "dir=property:brightness" in page.url
+    red = page.evaluate(
+        """() => { const c = (ROOT)('.pad-cross').querySelector('.pad-cross'), px = c.getContext('2d')
+          .getImageData(0, 0, c.width, c.height).data; let n = 0;
+          for (let i = 0; i < px.length; i += 4) if (px[i] > 150 && px[i + 1] < 90 && px[i + 3] > 100) n += 1;
+          return n; }""".replace("ROOT", ROOT)
+    )
+    assert red > 100, red  # the direction's path is drawn on the pad
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)

@@ -132,3 +132,28 @@ def test_a_selection_against_the_rest_is_a_direction_that_can_be_saved(monkeypat
     assert "Saved as **ones**" in at.success[0].value
     saved = saved_directions.list_directions("default")
     assert list(saved) == ["ones"] and len(saved["ones"]["vector"]) == 2
+
+
+def _pad_meta(at: AppTest) -> dict:
+    from vae.store import bundle
+
+    (pad,) = [e for e in at.get("bidi_component") if e.proto.component_name == "vae_explorer.latent_pad"]
+    return bundle.unpack(pad.proto.bytes)[1]
+
+
+@pytest.mark.parametrize("model", ["default", "emoji-2d"])
+def test_the_playground_sends_the_chosen_direction_to_the_pad_and_keeps_it_in_the_url(model):
+    at = _open("pages/playground.py", model)
+    assert _pad_meta(at)["direction"] is None
+    at.selectbox(key="pg_dir_source").set_value("principal").run()
+    _ok(at)
+    meta = _pad_meta(at)
+    assert meta["direction"]["name"] == "PC1" and len(meta["direction"]["vector"]) == 2
+    assert at.query_params["dir"] == ["principal:0"] or at.query_params["dir"] == "principal:0"
+    assert any("The slider under the image moves z along PC1" in c.value for c in at.caption)
+    shared = AppTest.from_file(APP, default_timeout=240)  # a shared link opens on the same direction
+    shared.query_params.update({"model": model, "dir": "principal:1"})
+    shared.run()
+    shared.switch_page("pages/playground.py").run()
+    assert shared.selectbox(key="pg_dir_source").value == "principal"
+    assert _pad_meta(shared)["direction"]["name"] == "PC2"

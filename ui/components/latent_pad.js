@@ -17,6 +17,7 @@ class Pad {
       points: q(".pad-points"), cross: q(".pad-cross"), image: q(".pad-image"), readout: q(".pad-readout"),
       status: q(".pad-status"), sliders: q(".pad-sliders"), legend: q(".pad-legend"), plane: q(".pad-plane"),
       dims: q(".pad-dims"), mode: q(".pad-mode"), x: q(".pad-x"), y: q(".pad-y"), backdrop: q(".pad-backdrop"),
+      direction: q(".pad-direction"), dir: q(".pad-dir"), dirText: q(".pad-dir-text"),
     };
     this.crossCtx = this.el.cross.getContext("2d");
     this.pointsCtx = this.el.points.getContext("2d");
@@ -24,6 +25,7 @@ class Pad {
     this.stats = statsFor("latent_pad");
     this.z = null; this.seq = null; this.dec = null; this.pts = null; this.extra = null;
     this.axes = null; this.dirty = false; this.raf = 0; this.sent = 0; this.dragging = false;
+    this.dir = null; this.dirKey = null; this.dirBase = null;  // a direction: its vector and where the slider started
     this.abort = new AbortController();
     this.listen();
   }
@@ -58,7 +60,9 @@ class Pad {
       this.seq = meta.seq;
       this.z = Float64Array.from(meta.z);
       this.dirty = true;
+      this.restDirection();  // z moved by Python: the direction slider starts again from it
     }
+    this.setDirection(meta.direction, pts.d);
     if (fresh) {
       const t0 = performance.now();
       this.setup();
@@ -77,6 +81,34 @@ class Pad {
       ctx.drawImage(bitmap, 0, 0, this.el.image.width, this.el.image.height);
       this.stats.previews = (this.stats.previews || 0) + 1;
     }).catch(() => { /* the browser decode will paint */ });
+  }
+
+  // ---- a direction: z = base + t * vector, t from the slider, base = z when the slider was first moved
+  setDirection(direction, d) {
+    const key = direction && direction.vector.length === d ? `${direction.name}|${direction.vector.join(",")}` : null;
+    if (key === this.dirKey) return;
+    this.dirKey = key;
+    this.dir = key ? Float64Array.from(direction.vector) : null;
+    this.el.direction.hidden = !key;
+    if (key) this.el.dirText.textContent = `along ${direction.name}`;
+    this.restDirection();
+  }
+
+  restDirection() {
+    this.dirBase = null;
+    this.el.dir.value = "0";
+    if (this.dir) this.el.dirText.textContent = this.el.dirText.textContent.replace(/ · .*$/, "");
+  }
+
+  alongDirection(t) {
+    if (!this.dir || !this.z) return;
+    if (!this.dirBase) this.dirBase = Float64Array.from(this.z);
+    for (let k = 0; k < this.z.length; k++) {
+      this.z[k] = Math.max(-this.limit, Math.min(this.limit, this.dirBase[k] + t * this.dir[k]));
+    }
+    this.el.dirText.textContent = `${this.el.dirText.textContent.replace(/ · .*$/, "")} · ${t >= 0 ? "+" : ""}${t.toFixed(2)}`;
+    this.dirty = true; this.slidersStale = true;
+    this.schedule();
   }
 
   // ---- model / axes
@@ -178,7 +210,9 @@ class Pad {
       const input = document.createElement("input");
       Object.assign(input, { type: "range", min: -this.limit, max: this.limit, step: STEP });
       input.setAttribute("aria-label", `z${k + 1}`);
-      input.addEventListener("input", () => { this.z[k] = Number(input.value); this.dirty = true; this.schedule(); });
+      input.addEventListener("input", () => {
+        this.restDirection(); this.z[k] = Number(input.value); this.dirty = true; this.schedule();
+      });
       input.addEventListener("change", () => this.commit());
       label.append(text, input);
       if (!this.active[k]) label.classList.add("inactive");
@@ -207,6 +241,7 @@ class Pad {
     };
     const move = (e) => {
       if (!this.pts || !this.z) return;
+      this.restDirection();
       const [a, b] = at(e);
       this.moveTo(a, b);
       this.dirty = true;
@@ -231,6 +266,7 @@ class Pad {
       e.preventDefault();
       clearTimeout(this.keyTimer);
       const step = (this.win.x1 - this.win.x0) / 100 * (e.shiftKey ? 10 : 1);
+      this.restDirection();
       const [a, b] = this.project(this.z);
       this.moveTo(a + k[0] * step, b + k[1] * step);
       this.dirty = true; this.slidersStale = true;
@@ -243,6 +279,8 @@ class Pad {
     this.el.x.addEventListener("change", () => this.setAxes(), opts);
     this.el.y.addEventListener("change", () => this.setAxes(), opts);
     this.el.backdrop.addEventListener("change", () => { this.drawPoints(); this.schedule(); }, opts);
+    this.el.dir.addEventListener("input", () => this.alongDirection(Number(this.el.dir.value)), opts);
+    this.el.dir.addEventListener("change", () => this.commit(), opts);
   }
 
   // the end of a move: z rounded like the server's sliders, then sent to Python
@@ -305,6 +343,7 @@ class Pad {
     const ctx = this.crossCtx, w = this.win, [a, b] = this.project(this.z);
     const x = (a - w.x0) / (w.x1 - w.x0) * SIZE, y = (w.y1 - b) / (w.y1 - w.y0) * SIZE;
     ctx.clearRect(0, 0, SIZE, SIZE);
+    if (this.dir && this.axes.mode !== "line") this.drawDirection(ctx, w);
     ctx.strokeStyle = "rgba(17,17,17,0.55)"; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, SIZE);
     if (this.axes.mode !== "line") { ctx.moveTo(0, y); ctx.lineTo(SIZE, y); }
@@ -313,6 +352,21 @@ class Pad {
       ctx.fillStyle = "#111"; ctx.strokeStyle = "#fff"; ctx.lineWidth = 2;
       ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.stroke(); ctx.fill();
     }
+  }
+
+  // the direction's path through its base (or z): from -3 to +3 times the vector, a dot at each whole step
+  drawDirection(ctx, w) {
+    const base = this.dirBase || this.z, p = Float64Array.from(base), pts = [];
+    for (let t = -3; t <= 3; t += 0.25) {
+      for (let k = 0; k < p.length; k++) p[k] = base[k] + t * this.dir[k];
+      const [a, b] = this.project(p);
+      pts.push([(a - w.x0) / (w.x1 - w.x0) * SIZE, (w.y1 - b) / (w.y1 - w.y0) * SIZE, Number.isInteger(t)]);
+    }
+    ctx.strokeStyle = "rgba(214,39,40,0.8)"; ctx.fillStyle = "rgba(214,39,40,0.9)"; ctx.lineWidth = 2;
+    ctx.beginPath();
+    pts.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    ctx.stroke();
+    for (const [x, y, whole] of pts) if (whole) { ctx.beginPath(); ctx.arc(x, y, 3, 0, 2 * Math.PI); ctx.fill(); }
   }
 
   fail(error) {

@@ -21,6 +21,8 @@ part bookkeeping is ui/components/live.py):
   The page's on_z callback copies it into the sliders, whose values go to the URL.
 - Python's own changes to z (Sample z, Reset, a server slider, the URL) come with a new `seq`; the
   pad adopts a z only when seq changes, so a rerun never pulls the crosshair back mid-drag.
+- `direction`: an optional {name, vector}: the pad's direction slider moves z along it in the
+  browser (the same decoder, every frame) and draws the path; a release sends z like a drag.
 - `extra`: an optional fixed vector appended to z before the decoder's first layer ([z, extra]),
   for a conditional decoder (a one-hot label); None for the plain VAE.
 
@@ -58,14 +60,19 @@ def latent_pad_ui(
     on_z,
     extra=None,
     preview: bytes | None = None,
+    direction: tuple[str, np.ndarray] | None = None,
 ) -> str:
     """Mount the pad; returns its status (see the module docstring). on_z runs (as a callback,
     before the script) when the browser sends a new z: read it with `sent_z(key)`. `preview`, a PNG
-    of the server's decode of z, is shown in the image until the browser paints its own."""
+    of the server's decode of z, is shown in the image until the browser paints its own.
+    `direction` (name, vector): a slider under the image moves z along it, -3 to +3 times the vector
+    from where z was when the slider was first touched, decoded every frame; its path is drawn on
+    the pad."""
     dec = live.decoder_part(ctx)
     parts = {} if isinstance(dec, str) else {"dec": dec, "pts": live.points_part(ctx)}
     mounted, state = live.mount_state(key)
     meta = {
+        "direction": None if direction is None else {"name": direction[0], "vector": [float(v) for v in direction[1]]},
         "z": [float(v) for v in z],
         "seq": int(seq),
         "limit": float(limit),
