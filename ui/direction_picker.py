@@ -21,6 +21,7 @@ SOURCES = {
     "none": "none",
     "saved": "saved with the model",
     "classes": "from one class to another",
+    "groups": "between two values of a column",
     "property": "along a property",
     "principal": "a principal direction",
 }
@@ -46,6 +47,11 @@ class Picked:
                 f"{t['read_as_target']:.0%} of held-out source items read as the target after the move "
                 f"(a random direction: {t['random_read_as_target']:.0%})"
             )
+            if len(self.vector) == 2:
+                parts.append("in a 2-D latent the classes are curved regions: one vector cannot carry all of one")
+        if "consistency" in q:
+            c = q["consistency"]
+            parts.append(f"pairs agree: cosine {c['mean_cosine']:.2f} vs {c['random_cosine']:.2f} at random")
         if "r2" in q:
             parts.append(f"held-out R² {q['r2']:.2f}")
         if "variance_share" in q:
@@ -61,6 +67,7 @@ def direction_ui(ctx, key: str, container=None, *, allow_none: bool = True, url:
         _from_url(key)
     ds = ctx.dataset("train")
     sources = [s for s in SOURCES if (allow_none or s != "none") and (s != "classes" or ds.labels is not None)]
+    sources = [s for s in sources if s != "groups" or ds.columns]
     saved = _saved(ctx)
     if not saved:
         sources = [s for s in sources if s != "saved"]
@@ -75,7 +82,13 @@ def direction_ui(ctx, key: str, container=None, *, allow_none: bool = True, url:
     return picked
 
 
-_URL_KEYS = {"saved": ("saved",), "classes": ("from", "to"), "property": ("property",), "principal": ("pc",)}
+_URL_KEYS = {
+    "saved": ("saved",),
+    "classes": ("from", "to"),
+    "groups": ("column", "gfrom", "gto"),
+    "property": ("property",),
+    "principal": ("pc",),
+}
 
 
 def _to_url(key: str, source: str) -> None:
@@ -116,6 +129,8 @@ def _pick(ctx, key: str, box, source: str, saved: dict, ds) -> Picked | None:
             raise dirs.DirectionError("pick two different classes")
         made = resources.direction(ctx.ref, ("classes", int(a), int(b), "mean"))
         return Picked(f"{names[a]} → {names[b]}", dirs.Direction.from_dict(made))
+    if source == "groups":
+        return _groups(ctx, key, box, ds)
     if source == "property":
         props = ["brightness"] + (["saturation", "hue"] if ctx.info.config.image_shape[0] == 3 else [])
         prop = box.selectbox("Property", props, key=f"{key}_property")
@@ -146,6 +161,21 @@ def edit_strip_ui(ctx, picked: Picked, z, name: str, key: str) -> None:
     st.image(images.to_png(picture, scale=max(1, 840 // picture.shape[1])), width="stretch")
     file = f"{ctx.name}-{name}-{picked.name}.png".replace(" ", "_").replace("→", "to")
     st.download_button("Strip (PNG)", images.to_png(picture, scale=4), file_name=file, mime="image/png", key=key)
+
+
+def _groups(ctx, key: str, box, ds) -> Picked:
+    """Two values of a metadata column (emoji: vendor, skin tone), balanced over the label when the data
+    has one (only people have skin tones: unbalanced, the vector would also move towards People & Body)."""
+    column = box.selectbox("Column", [c for c in ds.columns if c != "emoji"], key=f"{key}_column")
+    values = sorted(set(ds.columns[column]))
+    left, right = box.columns(2)
+    a = left.selectbox("From", values, key=f"{key}_gfrom")
+    b = right.selectbox("To", values, index=min(1, len(values) - 1), key=f"{key}_gto")
+    if a == b:
+        raise dirs.DirectionError("pick two different values")
+    method, balance = ("balanced", "label") if ds.labels is not None else ("mean", None)
+    made = resources.direction(ctx.ref, ("groups", f"{column}={a}", f"{column}={b}", method, balance))
+    return Picked(f"{column} {a} → {b}", dirs.Direction.from_dict(made))
 
 
 def _saved(ctx) -> dict:

@@ -157,3 +157,16 @@ def test_the_playground_sends_the_chosen_direction_to_the_pad_and_keeps_it_in_th
     shared.switch_page("pages/playground.py").run()
     assert shared.selectbox(key="pg_dir_source").value == "principal"
     assert _pad_meta(shared)["direction"]["name"] == "PC2"
+
+
+def test_emoji_skin_tone_is_a_direction_between_two_values_of_a_column():
+    """The colour showcase: skin none -> dark on emoji-2d, balanced over the category, with its pairs."""
+    at = _open("pages/manifold.py", "emoji-2d")
+    at.selectbox(key="mf_t_dir_source").set_value("groups").run()
+    at.selectbox(key="mf_t_dir_column").set_value("skin").run()
+    at.selectbox(key="mf_t_dir_gfrom").set_value("none").run()
+    at.selectbox(key="mf_t_dir_gto").set_value("dark").run()
+    _ok(at)
+    rows = _chart(at, "mf_traversals")["layout"]["yaxis"]["ticktext"]
+    assert rows[0] == "→ skin none → dark"
+    assert any("held-out AUC" in c.value and "pairs agree" in c.value for c in at.caption)
