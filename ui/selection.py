@@ -44,20 +44,39 @@ def selection_ui(ctx, ds, mu, ids) -> None:
         direction_from_selection_ui(ctx, mu, ids)
 
 
+KEPT = "lm_kept_group"  # session key: (model name, split, ids) of a selection kept as the first group
+
+
 def direction_from_selection_ui(ctx, mu, ids) -> None:
-    """The selection against the rest as a direction: the difference of their mean codes (White)."""
+    """The selection against the rest, or against a selection kept before, as a direction: the
+    difference of the two groups' mean codes (White)."""
     chosen = np.zeros(len(mu), bool)
     chosen[ids] = True
-    vector = dirs.between(mu, ~chosen, chosen, "mean")
-    auc = dirs.auc(vector, mu, ~chosen, chosen)
-    with st.expander(f"A direction: the rest → these {len(ids)} (length {np.linalg.norm(vector):.2f}, AUC {auc:.3f})"):
+    kept = st.session_state.get(KEPT)
+    source, what = ~chosen, "the rest"
+    if kept and kept[0] == (ctx.name, len(mu)) and set(kept[1]) != set(ids.tolist()):
+        source = np.zeros(len(mu), bool)
+        source[list(kept[1])] = True
+        source &= ~chosen  # items in both stay with this selection
+        what = f"the {int(source.sum())} kept"
+    if not source.any():
+        return
+    vector = dirs.between(mu, source, chosen, "mean")
+    auc = dirs.auc(vector, mu, source, chosen)
+    title = f"A direction: {what} → these {len(ids)} (length {np.linalg.norm(vector):.2f}, AUC {auc:.3f})"
+    with st.expander(title):
+        keep = st.button("Keep this selection as the first group", key="lm_keep",
+                         help="Then select another group: the direction goes from this one to it.")  # fmt: skip
+        if keep:
+            st.session_state[KEPT] = ((ctx.name, len(mu)), [int(i) for i in ids])
+            st.caption("Kept: select the second group on the map.")
         st.caption(
             "The difference of the mean codes, so adding it to a code moves it from the rest's average to the "
             "selection's. Its AUC is measured on these same codes (not held out): a first look, not a test."
         )
         name = st.text_input("Name", key="lm_dir_name", placeholder="e.g. thick-strokes")
         if st.button("Save with the model", key="lm_dir_save", disabled=not name.strip()):
-            entry = dirs.Direction(vector, "mean", f"the rest -> {len(ids)} selected", {"auc_in_sample": auc})
+            entry = dirs.Direction(vector, "mean", f"{what} -> {len(ids)} selected", {"auc_in_sample": auc})
             try:
                 saved_directions.save_direction(ctx.name, name.strip(), entry.to_dict(), resources.models_dir())
             except store.StoreError as e:

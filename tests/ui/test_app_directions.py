@@ -170,3 +170,16 @@ def test_emoji_skin_tone_is_a_direction_between_two_values_of_a_column():
     rows = _chart(at, "mf_traversals")["layout"]["yaxis"]["ticktext"]
     assert rows[0] == "→ skin none → dark"
     assert any("held-out AUC" in c.value and "pairs agree" in c.value for c in at.caption)
+
+
+def test_a_kept_selection_and_a_second_one_make_a_direction_between_them(monkeypatch):
+    from vae.inference import views
+
+    picked = {"rows": np.arange(100, 200)}
+    monkeypatch.setattr(views, "selected_rows", lambda event, n_rows=None: picked["rows"])
+    at = _open("pages/latent_map.py")
+    at.button(key="lm_keep").click().run()
+    picked["rows"] = np.arange(700, 750)
+    at.run()
+    _ok(at)
+    assert [e.label for e in at.expander if e.label.startswith("A direction: the 100 kept → these 50")]
