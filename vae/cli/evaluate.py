@@ -8,7 +8,7 @@ import json
 import torch
 
 from vae.data import datasets as data
-from vae.inference import gaps, posterior
+from vae.inference import aggregate, gaps, latent, posterior
 from vae.models import conditional_objectives, objectives
 from vae.store import catalog as store
 
@@ -34,6 +34,12 @@ def register(sub, common) -> None:
         "(about 0.5 s per image)",
     )
     e.add_argument("--limit", type=int, help="evaluate only the first N images of the split (all numbers)")
+    e.add_argument(
+        "--surgery",
+        action="store_true",
+        help="also ELBO surgery (Hoffman & Johnson 2016): the average KL split into the index-code mutual "
+        f"information and the marginal KL(q(z) || p(z)), on at most {aggregate.N_MAX:,} images of the split",
+    )
 
     e.set_defaults(func=_cmd_evaluate)
 
@@ -68,6 +74,11 @@ def _cmd_evaluate(args) -> int:
         out = conditional_objectives.evaluate(model, x, labels, iw_samples=args.iw_samples, seed=args.seed)
     if args.exact:
         out.update(gaps.evaluate_exact(model, x))
+    if args.surgery:
+        if model.config.kind.encoder_condition:
+            raise ValueError(f"--surgery needs q(z|x) alone; {args.name} is a {model.config.kind.title}")
+        mu, sigma = latent.encode_dataset(model, x.numpy())
+        out["elbo_surgery"] = aggregate.surgery(mu, sigma, seed=args.seed)
     out = {"model": args.name, "dataset": ds.name, "split": args.split, "binarized": binarized, **out}
     print(json.dumps(out, indent=1))
     return 0

@@ -1,0 +1,60 @@
+"""The aggregate posterior q(z) = (1/N) sum_n q(z|x_n): how much of the prior the encoder fills.
+
+ELBO surgery (Hoffman & Johnson 2016): the average KL term splits exactly into
+    E_n KL(q(z|x_n) || p(z)) = I(n; z) + KL(q(z) || p(z)),
+the index-code mutual information (at most log N) and the marginal KL, how far the codes' mixture
+is from the prior. Estimated as in rtqichen/beta-tcvae: one z_n ~ q(z|x_n) per data point (a
+subsample of at most `n_max` points when the split is larger, said in the result), log q(z_n) by
+log-sum-exp of log q(z_n|x_m) over those same points minus log N, marginal KL = mean(log q(z_n) -
+log p(z_n)); the mutual information is the average KL (closed form) minus the marginal KL. The
+pairwise term costs O(N^2 D): it runs in chunks.
+
+Numpy in and out (codes as mu, sigma); nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import logsumexp
+
+N_MAX = 10_000  # points in the estimate: 10^8 pairwise terms per latent dimension at most
+CHUNK = 512  # z rows scored against every component at once
+
+
+def log_normal(z, mu, sigma) -> np.ndarray:
+    """log N(z; mu, diag sigma^2) for every pair: z (A, D), mu and sigma (B, D) -> (A, B)."""
+    z, mu, sigma = (np.asarray(a, np.float64) for a in (z, mu, sigma))
+    out = np.empty((len(z), len(mu)))
+    log_norm = -0.5 * z.shape[1] * math.log(2 * math.pi) - np.log(sigma).sum(1)  # (B,)
+    for s in range(0, len(z), CHUNK):
+        diff = (z[s : s + CHUNK, None, :] - mu[None]) / sigma[None]  # (a, B, D)
+        out[s : s + CHUNK] = log_norm[None] - 0.5 * np.einsum("abd,abd->ab", diff, diff)
+    return out
+
+
+def surgery(mu, sigma, *, n_max: int = N_MAX, seed: int = 0) -> dict:
+    """ELBO surgery of a split's codes (mu, sigma (N, D)) -> nats per image: average_kl,
+    mutual_information, marginal_kl; n (points used), of (points in the split), log_n (the mutual
+    information's ceiling)."""
+    mu, sigma = np.asarray(mu, np.float64), np.asarray(sigma, np.float64)
+    rng = np.random.default_rng(seed)
+    total = len(mu)
+    if total > n_max:
+        keep = np.sort(rng.choice(total, n_max, replace=False))
+        mu, sigma = mu[keep], sigma[keep]
+    n = len(mu)
+    average_kl = float(np.mean(0.5 * np.sum(mu**2 + sigma**2 - 2 * np.log(sigma) - 1, axis=1)))
+    z = mu + sigma * rng.standard_normal(mu.shape)  # one z_n ~ q(z|x_n) each
+    log_qz = logsumexp(log_normal(z, mu, sigma), axis=1) - math.log(n)  # (N,)
+    log_pz = -0.5 * np.sum(z**2, axis=1) - 0.5 * mu.shape[1] * math.log(2 * math.pi)
+    marginal_kl = float(np.mean(log_qz - log_pz))
+    return {
+        "average_kl": average_kl,
+        "mutual_information": average_kl - marginal_kl,
+        "marginal_kl": marginal_kl,
+        "n": int(n),
+        "of": int(total),
+        "log_n": math.log(n),
+    }
