@@ -34,6 +34,7 @@ MODEL_PARAMS = _env("MODEL_PARAMS", 200_000_000)  # parameters a model config ma
 ONNX_NODES = _env("ONNX_NODES", 10_000)  # nodes of one imported ONNX graph (a VAE has tens)
 ONNX_OPSET = _env("ONNX_OPSET", 23)  # the newest ONNX opset an import reads (its ops are checked one by one)
 MAX_TRAINING_JOBS = _env("MAX_TRAINING_JOBS", 2)  # training jobs one server runs at once (a core each)
+SAMPLES = _env("SAMPLES", 100_000)  # pictures one `python -m vae sample` decodes
 
 DESCRIPTIONS = {
     "UPLOAD_MB": "megabytes per uploaded file",
@@ -47,6 +48,7 @@ DESCRIPTIONS = {
     "ONNX_NODES": "nodes of one imported ONNX graph",
     "ONNX_OPSET": "newest ONNX opset an import reads",
     "MAX_TRAINING_JOBS": "training jobs one server runs at once",
+    "SAMPLES": "pictures one sample command decodes",
 }
 
 

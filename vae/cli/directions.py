@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vae.cli import model_data
 from vae.data import datasets as data
-from vae.data import images, pictures, provenance
+from vae.data import images, pictures
 from vae.inference import direction_builder, latent, scoring
 from vae.inference import directions as dirs
 from vae.store import catalog as store
@@ -87,7 +88,7 @@ def _cmd_directions(args) -> int:
     model, info = store.load(args.model, args.models_dir)
     if not info.config.kind.plain_networks:
         raise dirs.DirectionError(f"{args.model} is a {info.config.kind.title}: directions need a code z alone")
-    train, test = _data(args, info, model)
+    train, test = model_data.splits(args, info, model)
     if args.principal is not None or args.axes:
         if args.save:
             raise dirs.DirectionError("--save takes one direction: --principal and --axes give several")
@@ -113,25 +114,6 @@ def _cmd_directions(args) -> int:
     out = dict(found.to_dict(), **({"saved": args.save} if args.save else {}))
     print(json.dumps(out, indent=1) if args.json else _describe(found, args.save))
     return 0
-
-
-def _data(args, info, model):
-    """The model's own data, or --dataset; for a model trained on a dataset not fetched here, the
-    one shipped inside it (mnist-5k for mnist, emoji-mini for emoji), said on stderr."""
-    own = info.data
-    source = args.dataset or own.get("path") or info.dataset or "mnist-5k"
-    if not args.dataset and source in data.DATASETS and not data.is_available(source, args.data_dir):
-        inside = [n for (n, _), (whole, _) in provenance.CONTAINED_IN.items() if whole == source]
-        if not any(data.is_available(n, args.data_dir) for n in inside):
-            raise data.DataError(f"{source} is not here: fetch it with `python -m vae data fetch {source}`")
-        print(f"{source} is not fetched here: using {inside[0]}, which ships with the app", file=sys.stderr)
-        source = inside[0]
-    train, test = data.load_splits(source, data_dir=args.data_dir, seed=info.training.get("seed", 0))
-    if tuple(train.shape) != model.config.image_shape:
-        raise dirs.DirectionError(
-            f"{args.model} takes pictures of shape {model.config.image_shape}; {source}'s are {tuple(train.shape)}"
-        )
-    return train, test
 
 
 def _saved_vectors(args) -> list[np.ndarray]:

@@ -1,4 +1,5 @@
-"""The command line: python -m vae {train,evaluate,recipes,list,rename,delete,data,import,export,directions,edit} ...
+"""The command line: python -m vae COMMAND ... (train, evaluate, recipes, list, rename, delete, data, import,
+export, directions, edit, sample).
 
 Run `python -m vae COMMAND --help` for each command's options. Each command group is a module of
 its own (train, evaluate, recipes, models, data) with a register(sub, common) that adds its
@@ -11,7 +12,7 @@ import argparse
 import functools
 import sys
 
-from vae.cli import data, directions, evaluate, interop, models, recipes, train
+from vae.cli import data, directions, evaluate, interop, models, recipes, sample, train
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
@@ -27,11 +28,12 @@ EPILOG = """examples:
   python -m vae export my-2d --onnx out/ --state-dict out/my-2d.safetensors
   python -m vae directions default --from label=3 --to label=8 --save three-to-eight
   python -m vae edit default digit.png --direction three-to-eight --output strip.png
+  python -m vae sample default --sampler gmm --n 64 --output s.npz --grid s.png
   torchrun --nproc_per_node 4 -m vae train --dataset mnist --batch-size 512 --name big  (4 processes;
       every option works the same; see the README for several machines and Slurm)"""
 
 
-GROUPS = (train, evaluate, recipes, models, data, interop, directions)
+GROUPS = (train, evaluate, recipes, models, data, interop, directions, sample)
 
 
 def _parser() -> argparse.ArgumentParser:
