@@ -41,6 +41,14 @@ if m:
             f"{m['iw_log_likelihood_bits_per_dim']:.3f} (lower is better; {m['bits_per_dim_note']})."
         )
     st.caption(f"{said['gap']} **The numbers**: from the model card. {provenance.metrics_source(ctx.info.meta)}")
+    if not cfg.kind.encoder_condition:  # ELBO surgery needs q(z|x) alone
+        cut = resources.surgery(ctx.ref)
+        words = card.surgery_sentences(cut)
+        a, b = st.columns(2)
+        a.metric(f"Mutual information I(x; z) on {ctx.label}", f"{cut['mutual_information']:.2f} nats")
+        a.caption(words["mutual_information"])
+        b.metric("Marginal KL(q(z) ‖ p(z))", f"{cut['marginal_kl']:.2f} nats")
+        b.caption(words["marginal_kl"])
 else:
     st.caption("This model has no stored test metrics.")
 

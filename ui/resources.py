@@ -22,7 +22,7 @@ import streamlit as st
 import torch
 
 from vae.data import datasets as data
-from vae.inference import comparison, conditioning, direction_builder, latent, posterior, scoring, views
+from vae.inference import aggregate, comparison, conditioning, direction_builder, latent, posterior, scoring, views
 from vae.inference import posterior_view as posterior_view_
 from vae.interop import export
 from vae.models import objectives
@@ -223,6 +223,14 @@ def compare_manifold(ref: ModelRef, n: int, condition: int | None) -> np.ndarray
         return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
     plane = projection(ref, "test", "pca") if m.latent_dim > 2 else None
     return latent.decode_grid(m, n, plane=plane).images
+
+
+@st.cache_data(max_entries=8, show_spinner="Splitting the KL (ELBO surgery)…")
+def surgery(ref: ModelRef, split: str = "test") -> dict:
+    """vae.inference.aggregate.surgery of a split's codes (each image with its condition for a kind
+    whose encoder takes one: then it is not q(z|x) alone, and the caller should not ask)."""
+    mu, sigma = encoded(ref, split)
+    return aggregate.surgery(mu, sigma)
 
 
 @st.cache_data(max_entries=32, show_spinner="Finding the direction and measuring it on the held-out split…")

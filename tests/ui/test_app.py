@@ -34,6 +34,10 @@ def test_the_overview_says_what_each_number_means_and_which_images_are_which(app
     assert any("Published on binarized MNIST: about -135.7" in c and "This 2-D model: -128.8" in c for c in captions)
     assert any("posterior collapse" in c for c in captions) and any("inference gap" in c for c in captions)
     assert any("picked in the sidebar; the numbers above were measured on mnist's test split" in c for c in captions)
+    labels = [m.label for m in app.metric]
+    assert any(label.startswith("Mutual information I(x; z)") for label in labels)  # ELBO surgery
+    assert any(label.startswith("Marginal KL") for label in labels)
+    assert any("at most log N" in c for c in captions) and any("holes between the codes" in c for c in captions)
     curves = [c for c in app.get("plotly_chart") if '"Training curves"' in c.proto.spec]
     assert len(curves) == 1 and '"Reconstruction log p(x|z)"' not in curves[0].proto.spec  # no empty panels
 

@@ -75,3 +75,18 @@ def explain(info: ModelInfo) -> dict[str, str]:
             "inference gap)."
         )
     return out
+
+
+def surgery_sentences(s: dict) -> dict[str, str]:
+    """ELBO surgery's two terms (vae.inference.aggregate.surgery) in one plain sentence each."""
+    sub = f" (on {s['n']:,} of its {s['of']:,} images)" if s["n"] < s["of"] else ""
+    return {
+        "mutual_information": (
+            f"Of the average KL, {s['mutual_information']:.2f} nats tell the images apart (the mutual information "
+            f"between an image and its code; at most log N = {s['log_n']:.2f} for these {s['n']:,} images{sub})."
+        ),
+        "marginal_kl": (
+            f"{s['marginal_kl']:.2f} nats measure how far the codes' mixture q(z) is from the prior N(0, I): the "
+            "larger, the more of the prior lies in holes between the codes, where samples decode to blurs."
+        ),
+    }
