@@ -11,6 +11,7 @@ METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOURS = {"label": "label", "kl": "KL (nats)", "elbo": "ELBO (nats)"}  # what colours the points -> its title
 COLOURS["reconstruction"] = "reconstruction E_q[log p(x|z)] (nats)"
 BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
+BACKDROPS = {"none": "nothing", "decoded": "decoded images", "holes": "holes of q(z)"}
 
 ctx = shell.page(
     "Latent map",
@@ -29,7 +30,7 @@ except Exception as e:  # a bad upload or an unreadable model
     st.stop()
 options = (["label"] if ds.labels is not None else []) + ["reconstruction", "kl", "elbo"]
 colour = top[1].selectbox("Colour by", options, format_func=COLOURS.get, key="lm_colour")
-method, backdrop = "z", None
+method, backdrop, under = "z", None, "none"
 custom = d >= 2 and top[2].toggle("Custom axes", key="lm_custom", help="x and y along directions you choose")
 if custom:
     method = "custom"
@@ -46,11 +47,8 @@ elif d > 2:
     if "umap" not in usable:
         top[2].caption("UMAP: unavailable here (install umap-learn).")
 elif d == 2:
-    if top[2].toggle(
-        "Decoded backdrop",
-        key="lm_backdrop",
-        help="The manifold and the data on one picture: images decoded on a grid, drawn under the points.",
-    ):
+    under = top[2].radio("Under the points", BACKDROPS, format_func=BACKDROPS.get, key="lm_under", horizontal=True)
+    if under == "decoded":
         window = views.square_window(mu)
         picture = resources.backdrop(ctx.ref, *window, BACKDROP_CELLS)
         # grey digits are inverted so the dots stay visible; colour pictures on white are not
@@ -98,6 +96,8 @@ fig = plots.latent_map(
     title=f"{ctx.label}, {split} split: {len(ds)} images",
     backdrop=backdrop,
 )
+if d == 2 and not custom and under == "holes":
+    plots.add_hole_map(fig, *resources.hole_map(ctx.ref, split))
 left, right = st.columns(2) if show_pixels else (st.container(), None)
 with left:
     event = st.plotly_chart(
@@ -110,6 +110,8 @@ with left:
 ids = views.selected_rows(event, len(ds))
 if made is not None:
     custom_axes.rulers_ui(ctx, made[2], made[1])
+if d == 2 and not custom and under == "holes":
+    st.caption(resources.hole_caption(ctx.ref, split))
 
 if right is not None:
     with right:

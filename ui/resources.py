@@ -233,6 +233,24 @@ def surgery(ref: ModelRef, split: str = "test") -> dict:
     return aggregate.surgery(mu, sigma)
 
 
+@st.cache_data(max_entries=8, show_spinner="Mapping the holes of q(z)…")
+def hole_map(ref: ModelRef, split: str = "test") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 2-D model's log q(z) - log p(z) on a grid over the map's window (vae.inference.aggregate)."""
+    mu, sigma = encoded(ref, split)
+    return aggregate.hole_map(mu, sigma, extent=max(4.0, float(np.abs(mu).max()) * 1.05))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def hole_caption(ref: ModelRef, split: str = "test") -> str:
+    """One sentence: how much of the prior lies in the codes' holes."""
+    mu, sigma = encoded(ref, split)
+    share = aggregate.hole_share(mu, sigma)
+    return (
+        f"Red: where the codes' mixture q(z) falls below a tenth of the prior p(z). {share:.0%} of samples "
+        "z ~ N(0, I) land there, and decode to pictures unlike the data; blue: where the codes crowd."
+    )
+
+
 @st.cache_data(max_entries=32, show_spinner="Finding the direction and measuring it on the held-out split…")
 def direction(ref: ModelRef, spec: tuple) -> dict:
     """A direction made now (vae.inference.direction_builder) as Direction.to_dict(): spec is

@@ -41,3 +41,16 @@ def test_a_large_split_is_subsampled_and_says_so():
     rng = np.random.default_rng(4)
     out = aggregate.surgery(rng.normal(size=(3000, 2)), np.full((3000, 2), 0.3), n_max=1000)
     assert out["n"] == 1000 and out["of"] == 3000 and out["log_n"] == pytest.approx(math.log(1000))
+
+
+def test_the_hole_map_and_share_where_q_is_known():
+    """Codes that are the prior itself (every q(z|x) = N(mu_n, tiny), mu_n ~ N(0, I)) leave few holes
+    inside 2 sigma; codes bunched at one point leave the rest of the prior empty."""
+    rng = np.random.default_rng(5)
+    spread = rng.standard_normal((4000, 2))
+    xs, ys, values = aggregate.hole_map(spread, np.full_like(spread, 0.3), extent=2.0, n=11)
+    assert values.shape == (11, 11) and np.all(np.abs(values[3:8, 3:8]) < 1.0)  # q ~ p near the middle
+    assert aggregate.hole_share(spread, np.full_like(spread, 0.3)) < 0.1
+    bunched = rng.normal(0, 0.05, (500, 2)) + 2.0
+    assert aggregate.hole_share(bunched, np.full_like(bunched, 0.1)) > 0.95
+    assert aggregate.log_ratio(np.array([[2.0, 2.0]]), bunched, np.full_like(bunched, 0.1))[0] > 3

@@ -99,7 +99,7 @@ def test_a_selection_shows_originals_reconstructions_and_the_decoded_mean(monkey
 
 def test_the_decoded_backdrop_is_drawn_in_colour_not_inverted():
     at = _open("pages/latent_map.py")
-    at.toggle(key="lm_backdrop").set_value(True).run()
+    at.radio(key="lm_under").set_value("decoded").run()
     assert not at.exception and not at.error
     import base64
 

@@ -183,3 +183,13 @@ def test_a_kept_selection_and_a_second_one_make_a_direction_between_them(monkeyp
     at.run()
     _ok(at)
     assert [e.label for e in at.expander if e.label.startswith("A direction: the 100 kept → these 50")]
+
+
+@pytest.mark.parametrize("model", ["default", "emoji-2d"])
+def test_the_latent_map_shows_the_holes_of_the_aggregate_posterior(model):
+    at = _open("pages/latent_map.py", model)
+    at.radio(key="lm_under").set_value("holes").run()
+    _ok(at)
+    spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][0]
+    assert spec["data"][0]["type"] == "heatmap" and spec["data"][0]["name"] == "holes"  # under the points
+    assert any("of samples z ~ N(0, I) land there" in c.value for c in at.caption)

@@ -80,7 +80,7 @@ def test_latent_map_opens_with_colour_choices():
     _ok(at)
     trace = _figure(at)["data"][0]
     assert trace["marker"]["showscale"] and len(_array(trace["x"])) == 1000  # the test split, by value
-    at.toggle(key="lm_backdrop").set_value(True).run()
+    at.radio(key="lm_under").set_value("decoded").run()
     _ok(at)
     assert _figure(at)["layout"]["images"][0]["source"].startswith("data:image/png")
     at.radio(key="lm_split").set_value("train").run()

@@ -58,3 +58,32 @@ def surgery(mu, sigma, *, n_max: int = N_MAX, seed: int = 0) -> dict:
         "of": int(total),
         "log_n": math.log(n),
     }
+
+
+HOLE = math.log(0.1)  # log q(z)/p(z) below this: a hole (the codes' density under a tenth of the prior's)
+
+
+def log_ratio(z, mu, sigma, *, n_max: int = 2000, seed: int = 0) -> np.ndarray:
+    """log q(z) - log p(z) at points z (M, D), q the mixture of the codes' posteriors (a seeded
+    subsample of n_max of them)."""
+    mu, sigma, z = np.asarray(mu, np.float64), np.asarray(sigma, np.float64), np.asarray(z, np.float64)
+    if len(mu) > n_max:
+        keep = np.random.default_rng(seed).choice(len(mu), n_max, replace=False)
+        mu, sigma = mu[keep], sigma[keep]
+    log_qz = logsumexp(log_normal(z, mu, sigma), axis=1) - math.log(len(mu))
+    log_pz = -0.5 * np.sum(z**2, axis=1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
+    return log_qz - log_pz
+
+
+def hole_map(mu, sigma, extent: float = 4.0, n: int = 61) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 2-D latent's log q(z) - log p(z) on an n x n grid over [-extent, extent]^2 -> xs, ys, (n, n) values
+    (row i at ys[i])."""
+    xs = ys = np.linspace(-extent, extent, n)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    return xs, ys, log_ratio(grid, mu, sigma).reshape(n, n)
+
+
+def hole_share(mu, sigma, *, n: int = 2000, seed: int = 0) -> float:
+    """The share of prior samples z ~ N(0, I) that land in a hole (log q(z)/p(z) < HOLE)."""
+    z = np.random.default_rng(seed).standard_normal((n, np.asarray(mu).shape[1]))
+    return float(np.mean(log_ratio(z, mu, sigma, seed=seed) < HOLE))

@@ -178,6 +178,16 @@ def add_point(
     return fig
 
 
+def add_hole_map(fig: go.Figure, xs, ys, values) -> go.Figure:
+    """log q(z) - log p(z) on a grid, under the points: red where the codes' density falls far below
+    the prior's (holes: prior samples there decode to blurs), blue where the codes crowd."""
+    clipped = np.clip(np.asarray(values, np.float64), -6.0, 6.0)
+    fig.add_trace(go.Heatmap(x=xs, y=ys, z=clipped, zmin=-6, zmax=6, colorscale="RdBu", opacity=0.55, zsmooth="best",
+                             colorbar=dict(title="log q(z)/p(z)", x=1.12), hoverinfo="skip", name="holes"))  # fmt: skip
+    fig.data = (fig.data[-1], *fig.data[:-1])  # drawn first: under the points
+    return fig
+
+
 def add_input(fig: go.Figure, centre, cov, name: str) -> go.Figure:
     """An input's q(z|x) on a map, made to stand out: the points already there faded, its 1σ and 2σ
     ellipses (of the 2x2 covariance `cov`), a large star and its name in a box pointing at it."""
