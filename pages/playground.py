@@ -8,7 +8,7 @@ from ui import conditions, direction_picker, resources, shell, z_sliders
 from ui.components import latent_pad
 from ui.components.live import fallback_note
 from vae.data import images
-from vae.inference import conditioning, latent
+from vae.inference import conditioning, latent, samplers
 from vae.plots import compare as plots_compare
 from vae.plots import explore as plots
 
@@ -56,15 +56,13 @@ def _from_pad() -> None:
 
 
 def buttons_ui(container, symbol: str) -> None:
-    """Sample z and Reset (callbacks: they set z before the script, so the pad above gets it)."""
-    cols = container.columns([1, 1, 5])
-    cols[0].button(
-        "Sample z",
-        key="pg_sample",
-        help=f"Draw {symbol} from N(0, I)",
-        on_click=lambda: _set_z(np.random.default_rng().standard_normal(d)),
-    )
+    """Sample z, where from, and Reset (callbacks: they set z before the script, so the pad above gets it)."""
+    cols = container.columns([1, 1, 2, 3])
+    draw = lambda: _set_z(resources.draw_z(ctx.ref, st.session_state.get("pg_sampler", "prior")))  # noqa: E731
+    cols[0].button("Sample z", key="pg_sample", help=f"Draw {symbol} from the sampler beside", on_click=draw)
     cols[1].button("Reset to 0", key="pg_reset", on_click=lambda: _set_z(np.zeros(d)))
+    kinds = samplers.KINDS if not cond.kind.conditional else ("prior",)  # fitted to q(z|x) codes: plain kinds
+    cols[2].selectbox("from", kinds, key="pg_sampler", format_func=samplers.TITLES.get, label_visibility="collapsed")
 
 
 def map_ui(z: np.ndarray, reach: float) -> None:

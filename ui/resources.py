@@ -22,7 +22,17 @@ import streamlit as st
 import torch
 
 from vae.data import datasets as data
-from vae.inference import aggregate, comparison, conditioning, direction_builder, latent, posterior, scoring, views
+from vae.inference import (
+    aggregate,
+    comparison,
+    conditioning,
+    direction_builder,
+    latent,
+    posterior,
+    samplers,
+    scoring,
+    views,
+)
 from vae.inference import posterior_view as posterior_view_
 from vae.interop import export
 from vae.models import objectives
@@ -231,6 +241,19 @@ def surgery(ref: ModelRef, split: str = "test") -> dict:
     whose encoder takes one: then it is not q(z|x) alone, and the caller should not ask)."""
     mu, sigma = encoded(ref, split)
     return aggregate.surgery(mu, sigma)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Fitting the sampler to the codes of the training split…")
+def sampler(ref: ModelRef, kind: str) -> samplers.Sampler:
+    """A sampler of z (vae.inference.samplers) fitted on the training split's codes; the prior needs none."""
+    if kind == "prior":
+        return samplers.Sampler(model(ref).latent_dim)
+    return samplers.fit(kind, encoded(ref, "train")[0])
+
+
+def draw_z(ref: ModelRef, kind: str) -> np.ndarray:
+    """One z from a sampler, a fresh draw each call."""
+    return sampler(ref, kind).sample(1, seed=int(np.random.default_rng().integers(2**31)))[0]
 
 
 @st.cache_data(max_entries=8, show_spinner="Mapping the holes of q(z)…")

@@ -193,3 +193,14 @@ def test_the_latent_map_shows_the_holes_of_the_aggregate_posterior(model):
     spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][0]
     assert spec["data"][0]["type"] == "heatmap" and spec["data"][0]["name"] == "holes"  # under the points
     assert any("of samples z ~ N(0, I) land there" in c.value for c in at.caption)
+
+
+def test_sample_z_draws_from_a_sampler_fitted_to_the_codes():
+    at = _open("pages/playground.py")
+    sampler = at.selectbox(key="pg_sampler")
+    assert sampler.options == ["the prior N(0, I)", "a mixture fitted to the codes", "a kernel density of the codes",
+                               "a flow fitted to the codes"]  # fmt: skip
+    sampler.set_value("gmm").run()
+    at.button(key="pg_sample").click().run()
+    _ok(at)
+    assert _pad_meta(at)["z"] != [0.0, 0.0]

@@ -21,6 +21,8 @@ import math
 import numpy as np
 
 KINDS = ("prior", "gmm", "kde", "flow")
+TITLES = {"prior": "the prior N(0, I)", "gmm": "a mixture fitted to the codes", "kde": "a kernel density of the codes",
+          "flow": "a flow fitted to the codes"}  # fmt: skip
 MAX_COMPONENTS = 20
 FIT_MAX = 10_000  # codes a density is fitted on (a seeded subsample beyond)
 FLOW_STEPS = 1500
