@@ -50,3 +50,14 @@ def test_sample_refuses_bad_input_with_exit_2(args, words, tmp_path, capsys):
         code = e.code
     assert code == 2 and words in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_sample_quality_is_printed_against_the_held_out_split(tmp_path, capsys):
+    args = ["sample", "mnist-5k-2d", "--n", "200", "--output", str(tmp_path / "s.npz"), "--quality"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    q = json.loads(text[text.index("{") :])
+    assert q["sampler"] == "prior" and q["dataset"] == "mnist-5k" and q["samples"] == 200 and q["real"] == 1000
+    assert 0 <= q["recall"] <= q["precision"] <= 1 and q["frechet"] > 0  # decoded means: precise, not diverse
+    assert 0.5 < q["confidence"] <= 1 and 0.5 < q["class_balance"] <= 1
+    assert main([*args[:-1], "--n", "2", "--quality"]) == 2  # too few samples for k = 3 neighbours

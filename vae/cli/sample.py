@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from vae import limits
 from vae.cli import model_data
 from vae.data import datasets as data
 from vae.data import images
-from vae.inference import latent, samplers
+from vae.inference import latent, quality, samplers
 from vae.store import catalog as store
 
 
@@ -34,6 +35,12 @@ def register(sub, common) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--output", required=True, help="an .npz file: images (N, C, H, W) in [0, 1] and z (N, D)")
     s.add_argument("--grid", metavar="PNG", help="also a PNG grid of the pictures")
+    s.add_argument(
+        "--quality",
+        action="store_true",
+        help="print, as JSON, the samples' precision and recall (Kynkaanniemi et al. 2019), Frechet distance, "
+        "confidence and class balance against the held-out split, in a small classifier's feature space",
+    )
     s.add_argument("--dataset", help="the codes a density is fitted on (default: the model's own data)")
     s.add_argument("--data-dir")
     s.set_defaults(func=_cmd_sample)
@@ -53,11 +60,21 @@ def _cmd_sample(args) -> int:
     np.savez_compressed(buf, images=x, z=z)
     out.write_bytes(buf.getvalue())
     print(f"{out}: {len(x)} pictures from {sampler.describe()}")
+    if args.quality:
+        print(json.dumps(_quality(args, info, model, x), indent=1))
     if args.grid:
         ncols = int(np.ceil(np.sqrt(len(x))))
         Path(args.grid).write_bytes(images.to_png(images.tile(x, ncols=ncols, pad=1), scale=2))
         print(f"{args.grid}: the grid")
     return 0
+
+
+def _quality(args, info, model, x) -> dict:
+    if len(x) <= quality.K:
+        raise ValueError(f"--quality needs more than {quality.K} samples")
+    train, test = model_data.splits(args, info, model)
+    reader = quality.reader_for(train.name, data.default_data_dir() / "readers", train)
+    return {"sampler": args.sampler, "dataset": test.name, **quality.measure(reader, test.images, x)}
 
 
 def _fitted(args, info, model) -> samplers.Sampler:
