@@ -14,7 +14,18 @@ from pathlib import Path
 
 from .common import load_results, machine
 
-QUICK = ["training", "latency", "architectures", "app", "live", "serve", "distributed", "hostile", "directions"]
+QUICK = [
+    "training",
+    "latency",
+    "architectures",
+    "app",
+    "live",
+    "serve",
+    "distributed",
+    "hostile",
+    "directions",
+    "aggregate",
+]
 FULL = ["posterior", "recipes", "bundled", "mnist_ll", "colour"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 TITLES = {
@@ -32,6 +43,7 @@ TITLES = {
     "distributed": "Training on several processes (torchrun)",
     "colour": "Colour: the emoji recipe (32x32, 2-D latent)",
     "directions": "Directions in latent space: which method moves held-out pictures",
+    "aggregate": "The aggregate posterior: ELBO surgery, holes, samplers fitted to the codes",
 }
 
 
