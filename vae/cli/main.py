@@ -1,5 +1,5 @@
 """The command line: python -m vae COMMAND ... (train, evaluate, recipes, list, rename, delete, data, import,
-export, directions, edit, sample).
+export, directions, edit, sample, encode).
 
 Run `python -m vae COMMAND --help` for each command's options. Each command group is a module of
 its own (train, evaluate, recipes, models, data) with a register(sub, common) that adds its
@@ -12,7 +12,7 @@ import argparse
 import functools
 import sys
 
-from vae.cli import data, directions, evaluate, interop, models, recipes, sample, train
+from vae.cli import data, directions, encode, evaluate, interop, models, recipes, sample, train
 
 EPILOG = """examples:
   python -m vae train --dataset mnist-5k --latent-dim 2 --epochs 30 --name my-2d
@@ -29,11 +29,12 @@ EPILOG = """examples:
   python -m vae directions default --from label=3 --to label=8 --save three-to-eight
   python -m vae edit default digit.png --direction three-to-eight --output strip.png
   python -m vae sample default --sampler gmm --n 64 --output s.npz --grid s.png
+  python -m vae encode default --output codes.csv      (or --projector FOLDER: an Embedding Projector bundle)
   torchrun --nproc_per_node 4 -m vae train --dataset mnist --batch-size 512 --name big  (4 processes;
       every option works the same; see the README for several machines and Slurm)"""
 
 
-GROUPS = (train, evaluate, recipes, models, data, interop, directions, sample)
+GROUPS = (train, evaluate, recipes, models, data, interop, directions, sample, encode)
 
 
 def _parser() -> argparse.ArgumentParser:
