@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import custom_axes, resources, selection, shell
+from ui import codes_out, custom_axes, resources, selection, shell
 from vae.inference import latent, views
 from vae.plots import explore as plots
 
@@ -108,6 +108,7 @@ with left:
         key=f"lm_map_{ctx.name}_{ctx.ref.version}_{split}_{method}",
     )
 ids = views.selected_rows(event, len(ds))
+codes_out.downloads_ui(ctx, split, ids)
 if made is not None:
     custom_axes.rulers_ui(ctx, made[2], made[1])
 if d == 2 and not custom and under == "holes":

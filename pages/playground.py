@@ -123,6 +123,7 @@ def explore(order, active, kl) -> None:
         z_sliders.ordered_ui(left if d == 2 else right, keys, LIMIT, _from_sliders, order, active, kl, cond.symbol)
         st.query_params["z"] = ",".join(f"{v:.2f}" for v in z)
         image_slot.image(images.to_png(x, scale=max(1, 320 // x.shape[-1])), caption=cond.caption(z), width=320)
+        left.code(",".join(f"{v:.2f}" for v in z), language=None)  # Streamlit's copy button: z to the clipboard
         if d == 2 and not live:  # the pad is the map while it runs
             with right:
                 map_ui(z, reach)

@@ -24,6 +24,7 @@ import torch
 from vae.data import datasets as data
 from vae.inference import (
     aggregate,
+    codes,
     comparison,
     conditioning,
     direction_builder,
@@ -233,6 +234,28 @@ def compare_manifold(ref: ModelRef, n: int, condition: int | None) -> np.ndarray
         return latent.decode(m, latent.traverse(np.zeros(1), 0, latent.gaussian_percentiles(n)))[None]
     plane = projection(ref, "test", "pca") if m.latent_dim > 2 else None
     return latent.decode_grid(m, n, plane=plane).images
+
+
+@st.cache_data(max_entries=4, show_spinner="Scoring every item for the codes table…")
+def codes_table(ref: ModelRef, split: str) -> dict:
+    """vae.inference.codes.table of a split (the map's coordinates added for a 2-D model)."""
+    m, ds = model(ref), dataset(ref.source, split)
+    mu, _ = encoded(ref, split)
+    return codes.table(m, ds, coords=mu if mu.shape[1] == 2 else None)
+
+
+@st.cache_data(max_entries=4, show_spinner="Packing the Embedding Projector bundle…")
+def projector_zip(ref: ModelRef, split: str) -> bytes:
+    """An Embedding Projector bundle of a split (vae.inference.codes.projector) as one .zip."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        done = codes.projector(model(ref), dataset(ref.source, split), tmp)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name in done["files"]:
+                z.write(Path(tmp) / name, f"{ref.name}-projector/{name}")
+    return buf.getvalue()
 
 
 @st.cache_data(max_entries=8, show_spinner="Splitting the KL (ELBO surgery)…")
