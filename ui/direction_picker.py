@@ -38,25 +38,9 @@ class Picked:
 
     def summary(self) -> str:
         """Its quality in one line, with the 2-D caveat where it applies."""
-        q, parts = self.direction.quality, [f"length {np.linalg.norm(self.vector):.2f}"]
-        if "auc" in q:
-            parts.append(f"held-out AUC {q['auc']:.3f}")
-        if "transfer" in q:
-            t = q["transfer"]
-            parts.append(
-                f"{t['read_as_target']:.0%} of held-out source items read as the target after the move "
-                f"(a random direction: {t['random_read_as_target']:.0%})"
-            )
-            if len(self.vector) == 2:
-                parts.append("in a 2-D latent the classes are curved regions: one vector cannot carry all of one")
-        if "consistency" in q:
-            c = q["consistency"]
-            parts.append(f"pairs agree: cosine {c['mean_cosine']:.2f} vs {c['random_cosine']:.2f} at random")
-        if "r2" in q:
-            parts.append(f"held-out R² {q['r2']:.2f}")
-        if "variance_share" in q:
-            parts.append(f"{q['variance_share']:.0%} of the codes' variance")
-        return "; ".join(parts)
+        caveat = len(self.vector) == 2 and "transfer" in self.direction.quality
+        two_d = "; in a 2-D latent the classes are curved regions: one vector cannot carry all of one"
+        return self.direction.summary() + (two_d if caveat else "")
 
 
 def direction_ui(ctx, key: str, container=None, *, allow_none: bool = True, url: bool = False) -> Picked | None:

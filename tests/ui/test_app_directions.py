@@ -169,7 +169,7 @@ def test_emoji_skin_tone_is_a_direction_between_two_values_of_a_column():
     _ok(at)
     rows = _chart(at, "mf_traversals")["layout"]["yaxis"]["ticktext"]
     assert rows[0] == "→ skin none → dark"
-    assert any("held-out AUC" in c.value and "pairs agree" in c.value for c in at.caption)
+    assert any("held-out AUC" in c.value and "pair consistency" in c.value for c in at.caption)
 
 
 def test_a_kept_selection_and_a_second_one_make_a_direction_between_them(monkeypatch):

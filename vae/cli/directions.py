@@ -141,28 +141,7 @@ def _print_list(args) -> int:
 
 
 def _describe(d: dirs.Direction, saved: str | None) -> str:
-    q = d.quality
-    parts = [f"{d.method} {d.source}", f"length {np.linalg.norm(d.vector):.3f}"]
-    if "auc" in q:
-        parts.append(f"held-out AUC {q['auc']:.3f}")
-    if "r2" in q:
-        parts.append(f"held-out R^2 {q['r2']:.3f}")
-    if "transfer" in q:
-        t = q["transfer"]
-        parts.append(
-            f"{t['read_as_target']:.0%} of {t['items']} moved held-out items read as the target "
-            f"(random direction: {t['random_read_as_target']:.0%}; drift {t['drift_grey_levels']:.1f} grey levels)"
-        )
-    if "consistency" in q:
-        c = q["consistency"]
-        parts.append(
-            f"pair consistency {c['mean_cosine']:.2f} vs random {c['random_cosine']:.2f} (d = {c['cohens_d']:.2f})"
-        )
-    if "variance_share" in q:
-        parts.append(f"{q['variance_share']:.1%} of the variance")
-    if "kl" in q:
-        parts.append(f"KL {q['kl']:.2f} nats" + ("" if q.get("active") else " (inactive)"))
-    return "; ".join(parts) + (f"; saved as {saved}" if saved else "")
+    return f"{d.method} {d.source}; {d.summary()}" + (f"; saved as {saved}" if saved else "")
 
 
 def _describe_all(found: list[dirs.Direction]) -> str:

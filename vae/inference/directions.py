@@ -53,6 +53,29 @@ class Direction:
         out["vector"] = [float(v) for v in self.vector]
         return out
 
+    def summary(self) -> str:
+        """Its length and quality figures in one line (what the CLI prints and the pages show)."""
+        q, parts = self.quality, [f"length {np.linalg.norm(self.vector):.3f}"]
+        if "auc" in q:
+            parts.append(f"held-out AUC {q['auc']:.3f}")
+        if "r2" in q:
+            parts.append(f"held-out R² {q['r2']:.3f}")
+        if "transfer" in q:
+            t = q["transfer"]
+            parts.append(
+                f"{t['read_as_target']:.0%} of {t['items']} moved held-out items read as the target (a random "
+                f"direction: {t['random_read_as_target']:.0%}; drift {t['drift_grey_levels']:.1f} grey levels)"
+            )
+        if "consistency" in q:
+            c = q["consistency"]
+            cosines = f"{c['mean_cosine']:.2f} vs {c['random_cosine']:.2f} at random"
+            parts.append(f"pair consistency {cosines} (d = {c['cohens_d']:.2f})")
+        if "variance_share" in q:
+            parts.append(f"{q['variance_share']:.1%} of the variance")
+        if "kl" in q:
+            parts.append(f"KL {q['kl']:.2f} nats" + ("" if q.get("active") else " (inactive)"))
+        return "; ".join(parts)
+
     @classmethod
     def from_dict(cls, d: dict) -> Direction:
         vector = np.asarray(d["vector"], dtype=np.float32)
