@@ -276,6 +276,10 @@ def open_live(page, url: str, component: str, timeout: float = 180_000) -> None:
     browser and the page is rendered, and check it shows no exception."""
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_function(f"() => ({LIVE_FRAMES})('{component}') > 0", timeout=timeout)
+    # A session's first Playground run draws the pad alone; the rest (buttons, the direction control,
+    # the sidebar's links) follows its first report and moves the pad down: wait for it before anyone
+    # measures where the pad is.
+    page.wait_for_selector('[data-testid="stPageLink"]', timeout=timeout)
     wait_rendered(page, timeout)
     if page.locator(EXCEPTION).count():
         raise AssertionError(f"{url}: the page shows an exception:\n{page.locator(EXCEPTION).first.inner_text()}")
