@@ -66,7 +66,7 @@ st.subheader("Scores on the same test images")
 rows = []
 for info in infos:
     stored = comparison.stored_scores(info, source)
-    binarize = comparison.binarized(info)
+    binarize = info.binarized
     try:
         metrics = stored or resources.compare_scores(refs[info.name], binarize)
     except Exception as e:  # a model that cannot read these images is reported, not a traceback

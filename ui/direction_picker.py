@@ -111,7 +111,7 @@ def _pick(ctx, key: str, box, source: str, saved: dict, ds) -> Picked | None:
                             key=f"{key}_to")  # fmt: skip
         if a == b:
             raise dirs.DirectionError("pick two different classes")
-        made = resources.direction(ctx.ref, ("classes", int(a), int(b), "mean"))
+        made = resources.direction(ctx.ref, ("groups", f"label={int(a)}", f"label={int(b)}", "mean", None))
         return Picked(f"{names[a]} → {names[b]}", dirs.Direction.from_dict(made))
     if source == "groups":
         return _groups(ctx, key, box, ds)

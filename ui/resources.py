@@ -300,16 +300,11 @@ def hole_caption(ref: ModelRef, split: str = "test") -> str:
 @st.cache_data(max_entries=32, show_spinner="Finding the direction and measuring it on the held-out split…")
 def direction(ref: ModelRef, spec: tuple) -> dict:
     """A direction made now (vae.inference.direction_builder) as Direction.to_dict(): spec is
-    ("classes", source label, target label, method), ("groups", source spec, target spec, method,
-    balance column or None), ("property", name) or ("principal", k, i)."""
+    ("groups", source spec, target spec, method, balance column or None) (label=3, vendor=google, ...),
+    ("property", name) or ("principal", k, i)."""
     train, test = dataset(ref.source, "train"), dataset(ref.source, "test")
     m = model(ref)
-    if spec[0] == "classes":
-        made = direction_builder.from_groups(
-            m, train, test, f"label={spec[1]}", f"label={spec[2]}", method=spec[3],
-            reader_cache=data.default_data_dir() / "readers",
-        )  # fmt: skip
-    elif spec[0] == "groups":  # two values of a metadata column, balanced over the label where there is one
+    if spec[0] == "groups":
         made = direction_builder.from_groups(
             m, train, test, spec[1], spec[2], method=spec[3], balance=spec[4],
             reader_cache=data.default_data_dir() / "readers",

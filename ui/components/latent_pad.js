@@ -25,7 +25,7 @@ class Pad {
     this.stats = statsFor("latent_pad");
     this.z = null; this.seq = null; this.dec = null; this.pts = null; this.extra = null;
     this.axes = null; this.dirty = false; this.raf = 0; this.sent = 0; this.dragging = false;
-    this.dir = null; this.dirKey = null; this.dirBase = null;  // a direction: its vector and where the slider started
+    this.dir = null; this.dirKey = null; this.dirBase = null; this.dirName = "";  // a direction: its vector and where the slider started
     this.abort = new AbortController();
     this.listen();
   }
@@ -90,14 +90,14 @@ class Pad {
     this.dirKey = key;
     this.dir = key ? Float64Array.from(direction.vector) : null;
     this.el.direction.hidden = !key;
-    if (key) this.el.dirText.textContent = `along ${direction.name}`;
+    this.dirName = key ? direction.name : "";
     this.restDirection();
   }
 
   restDirection() {
     this.dirBase = null;
     this.el.dir.value = "0";
-    if (this.dir) this.el.dirText.textContent = this.el.dirText.textContent.replace(/ · .*$/, "");
+    this.el.dirText.textContent = `along ${this.dirName}`;
   }
 
   alongDirection(t) {
@@ -106,7 +106,7 @@ class Pad {
     for (let k = 0; k < this.z.length; k++) {
       this.z[k] = Math.max(-this.limit, Math.min(this.limit, this.dirBase[k] + t * this.dir[k]));
     }
-    this.el.dirText.textContent = `${this.el.dirText.textContent.replace(/ · .*$/, "")} · ${t >= 0 ? "+" : ""}${t.toFixed(2)}`;
+    this.el.dirText.textContent = `along ${this.dirName} · ${t >= 0 ? "+" : ""}${t.toFixed(2)}`;
     this.dirty = true; this.slidersStale = true;
     this.schedule();
   }

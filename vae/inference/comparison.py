@@ -98,11 +98,6 @@ def stored_scores(info, source: str) -> dict | None:
     return m
 
 
-def binarized(info) -> bool:
-    """Whether the model was trained (and so is scored) on binarized images."""
-    return info.binarized
-
-
 def evaluate_scores(model, test_images, binarize: bool, labels=None, iw_samples: int = COMPARE_IW_SAMPLES) -> dict:
     """The test metrics training saves (conditional_objectives.evaluate: a conditional model's with
     its condition given) on the test images, their fixed binarized sample when binarize, so measured
