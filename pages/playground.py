@@ -100,7 +100,8 @@ def explore(order, active, kl) -> None:
         live = False
     else:
         ready = not st.session_state.get(LATER) and cond.kind.plain_networks  # a first run: the pad alone
-        picked = direction_picker.pad_direction_ui(ctx, "pg_dir") if ready else None
+        way = st.container()  # in every run, so the pad keeps its place and is not mounted anew
+        picked = direction_picker.pad_direction_ui(ctx, "pg_dir", way) if ready else None
         status = latent_pad.latent_pad_ui(
             pad_key, ctx, z + cond.offset, st.session_state.get(SEQ, 0), order=order, kl=kl, active=active, limit=reach,
             on_z=_from_pad, extra=cond.extra, preview=images.to_png(x),

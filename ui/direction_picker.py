@@ -124,9 +124,8 @@ def _pick(ctx, key: str, box, source: str, saved: dict, ds) -> Picked | None:
     return Picked(f"PC{i + 1}", dirs.Direction.from_dict(resources.direction(ctx.ref, ("principal", k, int(i)))))
 
 
-def pad_direction_ui(ctx, key: str) -> Picked | None:
-    """The Playground's direction (kept in the URL): the live pad gets a slider along it."""
-    box = st.container()
+def pad_direction_ui(ctx, key: str, box) -> Picked | None:
+    """The Playground's direction (kept in the URL) in `box`: the live pad gets a slider along it."""
     picked = direction_ui(ctx, key, box, url=True)
     if picked is not None:
         box.caption(f"The slider under the image moves z along {picked.name}: {picked.summary()}.")
