@@ -3,15 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from ui import codes_out, custom_axes, resources, selection, shell
+from ui import codes_out, custom_axes, map_layers, resources, selection, shell
 from vae.inference import latent, views
 from vae.plots import explore as plots
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOURS = {"label": "label", "kl": "KL (nats)", "elbo": "ELBO (nats)"}  # what colours the points -> its title
 COLOURS["reconstruction"] = "reconstruction E_q[log p(x|z)] (nats)"
-BACKDROP_CELLS = 25  # decoded images per side under a 2-D map
-BACKDROPS = {"none": "nothing", "decoded": "decoded images", "holes": "holes of q(z)"}
 
 ctx = shell.page(
     "Latent map",
@@ -30,7 +28,7 @@ except Exception as e:  # a bad upload or an unreadable model
     st.stop()
 options = (["label"] if ds.labels is not None else []) + ["reconstruction", "kl", "elbo"]
 colour = top[1].selectbox("Colour by", options, format_func=COLOURS.get, key="lm_colour")
-method, backdrop, under = "z", None, "none"
+method = "z"
 custom = d >= 2 and top[2].toggle("Custom axes", key="lm_custom", help="x and y along directions you choose")
 if custom:
     method = "custom"
@@ -46,13 +44,7 @@ elif d > 2:
     )
     if "umap" not in usable:
         top[2].caption("UMAP: unavailable here (install umap-learn).")
-elif d == 2:
-    under = top[2].radio("Under the points", BACKDROPS, format_func=BACKDROPS.get, key="lm_under", horizontal=True)
-    if under == "decoded":
-        window = views.square_window(mu)
-        picture = resources.backdrop(ctx.ref, *window, BACKDROP_CELLS)
-        # grey digits are inverted so the dots stay visible; colour pictures on white are not
-        backdrop = views.backdrop_layer(picture, window, invert=ctx.info.config.image_shape[0] == 1)
+layers = map_layers.layers_ui(ctx, top[2], method)
 show_pixels = top[3].toggle(
     "Compare with raw pixels",
     key="lm_pixels",
@@ -94,10 +86,9 @@ fig = plots.latent_map(
     color_title=COLOURS[colour].split(" (")[0],
     axis_names=axes,
     title=f"{ctx.label}, {split} split: {len(ds)} images",
-    backdrop=backdrop,
+    backdrop=map_layers.backdrop(ctx, mu, layers),
 )
-if d == 2 and not custom and under == "holes":
-    plots.add_hole_map(fig, *resources.hole_map(ctx.ref, split))
+map_layers.add_layers(fig, ctx, split, layers)
 left, right = st.columns(2) if show_pixels else (st.container(), None)
 with left:
     event = st.plotly_chart(
@@ -111,8 +102,7 @@ ids = views.selected_rows(event, len(ds))
 codes_out.downloads_ui(ctx, split, ids)
 if made is not None:
     custom_axes.rulers_ui(ctx, made[2], made[1])
-if d == 2 and not custom and under == "holes":
-    st.caption(resources.hole_caption(ctx.ref, split))
+map_layers.captions(ctx, split, layers)
 
 if right is not None:
     with right:

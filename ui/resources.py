@@ -280,20 +280,39 @@ def draw_z(ref: ModelRef, kind: str) -> np.ndarray:
 
 
 @st.cache_data(max_entries=8, show_spinner="Mapping the holes of q(z)…")
-def hole_map(ref: ModelRef, split: str = "test") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 2-D model's log q(z) - log p(z) on a grid over the map's window (vae.inference.aggregate)."""
+def hole_map(ref: ModelRef, split: str = "test", method: str = "z") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """log q(z) - log p(z) on a grid under a latent map (vae.inference.aggregate): a 2-D model's own
+    plane ("z"), or above 2-D the PCA plane through the codes' mean ("pca"), over the points' window."""
     mu, sigma = encoded(ref, split)
+    if method == "pca":
+        plane = projection(ref, split, "pca")
+        (x0, x1), (y0, y1) = views.square_window(plane.coords, margin=0.08)
+        return aggregate.hole_map(mu, sigma, plane=(plane.mean, plane.components), window=(x0, x1, y0, y1))
     return aggregate.hole_map(mu, sigma, extent=max(4.0, float(np.abs(mu).max()) * 1.05))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def hole_caption(ref: ModelRef, split: str = "test") -> str:
-    """One sentence: how much of the prior lies in the codes' holes."""
+def prior_points(ref: ModelRef, split: str = "test", method: str = "z", n: int = 1000) -> np.ndarray:
+    """n seeded samples z ~ N(0, I) where a latent map draws them (n, 2): a 2-D model's own plane,
+    or their projection onto the PCA plane of the split's codes."""
+    z = np.random.default_rng(0).standard_normal((n, model(ref).latent_dim))
+    return projection(ref, split, "pca").transform(z) if method == "pca" else z[:, :2]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def hole_caption(ref: ModelRef, split: str = "test", method: str = "z") -> str:
+    """One sentence: how much of the prior lies in the codes' holes (and, on a PCA plane, what the slice is)."""
     mu, sigma = encoded(ref, split)
     share = aggregate.hole_share(mu, sigma)
+    plane = (
+        " The map is the slice through the codes' mean along their two principal axes: a hole there may be "
+        "filled off the plane, while the share counts holes in all dimensions."
+        if method == "pca"
+        else ""
+    )
     return (
         f"Red: where the codes' mixture q(z) falls below a tenth of the prior p(z). {share:.0%} of samples "
-        "z ~ N(0, I) land there, and decode to pictures unlike the data; blue: where the codes crowd."
+        "z ~ N(0, I) land there, and decode to pictures unlike the data; blue: where the codes crowd." + plane
     )
 
 

@@ -54,3 +54,17 @@ def test_the_hole_map_and_share_where_q_is_known():
     bunched = rng.normal(0, 0.05, (500, 2)) + 2.0
     assert aggregate.hole_share(bunched, np.full_like(bunched, 0.1)) > 0.95
     assert aggregate.log_ratio(np.array([[2.0, 2.0]]), bunched, np.full_like(bunched, 0.1))[0] > 3
+
+
+def test_the_hole_map_on_a_plane_is_the_densities_on_that_slice():
+    """Above 2-D the map lies on a plane z = mean + x c1 + y c2: its values are log q - log p at those
+    D-dimensional points, and codes off the plane leave it a hole."""
+    rng = np.random.default_rng(6)
+    mu, sigma = rng.normal(0, 0.5, (300, 3)), np.full((300, 3), 0.4)
+    mean, comps = np.array([0.2, -0.1, 0.0]), np.array([[1.0, 0, 0], [0, 0, 1.0]])
+    xs, ys, values = aggregate.hole_map(mu, sigma, plane=(mean, comps), window=(-1, 2, -3, 3), n=5)
+    assert xs[0] == -1 and xs[-1] == 2 and ys[0] == -3 and values.shape == (5, 5)
+    z = mean + np.array([xs[3], ys[1]]) @ comps  # row 1 (ys[1]), column 3 (xs[3])
+    assert values[1, 3] == pytest.approx(aggregate.log_ratio(z[None], mu, sigma)[0])
+    far = aggregate.hole_map(mu, sigma, plane=(np.array([0, 3.0, 0]), comps), window=(-1, 1, -1, 1), n=3)[2]
+    assert np.all(far < aggregate.HOLE)  # the slice at y = 3 misses the codes

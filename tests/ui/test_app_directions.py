@@ -193,6 +193,10 @@ def test_the_latent_map_shows_the_holes_of_the_aggregate_posterior(model):
     spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][0]
     assert spec["data"][0]["type"] == "heatmap" and spec["data"][0]["name"] == "holes"  # under the points
     assert any("of samples z ~ N(0, I) land there" in c.value for c in at.caption)
+    at.toggle(key="lm_prior").set_value(True).run()
+    _ok(at)
+    spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][0]
+    assert spec["data"][-1]["name"] == "z ~ N(0, I)" and spec["data"][0]["name"] == "holes"
 
 
 def test_sample_z_draws_from_a_sampler_fitted_to_the_codes():

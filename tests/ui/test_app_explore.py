@@ -110,6 +110,17 @@ def test_four_d_model_offers_projections_and_dimension_pickers(tiny_models):
     assert method.value == "pca" and "t-SNE" in method.options
     assert method.options == ["PCA", "t-SNE", "UMAP"]
     assert _figure(at)["layout"]["xaxis"]["title"]["text"] == "PC1"
+    assert at.radio(key="lm_under").options == ["nothing", "holes of q(z)"]  # no decoded tiles off the latent's plane
+    at.radio(key="lm_under").set_value("holes").run()
+    at.toggle(key="lm_prior").set_value(True).run()
+    _ok(at)
+    fig = _figure(at)
+    holes, prior = fig["data"][0], fig["data"][-1]
+    assert holes["type"] == "heatmap" and prior["name"] == "z ~ N(0, I)" and len(_array(prior["x"])) == 1000
+    coords = np.c_[_array(fig["data"][1]["x"]), _array(fig["data"][1]["y"])]
+    assert _array(holes["x"]).min() < coords[:, 0].min() and _array(holes["x"]).max() > coords[:, 0].max()
+    assert any("slice through the codes' mean" in c.value for c in at.caption)
+    method = at.radio(key="lm_method")
     method.set_value("umap").run(timeout=240)  # the first UMAP fit in a process compiles numba kernels (~25 s quiet)
     _ok(at)
     assert _figure(at)["layout"]["xaxis"]["title"]["text"] == "UMAP 1"

@@ -75,11 +75,20 @@ def log_ratio(z, mu, sigma, *, n_max: int = 2000, seed: int = 0) -> np.ndarray:
     return log_qz - log_pz
 
 
-def hole_map(mu, sigma, extent: float = 4.0, n: int = 61) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 2-D latent's log q(z) - log p(z) on an n x n grid over [-extent, extent]^2 -> xs, ys, (n, n) values
-    (row i at ys[i])."""
-    xs = ys = np.linspace(-extent, extent, n)
+def hole_map(
+    mu, sigma, extent: float = 4.0, n: int = 61, *, plane=None, window=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """log q(z) - log p(z) on an n x n grid -> xs, ys, (n, n) values (row i at ys[i]). The grid covers
+    `window` (x0, x1, y0, y1), by default [-extent, extent]^2, of a 2-D latent, or, above 2-D, of a
+    `plane` (mean (D,), components (2, D)): z = mean + x c1 + y c2, e.g. the PCA plane through the
+    codes' mean (vae.inference.latent.Projection), so the values are those of the D-dimensional
+    densities on that slice."""
+    x0, x1, y0, y1 = window if window is not None else (-extent, extent, -extent, extent)
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    if plane is not None:
+        mean, components = (np.asarray(a, np.float64) for a in plane)
+        grid = mean + grid @ components
     return xs, ys, log_ratio(grid, mu, sigma).reshape(n, n)
 
 

@@ -188,6 +188,18 @@ def add_hole_map(fig: go.Figure, xs, ys, values) -> go.Figure:
     return fig
 
 
+def add_prior_samples(fig: go.Figure, points) -> go.Figure:
+    """Samples of the prior (M, 2) on a map, over the points: small black crosses, not selectable."""
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    marker = dict(symbol="x-thin", size=5, color="#111111", line=dict(width=1, color="#111111"))
+    fig.add_trace(
+        go.Scattergl(
+            x=points[:, 0], y=points[:, 1], mode="markers", name="z ~ N(0, I)", hoverinfo="skip", marker=marker
+        )
+    )
+    return fig
+
+
 def add_input(fig: go.Figure, centre, cov, name: str) -> go.Figure:
     """An input's q(z|x) on a map, made to stand out: the points already there faded, its 1σ and 2σ
     ellipses (of the 2x2 covariance `cov`), a large star and its name in a box pointing at it."""
