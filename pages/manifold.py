@@ -5,7 +5,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import direction_picker, resources, shell
+from ui import direction_picker, resources, samples_view, shell
 from vae.data import images
 from vae.inference import latent, views
 from vae.plots import compare as plots_compare
@@ -47,6 +47,7 @@ if d == 1:
     strip = latent.decode(ctx.model, latent.traverse(np.zeros(1), 0, values))[None]  # (1, n, C, H, W)
     view.plotly_chart(plots.image(strip, x=values, axis_titles=("z1", "")), width="stretch", key="mf_strip")
     _download(views.grid_picture(strip), f"{ctx.name}-strip-{n}.png")
+    samples_view.samples_ui(ctx)
     st.stop()
 
 dims, base, plane = (0, 1), None, False
@@ -132,3 +133,5 @@ if strips:
     t_view.plotly_chart(fig, width="content", key="mf_traversals")
 if len(rows) < d:
     t_view.caption(f"{d - len(rows)} inactive dimension(s) hidden: they decode the same all along.")
+
+samples_view.samples_ui(ctx)

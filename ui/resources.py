@@ -30,6 +30,7 @@ from vae.inference import (
     direction_builder,
     latent,
     posterior,
+    quality,
     samplers,
     scoring,
     views,
@@ -277,6 +278,29 @@ def sampler(ref: ModelRef, kind: str) -> samplers.Sampler:
 def draw_z(ref: ModelRef, kind: str) -> np.ndarray:
     """One z from a sampler, a fresh draw each call."""
     return sampler(ref, kind).sample(1, seed=int(np.random.default_rng().integers(2**31)))[0]
+
+
+QUALITY_SAMPLES = 1000  # samples a sampler's quality is measured on (the benchmark's number)
+QUALITY_REAL = 2000  # held-out pictures they are measured against (a seeded subsample beyond)
+
+
+@st.cache_data(max_entries=16, show_spinner="Decoding samples…")
+def samples(ref: ModelRef, kind: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(pictures (n, C, H, W), z (n, D)) from a sampler, seeded: the same pictures on every rerun."""
+    z = sampler(ref, kind).sample(n, seed=seed)
+    return latent.decode(model(ref), z), z
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring the samples against the held-out split…")
+def sample_quality(ref: ModelRef, kind: str) -> dict:
+    """vae.inference.quality.measure of QUALITY_SAMPLES samples against the test split (at most
+    QUALITY_REAL of it), read by the dataset's bundled classifier or one trained once on its labels."""
+    train, test = dataset(ref.source, "train"), dataset(ref.source, "test")
+    reader = quality.reader_for(train.name, data.default_data_dir() / "readers", train)
+    real = test.images
+    if len(real) > QUALITY_REAL:
+        real = real[np.sort(np.random.default_rng(0).choice(len(real), QUALITY_REAL, replace=False))]
+    return quality.measure(reader, real, samples(ref, kind, QUALITY_SAMPLES)[0])
 
 
 @st.cache_data(max_entries=8, show_spinner="Mapping the holes of q(z)…")

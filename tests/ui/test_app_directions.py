@@ -196,7 +196,7 @@ def test_the_latent_map_shows_the_holes_of_the_aggregate_posterior(model):
     at.toggle(key="lm_prior").set_value(True).run()
     _ok(at)
     spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][0]
-    assert spec["data"][-1]["name"] == "z ~ N(0, I)" and spec["data"][0]["name"] == "holes"
+    assert spec["data"][-1]["name"] == "prior" and spec["data"][0]["name"] == "holes"
 
 
 def test_sample_z_draws_from_a_sampler_fitted_to_the_codes():
@@ -208,3 +208,21 @@ def test_sample_z_draws_from_a_sampler_fitted_to_the_codes():
     at.button(key="pg_sample").click().run()
     _ok(at)
     assert _pad_meta(at)["z"] != [0.0, 0.0]
+
+
+@pytest.mark.parametrize("model", ["default", "emoji-2d"])
+def test_manifold_shows_two_samplers_side_by_side_with_their_quality(model):
+    at = _open("pages/manifold.py", model)
+    assert not at.get("image")  # nothing drawn until asked: the fits take seconds
+    at.toggle(key="mf_samples").set_value(True).run()
+    _ok(at)
+    assert len(at.get("image")) == 2  # one grid per sampler
+    assert at.selectbox(key="mf_sampler_a").value == "prior" and at.selectbox(key="mf_sampler_b").value == "gmm"
+    figures = [m.value for m in at.markdown if m.value.startswith("**Fréchet")]
+    assert len(figures) == 2 and figures[0] != figures[1]  # measured for each sampler, not copied
+    frechet = [float(f.split("**")[1].split()[1]) for f in figures]
+    assert all(0 < f < 200 for f in frechet)
+    assert any("Gaussian mixture of" in c.value for c in at.caption)  # the fitted sampler says what it is
+    at.selectbox(key="mf_sampler_b").set_value("kde").run()
+    _ok(at)
+    assert any("kernel density on" in c.value for c in at.caption)

@@ -116,7 +116,7 @@ def test_four_d_model_offers_projections_and_dimension_pickers(tiny_models):
     _ok(at)
     fig = _figure(at)
     holes, prior = fig["data"][0], fig["data"][-1]
-    assert holes["type"] == "heatmap" and prior["name"] == "z ~ N(0, I)" and len(_array(prior["x"])) == 1000
+    assert holes["type"] == "heatmap" and prior["name"] == "prior" and len(_array(prior["x"])) == 1000
     coords = np.c_[_array(fig["data"][1]["x"]), _array(fig["data"][1]["y"])]
     assert _array(holes["x"]).min() < coords[:, 0].min() and _array(holes["x"]).max() > coords[:, 0].max()
     assert any("slice through the codes' mean" in c.value for c in at.caption)
