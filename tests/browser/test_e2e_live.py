@@ -193,6 +193,28 @@ def test_browser_decodes_a_label_cvae_as_torch_does(blank):
         np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 
+def test_the_pads_hole_map_is_the_cores_log_ratio(blank):
+    """pad_map.js's logRatio (the Playground's hole backdrop) equals vae.inference.aggregate.log_ratio
+    on the same posteriors, in 3-D, far from and inside the codes."""
+    from vae.inference import aggregate
+
+    rng = np.random.default_rng(3)
+    mu = rng.normal(0, 1, (300, 3)).astype(np.float32)
+    log_sigma = rng.uniform(-2, -0.5, (300, 3)).astype(np.float32)
+    z = np.r_[rng.normal(0, 1, (8, 3)), [[4.0, -4.0, 3.0]]]
+    blank.evaluate(
+        LOAD_DECODER.replace("window.dec", "window.holes"), asset("pad_map.js") + "\nexport { holeModel, logRatio };"
+    )
+    got = blank.evaluate(
+        """([mu, ls, zs]) => { const h = window.holes.holeModel(Float32Array.from(mu), Float32Array.from(ls), 3);
+           return zs.map((z) => window.holes.logRatio(h, z)); }""",
+        [mu.ravel().tolist(), log_sigma.ravel().tolist(), z.tolist()],
+    )
+    expected = aggregate.log_ratio(z, mu, np.exp(log_sigma.astype(np.float64)))
+    assert expected[-1] < aggregate.HOLE < expected[:8].max()  # both a hole and a crowd are checked
+    np.testing.assert_allclose(got, expected, atol=1e-3, rtol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     state = tmp_path_factory.mktemp("e2e-live")
@@ -307,6 +329,14 @@ def test_dragging_the_pad_decodes_on_many_frames_and_z_reaches_python(page, serv
     browser.wait_rendered(page, SLOW)
     _wait_url_z(page, _pad_z(page))
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+    reds = f"""() => {{ const c = ({ROOT})('.pad-points').querySelector('.pad-points');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 140 && d[i + 2] < 140) n++;
+      return n; }}"""  # reddish pixels of the map: the digit 3's points, and the holes once shown
+    before = page.evaluate(reds)
+    page.locator("select.pad-backdrop").select_option("holes")  # the holes of q(z) behind the points
+    page.wait_for_function(f"(n) => ({reds})() > n + 3000", arg=before, timeout=30_000)
 
 
 def test_interpolate_plays_the_path_in_the_browser(page, server):

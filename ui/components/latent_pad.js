@@ -68,7 +68,7 @@ class Pad {
       this.setup();
       this.stats.setupMs = performance.now() - t0;  // the map drawn, sliders and legend built
     }
-    else if (newExtra) { this.dirty = true; if (this.el.backdrop.checked) this.drawPoints(); }
+    else if (newExtra) { this.dirty = true; if (this.el.backdrop.value === "decoded") this.drawPoints(); }
     this.schedule();
   }
 
@@ -115,6 +115,8 @@ class Pad {
   setup() {
     const d = this.pts.d;
     this.el.plane.hidden = d <= 2 || !this.pts.pcaComponents;
+    this.el.backdrop.querySelector('option[value="holes"]').hidden = !this.pts.holes;
+    if (!this.pts.holes && this.el.backdrop.value === "holes") this.el.backdrop.value = "none";
     this.el.dims.hidden = d <= 2;
     this.el.sliders.hidden = d <= 2;
     if (!this.axes || this.axes.d !== d) {
@@ -184,9 +186,12 @@ class Pad {
       : null;
     this.win = padWindow(coords, this.axes.mode, this.limit, labels);
     const z = Float64Array.from(this.z);
-    const backdrop = this.el.backdrop.checked && this.axes.mode !== "line"
-      ? (a, b) => { this.moveTo(a, b, z); return this.dec.decoder.decode(z, this.extra); } : null;
-    drawMap(this.pointsCtx, SIZE, this.win, coords, this.pts, this.axisNames(), backdrop && { decode: backdrop, dec: this.dec }, marks);
+    const under = this.axes.mode === "line" ? "none" : this.el.backdrop.value;
+    const backdrop = under === "decoded"
+      ? { decode: (a, b) => { this.moveTo(a, b, z); return this.dec.decoder.decode(z, this.extra); }, dec: this.dec }
+      : under === "holes" && this.pts.holes
+        ? { holes: (a, b) => { this.moveTo(a, b, z); return logRatio(this.pts.holes, z); } } : null;
+    drawMap(this.pointsCtx, SIZE, this.win, coords, this.pts, this.axisNames(), backdrop, marks);
     this.backdropKey = this.otherDimsKey();
   }
 
@@ -293,7 +298,7 @@ class Pad {
     this.schedule();
     this.sent += 1;
     this.setStateValue("z", { z: Array.from(this.z, (v) => Number(v.toFixed(2))), n: this.sent });
-    if (this.el.backdrop.checked && this.otherDimsKey() !== this.backdropKey) this.drawPoints();
+    if (this.el.backdrop.value !== "none" && this.otherDimsKey() !== this.backdropKey) this.drawPoints();
   }
 
   // ---- frames

@@ -6,7 +6,8 @@
 // frames, previews (server pictures shown before the first frame), setupMs}}, builds: [{at, ms, bytes, ids, from}] (when parts arrived or were read back, how long that
 // took, "data" or "stored")} lives as long as the browser tab, so a rerun, a page change and a remount
 // reuse the weights. A "dec" part is {id, spec, decoder, bytes}; a "pts" part is {id, n, d, mu,
-// labels, classes, colors, pcaMean, pcaComponents, marks (a class prior's means, K x d, or null)}.
+// labels, classes, colors, pcaMean, pcaComponents, marks (a class prior's means, K x d, or null),
+// holes (pad_map.js's holeModel of a subsample of the codes' posteriors, or null)}.
 //
 // Across visits: every part that arrives is also written to IndexedDB ("vae-live", store "parts", by
 // its content id), and the cookie vae_live lists the ids stored there. The server reads the cookie on
@@ -99,6 +100,7 @@ function build(tag, info, own) {
   return {
     id: info.id, n: info.n, d: info.d, classes: info.classes, colors: info.colors, bytes,
     mu: own.mu, labels: own.labels || null, marks: own.marks || null, pcaMean: own.pca_mean || null, pcaComponents: own.pca_components || null,
+    holes: own.hole_mu ? holeModel(own.hole_mu, own.hole_logsig, info.d) : null,
   };
 }
 

@@ -36,11 +36,14 @@ def decoder_part(ctx: resources.Current) -> tuple[str, dict, dict] | str:
 
 
 def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
-    """(id, meta, arrays): latent means of the test split, labels, class names, the PCA plane and a
-    class-prior model's prior means ("marks", one per class)."""
-    mu, _ = ctx.encoded("test")
+    """(id, meta, arrays): latent means of the test split, labels, class names, the PCA plane, a
+    class-prior model's prior means ("marks", one per class) and, for a plain VAE, the posteriors the
+    pad's hole map is drawn from (hole_components)."""
+    mu, sigma = ctx.encoded("test")
     ds = ctx.dataset("test")
     arrays = {"mu": mu.astype(np.float32)}
+    if ctx.info.config.kind.plain_networks:  # q(z) against N(0, I): the prior of a plain VAE only
+        arrays["hole_mu"], arrays["hole_logsig"] = hole_components(mu, sigma)
     meta = {"n": int(len(mu)), "d": int(mu.shape[1]), "classes": None, "colors": list(plots.LABEL_COLORS)}
     if ds.labels is not None:
         arrays["labels"] = np.asarray(ds.labels).astype(np.uint8)
@@ -52,6 +55,18 @@ def points_part(ctx: resources.Current) -> tuple[str, dict, dict]:
         plane = resources.projection(ctx.ref, "test", "pca")
         arrays["pca_mean"], arrays["pca_components"] = plane.mean, plane.components
     return f"pts-{bundle.digest(arrays, meta)}", meta, arrays
+
+
+HOLE_COMPONENTS = 2000  # posteriors in the pad's q(z): vae.inference.aggregate.log_ratio's n_max
+HOLE_FLOATS = 65_536  # at most this many floats each for mu and log sigma (a 64-D latent: 1,024 posteriors)
+
+
+def hole_components(mu, sigma) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded subsample of the codes' posteriors (mu, log sigma as float32) for the pad's hole map,
+    which evaluates log q(z) - log p(z) in the browser (pad_map.js logRatio) at 48 x 48 points."""
+    m = min(len(mu), HOLE_COMPONENTS, max(256, HOLE_FLOATS // mu.shape[1]))
+    keep = np.sort(np.random.default_rng(0).choice(len(mu), m, replace=False))
+    return mu[keep].astype(np.float32), np.log(sigma[keep]).astype(np.float32)
 
 
 def _pack(parts: dict, have: set[str], meta: dict, arrays: dict) -> tuple[bytes, list[str]]:

@@ -29,7 +29,8 @@ function drawMap(ctx, size, win, coords, pts, names, backdrop, marks) {
   const { labels, colors } = pts, n = coords.length / 2;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.clearRect(0, 0, size, size);
-  if (backdrop) drawBackdrop(ctx, size, win, backdrop);
+  if (backdrop && backdrop.holes) drawHoles(ctx, size, win, backdrop.holes);
+  else if (backdrop) drawBackdrop(ctx, size, win, backdrop);
   drawGrid(ctx, size, win, names);
   ctx.globalAlpha = 0.75;
   const byColor = new Map();
@@ -104,6 +105,65 @@ function drawBackdrop(ctx, size, win, { decode, dec }) {
   ctx.drawImage(tiles, 0, 0, size, size);
   ctx.fillStyle = "rgba(255,255,255,0.35)";
   ctx.fillRect(0, 0, size, size);
+  ctx.globalAlpha = 1;
+}
+
+// The codes' mixture q(z) = (1/M) sum_m N(mu_m, diag sigma_m^2) for logRatio: mu and log sigma (M x d).
+function holeModel(mu, logSigma, d) {
+  const m = mu.length / d, inv = new Float32Array(mu.length), norm = new Float64Array(m);
+  for (let r = 0; r < m; r++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) { inv[r * d + k] = Math.exp(-logSigma[r * d + k]); s += logSigma[r * d + k]; }
+    norm[r] = -s;
+  }
+  return { mu, inv, norm, m, d, terms: new Float64Array(m) };
+}
+
+// log q(z) - log p(z), p = N(0, I), at one z (d): what vae.inference.aggregate.log_ratio computes
+// (the 2 pi terms cancel), by log-sum-exp over the mixture's components.
+function logRatio(h, z) {
+  const { mu, inv, norm, m, d, terms } = h;
+  let best = -Infinity, logP = 0;
+  for (let k = 0; k < d; k++) logP -= 0.5 * z[k] * z[k];
+  for (let r = 0; r < m; r++) {
+    let s = 0;
+    const o = r * d;
+    for (let k = 0; k < d; k++) { const t = (z[k] - mu[o + k]) * inv[o + k]; s += t * t; }
+    terms[r] = norm[r] - 0.5 * s;
+    if (terms[r] > best) best = terms[r];
+  }
+  let sum = 0;
+  for (let r = 0; r < m; r++) sum += Math.exp(terms[r] - best);
+  return best + Math.log(sum) - Math.log(m) - logP;
+}
+
+const HOLE_STOPS = [[-6, [103, 0, 31]], [-3, [214, 96, 77]], [0, [247, 247, 247]], [3, [67, 147, 195]], [6, [5, 48, 97]]];
+
+// log q(z)/p(z) -> the latent map's RdBu colours (red: the codes' density far below the prior's), clipped to +-6.
+function holeColor(v, out, o) {
+  v = Math.max(-6, Math.min(6, Number.isFinite(v) ? v : -6));
+  let i = 0;
+  while (i < HOLE_STOPS.length - 2 && v > HOLE_STOPS[i + 1][0]) i++;
+  const [a, ca] = HOLE_STOPS[i], [b, cb] = HOLE_STOPS[i + 1], t = (v - a) / (b - a);
+  for (let c = 0; c < 3; c++) out[o + c] = Math.round(ca[c] + t * (cb[c] - ca[c]));
+  out[o + 3] = 255;
+}
+
+// The hole map tiling the window: log q(z)/p(z) at 48 x 48 points of the pad's plane, smoothed, half opaque.
+function drawHoles(ctx, size, win, value) {
+  const n = 48, cells = document.createElement("canvas");
+  cells.width = cells.height = n;
+  const cctx = cells.getContext("2d"), img = cctx.createImageData(n, n);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      const v = value(win.x0 + (c + 0.5) / n * (win.x1 - win.x0), win.y1 - (r + 0.5) / n * (win.y1 - win.y0));
+      holeColor(v, img.data, 4 * (r * n + c));
+    }
+  }
+  cctx.putImageData(img, 0, 0);
+  ctx.globalAlpha = 0.55;
+  ctx.imageSmoothingEnabled = true;
+  ctx.drawImage(cells, 0, 0, size, size);
   ctx.globalAlpha = 1;
 }
 
