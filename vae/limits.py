@@ -35,6 +35,7 @@ ONNX_NODES = _env("ONNX_NODES", 10_000)  # nodes of one imported ONNX graph (a V
 ONNX_OPSET = _env("ONNX_OPSET", 23)  # the newest ONNX opset an import reads (its ops are checked one by one)
 MAX_TRAINING_JOBS = _env("MAX_TRAINING_JOBS", 2)  # training jobs one server runs at once (a core each)
 SAMPLES = _env("SAMPLES", 100_000)  # pictures one `python -m vae sample` decodes
+LATENT = _env("LATENT", 512)  # latent dimensions of one model (an imported VanillaVAE has 128)
 
 DESCRIPTIONS = {
     "UPLOAD_MB": "megabytes per uploaded file",
@@ -49,6 +50,7 @@ DESCRIPTIONS = {
     "ONNX_OPSET": "newest ONNX opset an import reads",
     "MAX_TRAINING_JOBS": "training jobs one server runs at once",
     "SAMPLES": "pictures one sample command decodes",
+    "LATENT": "latent dimensions of one model",
 }
 
 

@@ -22,6 +22,7 @@ import torch
 
 from ui.components import asset
 from vae.models.config import ModelConfig
+from vae.models.layers import ChannelAffine
 from vae.models.registry import build
 from vae.store import bundle
 from vae.store import catalog as store
@@ -104,6 +105,64 @@ CASES = {
 }
 
 
+def _imported(decoder: list, latent: int = 3, shape=(1, 8, 8), output: str = "sigmoid", signed: bool = False):
+    """An arch 'layers' config (what an import builds) with the given decoder and a small MLP encoder."""
+    n = shape[0] * shape[1] * shape[2]
+    return ModelConfig(
+        arch="layers",
+        image_shape=shape,
+        latent_dim=latent,
+        likelihood="bernoulli" if output == "sigmoid" else "gaussian",
+        encoder_layers=(("linear", n, 16), ("act", "relu"), ("linear", 16, 2 * latent)),
+        decoder_layers=tuple(decoder),
+        output=output,
+        signed=signed,
+    )
+
+
+# The layer vocabulary of imported models (vae/models/layers.py): activations with their parameters,
+# a BatchNorm kept as a per-channel affine, nearest and bilinear upsampling, a Tanh output over [-1, 1].
+CASES.update(
+    {
+        "layers-activations": _imported(
+            [
+                ("linear", 3, 24),
+                ("act", "leaky_relu", 0.2),
+                ("linear", 24, 24),
+                ("act", "elu", 0.5),
+                ("affine", 24),
+                ("linear", 24, 24),
+                ("act", "softplus", 2.0),
+                ("linear", 24, 24),
+                ("act", "silu"),
+                ("linear", 24, 24),
+                ("act", "mish"),
+                ("linear", 24, 24),
+                ("act", "hardtanh", -0.5, 2.0),
+                ("linear", 24, 64),
+            ]  # fmt: skip
+        ),
+        "layers-upsample-tanh-signed": _imported(
+            [
+                ("linear", 4, 2 * 3 * 3),
+                ("act", "leaky_relu", 0.2),
+                ("unflatten", 2, 3, 3),
+                ("affine", 2),
+                ("upsample", 2, "nearest"),
+                ("conv", 2, 4, 3, 1, 1),
+                ("act", "gelu_tanh"),
+                ("upsample", 2, "bilinear"),
+                ("conv", 4, 3, 3, 1, 1),
+            ],  # fmt: skip
+            latent=4,
+            shape=(3, 12, 12),
+            output="tanh",
+            signed=True,
+        ),
+    }
+)
+
+
 @pytest.fixture(scope="module")
 def chromium():
     with browser.chromium() as b:
@@ -134,6 +193,10 @@ def test_browser_decode_equals_torch(blank, case):
         model.eval()
     else:
         model = _scaled(build(CASES[case], seed=3))
+        with torch.no_grad():
+            for m in model.decoder.modules():
+                if isinstance(m, ChannelAffine):  # not the identity it starts as
+                    m.weight.uniform_(0.5, 1.5), m.bias.normal_(0, 0.5)
     d = model.latent_dim
     z = np.random.default_rng(7).normal(0, 1.5, (6, d)).astype(np.float32)
     z[0] = 0

@@ -31,16 +31,49 @@ export function erf(x) {
   return x > 0 ? 1 - erfc : erfc - 1;
 }
 
+// Activations by name, each made from its parameters (vae/models/layers.py PARAMS: the defaults when absent).
 const ACTS = {
-  relu: (v) => (v > 0 ? v : 0),
-  tanh: Math.tanh,
-  elu: (v) => (v > 0 ? v : Math.expm1(v)),
-  sigmoid: (v) => 1 / (1 + Math.exp(-v)),
-  gelu: (v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2)),
-  gelu_tanh: (v) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))),
-  leaky_relu: (v) => (v > 0 ? v : 0.01 * v),
-  softplus: (v) => (v > 20 ? v : Math.log1p(Math.exp(v))),
+  relu: () => (v) => (v > 0 ? v : 0),
+  tanh: () => Math.tanh,
+  elu: (alpha = 1) => (v) => (v > 0 ? v : alpha * Math.expm1(v)),
+  sigmoid: () => (v) => 1 / (1 + Math.exp(-v)),
+  gelu: () => (v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2)),
+  gelu_tanh: () => (v) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))),
+  leaky_relu: (slope = 0.01) => (v) => (v > 0 ? v : slope * v),
+  softplus: (beta = 1) => (v) => (beta * v > 20 ? v : Math.log1p(Math.exp(beta * v)) / beta),  // torch's threshold 20
+  silu: () => (v) => v / (1 + Math.exp(-v)),
+  mish: () => (v) => v * Math.tanh(v > 20 ? v : Math.log1p(Math.exp(v))),
+  hardtanh: (low = -1, high = 1) => (v) => (v < low ? low : v > high ? high : v),
 };
+
+// nn.Upsample on a channels-last (h, w, c) image by a whole factor: nearest (source pixel o // f), or
+// bilinear with align_corners=False (source o + 0.5) / f - 0.5, clamped at 0 and at the last pixel).
+function upsample(h, w, c, f, mode) {
+  const ho = h * f, wo = w * f;
+  const axis = (n, no) => {  // per output index: two source indices and the second's weight
+    const i0 = new Int32Array(no), i1 = new Int32Array(no), t = new Float64Array(no);
+    for (let o = 0; o < no; o++) {
+      if (mode === "nearest") { i0[o] = i1[o] = Math.floor(o / f); continue; }
+      const src = Math.max(0, (o + 0.5) / f - 0.5);
+      i0[o] = Math.min(Math.floor(src), n - 1); i1[o] = Math.min(i0[o] + 1, n - 1); t[o] = src - i0[o];
+    }
+    return { i0, i1, t };
+  };
+  const ys = axis(h, ho), xs = axis(w, wo);
+  return (x, y) => {
+    for (let r = 0; r < ho; r++) {
+      const a = ys.t[r], r0 = ys.i0[r] * w, r1 = ys.i1[r] * w;
+      for (let col = 0; col < wo; col++) {
+        const b = xs.t[col], c0 = xs.i0[col], c1 = xs.i1[col], out = (r * wo + col) * c;
+        for (let ch = 0; ch < c; ch++) {
+          const top = (1 - b) * x[(r0 + c0) * c + ch] + b * x[(r0 + c1) * c + ch];
+          const bottom = (1 - b) * x[(r1 + c0) * c + ch] + b * x[(r1 + c1) * c + ch];
+          y[out + ch] = (1 - a) * top + a * bottom;
+        }
+      }
+    }
+  };
+}
 
 // Bytes (Uint8Array or ArrayBuffer) in the bundle format -> {meta, arrays, shapes}. Every array is
 // copied into its own aligned buffer, so the websocket message can be released.
@@ -201,10 +234,26 @@ export function buildDecoder(spec, encoded) {
       if (size() !== layer.in) throw new Error(`linear expects ${layer.in} inputs, has ${size()}`);
       steps.push([linear(layer, need(layer.w), need(layer.b)), layer.out]);
       shape = [layer.out];
-    } else if (layer.op === "act" || layer.op === "sigmoid") {
-      const f = layer.op === "sigmoid" ? (v) => 1 / (1 + Math.exp(-v)) : ACTS[layer.fn];
-      if (!f) throw new Error(`unknown activation ${layer.fn}`);
+    } else if (layer.op === "act" || layer.op === "sigmoid" || layer.op === "unsign") {
+      const make = layer.op === "sigmoid" ? ACTS.sigmoid : layer.op === "unsign" ? () => (v) => (v + 1) / 2 : ACTS[layer.fn];
+      if (!make) throw new Error(`unknown activation ${layer.fn}`);
+      const f = make(...(layer.params || []));
       steps.push([(x) => { for (let i = 0; i < x.length; i++) x[i] = f(x[i]); }, 0]);
+    } else if (layer.op === "affine") {
+      const W = need(layer.w), B = need(layer.b), c = layer.channels;
+      if (shape[0] !== c) throw new Error(`affine scales ${c} channels, has ${shape[0]}`);
+      const inner = shape.length === 3 && !channelsLast ? shape[1] * shape[2] : 1;  // (C, H, W) before a reshape
+      steps.push([(x) => {
+        for (let i = 0; i < x.length; i++) {
+          const ch = channelsLast ? i % c : Math.floor(i / inner) % c;
+          x[i] = x[i] * W[ch] + B[ch];
+        }
+      }, 0]);
+    } else if (layer.op === "upsample") {
+      const [c, h, w] = shape;
+      if (!channelsLast || shape.length !== 3) throw new Error("upsample needs an image");
+      steps.push([upsample(h, w, c, layer.factor, layer.mode), c * h * w * layer.factor * layer.factor]);
+      shape = [c, h * layer.factor, w * layer.factor];
     } else if (layer.op === "reshape") {
       if (layer.shape.reduce((a, b) => a * b, 1) !== size()) throw new Error("reshape changes the size");
       shape = layer.shape.slice();

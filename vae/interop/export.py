@@ -28,7 +28,12 @@ def _plain(model: VAE) -> tuple[list[nn.Module], nn.Linear, list[nn.Module]]:
             f"a {cfg.kind.title} cannot be exported yet: its encoder and decoder take the condition as a second input"
         )
     enc, dec = model.encoder, model.decoder
-    tail = [nn.Sigmoid()] if cfg.output == "sigmoid" else []
+    tail = {"sigmoid": [nn.Sigmoid()], "tanh": [nn.Tanh()]}.get(cfg.output, [])
+    if cfg.arch == "layers" and any(spec[0] == "affine" for spec in (*cfg.encoder_layers, *cfg.decoder_layers)):
+        raise StoreError(
+            "this model keeps a BatchNorm as a per-channel scale and shift (nothing before it to fold it into), "
+            "which the plain-tensor export does not write; export it as ONNX"
+        )
     if cfg.arch == "mlp":
         return [nn.Flatten(), *enc.body], enc.head, [*dec.body, dec.out, *tail]
     if cfg.arch == "conv":
@@ -107,6 +112,8 @@ def state_dict_bytes(model: VAE, file_name: str, name: str = "", directions: dic
     (vae/store/saved_directions.py) go into the file's metadata as JSON under "directions"."""
     tensors, code = state_dict(model)
     meta = {"format": "vae-explorer export", "model": name, "layout": "sequential", "output": model.config.output}
+    if model.config.signed:
+        meta["signed"] = "true"  # the networks take and give pictures in [-1, 1]
     if directions:
         meta["directions"] = json.dumps(directions)
     acts = (
@@ -136,7 +143,7 @@ class _Encoder(nn.Module):
     def forward(self, x):
         # model.encode's clamp passes gradients straight through (x + (clamp(x) - x).detach()), which
         # exports as Clip, Sub and Add; its forward value is the plain clamp, exported as one Clip
-        mu, logvar = self.model.encoder(x).chunk(2, dim=-1)
+        mu, logvar = self.model.encoder(self.model.network_input(x)).chunk(2, dim=-1)
         return mu, logvar.clamp(-30.0, 20.0)
 
 

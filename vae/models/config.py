@@ -10,6 +10,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields
 
+from vae import limits
 from vae.models import kinds
 
 ARCHS = ("mlp", "conv", "layers")  # "layers": an explicit layer list (imported models)
@@ -22,6 +23,7 @@ MAX_WIDTH, MAX_LAYERS = 65_536, 32  # per layer and layers per network: beyond a
 CONDITIONALS = kinds.NAMES  # the model kinds (vae/models/kinds.py)
 VISIBLE_PARTS = ("centre-column", "top-half", "left-half")  # what a completion model is given
 OPTIMIZERS = ("adam", "rmsprop")
+OUTPUTS = ("sigmoid", "identity", "tanh")  # what makes pixel means of a decoder's raw output
 
 
 class ConfigError(ValueError):
@@ -75,8 +77,12 @@ class ModelConfig:
     encoder_layers: tuple = ()
     decoder_layers: tuple = ()
     # what turns the decoder's output into pixel means: "sigmoid" (the output is logits, as for every
-    # model trained here) or "identity" (the output is the mean itself; Gaussian likelihood only)
+    # model trained here), "identity" (the output is the mean itself) or "tanh" (a Tanh output layer,
+    # as in DCGAN-style decoders); the last two for a Gaussian likelihood only
     output: str = "sigmoid"
+    # arch "layers" only: the networks see data in [-1, 1] (x * 2 - 1 in, (mean + 1) / 2 out), while the
+    # explorer shows and scores pictures in [0, 1]
+    signed: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", _sizes("image_shape", self.image_shape))
@@ -90,8 +96,8 @@ class ModelConfig:
         c, h, w = self.image_shape
         if c not in (1, 3) or h < 4 or w < 4 or h > 256 or w > 256:
             raise ConfigError(f"image_shape must be (1 or 3, 4..256, 4..256), got {self.image_shape}")
-        if not 1 <= self.latent_dim <= 64:
-            raise ConfigError(f"latent_dim must be between 1 and 64, got {self.latent_dim}")
+        if not 1 <= self.latent_dim <= limits.LATENT:
+            raise ConfigError(f"latent_dim must be between 1 and {limits.LATENT} (VAE_LATENT), got {self.latent_dim}")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.likelihood not in LIKELIHOODS:
@@ -114,15 +120,17 @@ class ModelConfig:
         self._check_conditional()
 
     def _check_layers(self) -> None:
-        if self.output not in ("sigmoid", "identity"):
-            raise ConfigError(f"output must be 'sigmoid' or 'identity', got {self.output!r}")
-        if self.output == "identity" and self.likelihood != "gaussian":
+        if self.output not in OUTPUTS:
+            raise ConfigError(f"output must be one of {OUTPUTS}, got {self.output!r}")
+        if self.output != "sigmoid" and self.likelihood != "gaussian":
             raise ConfigError(
-                "a decoder without a sigmoid gives Bernoulli logits: output 'identity' is for a Gaussian likelihood"
+                f"a decoder without a sigmoid gives Bernoulli logits: output {self.output!r} needs a Gaussian one"
             )
+        if not isinstance(self.signed, bool) or self.signed and self.output == "sigmoid":
+            raise ConfigError("signed (data in [-1, 1]) is true or false, and needs output 'identity' or 'tanh'")
         if self.arch != "layers":
-            if self.encoder_layers or self.decoder_layers or self.output != "sigmoid":
-                raise ConfigError("encoder_layers, decoder_layers and output are for arch 'layers'")
+            if self.encoder_layers or self.decoder_layers or self.output != "sigmoid" or self.signed:
+                raise ConfigError("encoder_layers, decoder_layers, output and signed are for arch 'layers'")
             object.__setattr__(self, "encoder_layers", ())  # [] from JSON: tuples keep the config hashable
             object.__setattr__(self, "decoder_layers", ())
             return

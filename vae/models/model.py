@@ -135,7 +135,7 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, C, H, W) in [0,1] -> mu, logvar: (B, latent_dim) each."""
-        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        mu, logvar = self.encoder(self.network_input(x)).chunk(2, dim=-1)
         # clamped to keep exp() finite on wild inputs; the gradient passes the clamp unchanged
         # (straight through), so a log-variance pushed past it is pulled back rather than stuck
         return mu, logvar + (logvar.clamp(-30.0, 20.0) - logvar).detach()
@@ -152,10 +152,18 @@ class VAE(nn.Module):
         """z: (B, latent_dim) -> the decoder's raw output (B, C, H, W): logits of the pixel means."""
         return self.decoder(z)
 
+    def network_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Pictures in [0, 1] as the encoder takes them: x, or x * 2 - 1 for a model whose data live in
+        [-1, 1] (config.signed, an imported model)."""
+        return x * 2 - 1 if self.config.signed else x
+
     def output_mean(self, logits: torch.Tensor) -> torch.Tensor:
-        """The decoder's raw output -> pixel means (Bernoulli p in [0,1], or the Gaussian mean; an
-        imported decoder with output 'identity' gives the mean itself)."""
-        return logits if self.config.output == "identity" else torch.sigmoid(logits)
+        """The decoder's raw output -> pixel means in [0, 1] (Bernoulli p, or the Gaussian mean; an
+        imported decoder with output 'identity' gives the mean itself, 'tanh' through a Tanh; one
+        whose data live in [-1, 1] is mapped to [0, 1])."""
+        out = self.config.output
+        mean = logits if out == "identity" else torch.tanh(logits) if out == "tanh" else torch.sigmoid(logits)
+        return (mean + 1) / 2 if self.config.signed else mean
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim) -> image means in [0,1], (B, C, H, W)."""

@@ -193,9 +193,7 @@ def add_prior_samples(fig: go.Figure, points) -> go.Figure:
     points = np.asarray(points, np.float64).reshape(-1, 2)
     marker = dict(symbol="x-thin", size=5, color="#111111", line=dict(width=1, color="#111111"))
     fig.add_trace(
-        go.Scattergl(
-            x=points[:, 0], y=points[:, 1], mode="markers", name="prior", hoverinfo="skip", marker=marker
-        )
+        go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name="prior", hoverinfo="skip", marker=marker)
     )
     return fig
 

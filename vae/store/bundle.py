@@ -6,7 +6,11 @@ arrays), the same as the store's model files, with our JSON in the header's __me
 entry. ui/components/decoder.js reads it (parseBundle) and runs the layers (buildDecoder):
 
     linear {w, b, in, out}      y = W x + b, W (out, in) as torch stores it
-    act {fn}                    relu | tanh | elu | sigmoid | gelu (exact erf form) | gelu_tanh
+    act {fn[, params]}          relu | tanh | elu(alpha) | sigmoid | gelu (exact erf form) | gelu_tanh |
+                                leaky_relu(slope) | softplus(beta) | silu | mish | hardtanh(low, high)
+    affine {w, b, channels}     y = x * w[c] + b[c] per channel (an eval-mode BatchNorm kept as a layer)
+    upsample {factor, mode}     nn.Upsample, integer factor, nearest or bilinear (align_corners=False)
+    unsign                      (x + 1) / 2: a model whose data live in [-1, 1] -> pixel means in [0, 1]
     reshape {shape}             (C, H, W), a no-op on the flat buffer
     conv_transpose {w, b, ...}  ConvTranspose2d, weight (in, out, k, k), stride/padding/output_padding
     conv {w, b, ...}            Conv2d, weight (out, in, k, k), stride 1
@@ -127,7 +131,8 @@ def decoder_layers(model: VAE) -> tuple[dict, dict[str, np.ndarray]]:
         raise BundleError("the decoder must start with a Linear layer")
     if model.config.kind.decoder_condition == "class":
         _join_label(first, dec.label, arrays)
-    tail = [{"op": "sigmoid"}] if model.config.output == "sigmoid" else []
+    tail = {"sigmoid": [{"op": "sigmoid"}], "tanh": [{"op": "act", "fn": "tanh"}]}.get(model.config.output, [])
+    tail += [{"op": "unsign"}] if model.config.signed else []
     return {"layers": layers + tail, "input": first["in"], "output": shape}, arrays
 
 
@@ -147,10 +152,17 @@ def _stack(dec: nn.Sequential, config, arrays: dict) -> list[dict]:
             raise BundleError(f"decoder layer {i}: a strided convolution cannot run in the browser yet")
         elif kind == "linear" and image:
             raise BundleError(f"decoder layer {i}: a linear layer after an image cannot run in the browser yet")
-        elif kind == "act" and spec[1] in ("leaky_relu", "softplus"):
-            if (kind, spec[1]) == ("act", "leaky_relu") and m.negative_slope != 0.01:
-                raise BundleError(f"decoder layer {i}: only LeakyReLU(0.01) runs in the browser")
-            layers.append({"op": "act", "fn": spec[1]})
+        elif kind == "act":
+            layers.append({"op": "act", "fn": spec[1], **({"params": list(spec[2:])} if len(spec) > 2 else {})})
+        elif kind == "affine":
+            arrays[f"{i}.w"], arrays[f"{i}.b"] = _array(m.weight), _array(m.bias)
+            layers.append({"op": "affine", "w": f"{i}.w", "b": f"{i}.b", "channels": spec[1]})
+        elif kind == "upsample":
+            if not image:
+                raise BundleError(
+                    f"decoder layer {i}: an upsample before the image is shaped cannot run in the browser"
+                )
+            layers.append({"op": "upsample", "factor": spec[1], "mode": spec[2]})
         else:
             layers += _layer(m, str(i), arrays)
     return layers

@@ -23,20 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vae.models.layers import FUNCTIONS
+
 TOLERANCE = 1 / 255  # the largest pixel difference allowed: one grey level of an 8-bit image
 LIMIT = 4.0  # the grid's range, the Playground pad's (in prior standard deviations)
 ENCODINGS = ("int8", "float16", "float32")  # tried in this order, smallest first
-
-_ACTS = {
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "elu": F.elu,
-    "sigmoid": torch.sigmoid,
-    "gelu": F.gelu,
-    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
-    "softplus": F.softplus,
-}
 
 
 def run(spec: dict, arrays: dict[str, np.ndarray], z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -51,9 +42,16 @@ def run(spec: dict, arrays: dict[str, np.ndarray], z: np.ndarray, extra: np.ndar
         if op == "linear":
             x = F.linear(x, w[layer["w"]], w[layer["b"]])
         elif op == "act":
-            x = _ACTS[layer["fn"]](x)
+            x = FUNCTIONS[layer["fn"]](*layer.get("params", ()))(x)
         elif op == "sigmoid":
             x = torch.sigmoid(x)
+        elif op == "unsign":
+            x = (x + 1) / 2
+        elif op == "affine":
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            x = x * w[layer["w"]].view(shape) + w[layer["b"]].view(shape)
+        elif op == "upsample":
+            x = F.interpolate(x, scale_factor=layer["factor"], mode=layer["mode"])
         elif op == "reshape":
             x = x.reshape(len(x), *layer["shape"])
         elif op == "conv_transpose":
