@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from vae.data import datasets
-from vae.interop import export, importer, onnx_import, weights
+from vae.interop import export, importer, onnx_import, pythae_folder, weights
 from vae.store import catalog as store
 from vae.store import saved_directions
 
@@ -16,6 +16,9 @@ IMPORT_EPILOG = """examples:
   python -m vae import model.safetensors --name seq --activation tanh  # encoder.N / fc_mu / decoder.N
   python -m vae import weights.pt --name x --layout map.json           # anything else, layer by layer
   python -m vae import --onnx-encoder enc.onnx --onnx-decoder dec.onnx --name their-onnx
+  python -m vae import vanilla_vae.ckpt --name celeba --dataset emoji-64  # AntixK/PyTorch-VAE's VanillaVAE
+  python -m vae import my_vae/final_model --name pythae-vae             # a folder pythae's model.save wrote
+  python -m vae import dcgan.pt --name dc --layout dcgan                # 4x4 convs + BatchNorm, Tanh output
 
 Files are read without running code: .safetensors headers are checked first, .pt/.pth/.bin/.ckpt
 go through torch.load(weights_only=True), which refuses pickled objects; ONNX graphs are read with
@@ -40,7 +43,11 @@ def register(sub, common) -> None:
         epilog=IMPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    i.add_argument("file", nargs="?", help=".safetensors, .pt, .pth, .bin or .ckpt holding a state dict")
+    i.add_argument(
+        "file",
+        nargs="?",
+        help=".safetensors, .pt, .pth, .bin or .ckpt holding a state dict, or a folder pythae's model.save wrote",
+    )
     i.add_argument(
         "--onnx-encoder",
         metavar="E.onnx",
@@ -56,21 +63,23 @@ def register(sub, common) -> None:
     i.add_argument(
         "--layout",
         default="auto",
-        help="auto | pytorch-examples | sequential | MAP.json (which tensor is which layer; auto says which it chose)",
+        help="auto | pytorch-examples | sequential | vanilla-vae | pythae-mlp | pythae-conv-mnist | dcgan | MAP.json "
+        "(which tensor is which layer; auto says which it chose)",
     )
     i.add_argument(
         "--activation",
         help="the activation between layers, which a state dict does not store: "
-        "relu, tanh, elu, gelu, gelu_tanh, leaky_relu, softplus, sigmoid (default: the file's "
-        "metadata when it says, as this project's exports do, else relu)",
+        "relu, tanh, elu, gelu, gelu_tanh, leaky_relu, softplus, sigmoid, silu, mish, hardtanh (default: the "
+        "file's metadata when it says, as this project's exports do, else relu; a layout map gives parameters, "
+        'e.g. ["act", "leaky_relu", 0.2])',
     )
     i.add_argument("--image-shape", type=_shape, help="C,H,W of the model's input (default: the dataset's)")
     i.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
     i.add_argument(
         "--output",
-        choices=("sigmoid", "identity"),
-        help="sigmoid: the decoder ends in a sigmoid; identity: its output is the mean "
-        "(default: Bernoulli reads the output as logits, Gaussian as the mean)",
+        choices=("sigmoid", "identity", "tanh"),
+        help="sigmoid: the decoder ends in a sigmoid; tanh: in a Tanh (data in [-1, 1]); identity: its output is "
+        "the mean (default: Bernoulli reads the output as logits, Gaussian as the mean)",
     )
     i.add_argument("--iw-samples", type=int, default=100, help="importance samples for log p(x) (default 100)")
     i.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
@@ -111,6 +120,10 @@ def _recognise(args):
     layout, layout_map = args.layout, None
     if layout.endswith(".json"):
         layout_map = Path(layout).read_text()
+    if Path(args.file).is_dir():
+        if not pythae_folder.is_pythae_folder(args.file):
+            raise ValueError(f"{args.file} is a folder, but not one pythae's model.save wrote (no model_config.json)")
+        return pythae_folder.recognise_folder(args.file, layout=layout, layout_map=layout_map)
     return importer.recognise(
         args.file,
         layout=layout,

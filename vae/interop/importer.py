@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 
 from vae.data import datasets
-from vae.interop import layouts, weights
+from vae.interop import known_layouts, layouts, weights
+from vae.models import layers as layers_
 from vae.models import objectives
-from vae.models.config import ConfigError, ModelConfig
+from vae.models.config import OUTPUTS, ConfigError, ModelConfig
 from vae.models.model import VAE
 from vae.models.registry import build
 from vae.store import catalog
@@ -66,8 +67,9 @@ def suggest_name(file_name: str) -> str:
 
 
 def _strip_prefix(tensors: dict, notes: list) -> dict:
-    """nn.DataParallel and torch.compile put 'module.' / '_orig_mod.' before every name."""
-    for prefix in ("module.", "_orig_mod."):
+    """nn.DataParallel and torch.compile put 'module.' / '_orig_mod.' before every name, a Lightning
+    module wrapping the VAE as self.model 'model.'."""
+    for prefix in ("module.", "_orig_mod.", "model."):  # "model.": a Lightning checkpoint (PyTorch-VAE's)
         if tensors and all(k.startswith(prefix) for k in tensors):
             notes.append(f"every name started with {prefix!r}: removed")
             tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
@@ -96,23 +98,30 @@ def recognise(
     facts: list[str] = []
     tensors, metadata = weights.read_state_dict(file_name, data)
     tensors = _strip_prefix(tensors, notes)
-    if output is None and metadata.get("output") in ("sigmoid", "identity"):
+    if output is None and metadata.get("output") in OUTPUTS:
         output = metadata["output"]
         facts.append(f"output {output} (the file's metadata)")
     if activation is None:
         activation = metadata.get("activation") or "relu"
         if "activation" in metadata:
             facts.append(f"activation {activation} (the file's metadata)")
-    if output not in (None, "sigmoid", "identity"):
-        raise StoreError(f"output must be sigmoid or identity, got {output!r}")
+    if output not in (None, *OUTPUTS):
+        raise StoreError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
     if likelihood not in ("bernoulli", "gaussian"):
         raise StoreError(f"likelihood must be bernoulli or gaussian, got {likelihood!r}")
     try:
         ModelConfig(image_shape=tuple(image_shape))
     except (ConfigError, TypeError) as e:
         raise StoreError(f"image shape: {e}") from None
+    named = layout if layout in known_layouts.NAMES else known_layouts.guess(tensors) if layout == "auto" else None
     if layout_map is not None:
         chosen, spec = "map", layouts.read_map(layout_map)
+    elif named is not None:
+        chosen, (spec, shape, read) = named, known_layouts.recognise(named, tensors, tuple(image_shape))
+        facts += read
+        if shape is not None and tuple(shape) != tuple(image_shape):
+            image_shape = shape
+            facts.append(f"pictures of shape {tuple(shape)}, as {known_layouts.DESCRIPTIONS[named]} takes them")
     elif layout == "pytorch-examples" or layout == "auto" and layouts.EXAMPLES <= set(layouts.prefixes(tensors)):
         chosen, spec = "pytorch-examples", layouts.pytorch_examples(tensors, activation)
     elif layout in ("sequential", "auto"):
@@ -128,13 +137,27 @@ def recognise(
             ) from None
     else:
         raise StoreError(f"unknown layout {layout!r}; known: {', '.join(layouts.LAYOUTS)} or a MAP.json")
-    if output == "sigmoid" and spec["decoder"][-1:] != [["act", "sigmoid"]]:
-        spec = {**spec, "decoder": [*spec["decoder"], ["act", "sigmoid"]]}
+    if chosen == "sequential" and layout == "auto":
+        try:  # 4x4 convolutions with BatchNorm: DCGAN's activations rather than one for all
+            spec, _, read = known_layouts.dcgan(tensors, tuple(image_shape))
+            chosen, facts = "dcgan", facts + read
+        except StoreError:
+            pass
+    if output in ("sigmoid", "tanh") and spec["decoder"][-1:] != [["act", output]]:
+        spec = {**spec, "decoder": [*spec["decoder"], ["act", output]]}
+    if metadata.get("signed") == "true":
+        spec = {**spec, "signed": True}
+        facts.append("data in [-1, 1] (the file's metadata)")
     config, state, rows = layouts.build(
         spec, tensors, image_shape, likelihood, latent_dim, identity=output == "identity"
     )
-    if chosen != "map" and not any(n.startswith("activation") for n in facts):
+    if chosen in known_layouts.NAMES:
+        acts = sorted({layers_.act_name(tuple(x)) for x in spec["encoder"] + spec["decoder"] if x[0] == "act"})
+        notes.append(f"the activations {', '.join(acts)}, as {known_layouts.DESCRIPTIONS[chosen]} has them")
+    elif chosen != "map" and not any(n.startswith("activation") for n in facts):
         notes.append(f"activation {activation} between layers (not stored in a state dict: --activation)")
+    if any(x[0] == "batchnorm" and len(x) == 2 for x in spec["encoder"] + spec["decoder"]):
+        notes.append(f"BatchNorm in eval mode with eps {layouts.BN_EPS:g} (torch's default: not in a state dict)")
     if chosen == "sequential":
         convs = [x for x in spec["encoder"] + spec["decoder"] if x[0] in ("conv", "conv_transpose")]
         if convs:
@@ -143,10 +166,17 @@ def recognise(
                 + ", ".join(f"{x[1]} stride {x[2]} padding {x[3]}" for x in convs)
             )
     notes.append(
-        "the decoder's output read as Bernoulli logits"
-        if config.output == "sigmoid"
-        else "the decoder's output read as the Gaussian mean"
+        {
+            "sigmoid": "the decoder's output read as Bernoulli logits",
+            "identity": "the decoder's output read as the Gaussian mean",
+            "tanh": "the decoder's Tanh output read as the Gaussian mean",
+        }[config.output]
     )
+    if config.signed:
+        facts.append(
+            "the model's data live in [-1, 1]: it is fed pictures as x * 2 - 1 and its output is shown as "
+            "(x + 1) / 2, so every picture and metric here is on [0, 1]"
+        )
     if parameter_count(config) != sum(v.numel() for v in state.values()):
         raise StoreError("internal: the rebuilt model's size differs from the tensors read")
     return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes, facts)

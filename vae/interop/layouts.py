@@ -7,9 +7,12 @@ A map says it all explicitly (the other layouts are written as maps):
      "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}
 
 Layers: ["linear", P], ["conv", P, stride, padding], ["conv_transpose", P, stride, padding,
-output_padding], ["act", fn], ["flatten"], ["unflatten", C, H, W]; sizes and kernels come from the
-tensors. A decoder ending in a sigmoid gives Bernoulli logits; one without is read as logits too
-(Bernoulli) or as the mean (Gaussian).
+output_padding], ["batchnorm", P(, eps)], ["act", fn(, params)], ["upsample", factor, "nearest" |
+"bilinear"], ["flatten"], ["unflatten", C, H, W]; sizes and kernels come from the tensors. A
+BatchNorm (eval mode: its running statistics, weight and bias; eps 1e-5 unless given) is folded into
+the linear or convolution right before it, or kept as a per-channel affine layer where none is. A
+decoder ending in a sigmoid gives Bernoulli logits; one ending in a Tanh gives a mean in [-1, 1]
+(data in [-1, 1]); one without is read as logits too (Bernoulli) or as the mean (Gaussian).
 
 - pytorch-examples: pytorch/examples vae/main.py (fc1, fc21/fc22, fc3, fc4; relu; a sigmoid output).
 - sequential: `encoder.N.*` and `decoder.N.*` (nn.Sequential indices), two head layers named like
@@ -31,7 +34,7 @@ from vae.models.config import ConfigError, ModelConfig
 from vae.models.layers import FUNCTIONS, check_stack
 from vae.store.modelfiles import StoreError
 
-LAYOUTS = ("auto", "pytorch-examples", "sequential")
+LAYOUTS = ("auto", "pytorch-examples", "sequential", "vanilla-vae", "pythae-mlp", "pythae-conv-mnist", "dcgan")
 EXAMPLES = {"fc1", "fc21", "fc22", "fc3", "fc4"}
 MU = re.compile(r"(^|[._])(mu|mean|z_mean|loc|fc_mu|mu_head)$")
 LOGVAR = re.compile(r"(^|[._])(logvar|log_var|logsigma2|z_log_var|fc_var|fc_logvar|var|logvar_head)$")
@@ -116,13 +119,23 @@ def _search(tensors, indexed, role, shape, target, activation) -> list[list]:
     """The first choice of each conv's stride/padding (and conv vs transposed) that chains from
     `shape` to `target` (or to a flat vector feeding the heads, for the encoder)."""
     names = [p for _, p in indexed]
-    weights = [tensors[f"{p}.weight"] for p in names]
-    options = [_variants(w, role) for w in weights]
+    weights = [tensors.get(f"{p}.weight", tensors.get(f"{p}.running_mean")) for p in names]
+    options = [
+        [["batchnorm"]] if f"{p}.running_mean" in tensors else _variants(w, role) for p, w in zip(names, weights)
+    ]
     for combo in _ordered(options):
         layers, current, ok = [], shape, True
         for i, ((index, prefix), choice, w) in enumerate(zip(indexed, combo, weights)):
             gap = index - (indexed[i - 1][0] + 1 if i else 0)
             kind = choice[0]
+            if kind == "batchnorm":  # normalizes the channels it is given: the shape stays
+                if i > 0 and gap >= 1:
+                    layers.append(["act", activation])
+                layers.append(["batchnorm", prefix])
+                if current[0] != w.numel():
+                    ok = False
+                    break
+                continue
             if kind == "linear" and len(current) == 3 and i > 0:
                 layers.append(["flatten"])
                 gap -= 1
@@ -222,6 +235,9 @@ def build(
     taken = _Taken(tensors)
     encoder = taken.stack("encoder", layout["encoder"], layout["heads"])
     dec_layers, output = _decoder_output(list(layout["decoder"]), likelihood, identity)
+    signed = output == "tanh" or bool(layout.get("signed"))  # a Tanh output: the model's data live in [-1, 1]
+    if signed:
+        likelihood = "gaussian"  # a mean in [-1, 1] is no Bernoulli's
     decoder = taken.stack("decoder", dec_layers, None)
     if likelihood == "gaussian":
         taken.log_std()
@@ -239,6 +255,7 @@ def build(
             encoder_layers=encoder,
             decoder_layers=decoder,
             output=output,
+            signed=signed,
         )
     except ConfigError as e:
         raise StoreError(f"the layers do not fit together: {e}") from None
@@ -246,6 +263,7 @@ def build(
 
 
 _NEEDS_DIMS = {"linear": 2, "conv": 4, "conv_transpose": 4}  # a layer kind -> its weight's dimensions
+BN_EPS = 1e-5  # torch's BatchNorm default: eps is not in a state dict
 _DEFAULTS = {"linear": [], "conv": [1, 0], "conv_transpose": [1, 0, 0]}  # stride, padding, output padding
 
 
@@ -276,6 +294,9 @@ class _Taken:
         its last Linear) -> our concrete layers."""
         concrete = []
         for i, layer in enumerate(layers):
+            if layer[0] == "batchnorm":
+                self._batchnorm(part, i, layer, concrete)
+                continue
             if layer[0] not in _NEEDS_DIMS:
                 concrete.append(tuple(layer))
                 continue
@@ -302,6 +323,54 @@ class _Taken:
             raise StoreError(f"the layout names {layer[1]!r} but the file has no tensor '{layer[1]}.weight'")
         spec = [kind, layer[1], *(list(layer[2:]) + _DEFAULTS[kind][len(layer) - 2 :])]
         return _concrete([spec], self.tensors)[0]
+
+    def _batchnorm(self, part: str, i: int, layer, concrete: list) -> None:
+        """An eval-mode BatchNorm, y = (x - mean) / sqrt(var + eps) * weight + bias = x * scale + shift,
+        folded into the linear or convolution just before it (its output channels scaled), or kept
+        as a per-channel affine layer where there is none."""
+        if len(layer) not in (2, 3) or not isinstance(layer[1], str):
+            raise StoreError(
+                f'{part} layer {i}: a batchnorm layer is ["batchnorm", prefix] or ["batchnorm", prefix, eps]'
+            )
+        prefix, eps = layer[1], layer[2] if len(layer) == 3 else BN_EPS
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not 0 <= eps < 1:
+            raise StoreError(f"{part} layer {i}: a BatchNorm's eps is a small number, got {eps!r}")
+        names = {k: f"{prefix}.{k}" for k in ("running_mean", "running_var", "weight", "bias")}
+        if names["running_mean"] not in self.tensors or names["running_var"] not in self.tensors:
+            raise StoreError(
+                f"{prefix}: a BatchNorm without running statistics (track_running_stats=False) normalizes "
+                "each batch by itself, which no single picture can be; it is not read"
+            )
+        mean, var = self.tensors[names["running_mean"]], self.tensors[names["running_var"]]
+        n = mean.numel()
+        gamma, beta = self.tensors.get(names["weight"], torch.ones(n)), self.tensors.get(names["bias"], torch.zeros(n))
+        if not all(t.dim() == 1 and t.numel() == n for t in (mean, var, gamma, beta)) or bool((var < 0).any()):
+            raise StoreError(f"{prefix}: a BatchNorm's statistics, weight and bias are {n} values each, variances >= 0")
+        scale = gamma / torch.sqrt(var + eps)
+        shift = beta - mean * scale
+        prev = len(concrete) - 1
+        folded = prev >= 0 and concrete[prev][0] in _NEEDS_DIMS
+        if folded:
+            key = f"{part}.{prev}"
+            w, b = self.state[f"{key}.weight"], self.state[f"{key}.bias"]
+            transposed = concrete[prev][0] == "conv_transpose"
+            channels = w.shape[1] if transposed else w.shape[0]
+            if channels != n:
+                raise StoreError(f"{prefix} normalizes {n} channels; the layer before it gives {channels}")
+            view = (1, -1, 1, 1) if transposed else (-1,) + (1,) * (w.dim() - 1)
+            self.state[f"{key}.weight"], self.state[f"{key}.bias"] = w * scale.view(view), b * scale + shift
+            became = f"{part} layer {prev}: BatchNorm folded in (eps {eps:g})"
+        else:
+            concrete.append(("affine", n))
+            self.state[f"{part}.{len(concrete) - 1}.weight"], self.state[f"{part}.{len(concrete) - 1}.bias"] = (
+                scale,
+                shift,
+            )
+            became = f"{part} layer {len(concrete) - 1}: BatchNorm as a per-channel scale and shift (eps {eps:g})"
+        for k, name in names.items():
+            if name in self.tensors:
+                self.used.add(name)
+                self.rows.append({"tensor": name, "shape": tuple(self.tensors[name].shape), "became": f"{became}, {k}"})
 
     def _heads(self, heads: list) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's heads as one Linear: mu's rows, then the log-variance's."""
@@ -333,12 +402,12 @@ class _Taken:
 
 
 def _decoder_output(dec_layers: list, likelihood: str, identity: bool) -> tuple[list, str]:
-    """The decoder's layers without a final sigmoid, and what its output is: "sigmoid" (Bernoulli
-    logits, the sigmoid applied by the model) or "identity" (the mean itself)."""
+    """The decoder's layers without a final sigmoid or Tanh, and what its output is: "sigmoid"
+    (Bernoulli logits, the sigmoid applied by the model), "tanh" (a mean in [-1, 1]) or "identity"
+    (the mean itself)."""
     last = last_layer(dec_layers)
-    if last is not None and list(dec_layers[last]) == ["act", "sigmoid"]:  # a reshape after it commutes
-        dec_layers.pop(last)
-        return dec_layers, "sigmoid"
+    if last is not None and list(dec_layers[last]) in (["act", "sigmoid"], ["act", "tanh"]):  # a reshape commutes
+        return dec_layers[:last] + dec_layers[last + 1 :], dec_layers[last][1]
     return dec_layers, "identity" if likelihood == "gaussian" or identity else "sigmoid"
 
 

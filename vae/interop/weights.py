@@ -2,6 +2,8 @@
 
 - .safetensors: the header is parsed and checked (JSON, duplicate names, float dtypes, offsets and
   sizes against the file and the limits) before any tensor is read.
+- A BatchNorm's `num_batches_tracked` (one integer) is the only non-float tensor read; it is set
+  aside, since an eval-mode BatchNorm uses only its running statistics, weight and bias.
 - .pt / .pth / .bin / .ckpt: the file size capped first, then torch.load(weights_only=True,
   map_location="cpu"): torch's restricted unpickler refuses any global other than tensors and plain
   containers, so a pickled module or a payload is never executed; every value must be a tensor.
@@ -28,6 +30,8 @@ from vae.store.modelfiles import StoreError
 STATE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 SUFFIXES = (".safetensors", *STATE_SUFFIXES)
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
+COUNTER_BYTES = {"I64": 8, "I32": 4}  # a BatchNorm's num_batches_tracked: one integer, read and set aside
+COUNTER = ".num_batches_tracked"
 HEADER_BYTES = 16 << 20
 PICKLE_HINT = (
     "Save only the weights: torch.save(model.state_dict(), 'model.pt') in the code that trained "
@@ -98,7 +102,8 @@ def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict
     for k, v in head.items():
         if not (isinstance(v, dict) and isinstance(v.get("shape"), list) and isinstance(v.get("data_offsets"), list)):
             raise StoreError(f"{where}: {k}: malformed header entry")
-        if v.get("dtype") not in DTYPE_BYTES:
+        counter = str(k).endswith(COUNTER) and v.get("dtype") in COUNTER_BYTES and v.get("shape") in ([], [1])
+        if v.get("dtype") not in DTYPE_BYTES and not counter:
             raise StoreError(f"{where}: weights must be floating point; {k} is {v.get('dtype')}")
         shape, offsets = v["shape"], v["data_offsets"]
         if (
@@ -114,7 +119,8 @@ def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict
                 f"{where}: the header claims over {limits.MODEL_PARAMS:,} weights (at {k}, "
                 f"shape {shape}); the limit is VAE_MODEL_PARAMS"
             )
-        if offsets[1] - offsets[0] != count * DTYPE_BYTES[v["dtype"]] or not 0 <= offsets[0] <= offsets[1] <= body:
+        size = count * {**DTYPE_BYTES, **COUNTER_BYTES}[v["dtype"]]
+        if offsets[1] - offsets[0] != size or not 0 <= offsets[0] <= offsets[1] <= body:
             raise StoreError(
                 f"{where}: {k}: its offsets {offsets} do not fit its shape {shape} or the file "
                 f"({body:,} bytes of data); the file is truncated or damaged"
@@ -224,6 +230,8 @@ def _checked(where: str, tensors: dict) -> dict[str, torch.Tensor]:
         raise StoreError(f"{where}: over {limits.MODEL_PARAMS:,} weights; the limit is VAE_MODEL_PARAMS")
     out = {}
     for k, v in tensors.items():
+        if str(k).endswith(COUNTER) and v.dtype in (torch.int64, torch.int32) and v.numel() <= 1:
+            continue  # how many batches a BatchNorm saw in training: nothing for eval mode
         if v.is_complex() or not v.is_floating_point():
             raise StoreError(f"{where}: weights must be real floating point; {k} is {v.dtype}")
         if v.numel() and not bool(torch.isfinite(v).all()):
