@@ -78,7 +78,8 @@ def conv(latent=2):
     return enc.eval(), dec.eval()
 
 
-def to_onnx(module, shape, inputs, outputs, **kw) -> bytes:
+def to_onnx(module, shape, inputs, outputs, *, fixed_batch: bool = False, **kw) -> bytes:
+    """torch.onnx.export of a module; fixed_batch: without dynamic_axes (its default), the batch fixed at 1."""
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -89,7 +90,7 @@ def to_onnx(module, shape, inputs, outputs, **kw) -> bytes:
             dynamo=False,
             input_names=inputs,
             output_names=outputs,
-            dynamic_axes={n: {0: "batch"} for n in inputs + outputs},
+            dynamic_axes=None if fixed_batch else {n: {0: "batch"} for n in inputs + outputs},
             **kw,
         )
     return buf.getvalue()
@@ -97,3 +98,58 @@ def to_onnx(module, shape, inputs, outputs, **kw) -> bytes:
 
 def pair(enc, dec, latent, outputs=("mu", "logvar")) -> tuple[bytes, bytes]:
     return (to_onnx(enc, (1, 28, 28), ["image"], list(outputs)), to_onnx(dec, (latent,), ["z"], ["x"]))
+
+
+class Encode(nn.Module):
+    """A VAE's encode(x) -> (mu, logvar) as a module to export."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+        self.train(vae.training)  # exported in the VAE's mode: eval, its BatchNorms on their running statistics
+
+    def forward(self, x):
+        return self.vae.encode(x)
+
+
+class Decode(nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+        self.train(vae.training)
+
+    def forward(self, z):
+        return self.vae.decode(z)
+
+
+def upsampling(latent=4):
+    """A decoder built of upsampling + convolutions instead of transposed convolutions, with the
+    activations torch exports as patterns (SiLU: x * sigmoid(x); Mish: x * tanh(softplus(x))) or with
+    parameters (LeakyReLU(0.2), ELU(0.5), Hardtanh as Clip), and a BatchNorm in each network."""
+    enc = TwoHeads(
+        nn.Sequential(
+            nn.Conv2d(1, 8, 3, 2, 1),
+            nn.BatchNorm2d(8),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(8, 16, 3, 2, 1),
+            nn.ELU(0.5),
+            nn.Flatten(),
+            nn.Linear(16 * 7 * 7, 32),
+            nn.SiLU(),
+        ),
+        32,
+        latent,
+    )
+    dec = nn.Sequential(
+        nn.Linear(latent, 16 * 7 * 7),
+        nn.Mish(),
+        nn.Unflatten(1, (16, 7, 7)),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(16, 8, 3, 1, 1),
+        nn.BatchNorm2d(8),
+        nn.Hardtanh(-0.5, 2.0),
+        nn.Upsample(scale_factor=2, mode="bilinear"),
+        nn.Conv2d(8, 1, 3, 1, 1),
+        nn.Sigmoid(),
+    )
+    return enc, dec

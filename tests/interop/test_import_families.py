@@ -176,3 +176,57 @@ def test_a_pythae_folder_with_custom_networks_is_explained_not_unpickled(tmp_pat
     (tmp_path / "custom" / "model_config.json").write_text("[1, 2")
     with pytest.raises(StoreError, match="not JSON"):
         pythae_folder.recognise_folder(tmp_path / "custom")
+
+
+def _onnx_pair(enc, dec, shape, latent, fixed_batch=False):
+    import onnx_models
+
+    return (
+        ("enc.onnx", onnx_models.to_onnx(enc, shape, ["image"], ["mu", "logvar"], fixed_batch=fixed_batch)),
+        ("dec.onnx", onnx_models.to_onnx(dec, (latent,), ["z"], ["x"], fixed_batch=fixed_batch)),
+    )
+
+
+@pytest.mark.parametrize("fixed_batch", [False, True])
+def test_upsampling_decoders_and_patterned_activations_import_through_onnx(fixed_batch):
+    """Resize (nearest, bilinear), BatchNormalization, LeakyRelu(0.2), Elu(0.5), SiLU and Mish as
+    torch exports them, Hardtanh as Clip; also with the batch fixed at 1 (no dynamic_axes)."""
+    import onnx_models
+
+    from vae.interop import onnx_import
+
+    torch.manual_seed(0)
+    enc, dec = onnx_models.upsampling()
+    enc, dec = with_statistics(enc), with_statistics(dec)
+    rec = onnx_import.recognise_onnx(*_onnx_pair(enc, dec, (1, 28, 28), 4, fixed_batch))
+    layers = rec.config.encoder_layers + rec.config.decoder_layers
+    for layer in [("act", "leaky_relu", 0.2), ("act", "elu", 0.5), ("act", "silu"), ("act", "mish"),
+                  ("upsample", 2, "nearest"), ("upsample", 2, "bilinear"), ("act", "hardtanh", -0.5, 2.0)]:  # fmt: skip
+        assert layer in layers, layer
+    assert not any(x[0] == "affine" for x in layers)  # both BatchNorms folded
+    assert any("checked against onnxruntime" in f for f in rec.facts)
+    model, x = rec.model(), torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        mu, logvar = enc(x)
+        torch.testing.assert_close(model.encode(x)[0], mu, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model.encode(x)[1], logvar, atol=1e-5, rtol=1e-5)
+        z = torch.randn(3, 4)
+        torch.testing.assert_close(model.decode(z), dec(z), atol=1e-5, rtol=0)
+
+
+def test_the_vanilla_vae_and_a_dcgan_stack_import_through_onnx():
+    import onnx_models
+
+    from vae.interop import onnx_import
+
+    for original, shape, latent in [
+        (VanillaVAE(hidden_dims=(16, 32, 32, 64, 64)), (3, 64, 64), 128),
+        (DCGANVAE(), (1, 28, 28), 8),
+    ]:
+        original = with_statistics(original)
+        enc, dec = onnx_models.Encode(original), onnx_models.Decode(original)
+        rec = onnx_import.recognise_onnx(*_onnx_pair(enc, dec, shape, latent, fixed_batch=True))
+        assert rec.config.output == "tanh" and rec.config.signed and rec.config.latent_dim == latent
+        assert any("[-1, 1]" in f for f in rec.facts)
+        x = torch.rand(2, *shape, generator=torch.Generator().manual_seed(6))
+        _agrees(original, rec.model(), x, signed=True)

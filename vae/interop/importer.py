@@ -56,6 +56,10 @@ class Recognised:
         }
 
 
+SIGNED = (
+    "the model's data live in [-1, 1] (a Tanh output): it is fed pictures as x * 2 - 1 and its output is shown "
+    "as (x + 1) / 2, so every picture and metric here is on [0, 1]"
+)
 _GENERIC = {"encoder", "decoder", "enc", "dec", "model", "vae", "weights", "checkpoint", "state_dict", "pytorch_model"}
 
 
@@ -173,10 +177,7 @@ def recognise(
         }[config.output]
     )
     if config.signed:
-        facts.append(
-            "the model's data live in [-1, 1]: it is fed pictures as x * 2 - 1 and its output is shown as "
-            "(x + 1) / 2, so every picture and metric here is on [0, 1]"
-        )
+        facts.append(SIGNED)
     if parameter_count(config) != sum(v.numel() for v in state.values()):
         raise StoreError("internal: the rebuilt model's size differs from the tensors read")
     return Recognised(Path(file_name).name, hashlib.sha256(data).hexdigest(), chosen, config, state, rows, notes, facts)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vae.interop import layouts, onnx_graph, onnx_layers
+from vae.interop import importer, layouts, onnx_graph, onnx_layers
 from vae.interop.importer import Recognised
 from vae.store.modelfiles import StoreError
 
@@ -119,7 +119,12 @@ def _encoder_map(enc: onnx_layers.Graph) -> tuple[list, list, dict, list, list]:
 def _tag(layers: list, part: str, graph: onnx_layers.Graph, tensors: dict) -> list:
     out = []
     for layer in layers:
-        if layer[0] in ("linear", "conv", "conv_transpose"):
+        if layer[0] == "batchnorm":
+            name = f"{part}:{layer[1]}"
+            for key, t in zip(("weight", "bias", "running_mean", "running_var"), graph.weights[layer[1]]):
+                tensors[f"{name}.{key}"] = t
+            out.append(["batchnorm", name, layer[2]])
+        elif layer[0] in ("linear", "conv", "conv_transpose"):
             w, b = graph.weights[layer[1]]
             name = f"{part}:{layer[1]}"
             tensors[f"{name}.weight"], tensors[f"{name}.bias"] = w, b
@@ -177,9 +182,20 @@ def recognise_onnx(
         [f"operators: {', '.join(ops)}"],
         extra={"files": {Path(encoder[0]).name: sums[0], Path(decoder[0]).name: sums[1]}, "operators": ops},
     )
+    if config.signed:
+        rec.facts.append(importer.SIGNED)
     if check:
         _check(rec, protos, enc, kinds, dv)
     return rec
+
+
+def _run(session, inputs: np.ndarray) -> list[np.ndarray]:
+    """A session's outputs for a batch; one row at a time when the graph's batch is fixed at 1."""
+    feed = session.get_inputs()[0]
+    if feed.shape and feed.shape[0] == 1:
+        rows = [session.run(None, {feed.name: inputs[i : i + 1]}) for i in range(len(inputs))]
+        return [np.concatenate([r[k] for r in rows]) for k in range(len(rows[0]))]
+    return session.run(None, {feed.name: inputs})
 
 
 def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
@@ -198,14 +214,16 @@ def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
         last = layouts.last_layer(list(dv.layers))
         ends_in_sigmoid = last is not None and dv.layers[last] == ("act", "sigmoid")
         mean = model.decode(z) if ends_in_sigmoid or rec.config.output == "identity" else model.decode_logits(z)
-    feed = sessions[0].get_inputs()[0]
-    got = sessions[0].run(None, {feed.name: x.reshape(4, *enc.input_shape).numpy()})
+        if rec.config.output == "tanh":  # the graph gives the Tanh's output, on [-1, 1]
+            mean = torch.tanh(model.decode_logits(z))
+    fed = x * 2 - 1 if rec.config.signed else x  # a model of data in [-1, 1] takes them so
+    got = _run(sessions[0], fed.reshape(4, *enc.input_shape).numpy())
     expected = [
         _forward_post(t / k, tuple(p for p in post if p[0] != "half")) for t, (_, post, k) in zip((mu, logvar), kinds)
     ]
     if len(got) == 1:
         expected = [torch.cat(expected, 1)]
-    got_dec = sessions[1].run(None, {sessions[1].get_inputs()[0].name: z.numpy()})[0]
+    got_dec = _run(sessions[1], z.numpy())[0]
     diffs = [
         float(np.max(np.abs(np.asarray(g).reshape(4, -1) - e.reshape(4, -1).numpy())))
         for g, e in zip([*got, got_dec], [*expected, mean])

@@ -1,7 +1,10 @@
 """An ONNX encoder or decoder graph -> the project's layers, without running the graph.
 
-Walks the nodes in order: Gemm / MatMul + Add, Conv, ConvTranspose, the activations, Flatten and
-Reshape become layers (weights from the initializers); shape arithmetic is folded (onnx_graph.fold);
+Walks the nodes in order: Gemm / MatMul + Add, Conv, ConvTranspose, BatchNormalization, Resize,
+the activations (with their alpha; x * sigmoid(x) as SiLU, x * tanh(softplus(x)) as Mish, a Clip
+inside the network as Hardtanh), Flatten and Reshape become layers (weights from the initializers);
+a graph whose batch is fixed at 1 (torch.onnx.export without dynamic_axes) is read the same;
+shape arithmetic is folded (onnx_graph.fold);
 after the encoder's last linear layer, a split into halves, a scalar Mul/Div, Exp and Clip are read
 as the head's form (log-variance, log sigma, sigma or variance). Any other operator is refused,
 naming it and its node.
@@ -31,6 +34,9 @@ ACTS = {
 }
 HEAD_OPS = {"Split", "Slice", "Mul", "Div", "Exp", "Clip"}
 LAYER_OPS = {"Gemm", "MatMul", "Add", "Conv", "ConvTranspose", "Flatten", "Reshape", "Identity", *ACTS, *HEAD_OPS}
+LAYER_OPS |= {"BatchNormalization", "Resize", "Upsample"}
+# x * f(x), two branches of one tensor joined again: how torch exports SiLU and (before opset 18) Mish
+GATES = {(("act", "sigmoid"),): "silu", (("act", "softplus"), ("act", "tanh")): "mish"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ def convert(where: str, model) -> Graph:
     dims = [d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim]
     if len(dims) < 2 or any(d is None or d < 1 for d in dims[1:]):
         raise StoreError(f"{where}: the input's shape must be known past the batch, got {dims}")
+    batch_one = dims[0] == 1  # torch.onnx.export's default without dynamic_axes: reshapes name the batch as 1
     values: dict = {inputs[0].name: Value((), tuple(dims[1:]))}
     values.update(consts)
     weights, ops = {}, set()
@@ -92,6 +99,8 @@ def convert(where: str, model) -> Graph:
                     out = onnx_graph.fold(node, args)
                 else:
                     raise StoreError(f"unsupported operator {node.op_type}")
+            elif node.op_type == "Mul" and len(data) == 2 and _gate(data):
+                out = _gate(data)
             elif len(data) > 1 or args[0] is not data[0] and node.op_type != "MatMul":
                 raise StoreError(
                     f"{node.op_type} combines tensors of the data path (a skip connection?); "
@@ -100,7 +109,7 @@ def convert(where: str, model) -> Graph:
             elif node.op_type not in LAYER_OPS:
                 raise StoreError(f"unsupported operator {node.op_type}")
             else:
-                out = _layer(node, data[0], args, weights)
+                out = _layer(node, data[0], args, weights, batch_one)
         except StoreError as e:
             raise StoreError(f"{where}: node {node.name or node.op_type} ({node.op_type}): {e}") from None
         except (ValueError, IndexError, TypeError, KeyError) as e:
@@ -139,8 +148,68 @@ def _linear(v: Value, node, w: np.ndarray, b: np.ndarray, weights: dict, pending
     return Value((*v.layers, ("linear", prefix)), (w.shape[0],), prefix if pending else None)
 
 
-def _layer(node, v: Value, args, weights):
+def _gate(data: list) -> Value | None:
+    """x * f(x) where f is a sigmoid (SiLU) or tanh(softplus) (Mish): the activation on x, else None."""
+    for x, fx in (data, data[::-1]):
+        tail = fx.layers[len(x.layers) :]
+        if fx.layers[: len(x.layers)] == x.layers and tail in GATES and not x.post and not fx.post:
+            return Value((*x.layers, ("act", GATES[tail])), x.shape)
+    return None
+
+
+def _batchnorm(node, v: Value, args, a, weights) -> Value:
+    """BatchNormalization in inference form: its scale, bias, mean and variance, folded later
+    (vae/interop/layouts.py) into the layer before it, or kept as a per-channel affine."""
+    if a.get("training_mode", 0):
+        raise StoreError("a BatchNormalization in training mode is not read")
+    scale, bias, mean, var = (_const(args, i, what) for i, what in enumerate(("scale", "bias", "mean", "variance"), 1))
+    if not all(t.size == v.shape[0] for t in (scale, bias, mean, var)):
+        raise StoreError(f"its statistics have {mean.size} values for {v.shape[0]} channels")
+    prefix = _prefix(node, weights)
+    weights[prefix] = tuple(torch.tensor(np.asarray(t, np.float32).reshape(-1)) for t in (scale, bias, mean, var))
+    return Value((*v.layers, ("batchnorm", prefix, float(a.get("epsilon", 1e-5)))), v.shape)
+
+
+def _resize(node, v: Value, args, a) -> Value:
+    """Resize (or the old Upsample) by one whole factor on height and width: nearest (torch's floor
+    rounding) or linear with half-pixel centres (align_corners=False)."""
+    if len(v.shape) != 3:
+        raise StoreError(f"a Resize gets a tensor of shape {v.shape}, not an image")
+    mode = a.get("mode", b"nearest")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    coords = a.get("coordinate_transformation_mode", b"half_pixel")
+    coords = coords.decode() if isinstance(coords, bytes) else coords
+    sizes = _const(args, 3, "sizes") if len(args) > 3 and args[3] is not None and np.asarray(args[3]).size else None
+    if sizes is not None:
+        factors = [sizes[i] / n for i, n in zip((2, 3), v.shape[1:])]
+    else:
+        scales = _const(args, 2 if node.op_type == "Resize" else 1, "scales")
+        factors = [float(f) for f in np.asarray(scales).reshape(-1)[2:4]]
+    if len(factors) != 2 or factors[0] != factors[1] or factors[0] != int(factors[0]) or factors[0] < 1:
+        raise StoreError(f"only a Resize by one whole factor on height and width is read, got {factors}")
+    nearest = mode == "nearest" and coords == "asymmetric" and a.get("nearest_mode", b"floor") in (b"floor", "floor")
+    linear = mode == "linear" and coords in ("half_pixel", "pytorch_half_pixel")
+    if not (nearest or linear or node.op_type == "Upsample" and mode == "nearest"):
+        raise StoreError(
+            f"a Resize ({mode}, {coords}) is read as nn.Upsample's nearest or bilinear with align_corners=False only"
+        )
+    f = int(factors[0])
+    layer = ("upsample", f, "nearest" if mode == "nearest" else "bilinear")
+    return Value((*v.layers, layer), (v.shape[0], v.shape[1] * f, v.shape[2] * f))
+
+
+def _layer(node, v: Value, args, weights, batch_one: bool = False):
     op, a = node.op_type, attrs(node)
+    if op == "BatchNormalization":
+        return _batchnorm(node, v, args, a, weights)
+    if op in ("Resize", "Upsample"):
+        return _resize(node, v, args, a)
+    if op == "Clip" and (len(v.shape) == 3 or v.layers and v.layers[-1][0] != "linear"):  # nn.Hardtanh
+        low, high = (float(np.asarray(args[i]).reshape(())) if len(args) > i and args[i] is not None else d
+                     for i, d in ((1, -np.inf), (2, np.inf)))  # fmt: skip
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise StoreError("a Clip with an open end is read as nn.Hardtanh only with both bounds")
+        return Value((*v.layers, ("act", "hardtanh", low, high)), v.shape)
     if op == "Gemm":
         if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
             raise StoreError("a Gemm with alpha or beta other than 1, or transA, is not read")
@@ -166,20 +235,19 @@ def _layer(node, v: Value, args, weights):
     if op in ACTS:
         if v.post:
             raise StoreError("an activation after the head transform is not read")
-        fn = ACTS[op]
-        if op == "Elu" and abs(a.get("alpha", 1.0) - 1.0) > 1e-6:
-            raise StoreError("only Elu with alpha 1 is read")
-        if op == "LeakyRelu" and abs(a.get("alpha", 0.01) - 0.01) > 1e-6:
-            raise StoreError("only LeakyRelu with alpha 0.01 is read")
+        layer = ("act", ACTS[op])
+        if op in ("Elu", "LeakyRelu"):  # ONNX's alpha: ELU's alpha, LeakyReLU's slope
+            alpha = float(a.get("alpha", 1.0 if op == "Elu" else 0.01))
+            layer = ("act", ACTS[op], round(alpha, 7))  # float32 attribute -> the number torch was given
         if op == "Gelu":
-            fn = "gelu_tanh" if a.get("approximate", b"none") in (b"tanh", "tanh") else "gelu"
-        return Value((*v.layers, ("act", fn)), v.shape)
+            layer = ("act", "gelu_tanh" if a.get("approximate", b"none") in (b"tanh", "tanh") else "gelu")
+        return Value((*v.layers, layer), v.shape)
     if op == "Flatten":
         if a.get("axis", 1) != 1:
             raise StoreError("only Flatten with axis 1 is read")
         return Value((*v.layers, ("flatten",)), (math.prod(v.shape),)) if len(v.shape) > 1 else v
     if op == "Reshape":
-        return _reshape(v, _const(args, 1, "target shape"))
+        return _reshape(v, _const(args, 1, "target shape"), batch_one)
     if op == "Identity":
         return v
     return _head(node, v, args, a)
@@ -219,9 +287,9 @@ def _conv(node, v, args, a, weights):
     return Value((*v.layers, layer), (out_ch, *hw))
 
 
-def _reshape(v: Value, target: np.ndarray) -> Value:
+def _reshape(v: Value, target: np.ndarray, batch_one: bool = False) -> Value:
     t = [int(x) for x in target]
-    if not t or t[0] not in (BATCH, -1, 0):
+    if not t or t[0] not in (BATCH, -1, 0, *((1,) if batch_one else ())):
         raise StoreError(f"a Reshape to {t} that does not keep the batch first is not read")
     rest = tuple(t[1:])
     if -1 in rest:
