@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 STEP = 0.05
+SLIDERS = 24  # sliders at most: the dimensions with the most KL (the pad shows as many)
 
 
 def _version_key(keys: list[str]) -> str:
@@ -56,11 +57,18 @@ def z(keys: list[str]) -> np.ndarray:
 
 def ordered_ui(container, keys: list[str], limit: float, on_change, order, active, kl, symbol: str = "z") -> None:
     """One slider per dimension, by decreasing KL (`order`), each labelled with its KL in nats and
-    marked when inactive; two columns above four dimensions."""
+    marked when inactive; two columns above four dimensions. Above SLIDERS dimensions (an imported
+    128-D model) only the SLIDERS most informative get one; the others keep their values (the URL
+    holds them)."""
     cols = container.columns(2 if len(keys) > 4 else 1)
-    for n, i in enumerate(order):
+    for n, i in enumerate(order[:SLIDERS]):
         note = "" if active[i] else " · inactive"
         slider(cols[n % len(cols)], f"{symbol}{i + 1} (KL {kl[i]:.2f} nats{note})", keys, i, limit, on_change)
+    if len(order) > SLIDERS:
+        container.caption(
+            f"{len(order) - SLIDERS} more dimensions, each with less KL than these, keep their values "
+            "(Sample z and the URL set them)."
+        )
 
 
 def from_url(d: int) -> np.ndarray | None:

@@ -7,6 +7,7 @@
 
 const PADS = new WeakMap();  // component root -> Pad (the default export runs on every rerun)
 const SIZE = 360;  // pad canvas, CSS pixels
+const PAD_SLIDERS = 24;  // ui/z_sliders.py SLIDERS: the most informative dimensions get a slider
 const STEP = 0.01;  // z goes to Python rounded to this, like the server sliders' values
 const KEY_REST_MS = 300;  // after the last arrow key, z goes to Python
 
@@ -210,7 +211,7 @@ class Pad {
     box.innerHTML = "";
     this.inputs = new Array(d);
     if (d <= 2) return;
-    for (const k of this.order) {
+    for (const k of this.order.slice(0, PAD_SLIDERS)) {  // the most informative first; a 128-D latent shows 24
       const label = document.createElement("label"), text = document.createElement("span");
       const input = document.createElement("input");
       Object.assign(input, { type: "range", min: -this.limit, max: this.limit, step: STEP });
@@ -223,6 +224,12 @@ class Pad {
       if (!this.active[k]) label.classList.add("inactive");
       box.appendChild(label);
       this.inputs[k] = { input, text, label };
+    }
+    if (d > PAD_SLIDERS) {
+      const rest = document.createElement("span");
+      rest.className = "pad-rest";
+      rest.textContent = `${d - PAD_SLIDERS} more dimensions, each with less KL, keep their values (Sample z and the URL set them)`;
+      box.appendChild(rest);
     }
     this.markSliders();
   }
