@@ -7,13 +7,14 @@ import streamlit as st
 
 from vae import limits
 from vae.interop import importer, layouts, onnx_import
+from vae.models.layers import FUNCTIONS
 
 EXAMPLE_MAP = (
     '{"encoder": [["linear", "fc1"], ["act", "relu"]], "heads": ["fc21", "fc22"],\n'
     ' "decoder": [["linear", "fc3"], ["act", "relu"], ["linear", "fc4"], ["act", "sigmoid"]]}'
 )
 FROM_FILE = "as the file says, else relu"
-ACTIVATIONS = ["relu", "tanh", "elu", "gelu", "gelu_tanh", "leaky_relu", "softplus", "sigmoid"]
+ACTIVATIONS = list(FUNCTIONS)  # with their default parameters; a layout map gives others
 
 
 def state_dict_ui(cols, shape: tuple, likelihood: str):
@@ -26,8 +27,9 @@ def state_dict_ui(cols, shape: tuple, likelihood: str):
         "Layout",
         [*layouts.LAYOUTS, "map (JSON)"],
         key="imp_layout",
-        help="Which tensor is which layer: auto tries pytorch/examples' names, then "
-        "encoder.N / fc_mu / fc_logvar / decoder.N.",
+        help="Which tensor is which layer: auto recognises AntixK's VanillaVAE and pythae's networks by "
+        "their names, then pytorch/examples' names, then encoder.N / fc_mu / fc_logvar / decoder.N "
+        "(4x4 convolutions with BatchNorm read as a DCGAN stack).",
     )
     activation = cols[2].selectbox(
         "Activation between layers",

@@ -230,3 +230,37 @@ def test_the_vanilla_vae_and_a_dcgan_stack_import_through_onnx():
         assert any("[-1, 1]" in f for f in rec.facts)
         x = torch.rand(2, *shape, generator=torch.Generator().manual_seed(6))
         _agrees(original, rec.model(), x, signed=True)
+
+
+def test_an_upsampling_decoder_imports_from_a_state_dict_with_a_map():
+    """An nn.Upsample leaves no tensor in a state dict: the map names it, and the rest is checked."""
+    import onnx_models
+
+    torch.manual_seed(1)
+    enc, dec = onnx_models.upsampling()
+    enc, dec = with_statistics(enc), with_statistics(dec)
+
+    class Pair(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.dec = enc, dec
+
+        def encode(self, x):
+            return self.enc(x)
+
+        def decode(self, z):
+            return self.dec(z)
+
+    layout = """{"encoder": [["conv", "enc.body.0", 2, 1], ["batchnorm", "enc.body.1"], ["act", "leaky_relu", 0.2],
+                 ["conv", "enc.body.3", 2, 1], ["act", "elu", 0.5], ["flatten"], ["linear", "enc.body.6"],
+                 ["act", "silu"]],
+     "heads": ["enc.mu", "enc.second"],
+     "decoder": [["linear", "dec.0"], ["act", "mish"], ["unflatten", 16, 7, 7], ["upsample", 2, "nearest"],
+                 ["conv", "dec.4", 1, 1], ["batchnorm", "dec.5"], ["act", "hardtanh", -0.5, 2.0],
+                 ["upsample", 2, "bilinear"], ["conv", "dec.8", 1, 1], ["act", "sigmoid"]]}"""
+    original = Pair().eval()
+    rec = importer.recognise("up.pt", _pt(original.state_dict()), layout_map=layout)
+    _agrees(original, rec.model(), torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(7)), signed=False)
+    bad = layout.replace('["upsample", 2, "bilinear"]', '["upsample", 2, "bicubic"]')
+    with pytest.raises(StoreError, match="upsample takes"):
+        importer.recognise("up.pt", _pt(original.state_dict()), layout_map=bad)
