@@ -264,3 +264,17 @@ def test_an_upsampling_decoder_imports_from_a_state_dict_with_a_map():
     bad = layout.replace('["upsample", 2, "bilinear"]', '["upsample", 2, "bicubic"]')
     with pytest.raises(StoreError, match="upsample takes"):
         importer.recognise("up.pt", _pt(original.state_dict()), layout_map=bad)
+
+
+def test_an_imported_model_exported_as_plain_tensors_imports_back_layer_for_layer(tmp_path):
+    """The export writes its layer map (LeakyReLU's 0.2 and ReLU side by side, the Tanh output, data in
+    [-1, 1]) into the file's metadata, so the import back needs no options and loses nothing."""
+    from vae.interop import export
+
+    original = with_statistics(DCGANVAE())
+    rec = importer.recognise("dcgan.pt", _pt(original.state_dict()))
+    export.write_state_dict(rec.model(), tmp_path / "dc.safetensors")
+    back = importer.recognise("dc.safetensors", (tmp_path / "dc.safetensors").read_bytes())
+    assert back.layout == "map" and back.config == rec.config
+    assert any("map in the file's metadata" in f for f in back.facts)
+    _agrees(original, back.model(), torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(8)), signed=True)

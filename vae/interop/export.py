@@ -123,8 +123,37 @@ def state_dict_bytes(model: VAE, file_name: str, name: str = "", directions: dic
     )
     if len(acts) == 1:  # a state dict cannot say which activation runs between its layers: this file does
         meta["activation"] = acts.pop()
+    if model.config.arch == "layers":  # every layer with its parameters (a LeakyReLU's slope, an upsampling)
+        meta["layout_map"] = json.dumps(_layer_map(model.config))
     data = save_safetensors(tensors, metadata=meta)
     return data, code.replace("FILE", file_name)
+
+
+def _layer_map(cfg) -> dict:
+    """The layout map (vae/interop/layouts.py) of an imported model's plain-tensor export: the tensors
+    are named as state_dict() names them, encoder.{i} / fc_mu / fc_logvar / decoder.{i}."""
+
+    def entries(part: str, specs) -> list:
+        out = []
+        for i, (kind, *a) in enumerate(specs):
+            prefix = f"{part}.{i}"
+            if kind == "linear":
+                out.append(["linear", prefix])
+            elif kind == "conv":
+                out.append(["conv", prefix, a[3], a[4]])
+            elif kind == "conv_transpose":
+                out.append(["conv_transpose", prefix, a[3], a[4], a[5]])
+            else:
+                out.append([kind, *a])
+        return out
+
+    flat = [("flatten",)] if cfg.encoder_layers[0][0] == "linear" else []
+    tail = [("act", cfg.output)] if cfg.output in ("sigmoid", "tanh") else []
+    return {
+        "encoder": entries("encoder", [*flat, *cfg.encoder_layers[:-1]]),
+        "heads": ["fc_mu", "fc_logvar"],
+        "decoder": entries("decoder", [*cfg.decoder_layers, *tail]),
+    }
 
 
 def write_state_dict(model: VAE, path: str | Path, name: str = "", directions: dict | None = None) -> str:

@@ -118,6 +118,9 @@ def recognise(
     except (ConfigError, TypeError) as e:
         raise StoreError(f"image shape: {e}") from None
     named = layout if layout in known_layouts.NAMES else known_layouts.guess(tensors) if layout == "auto" else None
+    if layout_map is None and layout == "auto" and "layout_map" in metadata:
+        layout_map = metadata["layout_map"]
+        facts.append("every layer from the map in the file's metadata (this project's export)")
     if layout_map is not None:
         chosen, spec = "map", layouts.read_map(layout_map)
     elif named is not None:

@@ -32,6 +32,7 @@ SUFFIXES = (".safetensors", *STATE_SUFFIXES)
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
 COUNTER_BYTES = {"I64": 8, "I32": 4}  # a BatchNorm's num_batches_tracked: one integer, read and set aside
 COUNTER = ".num_batches_tracked"
+META_CHARS = {"layout_map": 1 << 16}  # metadata values are cut at 1,000 characters, an export's layer map at 64 k
 HEADER_BYTES = 16 << 20
 PICKLE_HINT = (
     "Save only the weights: torch.save(model.state_dict(), 'model.pt') in the code that trained "
@@ -129,7 +130,7 @@ def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict
         tensors = load_safetensors(data)
     except Exception as e:  # safetensors' own checks: overlapping offsets and the like
         raise StoreError(f"{where}: not a valid safetensors file ({str(e)[:200]})") from None
-    return _checked(where, tensors), {str(k): str(v)[:1000] for k, v in meta.items()}
+    return _checked(where, tensors), {str(k): str(v)[: META_CHARS.get(str(k), 1000)] for k, v in meta.items()}
 
 
 def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:
