@@ -42,6 +42,9 @@ try:
 except store.StoreError as e:
     st.error(f"Not imported: {e}")
     st.stop()
+except Exception as e:  # noqa: BLE001  (whatever is inside an uploaded file: one clear error, never a traceback)
+    shell.file_error("The uploaded model", e)
+    st.stop()
 if rec is None:
     st.info(
         "Upload a state dict, or an ONNX encoder and decoder, to begin. Try `python -m vae export default "

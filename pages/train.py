@@ -63,6 +63,8 @@ if st.button("Start training", type="primary", key="tr_start", disabled=bool(min
         mine = train_form.start(s, registry)
     except (ValueError, OSError) as e:
         st.error(str(e))
+    except Exception as e:  # noqa: BLE001  (an uploaded dataset that breaks its reader: one clear error)
+        shell.file_error("The training data", e)
     else:
         st.session_state["tr_job"] = st.session_state["tr_shown"] = mine.name
         st.rerun()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from ui import shell
 from vae import limits
 from vae.data import images, pictures
 from vae.inference import scoring
@@ -66,6 +67,9 @@ class Endpoints:
                 prepared = pictures.prepare(f.getvalue(), self.shape)
             except pictures.ImageError as e:
                 st.error(f"**{f.name}**: {e}")
+                return None
+            except Exception as e:  # noqa: BLE001  (whatever is inside the upload: one clear error)
+                shell.file_error(f.name, e)
                 return None
             self.show(prepared.array, f"{f.name}, prepared")
             return scoring.encode(self.model, prepared.array)[0]

@@ -279,3 +279,15 @@ def finish() -> None:
 def _stop():
     finish()
     st.stop()
+
+
+def file_error(what: str, e: Exception) -> None:
+    """A user's file that broke the code reading it (not one of the project's own refusals): one
+    clear error on the page, the traceback in the server's log, nothing saved."""
+    import logging
+
+    logging.getLogger("vae.ui").error("reading %s", what, exc_info=e)
+    st.error(
+        f"**{what}** could not be read: something inside it is not what such a file holds, and the reader "
+        f"stopped ({type(e).__name__}). Nothing was saved; the details are in the server's log."
+    )

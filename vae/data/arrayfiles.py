@@ -9,7 +9,9 @@ unusable shapes and dtypes, and labels that do not fit the images.
 from __future__ import annotations
 
 import io
+import tokenize
 import zipfile
+import zlib
 from typing import BinaryIO
 
 import numpy as np
@@ -39,6 +41,8 @@ def read(data: bytes, kind: str, check_limits) -> tuple[np.ndarray, np.ndarray |
             x_key = _pick_key(list(f.keys()), IMAGE_KEYS, "images")
             y_keys = [k for k in LABEL_KEYS if k in f.files and k != x_key]
             return f[x_key], (f[y_keys[0]] if y_keys else None)
+    except zlib.error:
+        raise DataError(f"the .{kind} file is damaged: a compressed array in it does not unpack") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
         if isinstance(e, DataError):
             raise
@@ -54,8 +58,8 @@ def _check_header(f: BinaryIO, size: int, where: str) -> None:
         version = npy.read_magic(f)
         read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
         shape, _, dtype = read(f)
-    except (ValueError, SyntaxError, TypeError, EOFError) as e:
-        raise DataError(f"{where} has a malformed header: {e}") from e
+    except (ValueError, SyntaxError, TypeError, EOFError, tokenize.TokenError, zlib.error) as e:
+        raise DataError(f"{where} has a malformed header: its shape and type cannot be read") from e
     if dtype.hasobject:
         raise DataError(
             f"{where} holds Python objects, which would need pickle to load; they are "

@@ -14,6 +14,7 @@ import io
 import os
 import stat
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -89,7 +90,7 @@ def _kind(data: bytes, filename: str | None) -> str:
 def _is_npz(data: bytes) -> bool:
     try:
         names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError):  # _zip_entries says why
         return False
     return bool(names) and all(n.endswith(".npy") for n in names)
 
@@ -138,8 +139,12 @@ def _zip_entries(data: bytes) -> list[Entry]:
         raise DataError(f"not a valid zip file: {e}") from e
     infos = [i for i in archive.infolist() if not i.is_dir()]
     _check_limits(len(infos), sum(i.file_size for i in infos), "the zip file")
+    seen = set()
     for i in infos:
         _check_member(i)
+        if i.filename in seen:
+            raise DataError(f"the zip file holds {i.filename!r} twice; which one is meant cannot be told")
+        seen.add(i.filename)
     return [(i.filename, lambda i=i: _read_member(archive, i)) for i in infos]
 
 
@@ -172,13 +177,15 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with archive.open(info) as f:
             return f.read(info.file_size + 1)[: info.file_size + 1]
+    except zlib.error:
+        raise DataError(f"the zip member {info.filename!r} is damaged: its compressed data does not unpack") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise DataError(f"the zip member {info.filename!r} cannot be read: {e}") from e
 
 
 def _pictures(entries: list[Entry], name: str, size: tuple[int, int] | None) -> tuple:
     """Image files -> grayscale (N, 1, H, W); labels from parent folders when there are several."""
-    kept = sorted((p, read) for p, read in entries if not _hidden(p))
+    kept = sorted(((p, read) for p, read in entries if not _hidden(p)), key=lambda e: e[0])
     if not kept:
         raise DataError(f"{name}: the folder or zip file is empty")
     files = [(p, read) for p, read in kept if PurePosixPath(p).suffix.lower() in IMAGE_SUFFIXES]

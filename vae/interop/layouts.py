@@ -83,6 +83,9 @@ def sequential(tensors: dict, image_shape: tuple, activation: str = "relu") -> d
             f"sequential layout: expected one mu head and one log-variance head beside "
             f"encoder.N and decoder.N (names like fc_mu / fc_logvar); found {rest or 'none'}"
         )
+    for head in (mu[0], logvar[0]):
+        if f"{head}.weight" not in tensors or tensors[f"{head}.weight"].dim() != 2:
+            raise StoreError(f"sequential layout: the head {head} needs a 2-D {head}.weight (a Linear layer's)")
     latent = tensors[f"{mu[0]}.weight"].shape[0]
     encoder = _search(tensors, enc, "encoder", tuple(image_shape), None, activation)
     decoder = _search(tensors, dec, "decoder", (latent,), tuple(image_shape), activation)

@@ -70,9 +70,15 @@ def read(where: str, data: bytes, folder: str | os.PathLike | None = None):
                 f"{where}: the initializer {t.name} claims {count:,} values; the limit is "
                 f"{limits.MODEL_PARAMS:,} weights per model (VAE_MODEL_PARAMS)"
             )
+        if count < 0 or any(d < 0 for d in t.dims):
+            raise StoreError(f"{where}: the initializer {t.name} has a negative size {list(t.dims)}")
+        try:
+            size = _itemsize(t)
+        except StoreError as e:
+            raise StoreError(f"{where}: {e}") from None
         if external_data_helper.uses_external_data(t):
             _external(where, t, folder)
-        elif t.raw_data and len(t.raw_data) != count * _itemsize(t):
+        elif t.raw_data and len(t.raw_data) != count * size:
             raise StoreError(
                 f"{where}: the initializer {t.name} claims {list(t.dims)} but holds "
                 f"{len(t.raw_data):,} bytes: the file is damaged"
@@ -83,7 +89,10 @@ def read(where: str, data: bytes, folder: str | os.PathLike | None = None):
 def _itemsize(t) -> int:
     from onnx import helper
 
-    return np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    try:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    except (KeyError, TypeError, ValueError):  # a data type number ONNX does not define
+        raise StoreError(f"the initializer {t.name} has an unknown data type ({t.data_type})") from None
 
 
 def _external(where: str, t, folder) -> None:
@@ -117,32 +126,40 @@ def _external(where: str, t, folder) -> None:
 def ordered(where: str, graph) -> list:
     """The nodes in an order where each comes after what it reads (Kahn's algorithm); a cycle or an
     input nothing produces is refused, naming the node."""
+    nodes = list(graph.node)  # by index: protobuf may hand out a new wrapper object on each iteration
     known = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
-    producers = {o: n for n in graph.node for o in n.output}
-    for n in graph.node:
+    producers: dict[str, int] = {}
+    for k, n in enumerate(nodes):
+        for o in n.output:
+            if o in producers or o in known - {""}:
+                raise StoreError(
+                    f"{where}: two nodes write {o!r} (node {n.name or n.op_type} again): the graph is damaged"
+                )
+            producers[o] = k
+    for n in nodes:
         for i in n.input:
             if i not in known and i not in producers:
                 raise StoreError(
                     f"{where}: node {n.name or n.op_type} reads {i!r}, which no node or initializer "
                     "provides (a missing initializer?)"
                 )
-    waiting = {id(n): sum(1 for i in n.input if i in producers) for n in graph.node}
-    readers: dict[str, list] = {}
-    for n in graph.node:
+    waiting = [sum(1 for i in n.input if i in producers) for n in nodes]
+    readers: dict[str, list[int]] = {}
+    for k, n in enumerate(nodes):
         for i in n.input:
-            readers.setdefault(i, []).append(n)
-    ready = [n for n in graph.node if waiting[id(n)] == 0]
+            readers.setdefault(i, []).append(k)
+    ready = [k for k in range(len(nodes)) if waiting[k] == 0]
     out = []
     while ready:
-        n = ready.pop(0)
-        out.append(n)
-        for o in n.output:
-            for r in readers.get(o, []):
-                waiting[id(r)] -= sum(1 for i in r.input if i == o)
-                if waiting[id(r)] == 0:
+        k = ready.pop(0)
+        out.append(nodes[k])
+        for o in nodes[k].output:
+            for r in dict.fromkeys(readers.get(o, [])):
+                waiting[r] -= sum(1 for i in nodes[r].input if i == o)
+                if waiting[r] == 0:
                     ready.append(r)
-    if len(out) != len(graph.node):
-        stuck = next(n for n in graph.node if waiting[id(n)] > 0)
+    if len(out) != len(nodes):
+        stuck = nodes[next(k for k in range(len(nodes)) if waiting[k] > 0)]
         raise StoreError(f"{where}: the graph has a cycle (through node {stuck.name or stuck.op_type})")
     return out
 

@@ -189,6 +189,12 @@ def recognise_onnx(
     return rec
 
 
+def _runtime_reason(e: Exception) -> str:
+    """onnxruntime's message without its '[ONNXRuntimeError] : 1 : FAIL :' prefix, cut short."""
+    text = re.sub(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*", "", str(e).strip())
+    return text.splitlines()[0][:240] if text else type(e).__name__
+
+
 def _run(session, inputs: np.ndarray) -> list[np.ndarray]:
     """A session's outputs for a batch; one row at a time when the graph's batch is fixed at 1."""
     feed = session.get_inputs()[0]
@@ -205,7 +211,13 @@ def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
     model = rec.model()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-    sessions = [ort.InferenceSession(p.SerializeToString(), opts, providers=["CPUExecutionProvider"]) for p in protos]
+    opts.log_severity_level = 3  # errors only: a damaged graph is refused in our words, not logged in its own
+    try:
+        sessions = [
+            ort.InferenceSession(p.SerializeToString(), opts, providers=["CPUExecutionProvider"]) for p in protos
+        ]
+    except Exception as e:  # noqa: BLE001  (onnxruntime's Fail, InvalidGraph, NotImplemented... derive from Exception)
+        raise StoreError(f"the graphs do not load in the ONNX runtime: {_runtime_reason(e)}") from None
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(4, *rec.config.image_shape, generator=gen)
     z = torch.randn(4, rec.config.latent_dim, generator=gen)
@@ -217,13 +229,22 @@ def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
         if rec.config.output == "tanh":  # the graph gives the Tanh's output, on [-1, 1]
             mean = torch.tanh(model.decode_logits(z))
     fed = x * 2 - 1 if rec.config.signed else x  # a model of data in [-1, 1] takes them so
-    got = _run(sessions[0], fed.reshape(4, *enc.input_shape).numpy())
+    try:
+        got = _run(sessions[0], fed.reshape(4, *enc.input_shape).numpy())
+        got_dec = _run(sessions[1], z.numpy())[0]
+    except Exception as e:  # noqa: BLE001  (onnxruntime's InvalidArgument and the like, from Exception)
+        raise StoreError(f"the graphs do not run in the ONNX runtime: {_runtime_reason(e)}") from None
     expected = [
         _forward_post(t / k, tuple(p for p in post if p[0] != "half")) for t, (_, post, k) in zip((mu, logvar), kinds)
     ]
     if len(got) == 1:
         expected = [torch.cat(expected, 1)]
-    got_dec = _run(sessions[1], z.numpy())[0]
+    for g, e in zip([*got, got_dec], [*expected, mean]):
+        if np.asarray(g).size != e.numel():
+            raise StoreError(
+                f"the graph gives {np.asarray(g).size // 4} values per input where its layers give {e.numel() // 4}: "
+                "the converted model does not compute what the file does"
+            )
     diffs = [
         float(np.max(np.abs(np.asarray(g).reshape(4, -1) - e.reshape(4, -1).numpy())))
         for g, e in zip([*got, got_dec], [*expected, mean])

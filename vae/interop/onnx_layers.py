@@ -72,7 +72,16 @@ def convert(where: str, model) -> Graph:
     from onnx import numpy_helper
 
     g = model.graph
-    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    consts = {}
+    for t in g.initializer:
+        try:
+            consts[t.name] = numpy_helper.to_array(t)
+        except Exception:  # noqa: BLE001  (onnx's own errors for a damaged tensor: a data type or size that lies)
+            raise StoreError(
+                f"{where}: the initializer {t.name} cannot be read: its data type or size is damaged"
+            ) from None
+        if consts[t.name].dtype.kind == "f" and not np.isfinite(consts[t.name]).all():
+            raise StoreError(f"{where}: the initializer {t.name} holds NaN or infinite values")
     inputs = [i for i in g.input if i.name not in consts]
     if len(inputs) != 1:
         raise StoreError(f"{where}: the graph must have one input, it has {len(inputs)}")
@@ -112,10 +121,10 @@ def convert(where: str, model) -> Graph:
                 out = _layer(node, data[0], args, weights, batch_one)
         except StoreError as e:
             raise StoreError(f"{where}: node {node.name or node.op_type} ({node.op_type}): {e}") from None
-        except (ValueError, IndexError, TypeError, KeyError) as e:
+        except (ValueError, IndexError, TypeError, KeyError, ArithmeticError, AttributeError):  # an input left empty
             raise StoreError(
-                f"{where}: node {node.name or node.op_type} ({node.op_type}) cannot be read "
-                f"({type(e).__name__}: {str(e)[:120]})"
+                f"{where}: node {node.name or node.op_type} ({node.op_type}) cannot be read: its inputs, "
+                "attributes or shapes do not fit the operator"
             ) from None
         outs = out if isinstance(out, list) else [out]
         for name, v in zip(node.output, outs):

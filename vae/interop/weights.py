@@ -94,6 +94,8 @@ def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict
         raise StoreError(f"{where}: {e}") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise StoreError(f"{where}: not a safetensors file (its header is not JSON)") from None
+    except ValueError:  # a number of thousands of digits
+        raise StoreError(f"{where}: not a safetensors file (its header holds a number too long to read)") from None
     if not isinstance(head, dict):
         raise StoreError(f"{where}: not a safetensors file (the header is not a JSON object)")
     meta = head.pop("__metadata__", None) or {}
@@ -103,14 +105,15 @@ def _safetensors(where: str, data: bytes) -> tuple[dict[str, torch.Tensor], dict
     for k, v in head.items():
         if not (isinstance(v, dict) and isinstance(v.get("shape"), list) and isinstance(v.get("data_offsets"), list)):
             raise StoreError(f"{where}: {k}: malformed header entry")
-        counter = str(k).endswith(COUNTER) and v.get("dtype") in COUNTER_BYTES and v.get("shape") in ([], [1])
-        if v.get("dtype") not in DTYPE_BYTES and not counter:
+        dtype = v.get("dtype") if isinstance(v.get("dtype"), str) else None
+        counter = str(k).endswith(COUNTER) and dtype in COUNTER_BYTES and v.get("shape") in ([], [1])
+        if dtype not in DTYPE_BYTES and not counter:
             raise StoreError(f"{where}: weights must be floating point; {k} is {v.get('dtype')}")
         shape, offsets = v["shape"], v["data_offsets"]
         if (
-            not all(isinstance(s, int) and s >= 0 for s in shape)
+            not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
             or len(offsets) != 2
-            or not all(isinstance(o, int) for o in offsets)
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
         ):
             raise StoreError(f"{where}: {k}: malformed shape or offsets")
         count = math.prod(shape)

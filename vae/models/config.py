@@ -45,6 +45,13 @@ def _sizes(name: str, values) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+_SCALARS = {"arch": str, "activation": str, "likelihood": str, "conditional": str, "output": str,
+            "binarize_condition": bool, "signed": bool, "visible": (str, type(None)),
+            "gaussian_std": (numbers.Real, type(None))}  # fmt: skip
+_KIND_NAMES = {str: "text", bool: "true or false", (str, type(None)): "text or null",
+               (numbers.Real, type(None)): "a number or null"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
@@ -85,6 +92,10 @@ class ModelConfig:
     signed: bool = False
 
     def __post_init__(self) -> None:
+        for name, kind in _SCALARS.items():  # a value of the wrong type (a list from a damaged model.json)
+            value = getattr(self, name)
+            if not isinstance(value, kind) or kind is not bool and isinstance(value, bool):
+                raise ConfigError(f"{name} must be {_KIND_NAMES[kind]}, got {value!r}"[:200])
         object.__setattr__(self, "image_shape", _sizes("image_shape", self.image_shape))
         object.__setattr__(self, "hidden", _sizes("hidden", self.hidden))
         object.__setattr__(self, "conv_channels", _sizes("conv_channels", self.conv_channels))

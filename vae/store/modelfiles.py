@@ -32,10 +32,7 @@ class StoreError(ValueError):
 
 def parse_meta(raw: bytes, where: str, meta_name: str, format_version: int) -> dict:
     """model.json bytes -> the metadata dict, or StoreError saying what is wrong."""
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise StoreError(f"{where}: {meta_name} is not valid JSON ({e})") from None
+    meta = json_text(raw, f"{where}: {meta_name}")
     if not isinstance(meta, dict) or meta.get("format_version") != format_version:
         raise StoreError(f"{where}: unsupported model format (expected format_version {format_version})")
     config = config_of(meta.get("config"), where)
@@ -66,13 +63,32 @@ def parse_meta(raw: bytes, where: str, meta_name: str, format_version: int) -> d
     return meta
 
 
+def json_text(raw: bytes, what: str):
+    """JSON bytes -> the value, or StoreError in a user's terms: where the bytes stop being UTF-8 or
+    JSON, a number too long to read (Python reads at most 4,300 digits), nesting too deep."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise StoreError(f"{what} is not valid JSON: not UTF-8 text at byte {e.start}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{what} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise StoreError(f"{what} is not valid JSON here: it nests too deep") from None
+    except ValueError:  # int("9" * 5000): past the interpreter's digit limit
+        raise StoreError(f"{what} holds a number too long to read (thousands of digits)") from None
+
+
 def config_of(d, where: str) -> ModelConfig:
     if not isinstance(d, dict):
         raise StoreError(f"{where}: bad model config (missing, or not a JSON object)")
     try:
         return ModelConfig.from_dict(d)
-    except (TypeError, ValueError, ConfigError, OverflowError) as e:
+    except ConfigError as e:
         raise StoreError(f"{where}: bad model config ({e})") from None
+    except (TypeError, ValueError, OverflowError, RecursionError):  # a value of the wrong kind deep inside
+        raise StoreError(f"{where}: bad model config (a setting holds a value of the wrong kind)") from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -97,11 +113,19 @@ def header(raw: bytes, where: str) -> dict:
     if len(raw) < 8 + n:
         raise StoreError(f"{where}: not a valid safetensors file (truncated)")
     try:
-        head = json.loads(raw[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise StoreError(f"{where}: not a valid safetensors file (its header is not JSON)") from None
+        head = json_text(raw[8 : 8 + n], "its header")
+    except StoreError as e:
+        raise StoreError(f"{where}: not a valid safetensors file ({e})") from None
     if not isinstance(head, dict) or not all(isinstance(v, dict) for v in head.values()):
         raise StoreError(f"{where}: not a valid safetensors file (malformed header)")
+    for k, v in head.items():
+        if k == "__metadata__":
+            continue
+        shape = v.get("shape")
+        if not isinstance(v.get("dtype"), str) or not (
+            isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        ):
+            raise StoreError(f"{where}: not a valid safetensors file ({k[:80]!r}: its dtype or shape is malformed)")
     return head
 
 
