@@ -25,6 +25,7 @@ QUICK = [
     "hostile",
     "directions",
     "aggregate",
+    "fuzz",
 ]
 FULL = ["posterior", "recipes", "bundled", "mnist_ll", "colour"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
@@ -44,6 +45,7 @@ TITLES = {
     "colour": "Colour: the emoji recipe (32x32, 2-D latent)",
     "directions": "Directions in latent space: which method moves held-out pictures",
     "aggregate": "The aggregate posterior: ELBO surgery, holes, samplers fitted to the codes",
+    "fuzz": "Every input path fuzzed",
 }
 
 
@@ -95,11 +97,13 @@ def main() -> None:
     p.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(QUICK + FULL)}")
     p.add_argument("--full", action="store_true", help="also run the slow benchmarks: " + ", ".join(FULL))
     p.add_argument("--render", action="store_true", help="only rewrite docs/benchmarks.md")
+    p.add_argument("--cases", type=int, help="fuzz: inputs per path (default 10,000)")
     args = p.parse_args()
     names = [] if args.render else (args.names or QUICK + (FULL if args.full else []))
     for name in names:
         print(f"== {name}")
-        importlib.import_module(f"bench.{name}").main()
+        module = importlib.import_module(f"bench.{name}")
+        module.main(cases=args.cases) if name == "fuzz" else module.main()
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(render())
     print(f"wrote {DOC}")

@@ -140,3 +140,20 @@ def test_an_onnx_pair_is_imported_on_the_page():
     assert not at.exception and "Saved" in at.success[-1].value
     _, info = store.load("conv-onnx")
     assert set(info.source["files"]) == {"encoder.onnx", "decoder.onnx"} and "ConvTranspose" in info.source["operators"]
+
+
+def test_anything_inside_a_file_that_breaks_the_reader_is_one_clear_error(monkeypatch):
+    """Issue 36: the Import page caught only StoreError, so any other exception from inside a file
+    showed a traceback. A reader that breaks in an unforeseen way is now one error, logged."""
+    from vae.interop import importer
+
+    def broken(*a, **k):
+        raise KeyError(140095463167520)  # as ONNX's node bookkeeping once did
+
+    monkeypatch.setattr(importer, "recognise", broken)
+    at = _page()
+    at.file_uploader(key="imp_file").set_value(("odd.pt", b"\x80\x02}q\x00.", "application/octet-stream"))
+    at.run()
+    assert not at.exception
+    (error,) = at.error
+    assert "could not be read" in error.value and "Nothing was saved" in error.value and "KeyError" in error.value
