@@ -28,6 +28,40 @@ LABELS = {
 }
 
 
+def coverage_row(path: str, runs: int) -> tuple[dict, list[str]]:
+    """bench/fuzz_coverage.py on one path in a subprocess (libFuzzer exits the process when done)."""
+    import importlib.util
+    import re
+    import subprocess
+    import tempfile
+
+    if importlib.util.find_spec("atheris") is None:
+        return {"what": f"coverage-guided: {path}", "value": "not run", "unit": "", "note": "pip install atheris"}, []
+    script = Path(__file__).resolve().parent / "fuzz_coverage.py"
+    with tempfile.TemporaryDirectory() as cwd:
+        run = subprocess.run(
+            [sys.executable, str(script), path, str(runs)], cwd=cwd, capture_output=True, text=True, timeout=3600
+        )
+        stopped = sorted(p.name for p in Path(cwd).glob("crash-*")) + sorted(
+            p.name for p in Path(cwd).glob("timeout-*")
+        )
+    log = run.stderr
+    done = re.findall(r"#(\d+)\s+DONE\s+cov: (\d+) ft: (\d+) corp: (\d+)", log)
+    seconds = re.findall(r"Done (\d+) runs in (\d+) second", log)
+    findings = []
+    if run.returncode != 0:
+        reason = next((line for line in log.splitlines() if "Error" in line or "exception" in line.lower()), "")
+        findings.append(f"{path} (coverage-guided): stopped with exit {run.returncode}: {reason[:200]} {stopped}")
+    executed, cov, ft, corp = done[-1] if done else ("?", "?", "?", "?")
+    note = (
+        f"{'0 crashes, 0 hangs' if run.returncode == 0 else 'STOPPED: see the findings'}; coverage {cov} edges of "
+        f"vae/ ({ft} features), the corpus grown to {corp} inputs from the seeds; "
+        f"{seconds[-1][1] if seconds else '?'} s"
+    )
+    what = f"coverage-guided (atheris): {LABELS[path]}"
+    return {"what": what, "value": executed, "unit": "runs", "note": note}, findings
+
+
 def main(cases: int | None = None) -> None:
     cases = cases or 10_000
     rows, findings = [], []
@@ -49,6 +83,10 @@ def main(cases: int | None = None) -> None:
         findings += [
             f"{path}: {f.kind} after {f.mutation} of {f.seed_name}: {f.message[:160]}" for f in report.findings[:5]
         ]
+        row, found = coverage_row(path, cases)
+        print(f"  {row['what']}: {row['value']} {row['note']}", flush=True)
+        rows.append(row)
+        findings += found
     rss = fuzzing.peak_rss_mb()
     rows.append(
         {
@@ -69,8 +107,10 @@ def main(cases: int | None = None) -> None:
         "nesting, 5,000-digit integers, NaN; ONNX nodes, operator types, data types, dims, attributes, opsets, input "
         "shapes, NaN weights), run through the path as the app runs it. A case passes when it ends in a result or "
         "in DataError, ImageError, StoreError, ConfigError or OSError whose message holds none of a list of library "
-        "words (numpy, protobuf, onnxruntime, KeyError, codec...), within 10 s (SIGALRM). One process, one thread "
-        "per library call as the app sets them.",
+        "words (numpy, protobuf, onnxruntime, KeyError, codec...), within 10 s (SIGALRM). Then as many "
+        "coverage-guided runs per path with atheris (libFuzzer over the coverage of vae/, bench/fuzz_coverage.py), "
+        "its corpus started from the same seeds (ONNX: the encoder mutated beside a valid decoder; the store: "
+        "model.json or model.safetensors replaced), judged the same way.",
         findings=findings
         or [
             "No crash, hang or unclear message in any path at this count. Before the fixes of issue 36, 400 cases "

@@ -123,6 +123,9 @@ def _search(tensors, indexed, role, shape, target, activation) -> list[list]:
     `shape` to `target` (or to a flat vector feeding the heads, for the encoder)."""
     names = [p for _, p in indexed]
     weights = [tensors.get(f"{p}.weight", tensors.get(f"{p}.running_mean")) for p in names]
+    for p, w in zip(names, weights):
+        if w is None:
+            raise StoreError(f"sequential layout: {p} has tensors but no {p}.weight; write a map (--layout MAP.json)")
     options = [
         [["batchnorm"]] if f"{p}.running_mean" in tensors else _variants(w, role) for p, w in zip(names, weights)
     ]

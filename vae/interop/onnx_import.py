@@ -191,6 +191,8 @@ def recognise_onnx(
 
 def _runtime_reason(e: Exception) -> str:
     """onnxruntime's message without its '[ONNXRuntimeError] : 1 : FAIL :' prefix, cut short."""
+    if isinstance(e, UnicodeDecodeError):  # a node or tensor name that is not UTF-8
+        return "a name or text inside the graph is not UTF-8: the file is damaged"
     text = re.sub(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*", "", str(e).strip())
     return text.splitlines()[0][:240] if text else type(e).__name__
 
