@@ -135,8 +135,12 @@ def _zip_entries(data: bytes) -> list[Entry]:
     _check_limits(_declared_entries(data), 0, "the zip file")  # before parsing every entry
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
+    except UnicodeDecodeError:  # a member name flagged UTF-8 that is not
+        raise DataError("not a valid zip file: a member's name is marked UTF-8 but is not UTF-8 text") from None
     except (zipfile.BadZipFile, ValueError, NotImplementedError) as e:
         raise DataError(f"not a valid zip file: {e}") from e
+    if any(not i.filename for i in archive.infolist()):
+        raise DataError("the zip file holds a member without a name; nothing was extracted")
     infos = [i for i in archive.infolist() if not i.is_dir()]
     _check_limits(len(infos), sum(i.file_size for i in infos), "the zip file")
     seen = set()

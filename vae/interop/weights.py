@@ -141,7 +141,7 @@ def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:
     if data[:4] == b"PK\x03\x04":
         try:
             names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, ValueError, NotImplementedError, OSError, EOFError):  # names not UTF-8 too
             raise StoreError(f"{where}: not a PyTorch file (a damaged or truncated zip)") from None
         if not any(n.endswith("data.pkl") for n in names):
             raise StoreError(f"{where}: a zip archive, but not one torch.save wrote (no data.pkl inside)")
