@@ -208,6 +208,32 @@ def test_browser_decode_equals_torch(blank, case):
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 
+ENGINES = """([b64, zs]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const b = window.dec.parseBundle(bytes);
+  return [true, false].map((simd) => {
+    const d = window.dec.buildDecoder(b.meta.spec, b.arrays, {simd});
+    return {engine: d.engine, out: zs.map((z) => Array.from(d.decode(z)))};
+  });
+}"""
+
+
+@pytest.mark.parametrize("case", ["conv-relu-2", "conv-gelu-16-rgb", "conv-emoji-32", "layers-upsample-tanh-signed"])
+def test_both_convolution_engines_equal_torch(blank, case):
+    """The WebAssembly SIMD kernel (conv_simd.wat, chosen where the browser validates it, as Chromium
+    does) and the JavaScript one it falls back to each decode as torch does, within 1e-4."""
+    model = _scaled(build(CASES[case], seed=3))
+    z = np.random.default_rng(8).normal(0, 1.5, (4, model.latent_dim)).astype(np.float32)
+    with torch.no_grad():
+        expected = model.decode(torch.from_numpy(z)).reshape(len(z), -1).numpy()
+    spec, arrays = bundle.decoder_layers(model)
+    blob = base64.b64encode(bundle.pack(arrays, {"spec": spec})).decode("ascii")
+    simd, plain = blank.evaluate(ENGINES, [blob, z.tolist()])
+    assert simd["engine"] == "WebAssembly SIMD convolutions" and plain["engine"] == "JavaScript"
+    for run in (simd, plain):
+        np.testing.assert_allclose(np.asarray(run["out"]), expected, atol=1e-4, rtol=0)
+
+
 @pytest.mark.parametrize("case", ["bundled-default", "untrained-512-512-tanh"])
 def test_browser_decodes_compact_weights_as_the_server_checked_them(blank, case):
     """float16 (the bundled default) and int8 with a scale per row (an untrained MLP) bundles, as

@@ -31,6 +31,13 @@ export function erf(x) {
   return x > 0 ? 1 - erfc : erfc - 1;
 }
 
+// The engine the pad names in its status line. bench/engines.py measured the choice: onnxruntime-web's
+// WebAssembly backend decodes the conv decoders about twice as fast again, but its first visit costs
+// 11.5 MB of scripts and wasm; the SIMD kernel below is 545 bytes and keeps every decoder here well
+// inside a 60 Hz frame (docs/benchmarks.md). WebGL in software (a machine without a GPU) is far slower.
+export const ENGINE = "JavaScript";
+export const ENGINE_SIMD = "WebAssembly SIMD convolutions";
+
 // Activations by name, each made from its parameters (vae/models/layers.py PARAMS: the defaults when absent).
 const ACTS = {
   relu: () => (v) => (v > 0 ? v : 0),
@@ -87,7 +94,7 @@ export function parseBundle(bytes) {
   for (const [name, info] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     const [a, b] = info.data_offsets;
-    const copy = u8.slice(start + a, start + b).buffer;
+    const copy = Uint8Array.prototype.slice.call(u8, start + a, start + b).buffer;  // a copy, also of a node Buffer
     if (info.dtype === "F32") arrays[name] = new Float32Array(copy);
     else if (info.dtype === "F16") arrays[name] = new Uint16Array(copy);  // widened by dequantize
     else if (info.dtype === "I8") arrays[name] = new Int8Array(copy);
@@ -215,6 +222,74 @@ function convolution(layer, W, B, cin, h, w, hout, wout, transposed) {
   };
 }
 
+// conv_simd.wat compiled by build_wasm.mjs: the same convolution in WebAssembly with 128-bit SIMD,
+// four or eight output channels per vector pass, in float32. buildDecoder uses it for every
+// convolution when the browser validates the module (SIMD: Chrome 91, Firefox 89, Safari 16.4), else
+// the JavaScript kernel above; ENGINE says which.
+const CONV_WASM = "AGFzbQEAAAABEgFgDn9/f39/f39/f39/f39/AAMCAQAFAwEAAQcOAgNtZW0CAARjb252AAAK6QMB5gMDDn8CewF/IAxBAnQhGyAMQQdxRSEeA0BBACEPA0AgASAOIAlsIA9qIAxsQQJ0aiEaQQAhEANAIAMgEEECdGr9AAQAIRwgAyAQQQJ0av0ABBAhHSAEIA5BAnRqKAIAIREgBCAOQQJ0aigCBCESAkADQCARIBJODQEgBSARQQN0aigCACEVIAUgEUEDdGooAgQhFiAGIA9BAnRqKAIAIRMgBiAPQQJ0aigCBCEUAkADQCATIBRODQEgACAVIApsIAcgE0EDdGooAgBqIAtsQQJ0aiEXIAIgFiANbCAHIBNBA3RqKAIEaiALbCAMbCAQakECdGohGCALIRkgHgRAA0AgHCAX/QkCACAY/QAEAP3mAf3kASEcIB0gF/0JAgAgGP0ABBD95gH95AEhHSAXQQRqIRcgGCAbaiEYIBlBAWshGSAZDQALBQNAIBwgF/0JAgAgGP0ABAD95gH95AEhHCAXQQRqIRcgGCAbaiEYIBlBAWshGSAZDQALCyATQQFqIRMMAAsLIBFBAWohEQwACwsgGiAQQQJ0aiAc/QsEACAeBEAgGiAQQQJ0aiAd/QsEECAQQQhqIRAFIBBBBGohEAsgECAMSA0ACyAPQQFqIQ8gDyAJSA0ACyAOQQFqIQ4gDiAISA0ACws=";
+let WASM_MODULE;  // compiled once per page (a few hundred bytes: allowed on the main thread)
+
+function simdModule() {
+  if (WASM_MODULE !== undefined) return WASM_MODULE;
+  WASM_MODULE = null;
+  try {
+    const bytes = Uint8Array.from(atob(CONV_WASM), (c) => c.charCodeAt(0));
+    if (typeof WebAssembly === "object" && bytes.length && WebAssembly.validate(bytes)) WASM_MODULE = new WebAssembly.Module(bytes);
+  } catch (e) {
+    WASM_MODULE = null;  // no WebAssembly, or no SIMD: the JavaScript kernel
+  }
+  return WASM_MODULE;
+}
+
+// One instance per decoder (its own memory), its regions handed out by a bump allocator while the
+// decoder is built; the memory never grows after that, so the views stay valid.
+function simdKernel() {
+  const module = simdModule();
+  if (!module) return null;
+  const inst = new WebAssembly.Instance(module, {});
+  const mem = inst.exports.mem;
+  let top = 64;
+  const alloc = (bytes) => {
+    const at = top;
+    top = (top + bytes + 32 + 15) & ~15;  // 32 spare bytes: the kernel reads a bias vector past a 4-channel end
+    const need = Math.ceil(top / 65536) - mem.buffer.byteLength / 65536;
+    if (need > 0) mem.grow(need);
+    return at;
+  };
+  return { conv: inst.exports.conv, mem, alloc };
+}
+
+function convolutionSimd(kern, layer, W, B, cin, h, w, hout, wout, transposed) {
+  const k = layer.k, cout = layer.out, s = transposed ? layer.stride : 1, p = layer.padding;
+  const coP = (cout + 3) & ~3;  // the kernel works in blocks of four output channels
+  const rows = taps(hout, h, k, s, p, transposed), cols = taps(wout, w, k, s, p, transposed);
+  const at = {
+    x: kern.alloc(4 * h * w * cin), y: kern.alloc(4 * hout * wout * coP), wt: kern.alloc(4 * k * k * cin * coP),
+    b: kern.alloc(4 * coP), rs: kern.alloc(4 * rows.start.length), rp: kern.alloc(4 * rows.pairs.length),
+    cs: kern.alloc(4 * cols.start.length), cp: kern.alloc(4 * cols.pairs.length),
+  };
+  const f32 = () => new Float32Array(kern.mem.buffer), i32 = () => new Int32Array(kern.mem.buffer);
+  const wt = f32().subarray(at.wt / 4, at.wt / 4 + k * k * cin * coP);  // [ky][kx][ci][co], co padded with zeros
+  for (let ci = 0; ci < cin; ci++)
+    for (let co = 0; co < cout; co++)
+      for (let t = 0; t < k * k; t++) wt[(t * cin + ci) * coP + co] = W[(transposed ? ci * cout + co : co * cin + ci) * k * k + t];
+  f32().set(B, at.b / 4);
+  i32().set(rows.start, at.rs / 4); i32().set(rows.pairs, at.rp / 4);
+  i32().set(cols.start, at.cs / 4); i32().set(cols.pairs, at.cp / 4);
+  const n = hout * wout;
+  return (x, y) => {
+    const f = new Float32Array(kern.mem.buffer);
+    f.set(x, at.x / 4);
+    kern.conv(at.x, at.y, at.wt, at.b, at.rs, at.rp, at.cs, at.cp, hout, wout, w, cin, coP, k);
+    const out = at.y / 4;
+    if (coP === cout) {
+      y.set(f.subarray(out, out + n * cout));
+    } else {
+      for (let i = 0; i < n; i++) for (let co = 0; co < cout; co++) y[i * cout + co] = f[out + i * coP + co];
+    }
+  };
+}
+
 function toChannelsLast([c, h, w]) {  // (C, H, W) -> (H, W, C)
   return (x, y) => {
     for (let ch = 0; ch < c; ch++)
@@ -235,8 +310,9 @@ function crop(from, to, channelsLast) {  // keep the top-left (C, H, W) of a (C,
 
 // spec = {layers, input, output} from vae/store/bundle.py; arrays by name. Returns
 // {input, output, decode(z, extra) -> Float64Array (C*H*W), reused between calls}.
-export function buildDecoder(spec, encoded) {
+export function buildDecoder(spec, encoded, { simd = true } = {}) {
   const arrays = dequantize(encoded);
+  const kern = simd && spec.layers.some((l) => l.op === "conv" || l.op === "conv_transpose") ? simdKernel() : null;
   const steps = [];  // [fn(x, y), size of y]; elementwise ops run in place (fn(x) only)
   let shape = [spec.input];  // the current activation's shape, (C, H, W) for images
   let channelsLast = false;  // images are stored (H, W, C) between a reshape and the crop
@@ -281,7 +357,8 @@ export function buildDecoder(spec, encoded) {
       const t = layer.op === "conv_transpose";
       const hout = t ? (h - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding : h + 2 * layer.padding - layer.k + 1;
       const wout = t ? (w - 1) * layer.stride - 2 * layer.padding + layer.k + layer.output_padding : w + 2 * layer.padding - layer.k + 1;
-      steps.push([convolution(layer, need(layer.w), need(layer.b), cin, h, w, hout, wout, t), layer.out * hout * wout]);
+      const conv = kern ? convolutionSimd.bind(null, kern) : convolution;
+      steps.push([conv(layer, need(layer.w), need(layer.b), cin, h, w, hout, wout, t), layer.out * hout * wout]);
       shape = [layer.out, hout, wout];
     } else if (layer.op === "crop") {
       steps.push([crop(shape, layer.shape, channelsLast), layer.shape.reduce((a, b) => a * b, 1)]);
@@ -301,6 +378,7 @@ export function buildDecoder(spec, encoded) {
   return {
     input: spec.input,
     output: spec.output,
+    engine: kern ? ENGINE_SIMD : ENGINE,
     decode(z, extra) {
       const nz = z.length, ne = extra ? extra.length : 0;
       if (nz + ne !== spec.input) throw new Error(`decoder takes ${spec.input} inputs, got ${nz} + ${ne}`);

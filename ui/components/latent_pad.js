@@ -55,7 +55,7 @@ class Pad {
       if (pts !== this.pts) this.axes = null;  // another model: its own dimension order
       this.dec = dec; this.pts = pts;
       this.paint = imagePainter(this.el.image, dec.spec.output);
-      this.el.status.textContent = `Decoding in this browser: ${(dec.bytes / 1e6).toFixed(1)} MB of weights.`;
+      this.el.status.textContent = `Decoding in this browser (${dec.decoder.engine}): ${(dec.bytes / 1e6).toFixed(1)} MB of weights.`;
     }
     if (meta.seq !== this.seq || !this.z || this.z.length !== pts.d) {
       this.seq = meta.seq;
@@ -346,7 +346,7 @@ class Pad {
     const d = this.z.length, show = Array.from(this.z.slice(0, 8), (v) => v.toFixed(2)).join(", ");
     this.el.readout.textContent = `z = (${show}${d > 8 ? ", …" : ""})`;
     if (this.stats.frames % 30 === 0) {  // after 30 decodes (the first ones include compiling)
-      this.el.status.textContent = `Decoding in this browser: ${(this.dec.bytes / 1e6).toFixed(1)} MB of weights, `
+      this.el.status.textContent = `Decoding in this browser (${this.dec.decoder.engine}): ${(this.dec.bytes / 1e6).toFixed(1)} MB, `
         + `${median(this.stats.decodeMs.slice(-60)).toFixed(2)} ms per image.`;
     }
   }
