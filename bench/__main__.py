@@ -26,6 +26,7 @@ QUICK = [
     "directions",
     "aggregate",
     "fuzz",
+    "engines",
 ]
 FULL = ["posterior", "recipes", "bundled", "mnist_ll", "colour"]  # each 10-40 minutes on this machine
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
@@ -46,6 +47,7 @@ TITLES = {
     "directions": "Directions in latent space: which method moves held-out pictures",
     "aggregate": "The aggregate posterior: ELBO surgery, holes, samplers fitted to the codes",
     "fuzz": "Every input path fuzzed",
+    "engines": "The browser decoder against other engines",
 }
 
 
