@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vae import limits
 from vae.data import datasets as data
 from vae.models.conditional import with_classes
 from vae.models.config import (
@@ -72,7 +73,9 @@ def register(sub, common) -> None:
         "full MNIST when fetched, else mnist-5k",
     )
     arch = t.add_argument_group("architecture (not with --resume: a model keeps its own)")
-    arch.add_argument("--latent-dim", type=int, help=f"1 to 64 (default: {ModelConfig.latent_dim})")
+    arch.add_argument(
+        "--latent-dim", type=int, help=f"1 to {limits.LATENT} (VAE_LATENT) (default: {ModelConfig.latent_dim})"
+    )
     arch.add_argument("--arch", choices=TRAIN_ARCHS, help=f"(default: {ModelConfig.arch})")
     arch.add_argument(
         "--conv-channels",
