@@ -183,6 +183,8 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
             return f.read(info.file_size + 1)[: info.file_size + 1]
     except zlib.error:
         raise DataError(f"the zip member {info.filename!r} is damaged: its compressed data does not unpack") from None
+    except UnicodeDecodeError:  # its local header's name, flagged UTF-8, is not
+        raise DataError(f"the zip member {info.filename!r} is damaged: the name in its header is not UTF-8") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise DataError(f"the zip member {info.filename!r} cannot be read: {e}") from e
 
