@@ -32,8 +32,11 @@ def coverage_row(path: str, runs: int) -> tuple[dict, list[str]]:
     """bench/fuzz_coverage.py on one path in a subprocess (libFuzzer exits the process when done)."""
     import importlib.util
     import re
+    import shutil
     import subprocess
     import tempfile
+
+    from vae.data.datasets import default_data_dir
 
     if importlib.util.find_spec("atheris") is None:
         return {"what": f"coverage-guided: {path}", "value": "not run", "unit": "", "note": "pip install atheris"}, []
@@ -42,15 +45,18 @@ def coverage_row(path: str, runs: int) -> tuple[dict, list[str]]:
         run = subprocess.run(
             [sys.executable, str(script), path, str(runs)], cwd=cwd, capture_output=True, text=True, timeout=3600
         )
-        stopped = sorted(p.name for p in Path(cwd).glob("crash-*")) + sorted(
-            p.name for p in Path(cwd).glob("timeout-*")
-        )
+        keep = default_data_dir() / "bench" / "fuzz-findings"  # past the temporary folder: to become regressions
+        keep.mkdir(parents=True, exist_ok=True)
+        found = sorted(Path(cwd).glob("crash-*")) + sorted(Path(cwd).glob("timeout-*"))
+        stopped = [str(shutil.copy(f, keep / f"{path}-{f.name}")) for f in found]
     log = run.stderr
     done = re.findall(r"#(\d+)\s+DONE\s+cov: (\d+) ft: (\d+) corp: (\d+)", log)
     seconds = re.findall(r"Done (\d+) runs in (\d+) second", log)
     findings = []
     if run.returncode != 0:
-        reason = next((line for line in log.splitlines() if "Error" in line or "exception" in line.lower()), "")
+        lines = log.splitlines()
+        at = next((i for i, line in enumerate(lines) if "Uncaught Python exception" in line), None)
+        reason = lines[at + 1] if at is not None and at + 1 < len(lines) else ""
         findings.append(f"{path} (coverage-guided): stopped with exit {run.returncode}: {reason[:200]} {stopped}")
     executed, cov, ft, corp = done[-1] if done else ("?", "?", "?", "?")
     note = (
