@@ -43,6 +43,8 @@ def read(data: bytes, kind: str, check_limits) -> tuple[np.ndarray, np.ndarray |
             return f[x_key], (f[y_keys[0]] if y_keys else None)
     except zlib.error:
         raise DataError(f"the .{kind} file is damaged: a compressed array in it does not unpack") from None
+    except UnicodeDecodeError:  # a member name flagged UTF-8 that is not
+        raise DataError(f"the .{kind} file is damaged: a name inside it is not UTF-8 text") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
         if isinstance(e, DataError):
             raise

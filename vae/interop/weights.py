@@ -155,7 +155,7 @@ def _torch_file(where: str, data: bytes) -> dict[str, torch.Tensor]:
         if what is None:  # not a pickle of objects at all: bytes the unpickler cannot read
             raise _not_weights(where, data) from None
         named = re.search(r"GLOBAL\s+([\w.]+)", what)  # torch's sentence around it is advice for its own API
-        what = f"it names the global {named.group(1)}" if named else what
+        what = f"it names the global {named.group(1)}" if named else _first_global(data) or "it builds other objects"
         raise StoreError(
             f"{where}: refused: the file holds pickled Python objects, not only tensors "
             f"({what.strip()[:160]}); nothing in it was run. {PICKLE_HINT}"
