@@ -100,6 +100,7 @@ def recognise(
     data = weights.read_bytes(file_name, data)
     notes: list[str] = []
     facts: list[str] = []
+    asked_activation = activation  # a DCGAN stack's two activations are assumed only when none was given
     tensors, metadata = weights.read_state_dict(file_name, data)
     tensors = _strip_prefix(tensors, notes)
     if output is None and metadata.get("output") in OUTPUTS:
@@ -144,7 +145,7 @@ def recognise(
             ) from None
     else:
         raise StoreError(f"unknown layout {layout!r}; known: {', '.join(layouts.LAYOUTS)} or a MAP.json")
-    if chosen == "sequential" and layout == "auto":
+    if chosen == "sequential" and layout == "auto" and asked_activation is None and "activation" not in metadata:
         try:  # 4x4 convolutions with BatchNorm: DCGAN's activations rather than one for all
             spec, _, read = known_layouts.dcgan(tensors, tuple(image_shape))
             chosen, facts = "dcgan", facts + read
