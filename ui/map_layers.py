@@ -24,10 +24,6 @@ class Layers:
     prior: bool = False  # prior samples over the points
     method: str = "z"  # the map's plane: "z" (a 2-D latent) or "pca"
 
-    @property
-    def any(self) -> bool:
-        return self.under != "none" or self.prior
-
 
 def layers_ui(ctx: resources.Current, box, method: str) -> Layers:
     """The controls (in `box`) for a map drawn on a 2-D latent ("z") or a PCA plane; none elsewhere:

@@ -227,9 +227,10 @@ def _check(rec: Recognised, protos, enc, kinds, dv) -> None:
         mu, logvar = model.encode(x)
         last = layouts.last_layer(list(dv.layers))
         ends_in_sigmoid = last is not None and dv.layers[last] == ("act", "sigmoid")
-        mean = model.decode(z) if ends_in_sigmoid or rec.config.output == "identity" else model.decode_logits(z)
         if rec.config.output == "tanh":  # the graph gives the Tanh's output, on [-1, 1]
             mean = torch.tanh(model.decode_logits(z))
+        else:
+            mean = model.decode(z) if ends_in_sigmoid or rec.config.output == "identity" else model.decode_logits(z)
     fed = x * 2 - 1 if rec.config.signed else x  # a model of data in [-1, 1] takes them so
     try:
         got = _run(sessions[0], fed.reshape(4, *enc.input_shape).numpy())
